@@ -140,6 +140,8 @@ TEST_CASE("malformed text is invalid_argument") {
     CHECK(parse_error("::1:80") == invalid);          // IPv6 needs brackets
     CHECK(parse_error("1.2.3:80") == invalid);        // not a dotted quad
     CHECK(parse_error("1.2.3.256:80") == invalid);
+    CHECK(parse_error("01.2.3.4:80") == invalid);      // no octal-looking octets
+    CHECK(parse_error("0x7f.0.0.1:80") == invalid);
     CHECK(parse_error("localhost:80") == invalid);    // names are not resolved
     CHECK(parse_error("[1.2.3.4]:80") == invalid);    // brackets hold IPv6 only
     CHECK(parse_error(":80") == invalid);
