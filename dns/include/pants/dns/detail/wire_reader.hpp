@@ -1,0 +1,56 @@
+// pants/dns/detail/wire_reader.hpp: bounds-checked reading of DNS messages.
+//
+// Internal to pants::dns (c-ares' ares__buf in spirit): every fetch checks
+// the bounds and returns a WireError; on failure nothing is consumed and the
+// output is left unspecified. A reader sees the whole message (compression
+// pointers may point anywhere before them) but reads inline data only up
+// to its end, so a sub-reader bounds one RDATA.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include <pants/dns/types.hpp>
+
+namespace pants::dns::detail {
+
+class WireReader {
+public:
+    /// A reader over the whole of `message`, at offset 0.
+    explicit WireReader(std::span<const std::uint8_t> message) noexcept
+        : msg_(message), pos_(0), end_(message.size()) {}
+
+    std::size_t position() const noexcept { return pos_; }
+    std::size_t remaining() const noexcept { return end_ - pos_; }
+    bool at_end() const noexcept { return pos_ == end_; }
+
+    [[nodiscard]] WireError u8(std::uint8_t& out) noexcept;
+    [[nodiscard]] WireError u16(std::uint16_t& out) noexcept;  ///< network byte order
+    [[nodiscard]] WireError u32(std::uint32_t& out) noexcept;  ///< network byte order
+    /// A view of the next n bytes (into the message, not a copy).
+    [[nodiscard]] WireError bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept;
+    [[nodiscard]] WireError skip(std::size_t n) noexcept;
+    /// Everything up to this reader's end.
+    std::span<const std::uint8_t> rest() noexcept;
+
+    /// A domain name, following compression pointers (RFC 1035 4.1.4), in
+    /// presentation form with dig's escapes and a trailing dot.
+    [[nodiscard]] WireError name(std::string& out);
+    /// A <character-string> (RFC 1035 3.3): a length byte, then the bytes.
+    [[nodiscard]] WireError character_string(std::string& out);
+
+    /// A reader over the next n bytes only (one RDATA); this reader skips them.
+    [[nodiscard]] WireError sub(std::size_t n, WireReader& out) noexcept;
+
+private:
+    WireReader(std::span<const std::uint8_t> m, std::size_t pos, std::size_t end) noexcept
+        : msg_(m), pos_(pos), end_(end) {}
+
+    std::span<const std::uint8_t> msg_;
+    std::size_t pos_;
+    std::size_t end_;
+};
+
+}  // namespace pants::dns::detail

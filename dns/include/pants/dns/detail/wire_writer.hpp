@@ -1,0 +1,53 @@
+// pants/dns/detail/wire_writer.hpp: building DNS messages.
+//
+// Internal to pants::dns. Appends big-endian fields and names to a byte
+// vector, compressing names against the suffixes it has already written
+// (RFC 1035 4.1.4).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <pants/dns/types.hpp>
+
+namespace pants::dns::detail {
+
+class WireWriter {
+public:
+    void u8(std::uint8_t v) { buf_.push_back(v); }
+    void u16(std::uint16_t v);
+    void u32(std::uint32_t v);
+    void bytes(std::span<const std::uint8_t> b) { buf_.insert(buf_.end(), b.begin(), b.end()); }
+    /// Overwrites two bytes already written (counts, RDLENGTH).
+    void patch_u16(std::size_t at, std::uint16_t v);
+
+    /// A presentation name. With `compress`, reuses a suffix written before
+    /// (exact bytes: compression never changes a name's case) and offers its
+    /// own suffixes to later names; without, writes it whole and offers
+    /// nothing (RFC 3597 4: names in RDATA a receiver may not know).
+    [[nodiscard]] WireError name(std::string_view presentation, bool compress);
+    /// A <character-string>; bad_rdata when over 255 bytes.
+    [[nodiscard]] WireError character_string(std::string_view s);
+
+    std::size_t size() const noexcept { return buf_.size(); }
+    std::vector<std::uint8_t> take() { return std::move(buf_); }
+
+private:
+    std::vector<std::uint8_t> buf_;
+    std::unordered_map<std::string, std::uint16_t> suffixes_;  // wire form of a suffix -> offset
+};
+
+/// Splits a presentation name into raw labels (escapes resolved; the root
+/// is no labels). Checks RFC 1035 2.3.4 limits: labels <= 63 bytes, the
+/// whole name <= 255 bytes in wire form.
+[[nodiscard]] WireError parse_name(std::string_view presentation, std::vector<std::string>& labels);
+
+/// Appends one raw label in presentation form, escaped as dig does.
+void append_escaped_label(std::string& out, std::span<const std::uint8_t> label);
+
+}  // namespace pants::dns::detail

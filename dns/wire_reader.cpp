@@ -1,0 +1,111 @@
+// Bounds-checked reading of DNS messages; names per RFC 1035 4.1.4.
+#include <pants/dns/detail/wire_reader.hpp>
+#include <pants/dns/detail/wire_writer.hpp>
+
+namespace pants::dns::detail {
+
+WireError WireReader::u8(std::uint8_t& out) noexcept {
+    if (remaining() < 1) return WireError::truncated;
+    out = msg_[pos_++];
+    return WireError::ok;
+}
+
+WireError WireReader::u16(std::uint16_t& out) noexcept {
+    if (remaining() < 2) return WireError::truncated;
+    out = static_cast<std::uint16_t>(msg_[pos_] << 8 | msg_[pos_ + 1]);
+    pos_ += 2;
+    return WireError::ok;
+}
+
+WireError WireReader::u32(std::uint32_t& out) noexcept {
+    if (remaining() < 4) return WireError::truncated;
+    out = static_cast<std::uint32_t>(msg_[pos_]) << 24 | static_cast<std::uint32_t>(msg_[pos_ + 1]) << 16 |
+          static_cast<std::uint32_t>(msg_[pos_ + 2]) << 8 | static_cast<std::uint32_t>(msg_[pos_ + 3]);
+    pos_ += 4;
+    return WireError::ok;
+}
+
+WireError WireReader::bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept {
+    if (remaining() < n) return WireError::truncated;
+    out = msg_.subspan(pos_, n);
+    pos_ += n;
+    return WireError::ok;
+}
+
+WireError WireReader::skip(std::size_t n) noexcept {
+    if (remaining() < n) return WireError::truncated;
+    pos_ += n;
+    return WireError::ok;
+}
+
+std::span<const std::uint8_t> WireReader::rest() noexcept {
+    auto out = msg_.subspan(pos_, end_ - pos_);
+    pos_ = end_;
+    return out;
+}
+
+WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
+    if (remaining() < n) return WireError::truncated;
+    out = WireReader(msg_, pos_, pos_ + n);
+    pos_ += n;
+    return WireError::ok;
+}
+
+// RFC 1035 4.1.4: message compression. A name is a sequence of labels ending
+// with the root label or with a pointer to a suffix written earlier. We
+// require every pointer to land strictly before the lowest offset this name
+// has visited so far: real encoders only point back at names already
+// written, and it makes loops impossible (each hop goes further back).
+// A pointer to or past itself is bad_pointer; one that goes back but into
+// bytes this name already covered (the start of a cycle) is pointer_loop.
+WireError WireReader::name(std::string& out) {
+    // A name has at most 127 labels; more hops than that cannot be a name.
+    constexpr int max_hops = 127;
+    std::string text;
+    std::size_t p = pos_;
+    std::size_t limit = end_;    // inline labels stay inside this reader
+    std::size_t lowest = pos_;   // lowest offset visited
+    std::size_t resume = 0;      // where the reader continues after the first pointer
+    std::size_t wire_length = 0; // RFC 1035 2.3.4: at most 255 bytes
+    int hops = 0;
+    for (;;) {
+        if (p >= limit) return WireError::truncated;
+        const std::uint8_t len = msg_[p];
+        if ((len & 0xC0) == 0xC0) {
+            if (p + 1 >= limit) return WireError::truncated;
+            const std::size_t target = static_cast<std::size_t>(len & 0x3F) << 8 | msg_[p + 1];
+            if (target >= p || target >= msg_.size()) return WireError::bad_pointer;
+            if (target >= lowest || ++hops > max_hops) return WireError::pointer_loop;
+            if (resume == 0) resume = p + 2;
+            lowest = target;
+            p = target;
+            limit = msg_.size();  // the suffix lies elsewhere in the message
+            continue;
+        }
+        // 0x40 (RFC 6891 extended label) and 0x80 are not labels we accept;
+        // read as lengths they would be 64..191, over the 63 of RFC 1035 2.3.4.
+        if (len & 0xC0) return WireError::label_too_long;
+        wire_length += 1u + len;
+        if (wire_length > 255) return WireError::name_too_long;
+        if (len == 0) break;
+        if (limit - p - 1 < len) return WireError::truncated;
+        append_escaped_label(text, msg_.subspan(p + 1, len));
+        text.push_back('.');
+        p += 1u + len;
+    }
+    if (text.empty()) text = ".";
+    pos_ = resume != 0 ? resume : p + 1;
+    out = std::move(text);
+    return WireError::ok;
+}
+
+WireError WireReader::character_string(std::string& out) {
+    std::uint8_t len = 0;
+    if (remaining() < 1 || remaining() < 1u + msg_[pos_]) return WireError::truncated;
+    (void)u8(len);
+    out.assign(reinterpret_cast<const char*>(msg_.data() + pos_), len);
+    pos_ += len;
+    return WireError::ok;
+}
+
+}  // namespace pants::dns::detail
