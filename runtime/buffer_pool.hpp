@@ -1,0 +1,44 @@
+// runtime/buffer_pool.hpp: the receive buffers a backend lends to channels.
+//
+// One contiguous block of `count` buffers of `size` bytes. io_uring hands
+// them to the kernel through a provided-buffer ring; epoll lends them from
+// the free list here. Either way a Completion names a buffer by id and the
+// channel gives it back with Backend::release().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace pants::detail {
+
+class BufferPool {
+public:
+    BufferPool(unsigned count, unsigned size)
+        : count_(count), size_(size), memory_(new char[std::size_t(count) * size]) {
+        free_.reserve(count);
+        for (unsigned i = count; i-- > 0;) free_.push_back(static_cast<std::uint16_t>(i));
+    }
+
+    unsigned count() const noexcept { return count_; }
+    unsigned size() const noexcept { return size_; }
+    char* at(std::uint16_t id) const noexcept { return memory_.get() + std::size_t(id) * size_; }
+
+    /// Takes a free buffer (epoll only); false when all are lent out.
+    bool take(std::uint16_t& id) noexcept {
+        if (free_.empty()) return false;
+        id = free_.back();
+        free_.pop_back();
+        return true;
+    }
+    void give(std::uint16_t id) { free_.push_back(id); }
+    bool exhausted() const noexcept { return free_.empty(); }
+
+private:
+    unsigned count_;
+    unsigned size_;
+    std::unique_ptr<char[]> memory_;
+    std::vector<std::uint16_t> free_;
+};
+
+}  // namespace pants::detail

@@ -1,0 +1,203 @@
+#include <pants/engine.hpp>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace pants {
+namespace {
+
+using detail::TimerState;
+
+void print_error(std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pants: uncaught exception in callback: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "pants: uncaught non-standard exception in callback\n");
+    }
+}
+
+detail::BackendConfig backend_config(const Engine::Options& o) {
+    return detail::BackendConfig{o.ring_entries, o.buffer_count, o.buffer_size};
+}
+
+}  // namespace
+
+Engine& Engine::instance() {
+    static Engine engine;
+    return engine;
+}
+
+Engine::Engine() : Engine(Options{}) {}
+
+Engine::Engine(const Options& options)
+    : backend_(detail::make_backend(options.backend, backend_config(options))),
+      error_handler_(print_error) {
+    backend_->set_error_sink([this](std::exception_ptr e) { report(e); });
+}
+
+Engine::~Engine() {
+    // Teardown is a protocol: cancel every detached coroutine, then turn the
+    // loop until their operations' completions have come back, so no
+    // memory the kernel still points at is freed under it.
+    for (auto* d = detached_; d; d = d->next()) d->cancel_state()->request();
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    while ((detached_ || backend_->in_flight() > 0 || !next_turn_.empty()) && Clock::now() < deadline)
+        poll(std::chrono::milliseconds(10));
+    // Whatever is still suspended will never be resumed: free its frame.
+    while (detached_) std::coroutine_handle<detail::DetachedPromise>::from_promise(*detached_).destroy();
+}
+
+void Engine::start() {
+    running_ = true;
+    stop_requested_ = false;
+    while (!stop_requested_.load(std::memory_order_relaxed)) poll(Duration::max());
+    running_ = false;
+}
+
+void Engine::stop() noexcept {
+    stop_requested_ = true;
+    backend_->wake();
+}
+
+bool Engine::run_until(const std::function<bool()>& done, Duration limit) {
+    const auto deadline = Clock::now() + limit;
+    while (!done()) {
+        const auto now = Clock::now();
+        if (now >= deadline) return false;
+        poll(std::min<Duration>(deadline - now, std::chrono::milliseconds(100)));
+    }
+    return true;
+}
+
+void Engine::poll(Duration timeout) {
+    Duration wait = timeout;
+    if (!next_turn_.empty() || !every_turn_.empty() || has_posted_.load(std::memory_order_relaxed) ||
+        stop_requested_.load(std::memory_order_relaxed)) {
+        wait = Duration::zero();
+    } else if (!timers_.empty()) {
+        wait = std::min(wait, std::max(Duration::zero(), Duration(timers_.next_deadline() - Clock::now())));
+    }
+    backend_->run_once(wait);
+    run_posted();
+    run_timers();
+    run_turn_callbacks();
+}
+
+void Engine::invoke(TimerState& t) noexcept {
+    try {
+        t.fn();
+    } catch (...) {
+        report(std::current_exception());
+    }
+}
+
+void Engine::run_posted() {
+    if (!has_posted_.load(std::memory_order_acquire)) return;
+    std::vector<detail::Callback> batch;
+    {
+        std::lock_guard lock(posted_mutex_);
+        batch.swap(posted_);
+        has_posted_ = false;
+    }
+    for (auto& f : batch) {
+        try {
+            f();
+        } catch (...) {
+            report(std::current_exception());
+        }
+    }
+}
+
+void Engine::run_timers() {
+    const auto now = Clock::now();
+    // Only timers due now: a cycle re-armed below lands in the future.
+    while (auto t = timers_.pop_due(now)) {
+        if (t->kind == TimerState::Kind::cycle) {
+            // Keep the phase; if we fell behind, skip the missed beats.
+            t->deadline += t->interval;
+            if (t->deadline <= now) t->deadline = now + t->interval;
+            timers_.push(t);
+        } else {
+            t->active = false;
+        }
+        invoke(*t);
+        if (!t->active) t->fn = {};
+    }
+}
+
+void Engine::run_turn_callbacks() {
+    if (!next_turn_.empty()) {
+        scratch_.swap(next_turn_);  // callbacks added now run next turn
+        for (auto& t : scratch_) {
+            if (!t->active) continue;
+            t->active = false;
+            invoke(*t);
+            t->fn = {};
+        }
+        scratch_.clear();
+    }
+    if (!every_turn_.empty()) {
+        // Index loop: a loop() callback may add another loop().
+        for (std::size_t i = 0; i < every_turn_.size(); ++i) {
+            auto t = every_turn_[i];
+            if (t->active) invoke(*t);
+        }
+        std::erase_if(every_turn_, [](const auto& t) { return !t->active; });
+    }
+}
+
+Timer Engine::add_turn(TimerState::Kind kind, detail::Callback fn) {
+    auto t = std::make_shared<TimerState>();
+    t->fn = std::move(fn);
+    t->kind = kind;
+    (kind == TimerState::Kind::next_turn ? next_turn_ : every_turn_).push_back(t);
+    return Timer(std::move(t));
+}
+
+Timer Engine::add_deadline(Duration delay, Duration interval, detail::Callback fn) {
+    if (interval < Duration::zero() || (interval == Duration::zero() && delay < Duration::zero()))
+        delay = Duration::zero();
+    auto t = std::make_shared<TimerState>();
+    t->fn = std::move(fn);
+    t->kind = interval > Duration::zero() ? TimerState::Kind::cycle : TimerState::Kind::deadline;
+    t->interval = interval;
+    t->deadline = Clock::now() + delay;
+    timers_.push(t);
+    return Timer(std::move(t));
+}
+
+void Engine::schedule(std::shared_ptr<TimerState> t) { timers_.push(std::move(t)); }
+
+void Engine::post(detail::Callback f) {
+    {
+        std::lock_guard lock(posted_mutex_);
+        posted_.push_back(std::move(f));
+        has_posted_.store(true, std::memory_order_release);
+    }
+    backend_->wake();
+}
+
+void Engine::set_error_handler(std::function<void(std::exception_ptr)> handler) {
+    error_handler_ = handler ? std::move(handler) : print_error;
+}
+
+void Engine::report(std::exception_ptr error) noexcept {
+    try {
+        error_handler_(error);
+    } catch (...) {
+        print_error(std::current_exception());
+    }
+}
+
+std::size_t Engine::pending_timers() const noexcept {
+    std::size_t n = timers_.size();
+    for (auto& t : next_turn_) n += t->active;
+    for (auto& t : every_turn_) n += t->active;
+    return n;
+}
+
+std::size_t Engine::detached_tasks() const noexcept { return detached_count_; }
+
+}  // namespace pants

@@ -1,0 +1,273 @@
+#include "epoll_backend.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <system_error>
+
+namespace pants::detail {
+namespace {
+
+// Operations one fd may complete per turn before others get their go.
+constexpr int kFairnessBudget = 16;
+constexpr int kMaxEvents = 256;
+
+}  // namespace
+
+void EpollBackend::OpQueue::push(Operation& op) noexcept {
+    op.next = nullptr;
+    if (tail)
+        tail->next = &op;
+    else
+        head = &op;
+    tail = &op;
+}
+
+Operation* EpollBackend::OpQueue::pop() noexcept {
+    Operation* op = head;
+    if (op) {
+        head = op->next;
+        if (!head) tail = nullptr;
+        op->next = nullptr;
+    }
+    return op;
+}
+
+bool EpollBackend::OpQueue::remove(Operation& op) noexcept {
+    Operation* prev = nullptr;
+    for (Operation* p = head; p; prev = p, p = p->next) {
+        if (p != &op) continue;
+        (prev ? prev->next : head) = p->next;
+        if (tail == p) tail = prev;
+        p->next = nullptr;
+        return true;
+    }
+    return false;
+}
+
+EpollBackend::EpollBackend(const BackendConfig& config)
+    : pool_(config.buffer_count, config.buffer_size) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll set-up");
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = wake_fd_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+EpollBackend::~EpollBackend() {
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+}
+
+EpollBackend::FdState& EpollBackend::state(int fd) {
+    if (std::size_t(fd) >= fds_.size()) fds_.resize(std::size_t(fd) * 2 + 16);
+    return fds_[std::size_t(fd)];
+}
+
+bool EpollBackend::is_reader(const Operation& op) noexcept {
+    switch (op.kind) {
+    case OpKind::accept:
+    case OpKind::receive:
+    case OpKind::read:
+    case OpKind::recvmsg:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void EpollBackend::submit(Operation& op) {
+    started(op);
+    op.transferred = 0;
+    FdState& s = state(op.fd);
+    if (!s.registered) {
+        // Once per fd, for its whole life: both directions, edge-triggered.
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.fd = op.fd;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, op.fd, &ev) < 0 && errno != EEXIST) {
+            // Not pollable (a regular file): the syscall itself never blocks.
+        }
+        s.registered = true;
+    }
+    (is_reader(op) ? s.readers : s.writers).push(op);
+    mark_dirty(op.fd);
+}
+
+void EpollBackend::mark_dirty(int fd) {
+    FdState& s = state(fd);
+    if (!s.dirty) {
+        s.dirty = true;
+        dirty_.push_back(fd);
+    }
+}
+
+void EpollBackend::cancel(Operation& op) {
+    if (!op.in_flight || op.cancelling) return;
+    op.cancelling = true;
+    FdState& s = state(op.fd);
+    if ((is_reader(op) ? s.readers : s.writers).remove(op)) cancelled_.push(op);
+}
+
+void EpollBackend::close(int fd) {
+    if (std::size_t(fd) < fds_.size()) {
+        FdState& s = fds_[std::size_t(fd)];
+        for (OpQueue* q : {&s.readers, &s.writers})
+            while (Operation* op = q->pop()) {
+                op->cancelling = true;
+                cancelled_.push(*op);
+            }
+        if (s.registered) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        s.registered = false;
+        s.dirty = false;  // a stale entry in dirty_ finds empty queues
+    }
+    ::close(fd);
+}
+
+void EpollBackend::release(std::uint16_t buffer_id) {
+    pool_.give(buffer_id);
+    if (!starved_.empty()) {
+        for (int fd : starved_) mark_dirty(fd);
+        starved_.clear();
+    }
+}
+
+void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
+    const bool busy = !dirty_.empty() || cancelled_.head;
+    timespec ts{};
+    const timespec* wait = &ts;
+    if (!busy && timeout == std::chrono::nanoseconds::max()) {
+        wait = nullptr;
+    } else if (!busy && timeout.count() > 0) {
+        ts.tv_sec = timeout.count() / 1'000'000'000;
+        ts.tv_nsec = timeout.count() % 1'000'000'000;
+    }
+    epoll_event events[kMaxEvents];
+    int n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, wait, nullptr);
+    for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wake_fd_) {
+            std::uint64_t value;
+            [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
+            continue;
+        }
+        mark_dirty(fd);
+    }
+
+    while (Operation* op = cancelled_.pop()) dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
+
+    std::vector<int> dirty;
+    dirty.swap(dirty_);
+    for (int fd : dirty) {
+        state(fd).dirty = false;
+        run_queue(fd, true);
+        run_queue(fd, false);
+    }
+    if (dirty_.empty()) dirty_.swap(dirty), dirty_.clear();  // keep the capacity
+}
+
+void EpollBackend::run_queue(int fd, bool readers) {
+    for (int budget = kFairnessBudget; budget > 0; --budget) {
+        // Re-fetch each time: a handler may add fds and grow fds_.
+        OpQueue& q = readers ? state(fd).readers : state(fd).writers;
+        Operation* op = q.head;
+        if (!op) return;
+        Completion c;
+        switch (attempt(*op, c)) {
+        case Attempt::blocked:
+            return;  // parked until the next edge
+        case Attempt::again:
+            starved_.push_back(fd);
+            return;
+        case Attempt::done:
+            if (!c.more) q.pop();
+            dispatch(*op, c);
+            break;
+        }
+    }
+    mark_dirty(fd);  // budget spent: go on next turn
+}
+
+EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
+    int r = 0;
+    switch (op.kind) {
+    case OpKind::receive:
+        return attempt_receive(op, c);
+    case OpKind::connect:
+        return attempt_connect(op, c);
+    case OpKind::accept:
+        r = ::accept4(op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        c.more = r >= 0;  // a listener keeps accepting, as io_uring's multishot does
+        break;
+    case OpKind::read:
+        r = int(::read(op.fd, op.data, op.size));
+        break;
+    case OpKind::send:
+        r = int(::sendmsg(op.fd, op.msg, MSG_NOSIGNAL | MSG_DONTWAIT));
+        break;
+    case OpKind::recvmsg:
+        r = int(::recvmsg(op.fd, op.msg, MSG_DONTWAIT));
+        break;
+    case OpKind::sendfile: {
+        off_t offset = off_t(op.offset);
+        r = int(::sendfile(op.fd, op.file_fd, &offset, op.size));
+        break;
+    }
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Attempt::blocked;
+    c.result = r < 0 ? -errno : r;
+    return Attempt::done;
+}
+
+EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c) {
+    std::uint16_t id;
+    if (!pool_.take(id)) return Attempt::again;
+    ssize_t r = ::recv(op.fd, pool_.at(id), pool_.size(), 0);
+    if (r > 0) {
+        c = Completion{int(r), true, pool_.at(id), id};
+        return Attempt::done;
+    }
+    int err = errno;
+    pool_.give(id);
+    if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return Attempt::blocked;
+    c = Completion{r == 0 ? 0 : -err, false, nullptr, 0};
+    return Attempt::done;
+}
+
+EpollBackend::Attempt EpollBackend::attempt_connect(Operation& op, Completion& c) {
+    if (op.transferred == 0) {  // first try
+        op.transferred = 1;
+        if (::connect(op.fd, op.address, op.address_size) == 0) {
+            c.result = 0;
+            return Attempt::done;
+        }
+        if (errno == EINPROGRESS) return Attempt::blocked;
+        c.result = -errno;
+        return Attempt::done;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == 0) {
+        // Connected, or still in progress: connect() again tells which.
+        if (::connect(op.fd, op.address, op.address_size) == 0 || errno == EISCONN) {
+            c.result = 0;
+            return Attempt::done;
+        }
+        if (errno == EALREADY || errno == EINPROGRESS) return Attempt::blocked;
+        err = errno;
+    }
+    c.result = -err;
+    return Attempt::done;
+}
+
+void EpollBackend::wake() noexcept {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace pants::detail

@@ -1,0 +1,105 @@
+// pants/detail/backend.hpp: the interface both event backends implement.
+//
+// A Backend submits Operations and delivers their completions. Nothing above
+// it knows whether io_uring or epoll runs underneath. Owned by one Engine and
+// used from that engine's thread only, except wake().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include <pants/detail/operation.hpp>
+#include <pants/result.hpp>
+
+namespace pants {
+
+/// Which event backend an Engine runs on.
+enum class BackendKind {
+    automatic,  ///< PANTS_BACKEND if set, else the build's default; io_uring falls back to epoll
+    io_uring,
+    epoll,
+};
+
+}  // namespace pants
+
+namespace pants::detail {
+
+/// Sizes an Engine chooses for its backend.
+struct BackendConfig {
+    unsigned ring_entries = 1024;    ///< io_uring submission queue size
+    unsigned buffer_count = 512;     ///< provided receive buffers (power of two)
+    unsigned buffer_size = 16384;    ///< bytes per receive buffer
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    /// "io_uring" or "epoll".
+    virtual std::string_view name() const noexcept = 0;
+
+    /// Queues op; its completions arrive from a later run_once(). Never
+    /// completes inline.
+    virtual void submit(Operation& op) = 0;
+
+    /// Asks for op to end early. Its final completion still arrives (with
+    /// -ECANCELED, or its real result if it won the race); free nothing the
+    /// op points at before then. Safe to call twice or on an idle op.
+    virtual void cancel(Operation& op) = 0;
+
+    /// Closes fd and forgets any state kept for it. Cancel and drain every
+    /// operation on fd first.
+    virtual void close(int fd) = 0;
+
+    /// Returns a receive buffer delivered in a Completion.
+    virtual void release(std::uint16_t buffer_id) = 0;
+
+    /// Submits what is queued, waits at most `timeout` (0 = don't block) for
+    /// completions, and dispatches them. One kernel entry where possible.
+    virtual void run_once(std::chrono::nanoseconds timeout) = 0;
+
+    /// Wakes a blocked run_once() from any thread.
+    virtual void wake() noexcept = 0;
+
+    /// Operations submitted whose final completion has not been delivered.
+    std::size_t in_flight() const noexcept { return in_flight_; }
+
+    /// Where exceptions thrown by completion handlers go.
+    void set_error_sink(std::function<void(std::exception_ptr)> sink) { sink_ = std::move(sink); }
+
+protected:
+    /// Delivers one completion, keeping the in-flight count and catching
+    /// what the handler throws.
+    void dispatch(Operation& op, const Completion& c) noexcept {
+        if (!c.more) {
+            op.in_flight = false;
+            op.cancelling = false;
+            --in_flight_;
+        }
+        try {
+            op.handler(op, c);
+        } catch (...) {
+            if (sink_) sink_(std::current_exception());
+        }
+    }
+    void started(Operation& op) noexcept {
+        op.in_flight = true;
+        op.cancelling = false;
+        ++in_flight_;
+    }
+
+private:
+    std::size_t in_flight_ = 0;
+    std::function<void(std::exception_ptr)> sink_;
+};
+
+/// Builds the backend: `choice`, else PANTS_BACKEND, else the build default.
+/// `automatic` falls back to epoll (one line on stderr) when io_uring cannot
+/// be set up; an explicit io_uring that fails throws std::system_error.
+std::unique_ptr<Backend> make_backend(BackendKind choice, const BackendConfig& config);
+
+}  // namespace pants::detail

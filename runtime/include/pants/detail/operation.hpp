@@ -1,0 +1,69 @@
+// pants/detail/operation.hpp: one in-flight kernel operation.
+//
+// Every asynchronous operation is an object whose address travels through
+// the backend (io_uring's user_data, or the epoll backend's park lists).
+// Channels embed one per direction, so the hot path allocates nothing.
+// The memory an Operation points at (buffers, msghdr, sockaddr) must stay
+// valid until its final completion arrives: see DESIGN.md, Buffer lifetime.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace pants::detail {
+
+/// What an Operation asks the kernel to do.
+enum class OpKind : std::uint8_t {
+    accept,    ///< accept(fd) repeatedly (multishot); result: the new fd
+    receive,   ///< recv(fd) repeatedly into provided buffers (multishot)
+    read,      ///< one read(fd, data, size)
+    send,      ///< one sendmsg(fd, msg) (writev for streams, sendto for UDP)
+    recvmsg,   ///< one recvmsg(fd, msg)
+    connect,   ///< connect(fd, address)
+    sendfile,  ///< copy up to size bytes from file_fd at offset to fd
+};
+
+/// What the backend reports when an operation produces a result.
+struct Completion {
+    int result = 0;          ///< >= 0 on success; -errno on failure
+    bool more = false;       ///< a multishot operation stays armed
+    char* data = nullptr;    ///< receive: the provided buffer holding the bytes
+    std::uint16_t buffer_id = 0;  ///< receive: give it back with Backend::release
+};
+
+/// Base of every in-flight operation. `handler` is called once per
+/// completion; the last one has `more == false`.
+struct Operation {
+    using Handler = void (*)(Operation& op, const Completion& c);
+
+    explicit Operation(Handler h) noexcept : handler(h) {}
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+
+    Handler handler;
+    OpKind kind = OpKind::read;
+    bool in_flight = false;   ///< submitted; final completion not yet delivered
+    bool cancelling = false;  ///< a cancel was requested
+    int fd = -1;
+
+    // Parameters, by kind.
+    void* data = nullptr;          ///< read: destination
+    std::size_t size = 0;          ///< read / sendfile: byte count
+    msghdr* msg = nullptr;         ///< send / recvmsg
+    const sockaddr* address = nullptr;  ///< connect
+    socklen_t address_size = 0;
+    int file_fd = -1;              ///< sendfile: source
+    std::uint64_t offset = 0;      ///< sendfile: source offset
+
+    // Backend bookkeeping: epoll's park lists; io_uring's splice through a
+    // pipe for sendfile (bytes sitting in the pipe, bytes already sent).
+    Operation* next = nullptr;
+    int pipe_fds[2] = {-1, -1};
+    std::size_t in_pipe = 0;
+    std::size_t transferred = 0;
+};
+
+}  // namespace pants::detail

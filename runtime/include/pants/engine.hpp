@@ -1,0 +1,307 @@
+// pants/engine.hpp: the event loop.
+//
+// An Engine owns one backend (io_uring or epoll), the timers and the
+// detached coroutines. Engine::instance() is the process-wide default that
+// channels use unless given another; more engines may be constructed, one
+// per thread. An Engine is used from the thread that created it; only
+// post() and stop() may be called from other threads.
+//
+// Each turn of the loop: submit queued operations and wait (at most until
+// the nearest timer) in one kernel entry, dispatch I/O completions, then run
+// posted functions, due timers, callback()s and loop()s. A callback that
+// throws is passed to the error handler and the loop goes on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include <pants/detail/backend.hpp>
+#include <pants/detail/callback.hpp>
+#include <pants/detail/timer_queue.hpp>
+#include <pants/result.hpp>
+#include <pants/task.hpp>
+#include <pants/timer.hpp>
+
+namespace pants {
+
+class Engine;
+
+namespace detail {
+class DetachedPromise;
+class SleepAwaiter;
+}  // namespace detail
+
+class Engine {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Duration = std::chrono::nanoseconds;
+
+    /// How to build an Engine.
+    struct Options {
+        BackendKind backend = BackendKind::automatic;
+        unsigned ring_entries = 1024;   ///< io_uring submission queue entries
+        unsigned buffer_count = 512;    ///< receive buffers lent to the kernel (power of two)
+        unsigned buffer_size = 16384;   ///< bytes per receive buffer
+    };
+
+    /// The process-wide default engine, created on first use.
+    static Engine& instance();
+
+    Engine();
+    explicit Engine(const Options& options);
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+    /// Cancels detached coroutines and drains in-flight operations.
+    ~Engine();
+
+    /// Runs the loop until stop().
+    void start();
+    /// Makes start() return after the current turn. Any thread.
+    void stop() noexcept;
+    /// True while start() runs.
+    bool running() const noexcept { return running_; }
+
+    /// Runs one turn, waiting for I/O at most `timeout` (less if a timer is
+    /// due sooner; not at all if callbacks are pending). For embedding.
+    void poll(Duration timeout = std::chrono::milliseconds(20));
+
+    /// Runs turns until `done()` is true or `limit` passes; returns done().
+    bool run_until(const std::function<bool()>& done, Duration limit);
+
+    /// Runs the loop until `task` finishes and returns its result (for
+    /// scripts, tests and main()). Rethrows what the task throws.
+    template <class T>
+    T run(Task<T> task);
+
+    /// Runs f(args...) once, on the next turn.
+    template <class F, class... Args>
+    Timer callback(F&& f, Args&&... args) {
+        return add_turn(detail::TimerState::Kind::next_turn, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
+    }
+    /// Runs f(args...) on every turn until cancelled.
+    template <class F, class... Args>
+    Timer loop(F&& f, Args&&... args) {
+        return add_turn(detail::TimerState::Kind::every_turn, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
+    }
+    /// Runs f(args...) once, `delay` from now (zero or negative: next turn).
+    template <class Rep, class Period, class F, class... Args>
+    Timer defer(std::chrono::duration<Rep, Period> delay, F&& f, Args&&... args) {
+        return add_deadline(std::chrono::duration_cast<Duration>(delay), Duration::zero(),
+                            detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
+    }
+    /// Runs f(args...) every `interval` until cancelled (interval > 0).
+    template <class Rep, class Period, class F, class... Args>
+    Timer cycle(std::chrono::duration<Rep, Period> interval, F&& f, Args&&... args) {
+        auto d = std::chrono::duration_cast<Duration>(interval);
+        return add_deadline(d, d, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
+    }
+
+    /// Runs f on the engine's thread on its next turn, waking it if it is
+    /// blocked. The only function besides stop() callable from any thread.
+    void post(detail::Callback f);
+
+    /// Where exceptions from callbacks and detached coroutines go (default:
+    /// print to stderr). The loop goes on either way.
+    void set_error_handler(std::function<void(std::exception_ptr)> handler);
+    /// Passes an exception to the error handler.
+    void report(std::exception_ptr error) noexcept;
+
+    /// Starts `task` now, detached: it runs until its first suspension here
+    /// and then on this engine. Its exception goes to the error handler.
+    template <class T>
+    void spawn(Task<T> task);
+
+    /// An awaitable that resumes after `d`; gives an operation_canceled
+    /// error if the coroutine is cancelled first.
+    template <class Rep, class Period>
+    detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d);
+
+    /// "io_uring" or "epoll".
+    std::string_view backend_name() const noexcept { return backend_->name(); }
+    /// Now, on the clock timers use.
+    static Clock::time_point now() noexcept { return Clock::now(); }
+    /// Timers and turn callbacks still registered.
+    std::size_t pending_timers() const noexcept;
+    /// Detached coroutines still running.
+    std::size_t detached_tasks() const noexcept;
+
+    /// Internal: the backend channels submit to.
+    detail::Backend& backend() noexcept { return *backend_; }
+    /// Internal: schedules a TimerState (sleep, timeouts).
+    void schedule(std::shared_ptr<detail::TimerState> t);
+
+private:
+    friend class detail::DetachedPromise;
+
+    Timer add_turn(detail::TimerState::Kind kind, detail::Callback fn);
+    Timer add_deadline(Duration delay, Duration interval, detail::Callback fn);
+    void invoke(detail::TimerState& t) noexcept;
+    void run_posted();
+    void run_timers();
+    void run_turn_callbacks();
+
+    std::unique_ptr<detail::Backend> backend_;
+    detail::TimerQueue timers_;
+    std::vector<std::shared_ptr<detail::TimerState>> next_turn_;
+    std::vector<std::shared_ptr<detail::TimerState>> every_turn_;
+    std::vector<std::shared_ptr<detail::TimerState>> scratch_;
+
+    std::mutex posted_mutex_;
+    std::vector<detail::Callback> posted_;
+    std::atomic<bool> has_posted_{false};
+
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stop_requested_{false};
+    std::function<void(std::exception_ptr)> error_handler_;
+    detail::DetachedPromise* detached_ = nullptr;  // intrusive list
+    std::size_t detached_count_ = 0;
+};
+
+namespace detail {
+
+/// Promise of the coroutine that drives a spawned Task.
+class DetachedPromise {
+public:
+    struct Handle {
+        using promise_type = DetachedPromise;
+        std::coroutine_handle<DetachedPromise> h;
+    };
+    template <class T>
+    DetachedPromise(Engine& engine, Task<T>&) noexcept : engine_(&engine) {
+        next_ = engine.detached_;
+        if (next_) next_->prev_ = this;
+        engine.detached_ = this;
+        ++engine.detached_count_;
+    }
+    ~DetachedPromise() {
+        (prev_ ? prev_->next_ : engine_->detached_) = next_;
+        if (next_) next_->prev_ = prev_;
+        --engine_->detached_count_;
+    }
+    Handle get_return_object() noexcept { return {std::coroutine_handle<DetachedPromise>::from_promise(*this)}; }
+    std::suspend_never initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { engine_->report(std::current_exception()); }
+    CancelState* cancel_state() noexcept { return &cancel_; }
+    DetachedPromise* next() const noexcept { return next_; }
+
+private:
+    Engine* engine_;
+    CancelState cancel_;
+    DetachedPromise* prev_ = nullptr;
+    DetachedPromise* next_ = nullptr;
+};
+
+}  // namespace detail
+}  // namespace pants
+
+namespace pants {
+namespace detail {
+
+template <class T>
+DetachedPromise::Handle run_detached(Engine&, Task<T> task) {
+    co_await std::move(task);
+}
+
+/// What `co_await engine.sleep(d)` waits on.
+class SleepAwaiter {
+public:
+    SleepAwaiter(Engine& engine, Engine::Duration d) noexcept : engine_(engine), delay_(d) {}
+    SleepAwaiter(const SleepAwaiter&) = delete;
+    ~SleepAwaiter() {
+        if (timer_) Timer(timer_).cancel();  // the frame died while asleep
+    }
+
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        cancel_ = cancel_state_of(h);
+        if (cancel_ && cancel_->requested()) {
+            cancelled_ = true;
+            return false;
+        }
+        waiter_ = h;
+        timer_ = std::make_shared<TimerState>();
+        timer_->fn = [this] { fire(); };
+        timer_->deadline = Clock::now() + delay_;
+        engine_.schedule(timer_);
+        if (cancel_) cancel_->on_request(&SleepAwaiter::on_cancel, this);
+        return true;
+    }
+    Result<void> await_resume() noexcept {
+        if (cancelled_) return fail(ECANCELED);
+        return ok();
+    }
+
+private:
+    void fire() {
+        if (cancel_) cancel_->clear();
+        timer_.reset();
+        waiter_.resume();
+    }
+    static void on_cancel(void* self) noexcept {
+        auto* s = static_cast<SleepAwaiter*>(self);
+        s->cancelled_ = true;
+        s->cancel_ = nullptr;
+        Timer(s->timer_).cancel();
+        // Resume on the next turn, never inside the canceller's call.
+        s->timer_ = std::make_shared<TimerState>();
+        s->timer_->fn = [s] { s->fire(); };
+        s->timer_->deadline = Clock::time_point{};
+        s->engine_.schedule(s->timer_);
+    }
+
+    Engine& engine_;
+    Engine::Duration delay_;
+    std::shared_ptr<TimerState> timer_;
+    std::coroutine_handle<> waiter_;
+    CancelState* cancel_ = nullptr;
+    bool cancelled_ = false;
+};
+
+}  // namespace detail
+
+template <class T>
+void Engine::spawn(Task<T> task) {
+    detail::run_detached(*this, std::move(task));
+}
+
+template <class Rep, class Period>
+detail::SleepAwaiter Engine::sleep(std::chrono::duration<Rep, Period> d) {
+    return detail::SleepAwaiter(*this, std::chrono::duration_cast<Duration>(d));
+}
+
+template <class T>
+T Engine::run(Task<T> task) {
+    std::exception_ptr error;
+    std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> result;
+    bool finished = false;
+    auto wrapper = [&](Task<T> t) -> Task<void> {
+        try {
+            if constexpr (std::is_void_v<T>) {
+                co_await std::move(t);
+                result.emplace(true);
+            } else {
+                result.emplace(co_await std::move(t));
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        finished = true;
+    };
+    Task<void> w = wrapper(std::move(task));
+    spawn(std::move(w));
+    while (!finished) poll(std::chrono::milliseconds(100));
+    if (error) std::rethrow_exception(error);
+    if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+}  // namespace pants

@@ -1,0 +1,8 @@
+// pants/runtime.hpp: the event loop and coroutines.
+#pragma once
+
+#include <pants/engine.hpp>
+#include <pants/result.hpp>
+#include <pants/task.hpp>
+#include <pants/timer.hpp>
+#include <pants/when.hpp>

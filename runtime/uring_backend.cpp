@@ -1,0 +1,332 @@
+#include "uring_backend.hpp"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace pants::detail {
+namespace {
+
+constexpr std::uint16_t kBufferGroup = 0;
+constexpr unsigned kCompletionBatch = 256;
+
+// user_data of operations whose completion nobody waits for (cancels).
+constexpr std::uint64_t kIgnored = 0;
+
+std::uint64_t tag(Operation& op) { return reinterpret_cast<std::uintptr_t>(&op); }
+
+// Set-up flags, best first. DEFER_TASKRUN (6.1) runs completion work only
+// when we enter the kernel to wait, which is exactly once per turn;
+// COOP_TASKRUN (5.19) at least avoids interrupting the thread with IPIs.
+constexpr unsigned kFlagLadder[] = {
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_SUBMIT_ALL,
+    0,
+};
+
+// Opcodes every operation kind needs; a kernel without one of them gets the
+// epoll backend instead.
+constexpr int kRequiredOps[] = {
+    IORING_OP_ACCEPT, IORING_OP_RECV,    IORING_OP_SENDMSG, IORING_OP_RECVMSG,
+    IORING_OP_CONNECT, IORING_OP_READ,   IORING_OP_ASYNC_CANCEL, IORING_OP_SPLICE,
+    IORING_OP_PROVIDE_BUFFERS,
+};
+
+}  // namespace
+
+UringBackend::UringBackend(const BackendConfig& config)
+    : pool_(config.buffer_count, config.buffer_size) {}
+
+Result<std::unique_ptr<UringBackend>> UringBackend::create(const BackendConfig& config) {
+    // Test hook: behave as a kernel without io_uring (seccomp, old kernel).
+    if (const char* f = std::getenv("PANTS_URING_SETUP_FAIL"); f && *f && *f != '0')
+        return fail(ENOSYS);
+    std::unique_ptr<UringBackend> b(new UringBackend(config));
+    if (auto r = b->init(config); !r) return unexpected(r.error());
+    return b;
+}
+
+Result<void> UringBackend::init(const BackendConfig& config) {
+    int err = EINVAL;
+    for (unsigned entries = config.ring_entries; entries >= 16 && !ring_ready_; entries /= 2) {
+        for (unsigned flags : kFlagLadder) {
+            io_uring_params p{};
+            p.flags = flags;
+            err = -io_uring_queue_init_params(entries, &ring_, &p);
+            if (err == 0) {
+                ring_ready_ = true;
+                setup_flags_ = flags;
+                break;
+            }
+            if (err != EINVAL) break;  // ENOMEM: try a smaller ring; others are final
+        }
+        if (err != ENOMEM && !ring_ready_) return fail(err);
+    }
+    if (!ring_ready_) return fail(err);
+
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    if (!probe) return fail(ENOSYS);
+    bool complete = true;
+    for (int op : kRequiredOps) complete = complete && io_uring_opcode_supported(probe, op);
+    // No opcode names multishot; IORING_OP_SOCKET came with multishot
+    // accept (5.19) and IORING_OP_SEND_ZC with multishot recv (6.0).
+    multishot_accept_ = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
+    multishot_recv_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+    io_uring_free_probe(probe);
+    if (!complete) return fail(ENOSYS);
+
+    if (auto r = init_buffer_ring(); !r) return r;
+
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return fail(errno);
+    wake_op_.kind = OpKind::read;
+    wake_op_.fd = wake_fd_;
+    wake_op_.data = &wake_value_;
+    wake_op_.size = sizeof wake_value_;
+    prepare(wake_op_, next_sqe());  // internal: not counted as in flight
+    return ok();
+}
+
+// liburing 2.3 has no io_uring_setup_buf_ring: map and register it here.
+Result<void> UringBackend::init_buffer_ring() {
+    buf_ring_bytes_ = sizeof(io_uring_buf) * pool_.count();
+    void* mem = ::mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
+                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) return fail(errno);
+    buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_ring_init(buf_ring_);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+    reg.ring_entries = pool_.count();
+    reg.bgid = kBufferGroup;
+    if (int r = io_uring_register_buf_ring(&ring_, &reg, 0); r < 0) return fail(-r);
+    const int mask = io_uring_buf_ring_mask(pool_.count());
+    for (unsigned i = 0; i < pool_.count(); ++i)
+        io_uring_buf_ring_add(buf_ring_, pool_.at(std::uint16_t(i)), pool_.size(),
+                              std::uint16_t(i), mask, int(i));
+    io_uring_buf_ring_advance(buf_ring_, int(pool_.count()));
+    return ok();
+}
+
+UringBackend::~UringBackend() {
+    if (ring_ready_) io_uring_queue_exit(&ring_);  // the kernel cancels what is left
+    if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+io_uring_sqe* UringBackend::next_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (!sqe) {
+        // Queue full: hand what we have to the kernel now, then go on.
+        io_uring_submit(&ring_);
+        sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+}
+
+void UringBackend::submit(Operation& op) {
+    started(op);
+    op.transferred = 0;
+    op.in_pipe = 0;
+    prepare(op, next_sqe());
+}
+
+void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
+    switch (op.kind) {
+    case OpKind::accept:
+        if (multishot_accept_)
+            io_uring_prep_multishot_accept(sqe, op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        else
+            io_uring_prep_accept(sqe, op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+    case OpKind::receive:
+        if (multishot_recv_)
+            io_uring_prep_recv_multishot(sqe, op.fd, nullptr, 0, 0);
+        else
+            io_uring_prep_recv(sqe, op.fd, nullptr, pool_.size(), 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = kBufferGroup;
+        break;
+    case OpKind::read:
+        io_uring_prep_read(sqe, op.fd, op.data, unsigned(op.size), std::uint64_t(-1));
+        break;
+    case OpKind::send:
+        io_uring_prep_sendmsg(sqe, op.fd, op.msg, MSG_NOSIGNAL);
+        break;
+    case OpKind::recvmsg:
+        io_uring_prep_recvmsg(sqe, op.fd, op.msg, 0);
+        break;
+    case OpKind::connect:
+        io_uring_prep_connect(sqe, op.fd, op.address, op.address_size);
+        break;
+    case OpKind::sendfile:
+        // io_uring has no sendfile: splice file -> pipe, then pipe -> socket.
+        if (op.pipe_fds[0] < 0 && ::pipe2(op.pipe_fds, O_CLOEXEC) < 0) {
+            io_uring_prep_nop(sqe);
+            sqe->user_data = tag(op);
+            op.in_pipe = std::size_t(-1);  // marks "pipe2 failed" for complete_sendfile
+            return;
+        }
+        if (op.in_pipe == 0)
+            io_uring_prep_splice(sqe, op.file_fd, std::int64_t(op.offset + op.transferred),
+                                 op.pipe_fds[1], -1, unsigned(op.size - op.transferred), 0);
+        else
+            io_uring_prep_splice(sqe, op.pipe_fds[0], -1, op.fd, -1, unsigned(op.in_pipe), 0);
+        break;
+    }
+    sqe->user_data = tag(op);
+}
+
+void UringBackend::cancel(Operation& op) {
+    if (!op.in_flight || op.cancelling) return;
+    op.cancelling = true;
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel64(sqe, tag(op), 0);
+    sqe->user_data = kIgnored;
+}
+
+void UringBackend::close(int fd) { ::close(fd); }
+
+void UringBackend::release(std::uint16_t buffer_id) {
+    io_uring_buf_ring_add(buf_ring_, pool_.at(buffer_id), pool_.size(), buffer_id,
+                          io_uring_buf_ring_mask(pool_.count()), buffers_returned_++);
+}
+
+void UringBackend::flush_buffers() {
+    if (buffers_returned_ > 0) {
+        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
+        buffers_returned_ = 0;
+    }
+    // Receives that ran dry get re-armed now that buffers are back.
+    if (!starved_.empty()) {
+        std::vector<Operation*> starved;
+        starved.swap(starved_);
+        for (Operation* op : starved) {
+            if (op->cancelling) {
+                dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
+            } else {
+                prepare(*op, next_sqe());
+            }
+        }
+    }
+}
+
+void UringBackend::run_once(std::chrono::nanoseconds timeout) {
+    flush_buffers();
+    io_uring_cqe* cqe = nullptr;
+    if (timeout.count() <= 0) {
+        io_uring_submit_and_get_events(&ring_);
+    } else if (timeout == std::chrono::nanoseconds::max()) {
+        io_uring_submit_and_wait(&ring_, 1);
+    } else {
+        __kernel_timespec ts{};
+        ts.tv_sec = timeout.count() / 1'000'000'000;
+        ts.tv_nsec = timeout.count() % 1'000'000'000;
+        io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+
+    // Copy a batch out, free the CQ slots, then run handlers: a handler may
+    // submit or cancel, and must never see the CQ mid-iteration.
+    struct Entry {
+        std::uint64_t user_data;
+        int res;
+        unsigned flags;
+    };
+    Entry batch[kCompletionBatch];
+    for (int rounds = 0; rounds < 4; ++rounds) {
+        unsigned n = 0, head;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
+            if (n == kCompletionBatch) break;
+        }
+        io_uring_cq_advance(&ring_, n);
+        for (unsigned i = 0; i < n; ++i) {
+            if (batch[i].user_data == kIgnored) continue;
+            complete(*reinterpret_cast<Operation*>(batch[i].user_data), batch[i].res, batch[i].flags);
+        }
+        if (n < kCompletionBatch) break;
+    }
+}
+
+void UringBackend::complete(Operation& op, int res, unsigned flags) {
+    if (&op == &wake_op_) {
+        // The wake only had to end the wait; read the eventfd again.
+        prepare(wake_op_, next_sqe());
+        return;
+    }
+    switch (op.kind) {
+    case OpKind::receive:
+        complete_receive(op, res, flags);
+        return;
+    case OpKind::sendfile:
+        complete_sendfile(op, res);
+        return;
+    case OpKind::accept: {
+        bool more = flags & IORING_CQE_F_MORE;
+        if (!more && res >= 0 && !op.cancelling) {
+            // Single-shot accept (old kernel) or multishot ended early:
+            // re-arm so the listener keeps accepting.
+            prepare(op, next_sqe());
+            more = true;
+        }
+        dispatch(op, Completion{res, more, nullptr, 0});
+        return;
+    }
+    default:
+        dispatch(op, Completion{res, bool(flags & IORING_CQE_F_MORE), nullptr, 0});
+    }
+}
+
+void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
+    const bool more = flags & IORING_CQE_F_MORE;
+    if (res > 0) {
+        auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
+        // The subscription ends only with EOF, an error or a cancel: when
+        // the kernel ends the multishot early, arm it again.
+        if (!more && !op.cancelling) prepare(op, next_sqe());
+        const bool last = !more && op.cancelling;
+        dispatch(op, Completion{res, true, pool_.at(id), id});
+        if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
+        return;
+    }
+    if (res == -ENOBUFS && !op.cancelling) {
+        // Every buffer is lent out: wait until channels give some back.
+        if (!more) starved_.push_back(&op);
+        return;
+    }
+    if (res == -ENOBUFS) res = -ECANCELED;
+    if (more) return;  // a transient error inside a live multishot
+    dispatch(op, Completion{res, false, nullptr, 0});
+}
+
+void UringBackend::complete_sendfile(Operation& op, int res) {
+    auto finish = [&](int result) {
+        for (int& fd : op.pipe_fds)
+            if (fd >= 0) ::close(std::exchange(fd, -1));
+        dispatch(op, Completion{result, false, nullptr, 0});
+    };
+    if (op.in_pipe == std::size_t(-1)) return finish(-EMFILE);
+    if (res < 0) return finish(op.transferred > 0 ? int(op.transferred) : res);
+    if (op.in_pipe == 0) {
+        if (res == 0 || op.cancelling) return finish(int(op.transferred));  // end of file
+        op.in_pipe = std::size_t(res);
+    } else {
+        op.in_pipe -= std::size_t(res);
+        op.transferred += std::size_t(res);
+        if (op.in_pipe == 0 && (op.transferred == op.size || op.cancelling))
+            return finish(int(op.transferred));
+    }
+    prepare(op, next_sqe());
+}
+
+void UringBackend::wake() noexcept {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace pants::detail

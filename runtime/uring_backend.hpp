@@ -1,0 +1,65 @@
+// runtime/uring_backend.hpp: the io_uring implementation of Backend.
+//
+// One ring per Engine; the Operation's address is the SQE's user_data.
+// Multishot accept and multishot recv into a provided-buffer ring, one
+// io_uring_enter per loop turn for all submissions plus the wait.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <liburing.h>
+
+#include <pants/detail/backend.hpp>
+
+#include "buffer_pool.hpp"
+
+namespace pants::detail {
+
+class UringBackend final : public Backend {
+public:
+    /// Sets up a ring with the best flags the kernel takes; an error when
+    /// io_uring is unusable here (ENOSYS, EPERM, a missing opcode, ...).
+    static Result<std::unique_ptr<UringBackend>> create(const BackendConfig& config);
+    ~UringBackend() override;
+
+    std::string_view name() const noexcept override { return "io_uring"; }
+    void submit(Operation& op) override;
+    void cancel(Operation& op) override;
+    void close(int fd) override;
+    void release(std::uint16_t buffer_id) override;
+    void run_once(std::chrono::nanoseconds timeout) override;
+    void wake() noexcept override;
+
+    /// The setup flags the ring got (for tests and the benchmark banner).
+    unsigned setup_flags() const noexcept { return setup_flags_; }
+
+private:
+    explicit UringBackend(const BackendConfig& config);
+    Result<void> init(const BackendConfig& config);
+    Result<void> init_buffer_ring();
+    io_uring_sqe* next_sqe();
+    void prepare(Operation& op, io_uring_sqe* sqe);
+    void complete(Operation& op, int res, unsigned flags);
+    void complete_receive(Operation& op, int res, unsigned flags);
+    void complete_sendfile(Operation& op, int res);
+    void flush_buffers();
+
+    io_uring ring_{};
+    bool ring_ready_ = false;
+    unsigned setup_flags_ = 0;
+    bool multishot_accept_ = false;
+    bool multishot_recv_ = false;
+
+    BufferPool pool_;
+    io_uring_buf_ring* buf_ring_ = nullptr;
+    std::size_t buf_ring_bytes_ = 0;
+    int buffers_returned_ = 0;          // added to the ring, not yet advanced
+    std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
+
+    int wake_fd_ = -1;
+    std::uint64_t wake_value_ = 0;
+    Operation wake_op_{nullptr};
+};
+
+}  // namespace pants::detail

@@ -1,0 +1,193 @@
+// Coroutines: Task, spawn, sleep, cancellation, when_all, when_any, timeouts.
+#include <doctest/doctest.h>
+
+#include <pants/detail/io_awaiter.hpp>
+#include <pants/pants.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+pants::Task<int> answer() { co_return 42; }
+pants::Task<int> add(int a) { co_return a + co_await answer(); }
+pants::Task<> nothing(int& touched) {
+    touched = 1;
+    co_return;
+}
+pants::Task<int> thrower() {
+    throw std::runtime_error("from task");
+    co_return 0;
+}
+pants::Task<long> depth(int n) {
+    if (n == 0) co_return 0;
+    co_return 1 + co_await depth(n - 1);
+}
+
+// Reads from a pipe: an operation that stays in flight until data comes.
+pants::Task<int> read_pipe(pants::Engine& engine, int fd, char* buf) {
+    pants::detail::IoAwaiter op(engine.backend());
+    op.kind = pants::detail::OpKind::read;
+    op.fd = fd;
+    op.data = buf;
+    op.size = 1;
+    co_return co_await op;
+}
+
+struct Pipe {
+    int fds[2];
+    Pipe() { REQUIRE(::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0); }
+    ~Pipe() {
+        ::close(fds[0]);
+        ::close(fds[1]);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a task is lazy and gives its value to the awaiter") {
+    pants::Engine engine;
+    int touched = 0;
+    pants::Task<> t = nothing(touched);
+    CHECK(touched == 0);
+    engine.run(std::move(t));
+    CHECK(touched == 1);
+    CHECK(engine.run(add(1)) == 43);
+}
+
+TEST_CASE("an exception in a task reaches the awaiter") {
+    pants::Engine engine;
+    auto outer = []() -> pants::Task<std::string> {
+        try {
+            co_await thrower();
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "none";
+    };
+    CHECK(engine.run(outer()) == "from task");
+    CHECK_THROWS_AS(engine.run(thrower()), std::runtime_error);
+}
+
+TEST_CASE("100k nested awaits do not grow the stack") {
+    pants::Engine engine;
+    CHECK(engine.run(depth(100'000)) == 100'000);
+}
+
+TEST_CASE("spawn runs a detached task and reports its exception") {
+    pants::Engine engine;
+    int errors = 0;
+    engine.set_error_handler([&](std::exception_ptr) { ++errors; });
+    int done = 0;
+    auto job = [&](int n) -> pants::Task<> {
+        co_await engine.sleep(1ms);
+        done += n;
+    };
+    engine.spawn(job(1));
+    engine.spawn(job(2));
+    engine.spawn(thrower());
+    CHECK(engine.run_until([&] { return done == 3 && engine.detached_tasks() == 0; }, 5s));
+    CHECK(errors == 1);
+}
+
+TEST_CASE("sleeps resume in deadline order") {
+    pants::Engine engine;
+    std::vector<int> order;
+    auto nap = [&](int ms) -> pants::Task<> {
+        auto r = co_await engine.sleep(std::chrono::milliseconds(ms));
+        CHECK(r.has_value());
+        order.push_back(ms);
+    };
+    engine.spawn(nap(30));
+    engine.spawn(nap(10));
+    engine.spawn(nap(20));
+    engine.spawn(nap(0));
+    CHECK(engine.run_until([&] { return order.size() == 4; }, 5s));
+    CHECK(order == std::vector<int>{0, 10, 20, 30});
+}
+
+TEST_CASE("when_all gives every result") {
+    pants::Engine engine;
+    auto slow = [&](int v, int ms) -> pants::Task<int> {
+        co_await engine.sleep(std::chrono::milliseconds(ms));
+        co_return v;
+    };
+    auto both = [&]() -> pants::Task<std::tuple<int, int, std::monostate>> {
+        int touched = 0;
+        co_return co_await pants::when_all(slow(1, 20), slow(2, 5), nothing(touched));
+    };
+    auto [a, b, c] = engine.run(both());
+    CHECK(a == 1);
+    CHECK(b == 2);
+    (void)c;
+
+    auto many = [&]() -> pants::Task<std::vector<int>> {
+        std::vector<pants::Task<int>> tasks;
+        for (int i = 0; i < 10; ++i) tasks.push_back(slow(i, 10 - i));
+        co_return co_await pants::when_all(std::move(tasks));
+    };
+    CHECK(engine.run(many()) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+}
+
+TEST_CASE("when_any gives the first and cancels the losers, waiting for them") {
+    pants::Engine engine;
+    Pipe pipe;
+    char buf[1];
+    int loser_result = 1;
+    auto loser = [&]() -> pants::Task<int> {
+        loser_result = co_await read_pipe(engine, pipe.fds[0], buf);
+        co_return loser_result;
+    };
+    auto quick = [&]() -> pants::Task<std::string> {
+        co_await engine.sleep(5ms);
+        co_return "quick";
+    };
+    auto race = [&]() -> pants::Task<std::pair<std::size_t, std::string>> {
+        auto [index, value] = co_await pants::when_any(loser(), quick());
+        co_return std::pair{index, std::get<1>(value)};
+    };
+    auto [index, value] = engine.run(race());
+    CHECK(index == 1);
+    CHECK(value == "quick");
+    CHECK(loser_result == -ECANCELED);           // the loser's completion came back...
+    CHECK(engine.backend().in_flight() == 0);    // ...before when_any returned
+}
+
+TEST_CASE("a timeout fires and cancels the pending operation") {
+    pants::Engine engine;
+    Pipe pipe;
+    char buf[1];
+    auto t0 = pants::Engine::now();
+    pants::Result<int> r = engine.run(pants::with_timeout(engine, 20ms, read_pipe(engine, pipe.fds[0], buf)));
+    CHECK_FALSE(r.has_value());
+    CHECK(r.error() == std::errc::timed_out);
+    CHECK(pants::Engine::now() - t0 >= 20ms);
+    CHECK(engine.backend().in_flight() == 0);
+}
+
+TEST_CASE("an operation that finishes in time is not cut short") {
+    pants::Engine engine;
+    Pipe pipe;
+    char buf[1] = {0};
+    REQUIRE(::write(pipe.fds[1], "x", 1) == 1);
+    auto r = engine.run(pants::with_timeout(engine, 5s, read_pipe(engine, pipe.fds[0], buf)));
+    REQUIRE(r.has_value());
+    CHECK(*r == 1);
+    CHECK(buf[0] == 'x');
+}
+
+TEST_CASE("an engine destroyed with a suspended task cancels it and drains the operation") {
+    Pipe pipe;
+    char buf[1];
+    int result = 1;
+    {
+        pants::Engine engine;
+        auto reader = [&]() -> pants::Task<> { result = co_await read_pipe(engine, pipe.fds[0], buf); };
+        engine.spawn(reader());
+        engine.poll(0ms);
+        CHECK(engine.detached_tasks() == 1);
+    }
+    CHECK(result == -ECANCELED);
+}

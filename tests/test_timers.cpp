@@ -1,0 +1,130 @@
+// Timers: callback, loop, defer, cycle, cancel.
+#include <doctest/doctest.h>
+
+#include <pants/pants.hpp>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("callbacks run on the next turn in the order added, with their arguments") {
+    pants::Engine engine;
+    std::vector<int> order;
+    engine.callback([&](int a, int b) { order.push_back(a + b); }, 1, 2);
+    engine.callback([&] { order.push_back(10); });
+    CHECK(order.empty());  // never inline
+    engine.poll(0ms);
+    CHECK(order == std::vector<int>{3, 10});
+    engine.poll(0ms);
+    CHECK(order.size() == 2);
+}
+
+TEST_CASE("a callback added by a callback runs on the turn after") {
+    pants::Engine engine;
+    std::vector<int> order;
+    engine.callback([&] {
+        order.push_back(1);
+        engine.callback([&] { order.push_back(2); });
+    });
+    engine.poll(0ms);
+    CHECK(order == std::vector<int>{1});
+    engine.poll(0ms);
+    CHECK(order == std::vector<int>{1, 2});
+}
+
+TEST_CASE("loop runs every turn until cancelled") {
+    pants::Engine engine;
+    int n = 0;
+    pants::Timer t = engine.loop([&] { ++n; });
+    for (int i = 0; i < 5; ++i) engine.poll(0ms);
+    CHECK(n == 5);
+    t.cancel();
+    t.cancel();
+    engine.poll(0ms);
+    CHECK(n == 5);
+    CHECK_FALSE(t.active());
+}
+
+TEST_CASE("defer fires once, in deadline order") {
+    pants::Engine engine;
+    std::vector<int> order;
+    engine.defer(20ms, [&] { order.push_back(20); });
+    engine.defer(5ms, [&] { order.push_back(5); });
+    engine.defer(10ms, [&](int x) { order.push_back(x); }, 10);
+    CHECK(engine.run_until([&] { return order.size() == 3; }, 5s));
+    CHECK(order == std::vector<int>{5, 10, 20});
+    engine.run_until([] { return false; }, 30ms);
+    CHECK(order.size() == 3);
+}
+
+TEST_CASE("zero and negative delays fire on the next turn") {
+    pants::Engine engine;
+    int n = 0;
+    engine.defer(0ms, [&] { ++n; });
+    engine.defer(-5ms, [&] { ++n; });
+    CHECK(n == 0);
+    engine.poll(0ms);
+    CHECK(n == 2);
+}
+
+TEST_CASE("cycle fires every interval until cancelled") {
+    pants::Engine engine;
+    int n = 0;
+    pants::Timer t;
+    t = engine.cycle(2ms, [&] {
+        if (++n == 3) t.cancel();
+    });
+    CHECK(engine.run_until([&] { return !t.active(); }, 5s));
+    engine.run_until([] { return false; }, 20ms);
+    CHECK(n == 3);
+}
+
+TEST_CASE("cancel before firing, after firing and twice is safe") {
+    pants::Engine engine;
+    int n = 0;
+    pants::Timer before = engine.defer(1ms, [&] { ++n; });
+    pants::Timer after = engine.callback([&] { ++n; });
+    before.cancel();
+    engine.run_until([] { return false; }, 10ms);
+    CHECK(n == 1);
+    after.cancel();
+    after.cancel();
+    before.cancel();
+    CHECK_FALSE(after.active());
+    pants::Timer empty;
+    empty.cancel();
+}
+
+TEST_CASE("a timer cancelled after its engine is gone is safe") {
+    pants::Timer t;
+    {
+        pants::Engine engine;
+        t = engine.defer(1h, [] {});
+        CHECK(t.active());
+    }
+    CHECK_FALSE(t.active());
+    t.cancel();
+}
+
+TEST_CASE("a million timers created and cancelled leave nothing behind") {
+    pants::Engine engine;
+    std::vector<pants::Timer> timers;
+    timers.reserve(1'000'000);
+    for (int i = 0; i < 1'000'000; ++i) timers.push_back(engine.defer(std::chrono::seconds(1 + i % 1000), [] {}));
+    CHECK(engine.pending_timers() == 1'000'000);
+    for (auto& t : timers) t.cancel();
+    CHECK(engine.pending_timers() == 0);
+    // A later timer still fires promptly.
+    bool fired = false;
+    auto t0 = pants::Engine::now();
+    engine.defer(1ms, [&] { fired = true; });
+    CHECK(engine.run_until([&] { return fired; }, 5s));
+    CHECK(pants::Engine::now() - t0 < 1s);
+}
+
+TEST_CASE("a timer holding move-only state runs it") {
+    pants::Engine engine;
+    auto p = std::make_unique<int>(7);
+    int got = 0;
+    engine.callback([&got, p = std::move(p)] { got = *p; });
+    engine.poll(0ms);
+    CHECK(got == 7);
+}
