@@ -115,7 +115,7 @@ std::string class_to_string(std::uint16_t klass);
 std::optional<std::uint16_t> class_from_string(std::string_view name);
 
 /// Name of a (12-bit, extended) RCODE as dig prints it: "NOERROR",
-/// "NXDOMAIN", ..., "RCODE23" for one without a name.
+/// "NXDOMAIN", "BADVERS", ..., "RESERVED12" for one without a name.
 std::string rcode_to_string(std::uint16_t rcode);
 
 /// Name of an OPCODE as dig prints it: "QUERY", "NOTIFY", ..., "RESERVED3".
