@@ -1,5 +1,6 @@
 #include <pants/engine.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -72,6 +73,7 @@ bool Engine::run_until(const std::function<bool()>& done, Duration limit) {
 }
 
 void Engine::poll(Duration timeout) {
+    run_flushes();
     Duration wait = timeout;
     if (!next_turn_.empty() || !every_turn_.empty() || has_posted_.load(std::memory_order_relaxed) ||
         stop_requested_.load(std::memory_order_relaxed)) {
@@ -169,6 +171,34 @@ Timer Engine::add_deadline(Duration delay, Duration interval, detail::Callback f
 }
 
 void Engine::schedule(std::shared_ptr<TimerState> t) { timers_.push(std::move(t)); }
+
+void Engine::queue_flush(detail::TurnFlush& f) {
+    if (f.flush_queued_) return;
+    f.flush_queued_ = true;
+    flushes_.push_back(&f);
+}
+
+void Engine::cancel_flush(detail::TurnFlush& f) noexcept {
+    if (!f.flush_queued_) return;
+    f.flush_queued_ = false;
+    std::erase(flushes_, &f);
+    std::replace(flushing_.begin(), flushing_.end(), &f, static_cast<detail::TurnFlush*>(nullptr));
+}
+
+void Engine::run_flushes() {
+    flushing_.swap(flushes_);
+    for (std::size_t i = 0; i < flushing_.size(); ++i) {
+        detail::TurnFlush* f = flushing_[i];
+        if (!f) continue;
+        f->flush_queued_ = false;
+        try {
+            f->flush();
+        } catch (...) {
+            report(std::current_exception());
+        }
+    }
+    flushing_.clear();
+}
 
 void Engine::post(detail::Callback f) {
     {

@@ -6,3 +6,4 @@
 #pragma once
 
 #include <pants/runtime.hpp>
+#include <pants/net.hpp>

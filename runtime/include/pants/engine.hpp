@@ -36,6 +36,20 @@ class Engine;
 namespace detail {
 class DetachedPromise;
 class SleepAwaiter;
+
+/// Something that batches work during a turn and submits it once, right
+/// before the engine waits (a stream's queued writes become one sendmsg).
+class TurnFlush {
+public:
+    virtual void flush() = 0;
+
+protected:
+    ~TurnFlush() = default;
+
+private:
+    friend class pants::Engine;
+    bool flush_queued_ = false;
+};
 }  // namespace detail
 
 class Engine {
@@ -136,6 +150,10 @@ public:
     detail::Backend& backend() noexcept { return *backend_; }
     /// Internal: schedules a TimerState (sleep, timeouts).
     void schedule(std::shared_ptr<detail::TimerState> t);
+    /// Internal: calls f.flush() once before this turn's wait.
+    void queue_flush(detail::TurnFlush& f);
+    /// Internal: forgets a queued flush (its object is going away).
+    void cancel_flush(detail::TurnFlush& f) noexcept;
 
 private:
     friend class detail::DetachedPromise;
@@ -146,12 +164,15 @@ private:
     void run_posted();
     void run_timers();
     void run_turn_callbacks();
+    void run_flushes();
 
     std::unique_ptr<detail::Backend> backend_;
     detail::TimerQueue timers_;
     std::vector<std::shared_ptr<detail::TimerState>> next_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> every_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> scratch_;
+    std::vector<detail::TurnFlush*> flushes_;
+    std::vector<detail::TurnFlush*> flushing_;
 
     std::mutex posted_mutex_;
     std::vector<detail::Callback> posted_;

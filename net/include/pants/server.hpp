@@ -1,0 +1,190 @@
+// pants/server.hpp: listening sockets that accept Streams.
+//
+//   pants::Server<Echo> server;        // each connection is a new Echo
+//   pants::Server server(handler);     // each connection runs handler(stream)
+//
+// A Server owns its connections: it creates each one on accept and frees it
+// after its on_close(); the user never deletes them. Destroying a Server
+// closes the listener and every connection. Servers accept with multishot
+// accept on io_uring; when the process runs out of file descriptors
+// (EMFILE) they back off and resume instead of spinning.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include <pants/address.hpp>
+#include <pants/engine.hpp>
+#include <pants/stream.hpp>
+#include <pants/task.hpp>
+
+namespace pants {
+
+namespace detail {
+struct AcceptOp;
+}
+
+/// What every Server<...> shares: the listener and the set of connections.
+class ServerBase {
+public:
+    explicit ServerBase(Engine& engine);
+    ServerBase(const ServerBase&) = delete;
+    ServerBase& operator=(const ServerBase&) = delete;
+    virtual ~ServerBase();
+
+    /// Listens on `port` of `host` ("" = every interface, IPv6 and IPv4;
+    /// "localhost" or an IP literal). Port 0 picks a free port.
+    Result<void> listen(std::uint16_t port, std::string_view host = "", int backlog = 1024);
+    /// Listens on an address: IP and port, or a Unix socket path.
+    Result<void> listen(const Address& address, int backlog = 1024);
+    /// Stops listening and closes every connection.
+    void close();
+
+    bool listening() const noexcept;
+    /// Where it listens (the real port after listen(0)).
+    Result<Address> local_address() const;
+    /// The open connections.
+    std::vector<Stream*> connections() const;
+    Engine& engine() const noexcept { return *engine_; }
+
+    /// Called with each accepted connection, after its on_connect().
+    virtual void on_accept(Stream& connection);
+    /// Called when the server stops listening.
+    virtual void on_close();
+    /// accept() failed in a way that is not a transient shortage.
+    virtual void on_error(std::error_code error);
+
+protected:
+    /// Wraps an accepted socket (Server<C> builds a C).
+    virtual void adopt(int fd) = 0;
+    /// Registers a connection the server owns.
+    void own(std::unique_ptr<Stream> stream);
+    /// Registers a connection owned elsewhere (a coroutine handler).
+    void track(Stream& stream);
+    void forget(Stream* stream) noexcept;
+
+private:
+    friend struct detail::AcceptOp;
+    void arm();
+    void accepted(int result, bool more);
+    virtual void stopped() {}
+
+    Engine* engine_;
+    int fd_ = -1;
+    detail::AcceptOp* accept_ = nullptr;
+    Timer backoff_;
+    std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
+};
+
+/// A Stream created by a Server. Subclass it and override the callbacks.
+class Connection : public Stream {
+public:
+    /// Made by Server<C>; a Connection made elsewhere is a plain unconnected Stream.
+    Connection();
+    /// The server that accepted this connection (nullptr if none).
+    ServerBase* server() const noexcept { return server_; }
+
+private:
+    ServerBase* server_;
+};
+
+namespace detail {
+/// Set by Server<C> while it constructs a connection (Connection()'s
+/// default constructor reads it: C's constructor takes no arguments).
+struct AcceptContext {
+    Engine* engine = nullptr;
+    int fd = -1;
+    ServerBase* server = nullptr;
+};
+AcceptContext& accept_context() noexcept;
+}  // namespace detail
+
+/// A server whose connections are instances of ConnectionClass, or, for
+/// Server<> / Server(handler), streams handed to a coroutine.
+template <class ConnectionClass = void>
+class Server : public ServerBase {
+    static_assert(std::is_base_of_v<Connection, ConnectionClass>,
+                  "Server<C>: C must derive from pants::Connection");
+
+public:
+    explicit Server(Engine& engine = Engine::instance()) : ServerBase(engine) {}
+    ~Server() override { close(); }
+
+protected:
+    void adopt(int fd) override {
+        auto& ctx = detail::accept_context();
+        ctx = {&engine(), fd, this};
+        std::unique_ptr<ConnectionClass> c;
+        try {
+            c = std::make_unique<ConnectionClass>();
+        } catch (...) {
+            ctx = {};
+            throw;
+        }
+        ctx = {};
+        ConnectionClass& ref = *c;
+        own(std::move(c));
+        ref.on_connect();
+        on_accept(ref);
+    }
+};
+
+/// A server that runs `handler(stream)` for each connection; the stream is
+/// ended when the handler returns.
+template <>
+class Server<void> : public ServerBase {
+public:
+    using Handler = std::function<Task<>(Stream&)>;
+    explicit Server(Handler handler, Engine& engine = Engine::instance())
+        : ServerBase(engine), handler_(std::move(handler)) {}
+    ~Server() override { close(); }
+
+    /// A server without a handler: take connections with accept().
+    explicit Server(Engine& engine = Engine::instance()) : ServerBase(engine) {}
+
+    class AcceptAwaiter {
+    public:
+        explicit AcceptAwaiter(Server& s) noexcept : server_(s) {}
+        bool await_ready() const noexcept { return !server_.accepted_.empty() || !server_.listening(); }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return suspend(h, detail::cancel_state_of(h));
+        }
+        /// The accepted stream (yours to keep), or an error once closed.
+        Result<std::unique_ptr<Stream>> await_resume();
+
+    private:
+        friend class Server;
+        bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        static void on_cancel(void* self) noexcept;
+        Server& server_;
+        std::coroutine_handle<> waiter_;
+        detail::CancelState* cancel_ = nullptr;
+        bool cancelled_ = false;
+    };
+
+    /// The next accepted connection (for a server built without a handler).
+    AcceptAwaiter accept() { return AcceptAwaiter(*this); }
+
+protected:
+    void adopt(int fd) override;
+
+private:
+    static Task<> serve(Handler handler, std::unique_ptr<Stream> stream);
+    void wake_acceptor();
+    void stopped() override { wake_acceptor(); }
+    Handler handler_;
+    std::vector<std::unique_ptr<Stream>> accepted_;  // waiting for accept()
+    AcceptAwaiter* acceptor_ = nullptr;
+};
+
+Server(Task<> (*)(Stream&)) -> Server<void>;
+template <class F>
+Server(F) -> Server<void>;
+
+}  // namespace pants

@@ -1,0 +1,438 @@
+#include "stream_io.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "socket.hpp"
+
+namespace pants::detail {
+namespace {
+
+std::error_code from_errno(int negative) { return errno_code(-negative); }
+
+// sendfile and splice move at most this much per operation.
+constexpr std::uint64_t kMaxFileChunk = 1u << 30;
+
+struct Flag {
+    bool& flag;
+    explicit Flag(bool& f) : flag(f) { flag = true; }
+    ~Flag() { flag = false; }
+};
+
+}  // namespace
+
+StreamIo::StreamIo(Engine& e, Stream* o, int f) : engine(e), backend(e.backend()), owner(o), fd(f) {
+    recv_op_.kind = OpKind::receive;
+    send_op_.kind = OpKind::send;
+    connect_op_.kind = OpKind::connect;
+    msg_.msg_iov = iov_;
+    if (fd >= 0) connected = true;
+}
+
+// --- lifecycle ---------------------------------------------------------
+
+Result<void> StreamIo::connect(const Address& address) {
+    if (closing || fd >= 0) return pants::fail(EISCONN);
+    auto s = open_socket(address.family(), SOCK_STREAM);
+    if (!s) return unexpected(s.error());
+    fd = *s;
+    peer_ = address;
+    connect_op_.fd = fd;
+    connect_op_.address = peer_.data();
+    connect_op_.address_size = peer_.size();
+    backend.submit(connect_op_);
+    return ok();
+}
+
+void StreamIo::on_connected(Operation& op, const Completion& c) {
+    StreamIo& s = *static_cast<Op&>(op).io;
+    auto* waiter = std::exchange(s.connect_waiter, nullptr);
+    if (c.result < 0) {
+        std::error_code ec = s.closing ? make_error_code(NetError::closed) : from_errno(c.result);
+        if (waiter) waiter->result_ = unexpected(ec);
+        if (!s.closing) s.fail(ec, &Stream::on_connect_error);
+        s.maybe_finish();
+    } else {
+        s.connected = true;
+        if (is_tcp(s.fd)) set_nodelay(s.fd, true);
+        s.start_receiving();
+        if (s.owner) s.owner->on_connect();
+        s.engine.queue_flush(s);
+    }
+    if (waiter) {
+        if (waiter->cancel_) waiter->cancel_->clear();
+        waiter->waiter_.resume();
+    }
+}
+
+void StreamIo::start_receiving() {
+    if (closing || recv_op_.in_flight || fd < 0) return;
+    paused_ = false;
+    recv_op_.fd = fd;
+    backend.submit(recv_op_);
+}
+
+void StreamIo::end() {
+    if (closing) return;
+    closing = true;
+    ending_ = true;
+    if (recv_op_.in_flight) backend.cancel(recv_op_);
+    if (!send_op_.in_flight && out_.empty()) return close();
+    engine.queue_flush(*this);
+}
+
+void StreamIo::close() {
+    if (finish_scheduled_ || finished) return;
+    closing = true;
+    ending_ = false;
+    drop_queue();
+    for (Operation* op : {static_cast<Operation*>(&recv_op_), static_cast<Operation*>(&send_op_),
+                          static_cast<Operation*>(&connect_op_)})
+        if (op->in_flight) backend.cancel(*op);
+    maybe_finish();
+}
+
+void StreamIo::abandon() {
+    owner = nullptr;
+    engine.cancel_flush(*this);
+    if (finished) {
+        delete this;
+        return;
+    }
+    close();
+}
+
+void StreamIo::maybe_finish() {
+    if (!closing || ending_ || finish_scheduled_ || recv_op_.in_flight || send_op_.in_flight ||
+        connect_op_.in_flight)
+        return;
+    finish_scheduled_ = true;
+    engine.cancel_flush(*this);
+    if (fd >= 0) backend.close(std::exchange(fd, -1));
+    drop_queue();
+    // on_close runs on a later turn, never inside the caller's close().
+    engine.callback([this] { notify_closed(); });
+}
+
+void StreamIo::notify_closed() {
+    finished = true;
+    std::error_code why = error ? error : make_error_code(NetError::closed);
+    if (auto* r = std::exchange(reader_, nullptr)) {
+        r->result_ = unexpected(eof_ && !error ? make_error_code(NetError::end_of_stream) : why);
+        if (r->cancel_) r->cancel_->clear();
+        r->waiter_.resume();
+    }
+    wake_writers();
+    if (owner) owner->on_close();
+    const bool orphan = !owner;
+    if (auto f = std::move(on_finished)) {
+        // A live owner may be destroyed by f, and this with it (abandon):
+        // touch nothing after, unless there was no owner to begin with.
+        f();
+        if (!orphan) return;
+    }
+    if (orphan) delete this;
+}
+
+void StreamIo::fail(std::error_code ec, void (Stream::*callback)(std::error_code)) {
+    if (!error) error = ec;
+    if (owner) (owner->*callback)(ec);
+    close();
+}
+
+// --- reading -------------------------------------------------------------
+
+void StreamIo::on_receive(Operation& op, const Completion& c) {
+    StreamIo& s = *static_cast<Op&>(op).io;
+    if (c.more) {
+        // The kernel's buffer goes back to the ring as soon as the bytes
+        // are framed or copied into in_.
+        if (!s.closing) s.take_chunk(std::string_view(c.data, std::size_t(c.result)));
+        s.backend.release(c.buffer_id);
+        return;
+    }
+    if (c.result == 0) {
+        // The peer closed its side: deliver what is left, then flush our
+        // queued writes and close (a half-closed peer still gets them).
+        s.eof_ = true;
+        if (s.reader_) s.serve_reader();
+        if (!s.pull_ || !s.reader_) s.end();
+    } else if (c.result == -ECANCELED) {
+        if (!s.closing && s.paused_) return;  // backpressure pause
+    } else if (!s.closing) {
+        s.fail(from_errno(c.result), &Stream::on_read_error);
+    }
+    s.maybe_finish();
+}
+
+void StreamIo::take_chunk(std::string_view chunk) {
+    if (!owner) return;
+    if (!pull_ && !reader_ && in_.empty() && !delivering_) {
+        // Fast path: frame straight from the kernel's buffer; copy only an
+        // incomplete tail.
+        std::size_t used = deliver_callbacks(chunk);
+        if (!closing) in_.append(chunk.substr(used));
+    } else {
+        in_.append(chunk);
+        if (!delivering_ && !pull_) in_.consume(deliver_callbacks(in_.view()));
+    }
+    if (closing) return;
+    if (reader_) serve_reader();
+    check_overflow();
+}
+
+std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
+    Flag guard(delivering_);
+    std::size_t used = 0;
+    Framer& framer = owner->read_delimiter.framer();
+    while (owner && !closing && !pull_ && !reader_) {
+        if (framer.delimiter().is_none()) {
+            if (used == buffered.size()) break;
+            std::string_view chunk = buffered.substr(used);
+            used = buffered.size();
+            owner->on_read(chunk);
+            continue;
+        }
+        auto frame = framer.next(buffered.substr(used));
+        if (!frame) {
+            fail(frame.error(), &Stream::on_read_error);
+            break;
+        }
+        if (!*frame) break;
+        std::string_view data = buffered.substr(used + (*frame)->offset, (*frame)->length);
+        used += (*frame)->consumed;
+        owner->on_read(data);
+    }
+    return used;
+}
+
+void StreamIo::serve_reader() {
+    while (reader_ && !delivering_) {
+        Stream::ReadAwaiter* r = reader_;
+        if (!try_read(*r)) return;
+        reader_ = nullptr;
+        if (r->cancel_) r->cancel_->clear();
+        Flag guard(delivering_);
+        r->waiter_.resume();  // it may call read() again: that registers, and we loop
+    }
+}
+
+bool StreamIo::try_read(Stream::ReadAwaiter& r) {
+    in_.consume(std::exchange(pending_consume_, 0));
+    if (!error) {
+        auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_)
+                             : owner->read_delimiter.framer().next(in_.view());
+        if (!frame) {
+            r.result_ = unexpected(frame.error());
+            fail(frame.error(), &Stream::on_read_error);
+            return true;
+        }
+        if (*frame) {
+            r.result_ = in_.view().substr((*frame)->offset, (*frame)->length);
+            pending_consume_ = (*frame)->consumed;
+            if (paused_ && in_.size() - pending_consume_ < owner->buffer_size / 2) start_receiving();
+            return true;
+        }
+        bool none = r.once_ ? false : owner->read_delimiter.get().is_none();
+        if (none && !in_.empty()) {
+            r.result_ = in_.view();
+            pending_consume_ = in_.size();
+            if (paused_) start_receiving();
+            return true;
+        }
+    }
+    if (eof_ || closing || error) {
+        r.result_ = unexpected(error ? error : eof_ ? make_error_code(NetError::end_of_stream)
+                                               : make_error_code(NetError::closed));
+        return true;
+    }
+    return false;
+}
+
+void StreamIo::wait_read(Stream::ReadAwaiter& r) {
+    reader_ = &r;
+    if (!recv_op_.in_flight && !closing && connected) start_receiving();
+}
+
+void StreamIo::cancel_read(Stream::ReadAwaiter& r) {
+    if (reader_ != &r) return;
+    reader_ = nullptr;
+    r.result_ = unexpected(errno_code(ECANCELED));
+    // Resume on the next turn, never inside the canceller's call.
+    engine.callback([&r] { r.waiter_.resume(); });
+}
+
+void StreamIo::set_pull(bool pull) {
+    pull_ = pull;
+    if (!pull_ && !in_.empty() && !delivering_) {
+        in_.consume(std::exchange(pending_consume_, 0));
+        in_.consume(deliver_callbacks(in_.view()));
+    }
+}
+
+void StreamIo::check_overflow() {
+    if (closing || !owner) return;
+    const std::size_t limit = owner->buffer_size;
+    const std::string_view waiting = in_.view().substr(pending_consume_);
+    const auto need = owner->read_delimiter.framer().required_size(waiting);
+    if (need && *need > limit) return fail(make_error_code(NetError::buffer_overflow), &Stream::on_overflow_error);
+    if (pull_) {
+        // A coroutine that reads slowly: stop receiving rather than buffer
+        // more (the kernel's socket buffer then pushes back on the peer).
+        if (waiting.size() >= limit && !paused_ && recv_op_.in_flight) {
+            paused_ = true;
+            backend.cancel(recv_op_);
+        }
+        if (waiting.size() <= limit) return;
+        auto frame = owner->read_delimiter.get().next(waiting);
+        if (frame && *frame) return;  // complete frames wait for read()
+    } else if (waiting.size() <= limit) {
+        return;
+    }
+    fail(make_error_code(NetError::buffer_overflow), &Stream::on_overflow_error);
+}
+
+// --- writing ---------------------------------------------------------------
+
+StreamIo::Segment& StreamIo::tail_for_bytes() {
+    if (out_.empty() || out_.back().file_fd >= 0 || out_.size() <= in_flight_segments_) {
+        out_.emplace_back();
+        if (!spare_.empty()) {
+            out_.back().bytes = std::move(spare_.back());
+            spare_.pop_back();
+        }
+    }
+    return out_.back();
+}
+
+void StreamIo::write(std::string_view data) {
+    if (closing || data.empty()) return;
+    tail_for_bytes().bytes.append(data);
+    out_bytes += data.size();
+    engine.queue_flush(*this);
+}
+
+Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd) {
+    if (closing) return pants::fail(EPIPE);
+    if (nbytes == 0) {
+        struct stat st;
+        if (::fstat(file, &st) < 0) return pants::fail(errno);
+        if (std::uint64_t(st.st_size) < offset) return pants::fail(EINVAL);
+        nbytes = std::uint64_t(st.st_size) - offset;
+    }
+    Segment seg;
+    seg.file_fd = file;
+    seg.owns_fd = owns_fd;
+    seg.offset = offset;
+    seg.remaining = nbytes;
+    out_.push_back(std::move(seg));
+    out_bytes += nbytes;
+    engine.queue_flush(*this);
+    return ok();
+}
+
+void StreamIo::flush() {
+    if (!connected || fd < 0 || send_op_.in_flight || out_.empty()) return;
+    Segment& head = out_.front();
+    if (head.file_fd >= 0) {
+        send_op_.kind = OpKind::sendfile;
+        send_op_.fd = fd;
+        send_op_.file_fd = head.file_fd;
+        send_op_.offset = head.offset;
+        send_op_.size = std::size_t(std::min(head.remaining, kMaxFileChunk));
+        in_flight_segments_ = 1;
+        backend.submit(send_op_);
+        return;
+    }
+    // Everything written this turn leaves in one sendmsg.
+    int n = 0;
+    for (auto& seg : out_) {
+        if (seg.file_fd >= 0 || n == kMaxIov) break;
+        iov_[n].iov_base = seg.bytes.data() + seg.sent;
+        iov_[n].iov_len = seg.bytes.size() - seg.sent;
+        ++n;
+    }
+    in_flight_segments_ = std::size_t(n);
+    msg_.msg_iovlen = std::size_t(n);
+    send_op_.kind = OpKind::send;
+    send_op_.fd = fd;
+    send_op_.msg = &msg_;
+    backend.submit(send_op_);
+}
+
+void StreamIo::on_sent(Operation& op, const Completion& c) {
+    StreamIo& s = *static_cast<Op&>(op).io;
+    s.in_flight_segments_ = 0;
+    if (c.result < 0) {
+        if (c.result == -ECANCELED && s.closing) return s.maybe_finish();
+        return s.fail(from_errno(c.result), &Stream::on_write_error);
+    }
+    s.sent(std::size_t(c.result));
+    if (s.closing && !s.ending_) return s.maybe_finish();
+    if (!s.out_.empty()) return s.flush();  // the rest goes now, not next turn
+    s.drained();
+}
+
+void StreamIo::sent(std::size_t n) {
+    out_bytes -= std::min(n, out_bytes);
+    while (!out_.empty()) {
+        Segment& seg = out_.front();
+        if (seg.file_fd >= 0) {
+            seg.offset += n;
+            seg.remaining -= std::min<std::uint64_t>(n, seg.remaining);
+            if (n == 0) {  // the file ended early: drop the rest of it
+                out_bytes -= std::min<std::uint64_t>(seg.remaining, out_bytes);
+                seg.remaining = 0;
+            }
+            if (seg.remaining > 0) break;
+            if (seg.owns_fd) ::close(seg.file_fd);
+            out_.pop_front();
+            break;
+        }
+        std::size_t left = seg.bytes.size() - seg.sent;
+        if (n < left) {
+            seg.sent += n;
+            break;
+        }
+        n -= left;
+        seg.bytes.clear();
+        spare_.push_back(std::move(seg.bytes));
+        out_.pop_front();
+        if (n == 0) break;
+    }
+    if (out_bytes <= (owner ? owner->high_water : 0)) wake_writers();
+}
+
+void StreamIo::drained() {
+    if (ending_) {
+        ending_ = false;
+        return close();
+    }
+    if (owner) owner->on_write();
+}
+
+void StreamIo::wake_writers() {
+    while (Stream::WriteAwaiter* w = writers) {
+        writers = w->next_;
+        w->next_ = nullptr;
+        if (w->cancel_) w->cancel_->clear();
+        w->waiter_.resume();
+    }
+}
+
+void StreamIo::drop_queue() {
+    // Segments in flight stay until their completion; the rest go now.
+    std::size_t keep = send_op_.in_flight ? in_flight_segments_ : 0;
+    while (out_.size() > keep) {
+        Segment& seg = out_.back();
+        if (seg.owns_fd && seg.file_fd >= 0) ::close(seg.file_fd);
+        out_.pop_back();
+    }
+    if (keep == 0) out_bytes = 0;
+}
+
+}  // namespace pants::detail
