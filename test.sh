@@ -6,6 +6,7 @@
 #      with pkg-config, as a user of the installed package would
 #   4. a bounded fuzz run, when the fuzz targets exist
 # Safe to run again: it reuses the build directories.
+# `./test.sh asan install` runs only the named steps (tests asan install fuzz).
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
@@ -14,16 +15,28 @@ JOBS=2  # meson test processes; the CI machine has 2 cores
 
 pants_require_packages "${PANTS_BUILD_PACKAGES[@]}" "${PANTS_TEST_PACKAGES[@]}"
 
-TIMINGS=()
+TIMINGS=()      # "step  seconds" of each finished step
+STEP="" STEP_START=0
 INSTALL_TMP=""
-trap 'rm -rf "$INSTALL_TMP"' EXIT
-# Runs "$@" and records how long it took under the name $1.
+on_exit() {
+    local rc=$?
+    rm -rf "$INSTALL_TMP"
+    if (( rc == 0 )); then
+        printf '%s\n' "${TIMINGS[@]}" "=== all passed in ${SECONDS}s"
+    else
+        printf '%s\n' "${TIMINGS[@]}" "=== FAILED in step '$STEP' after $((SECONDS - STEP_START))s (exit $rc)"
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+
+# Runs "$@" as the step named $1 and records how long it took.
 timed() {
-    local name=$1 start=$SECONDS
+    STEP=$1 STEP_START=$SECONDS
     shift
-    echo "=== $name"
+    echo "=== $STEP"
     "$@"
-    TIMINGS+=("$(printf '%-10s %4ds' "$name" $((SECONDS - start)))")
+    TIMINGS+=("$(printf 'step %-8s %4ds' "$STEP" $((SECONDS - STEP_START)))")
 }
 
 build_and_test() {
@@ -34,8 +47,10 @@ build_and_test() {
     meson test -C "$dir" --num-processes "$JOBS" --print-errorlogs
 }
 
+PLAIN_OPTIONS=(-Dbuildtype=debugoptimized -Dtests=true -Dexamples=true -Dbench=true)
+
 tests_plain() {
-    build_and_test build -Dbuildtype=debugoptimized -Dtests=true -Dexamples=true -Dbench=true
+    build_and_test build "${PLAIN_OPTIONS[@]}"
 }
 
 tests_asan() {
@@ -52,6 +67,7 @@ install_check() {
     local tmp
     tmp=$(mktemp -d)
     INSTALL_TMP=$tmp
+    pants_setup build "${PLAIN_OPTIONS[@]}"
     meson install -C build --destdir "$tmp/root" --quiet
 
     # The .pc file names the configured prefix; point it at the staged copy.
@@ -84,10 +100,14 @@ run_fuzz() {
     fi
 }
 
-timed tests tests_plain
-timed asan tests_asan
-timed install install_check
-timed fuzz run_fuzz
-
-echo "=== all passed"
-printf '%s\n' "${TIMINGS[@]}"
+steps=("$@")
+(( ${#steps[@]} )) || steps=(tests asan install fuzz)
+for step in "${steps[@]}"; do
+    case $step in
+        tests) timed tests tests_plain ;;
+        asan) timed asan tests_asan ;;
+        install) timed install install_check ;;
+        fuzz) timed fuzz run_fuzz ;;
+        *) echo "unknown step '$step' (tests asan install fuzz)" >&2; exit 2 ;;
+    esac
+done
