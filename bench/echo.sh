@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# bench/echo.sh: the echo server under io_uring and under epoll, in one run.
+#
+# Usage:
+#   bench/echo.sh [-d SECONDS] [-p DEPTH] [-s echo|echo_coro] [-w SECONDS]
+#
+#   -d SECONDS   measured time per case and backend (default 5)
+#   -p DEPTH     messages in flight per connection (default 1)
+#   -s SERVER    which example server to run: echo (callbacks, default) or
+#                echo_coro (coroutines)
+#   -w SECONDS   warm-up before each measurement (default 0.5)
+#
+# It builds build-release/ if needed (release build, as ./run.sh does), then
+# for each case runs build-release/examples/<SERVER> with PANTS_BACKEND=io_uring
+# and then with PANTS_BACKEND=epoll, the server pinned to CPU 0 and
+# build-release/bench/loadgen pinned to CPU 1, and prints one table:
+#
+#   case            1, 50 and 500 connections at 64 B, 50 connections at 4 KiB
+#   msgs/s          echoed messages per second, for each backend
+#   ratio           io_uring msgs/s / epoll msgs/s (above 1: io_uring is faster)
+#   p99             99th percentile round-trip latency in microseconds
+#
+# The servers listen on port 4000, so nothing else may listen there (the
+# script checks and stops if something does). Each server is killed after its
+# case; on exit or Ctrl-C everything it started is cleaned up. A case whose
+# server fails (does not start, crashes, loses bytes, hangs) is marked FAIL in
+# the table and its details are printed underneath; the exit status is then 1.
+# Numbers are only meaningful on an otherwise idle machine with >= 2 CPUs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=5
+pipeline=1
+server=echo
+warmup=0.5
+while getopts "d:p:s:w:h" opt; do
+    case $opt in
+        d) duration=$OPTARG ;;
+        p) pipeline=$OPTARG ;;
+        s) server=$OPTARG ;;
+        w) warmup=$OPTARG ;;
+        *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    esac
+done
+[[ $server == echo || $server == echo_coro ]] || { echo "echo.sh: -s must be echo or echo_coro" >&2; exit 2; }
+
+port=4000
+backends=(io_uring epoll)
+# name connections size
+cases=("1 conn, 64 B:1:64" "50 conns, 64 B:50:64" "500 conns, 64 B:500:64" "50 conns, 4 KiB:50:4096")
+
+build=build-release
+server_bin=$build/examples/$server
+loadgen_bin=$build/bench/loadgen
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build -------------------------------------------------------------------
+if [[ ! -f $build/build.ninja ]]; then
+    source scripts/deps.sh
+    pants_require_packages "${PANTS_BUILD_PACKAGES[@]}"
+    pants_setup "$build" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbench=true
+fi
+if ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^examples/$server:"; then
+    meson configure "$build" -Dexamples=true -Dbench=true >/dev/null
+fi
+ninja -C "$build" "examples/$server" bench/loadgen >/dev/null
+
+if (( $(nproc) < 2 )); then
+    echo "echo.sh: needs 2 CPUs (server on CPU 0, load on CPU 1); this machine has $(nproc)" >&2
+    exit 1
+fi
+
+# --- helpers -----------------------------------------------------------------
+# True when something accepts connections on 127.0.0.1:$port.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
+if listening; then
+    echo "echo.sh: something already listens on port $port; stop it first (it would be measured instead):" >&2
+    ss -ltnp "sport = :$port" >&2 2>/dev/null || true
+    exit 1
+fi
+
+# Starts the server with backend $1; on failure sets $why and returns 1.
+# (These functions run in the main shell, not in $(...), so that $server_pid
+# stays visible to cleanup and the server stays our child for `wait`.)
+start_server() {
+    PANTS_BACKEND=$1 taskset -c 0 "$server_bin" >"$tmp/server.log" 2>&1 &
+    server_pid=$!
+    local deadline=$((SECONDS + 5)) rc
+    until listening; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            wait "$server_pid" && rc=0 || rc=$?
+            server_pid=
+            why="server exited with status $rc before listening"
+            return 1
+        fi
+        if (( SECONDS >= deadline )); then
+            why="server did not listen on port $port within 5 s"
+            return 1
+        fi
+        sleep 0.02
+    done
+}
+
+# Stops the server; sets $why and returns 1 if it had died during the case.
+stop_server() {
+    [[ -n $server_pid ]] || return 0
+    local pid=$server_pid rc
+    server_pid=
+    if ! kill -0 "$pid" 2>/dev/null; then
+        wait "$pid" && rc=0 || rc=$?
+        why="server died during the case (exit status $rc)"
+        return 1
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 3))
+    while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.02; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    # The next server binds the same port: wait until this one's listener is gone.
+    deadline=$((SECONDS + 3))
+    while listening && (( SECONDS < deadline )); do sleep 0.02; done
+}
+
+# Runs one case with backend $1, $2 connections of $3 bytes; sets $result to
+# the loadgen CSV line, or to FAIL, and appends what went wrong to
+# $tmp/failures.
+run_case() {
+    local backend=$1 conns=$2 size=$3 out rc=0
+    why=
+    result=FAIL
+    if ! start_server "$backend"; then
+        { echo "[$backend, $conns conns, $size B] $why"; sed 's/^/    server: /' "$tmp/server.log"; } >>"$tmp/failures"
+        stop_server || true
+        return
+    fi
+    # timeout: loadgen stops by itself; this only guards against a bug in it.
+    out=$(timeout $(( ${duration%.*} + 30 )) taskset -c 1 "$loadgen_bin" --host 127.0.0.1 --port "$port" \
+        --connections "$conns" --size "$size" --pipeline "$pipeline" --duration "$duration" \
+        --warmup "$warmup" --threads 1 --csv 2>"$tmp/loadgen.err") || rc=$?
+    stop_server || true
+    if (( rc != 0 )) || [[ -n $why ]] || [[ -s $tmp/server.log ]]; then
+        {
+            echo "[$backend, $conns conns, $size B] loadgen exit status $rc${why:+; $why}"
+            sed 's/^/    loadgen: /' "$tmp/loadgen.err"
+            sed 's/^/    server: /' "$tmp/server.log"
+        } >>"$tmp/failures"
+    fi
+    if (( rc == 0 )) && [[ -n $out ]]; then result=$out; fi
+}
+
+field() { cut -d, -f"$2" <<<"$1"; }  # CSV columns: see loadgen --csv-header
+
+# --- run ---------------------------------------------------------------------
+echo "echo.sh: server examples/$server on CPU 0, loadgen on CPU 1, ${duration} s per case, pipeline $pipeline," \
+     "$(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$tmp/failures"
+rows=()
+for c in "${cases[@]}"; do
+    IFS=: read -r name conns size <<<"$c"
+    declare -A res=()
+    for b in "${backends[@]}"; do
+        run_case "$b" "$conns" "$size"
+        res[$b]=$result
+        # Progress on stderr: loadgen's own summary line (it prints it there with --csv).
+        echo "  $b: $(grep '^conns=' "$tmp/loadgen.err" 2>/dev/null || echo FAIL)" >&2
+    done
+    u=${res[io_uring]} e=${res[epoll]}
+    if [[ $u == FAIL || $e == FAIL ]]; then
+        rows+=("$(printf '%-18s %12s %12s %7s %12s %12s' "$name" \
+            "$([[ $u == FAIL ]] && echo FAIL || field "$u" 6)" "$([[ $e == FAIL ]] && echo FAIL || field "$e" 6)" "-" \
+            "$([[ $u == FAIL ]] && echo FAIL || field "$u" 9)" "$([[ $e == FAIL ]] && echo FAIL || field "$e" 9)")")
+    else
+        ratio=$(awk -v a="$(field "$u" 6)" -v b="$(field "$e" 6)" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / (b > 0 ? b : 1) }')
+        rows+=("$(printf '%-18s %12s %12s %7s %12s %12s' "$name" "$(field "$u" 6)" "$(field "$e" 6)" "$ratio" \
+            "$(field "$u" 9)" "$(field "$e" 9)")")
+    fi
+    unset res
+done
+
+echo
+printf '%-18s %12s %12s %7s %12s %12s\n' "case" "io_uring/s" "epoll/s" "ratio" "io_uring p99" "epoll p99"
+printf '%-18s %12s %12s %7s %12s %12s\n' "" "msgs" "msgs" "u/e" "us" "us"
+printf '%s\n' "${rows[@]}"
+
+if [[ -s $tmp/failures ]]; then
+    echo
+    echo "Problems:"
+    cat "$tmp/failures"
+    exit 1
+fi
