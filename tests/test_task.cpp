@@ -71,9 +71,18 @@ TEST_CASE("an exception in a task reaches the awaiter") {
     CHECK_THROWS_AS(engine.run(thrower()), std::runtime_error);
 }
 
+// GCC turns symmetric transfer into a tail call only when it may drop
+// frames; under AddressSanitizer it keeps them, so each nested resume costs
+// stack. The full depth runs in the normal builds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDepth = 5'000;
+#else
+constexpr int kDepth = 100'000;
+#endif
+
 TEST_CASE("100k nested awaits do not grow the stack") {
     pants::Engine engine;
-    CHECK(engine.run(depth(100'000)) == 100'000);
+    CHECK(engine.run(depth(kDepth)) == kDepth);
 }
 
 TEST_CASE("spawn runs a detached task and reports its exception") {
