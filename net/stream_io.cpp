@@ -98,11 +98,12 @@ void StreamIo::close() {
 
 void StreamIo::abandon() {
     owner = nullptr;
-    engine.cancel_flush(*this);
     if (finished) {
         delete this;
         return;
     }
+    if (ending_) return;  // end() still flushes, then closes and frees this
+    engine.cancel_flush(*this);
     close();
 }
 
@@ -159,7 +160,7 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         // The peer closed its side: deliver what is left, then flush our
         // queued writes and close (a half-closed peer still gets them).
         s.eof_ = true;
-        if (s.reader_) s.serve_reader();
+        s.pump();
         if (!s.pull_ || !s.reader_) s.end();
     } else if (c.result == -ECANCELED) {
         if (!s.closing && s.paused_) return;  // backpressure pause
@@ -178,11 +179,29 @@ void StreamIo::take_chunk(std::string_view chunk) {
         if (!closing) in_.append(chunk.substr(used));
     } else {
         in_.append(chunk);
-        if (!delivering_ && !pull_) in_.consume(deliver_callbacks(in_.view()));
     }
     if (closing) return;
-    if (reader_) serve_reader();
+    pump();
     check_overflow();
+}
+
+void StreamIo::pump() {
+    if (delivering_ || !owner) return;
+    while (!closing || reader_) {
+        if (Stream::ReadAwaiter* r = reader_) {
+            // A coroutine waits: it gets the next frame.
+            if (!try_read(*r)) return;
+            reader_ = nullptr;
+            if (r->cancel_) r->cancel_->clear();
+            Flag guard(delivering_);
+            r->waiter_.resume();  // it may read() again (registers) or hand back to callbacks
+            continue;
+        }
+        if (pull_ || in_.empty()) return;
+        in_.consume(std::exchange(pending_consume_, 0));
+        in_.consume(deliver_callbacks(in_.view()));
+        if (!reader_) return;  // on_read handed the stream to a coroutine: serve it
+    }
 }
 
 std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
@@ -208,17 +227,6 @@ std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
         owner->on_read(data);
     }
     return used;
-}
-
-void StreamIo::serve_reader() {
-    while (reader_ && !delivering_) {
-        Stream::ReadAwaiter* r = reader_;
-        if (!try_read(*r)) return;
-        reader_ = nullptr;
-        if (r->cancel_) r->cancel_->clear();
-        Flag guard(delivering_);
-        r->waiter_.resume();  // it may call read() again: that registers, and we loop
-    }
 }
 
 bool StreamIo::try_read(Stream::ReadAwaiter& r) {
@@ -268,10 +276,7 @@ void StreamIo::cancel_read(Stream::ReadAwaiter& r) {
 
 void StreamIo::set_pull(bool pull) {
     pull_ = pull;
-    if (!pull_ && !in_.empty() && !delivering_) {
-        in_.consume(std::exchange(pending_consume_, 0));
-        in_.consume(deliver_callbacks(in_.view()));
-    }
+    if (!pull_) pump();  // frames already buffered go to on_read now
 }
 
 void StreamIo::check_overflow() {
@@ -416,8 +421,11 @@ void StreamIo::drained() {
 }
 
 void StreamIo::wake_writers() {
-    while (Stream::WriteAwaiter* w = writers) {
-        writers = w->next_;
+    // Take the list first: a writer resumed here may write and wait again,
+    // and must then wait for the next drain, not be resumed by this loop.
+    Stream::WriteAwaiter* list = std::exchange(writers, nullptr);
+    while (Stream::WriteAwaiter* w = list) {
+        list = w->next_;
         w->next_ = nullptr;
         if (w->cancel_) w->cancel_->clear();
         w->waiter_.resume();

@@ -77,7 +77,7 @@ private:
 
     void take_chunk(std::string_view chunk);
     std::size_t deliver_callbacks(std::string_view buffered);
-    void serve_reader();
+    void pump();
     void check_overflow();
     void fail(std::error_code ec, void (Stream::*callback)(std::error_code));
     void sent(std::size_t n);

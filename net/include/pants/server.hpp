@@ -184,7 +184,10 @@ private:
 };
 
 Server(Task<> (*)(Stream&)) -> Server<void>;
+Server(Task<> (*)(Stream&), Engine&) -> Server<void>;
 template <class F>
 Server(F) -> Server<void>;
+template <class F>
+Server(F, Engine&) -> Server<void>;
 
 }  // namespace pants
