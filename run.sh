@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 source scripts/deps.sh
 
 # The program this script runs, relative to build-release/.
-DEMO=(examples/timers)
+DEMO=(examples/echo)  # the echo server on port 4000: try `telnet localhost 4000`
 
 pants_require_packages "${PANTS_BUILD_PACKAGES[@]}"
 pants_setup build-release -Dbuildtype=release -Dtests=false -Dexamples=true -Dbench=true

@@ -1,0 +1,17 @@
+// chat: every line a client sends goes to every connected client, as in
+// Pants' echo_to_all example.
+//
+//   build-release/examples/chat &   then, in two terminals:   telnet localhost 4000
+#include <pants/pants.hpp>
+
+class Chat : public pants::Connection {
+    void on_read(std::string_view data) override {
+        for (pants::Stream* peer : server()->connections()) peer->write(data);
+    }
+};
+
+int main() {
+    pants::Server<Chat> server;
+    if (auto r = server.listen(4000); !r) return 1;
+    pants::Engine::instance().start();
+}
