@@ -1,0 +1,128 @@
+// net/datagram_io.hpp: the I/O state behind a Datagram.
+//
+// Kept apart from the Datagram so that it can outlive it: when a Datagram
+// is destroyed with operations in flight, its DatagramIo cancels them and
+// frees itself only after the last completion (DESIGN.md, Buffer lifetime).
+//
+// Receiving is one recvmsg at a time into a per-channel buffer of
+// buffer_size bytes, re-armed once every frame of the datagram has been
+// delivered; MSG_TRUNC in msg_flags reports a datagram that did not fit.
+// The hot path reads top to bottom: on_received -> deliver -> next_frame ->
+// on_read / a waiting receive() -> start_receiving.
+// Sending is a FIFO of datagrams, each with its destination, one sendmsg in
+// flight at a time so that order is kept whatever the backend does.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/uio.h>
+
+#include <pants/datagram.hpp>
+
+namespace pants::detail {
+
+class DatagramIo final : public TurnFlush {
+public:
+    DatagramIo(Engine& engine, Datagram* owner);
+
+    // Lifecycle.
+    Result<void> listen(const Address& address);
+    Result<void> connect(const Address& address);
+    Result<void> set_broadcast(bool on);
+    void end();
+    void close();
+    /// The Datagram is being destroyed: close and free this when drained.
+    void abandon();
+
+    // Sending. queue() returns the datagram's sequence number (> 0), or 0
+    // when the channel is closing and nothing was queued.
+    std::uint64_t queue(std::string_view data, const Address* to);
+    void flush() override;
+    bool try_send(Datagram::SendAwaiter& w);
+    bool wait_send(Datagram::SendAwaiter& w);
+    void cancel_send(Datagram::SendAwaiter& w);
+
+    // Coroutine receiving.
+    bool try_read(Datagram::ReceiveAwaiter& r);
+    void wait_read(Datagram::ReceiveAwaiter& r);
+    void cancel_read(Datagram::ReceiveAwaiter& r);
+    void set_pull(bool pull);
+
+    Engine& engine;
+    Backend& backend;
+    Datagram* owner;
+    int fd = -1;
+    bool closing = false;   // close() or end() done: nothing more delivered
+    bool finished = false;  // on_close delivered
+    bool connected = false;
+    bool broadcast = false;
+    std::error_code error;  // why it closed, if the socket failed
+    std::optional<Address> last;  // where write(data) goes
+
+    std::size_t pending_writes() const noexcept { return out_.size(); }
+
+private:
+    struct Op : Operation {
+        Op(Handler h, DatagramIo* d) : Operation(h), io(d) {}
+        DatagramIo* io;
+    };
+    struct Outgoing {
+        std::string bytes;
+        Address to;
+        bool has_to = false;
+        bool dropped = false;  // cancelled before it was sent
+        std::uint64_t seq = 0;
+        Datagram::SendAwaiter* waiter = nullptr;
+    };
+
+    static void on_received(Operation& op, const Completion& c);
+    static void on_sent(Operation& op, const Completion& c);
+
+    Result<void> open(int family, const Address* bind_to);
+    void start_receiving();
+    void deliver();
+    Result<bool> next_frame(std::string_view& frame);
+    void read_error(std::error_code ec);
+    void fail(std::error_code ec);
+    void drained();
+    void maybe_finish();
+    void notify_closed();
+    void drop_queue();
+    Outgoing* find(std::uint64_t seq) noexcept;
+
+    Op recv_op_{&DatagramIo::on_received, this};
+    Op send_op_{&DatagramIo::on_sent, this};
+
+    // Receiving: the datagram being framed lies in buf_ until every frame
+    // of it is delivered (and, for a coroutine, until its next receive()).
+    std::unique_ptr<char[]> buf_;
+    std::size_t buf_size_ = 0;
+    iovec recv_iov_{};
+    msghdr recv_msg_{};
+    Address from_;
+    std::string_view datagram_;  // what is left of it to frame
+    bool has_datagram_ = false;
+    bool pull_ = false;          // a coroutine receives: datagrams wait for receive()
+    bool delivering_ = false;
+    std::error_code pending_error_;  // for the next receive() in pull mode
+    Datagram::ReceiveAwaiter* reader_ = nullptr;
+
+    // Sending.
+    std::deque<Outgoing> out_;
+    std::vector<std::string> spare_;
+    iovec send_iov_{};
+    msghdr send_msg_{};
+    std::uint64_t next_seq_ = 1;
+    std::uint64_t done_seq_ = 0;  // every datagram up to this one is resolved
+    bool ending_ = false;
+    std::error_code open_error_;  // why a write() could not open a socket
+
+    bool finish_scheduled_ = false;
+    bool notifying_ = false;
+};
+
+}  // namespace pants::detail

@@ -1,0 +1,189 @@
+// pants/datagram.hpp: a datagram channel (UDP over IPv4/IPv6, or Unix
+// datagrams), with Pants' callbacks and co_await adapters on the same object.
+//
+// Override on_read(data, from) and friends, or co_await receive() /
+// send_to() from a coroutine, or mix: frames go to a waiting receive() if
+// there is one, otherwise to on_read(), until a coroutine has called
+// receive(): from then on datagrams wait (in the kernel's socket buffer) for
+// the next receive() (call callbacks() to hand the channel back to on_read()).
+//
+// read_delimiter is applied within each datagram: a datagram boundary always
+// ends a frame, so bytes after the last complete frame of a datagram are
+// delivered as one more, shorter frame; nothing carries over to the next
+// datagram. A datagram larger than buffer_size is never cut silently: it is
+// reported as std::errc::message_size (MSG_TRUNC) and dropped.
+//
+// Per-datagram errors (a truncated datagram, ECONNREFUSED from an ICMP
+// port-unreachable on a connected socket, a send the kernel refused) reach
+// on_read_error / on_write_error (or the awaiting coroutine) and the channel
+// goes on; only close(), end() or a broken socket end it. write() never
+// blocks and never drops a datagram: datagrams are queued and sent in order,
+// each to its own destination. A Datagram belongs to one Engine and is used
+// on that engine's thread. Destroying it with operations in flight is safe.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include <pants/address.hpp>
+#include <pants/engine.hpp>
+#include <pants/net_error.hpp>
+#include <pants/read_delimiter.hpp>
+#include <pants/result.hpp>
+#include <pants/stream.hpp>
+
+namespace pants {
+
+namespace detail {
+class DatagramIo;
+}  // namespace detail
+
+/// One frame received by `co_await d.receive()`: the bytes (valid until the
+/// next receive() on the channel) and who sent them.
+struct Received {
+    std::string_view data;
+    Address from;
+};
+
+class Datagram {
+public:
+    /// A channel with no socket yet: listen(), connect() or a first write()
+    /// opens one.
+    explicit Datagram(Engine& engine = Engine::instance());
+    Datagram(const Datagram&) = delete;
+    Datagram& operator=(const Datagram&) = delete;
+    virtual ~Datagram();
+
+    /// What one on_read() / receive() delivers, within each datagram.
+    ReadDelimiterSetting read_delimiter;
+    /// The largest datagram received whole; larger ones are reported as
+    /// truncated. Read when the socket opens.
+    std::size_t buffer_size = 65536;
+
+    class ReceiveAwaiter;
+    class SendAwaiter;
+
+    /// Binds to `address` ("0.0.0.0:5000", "[::]:0", "/run/x.sock") and
+    /// starts receiving.
+    Result<void> listen(const Address& address);
+    /// Fixes the peer: write(data) goes there, only its datagrams are
+    /// received, and an ICMP port-unreachable arrives as ECONNREFUSED.
+    Result<void> connect(const Address& address);
+    /// Queues one datagram to `to`; `to` becomes the address write(data) uses.
+    void write(std::string_view data, const Address& to);
+    /// Queues one datagram to the address used most recently: the sender of
+    /// the last datagram received or the last destination written to,
+    /// whichever came last (as Pants), else the connected peer. With none,
+    /// on_write_error(EDESTADDRREQ) follows.
+    void write(std::string_view data);
+    /// Closes once every queued datagram has been sent.
+    void end();
+    /// Closes now; queued datagrams are dropped. on_close() follows, once.
+    void close();
+
+    /// SO_BROADCAST: allows sending to broadcast addresses. Kept for a socket
+    /// opened later.
+    Result<void> set_broadcast(bool on);
+
+    /// True once close() or end() was called or the socket failed.
+    bool closing() const noexcept;
+    bool closed() const noexcept;
+    /// The bound address (after listen(), connect() or a first write()).
+    Result<Address> local_address() const;
+    /// The address write(data) would use, if any.
+    std::optional<Address> remote_address() const;
+    /// Datagrams queued and not yet sent.
+    std::size_t pending_writes() const noexcept;
+    Engine& engine() const noexcept { return *engine_; }
+    int fd() const noexcept;
+
+    /// Called with each frame and the address it came from.
+    virtual void on_read(std::string_view data, const Address& from);
+    /// Called when the send queue has drained.
+    virtual void on_write();
+    /// Called exactly once, when the channel has closed.
+    virtual void on_close();
+    /// A datagram could not be received whole (std::errc::message_size), a
+    /// frame function failed, or ECONNREFUSED arrived. Default: on_error().
+    virtual void on_read_error(std::error_code error);
+    /// A datagram could not be sent (it is dropped). Default: on_error().
+    virtual void on_write_error(std::error_code error);
+    /// Any error not handled by a more specific callback. Default: nothing.
+    virtual void on_error(std::error_code error);
+
+    // --- coroutine style ------------------------------------------------
+
+    /// The next frame and its sender, or an error (per-datagram errors as
+    /// on_read_error; NetError::closed once the channel closed).
+    ReceiveAwaiter receive();
+    /// Queues one datagram to `to` and resumes when it has been sent, with
+    /// the kernel's verdict.
+    SendAwaiter send_to(std::string_view data, const Address& to);
+    /// The same, to the address write(data) would use.
+    SendAwaiter send(std::string_view data);
+    /// Hands incoming frames back to on_read() after a coroutine used receive().
+    void callbacks();
+
+    /// Internal: the I/O state.
+    detail::DatagramIo& io() const noexcept { return *io_; }
+
+private:
+    Engine* engine_;
+    detail::DatagramIo* io_;
+
+public:
+    /// What `co_await d.receive()` waits on.
+    class ReceiveAwaiter {
+    public:
+        explicit ReceiveAwaiter(Datagram& d) noexcept : channel_(d) {}
+        bool await_ready();
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return suspend(h, detail::cancel_state_of(h));
+        }
+        Result<Received> await_resume() noexcept { return std::move(result_); }
+
+    private:
+        friend class detail::DatagramIo;
+        bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        static void on_cancel(void* self) noexcept;
+        Datagram& channel_;
+        Result<Received> result_;
+        std::coroutine_handle<> waiter_;
+        detail::CancelState* cancel_ = nullptr;
+    };
+
+    /// What `co_await d.send_to(data, to)` waits on: that datagram's send.
+    class SendAwaiter {
+    public:
+        /// `seq` 0: nothing was queued because the channel is closing.
+        SendAwaiter(Datagram& d, std::uint64_t seq) noexcept : channel_(d), seq_(seq) {
+            if (seq_ == 0) result_ = unexpected(make_error_code(NetError::closed));
+        }
+        bool await_ready() noexcept;
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return suspend(h, detail::cancel_state_of(h));
+        }
+        Result<void> await_resume() const noexcept { return result_; }
+
+    private:
+        friend class detail::DatagramIo;
+        bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        static void on_cancel(void* self) noexcept;
+        Datagram& channel_;
+        std::uint64_t seq_;  // 0: nothing was queued (result_ says why)
+        Result<void> result_;
+        std::coroutine_handle<> waiter_;
+        detail::CancelState* cancel_ = nullptr;
+    };
+};
+
+/// Sends one datagram to `address` from a fresh, unbound socket, now,
+/// without blocking (EAGAIN if the kernel has no room). For one-off sends;
+/// a channel that sends often should use a Datagram.
+Result<void> sendto(std::string_view data, const Address& address);
+
+}  // namespace pants
