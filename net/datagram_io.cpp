@@ -147,7 +147,7 @@ void DatagramIo::maybe_finish() {
 
 void DatagramIo::notify_closed() {
     finished = true;
-    Flag guard(notifying_);
+    notifying_ = true;  // an owner destroyed from a resumed coroutine leaves the delete to us
     std::error_code why = error ? error : make_error_code(NetError::closed);
     if (auto* r = std::exchange(reader_, nullptr)) {
         r->result_ = unexpected(why);
@@ -164,7 +164,7 @@ void DatagramIo::notify_closed() {
         o.waiter->waiter_.resume();
     }
     if (owner) owner->on_close();
-    guard.flag = false;
+    notifying_ = false;
     if (!owner) delete this;
 }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bench/udp.sh: datagrams per second through a UDP echo server, io_uring vs
+# epoll, in one run (bench/udp_bench.cpp does the work).
+#
+# Usage:
+#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE]]]]
+#
+#   SECONDS   measured time per backend (default 3)
+#   SOCKETS   client sockets (default 8)
+#   WINDOW    datagrams in flight per socket (default 16)
+#   SIZE      bytes per datagram (default 64)
+#
+# Builds build-release/ (a release build, as ./run.sh does) if needed, then
+# prints datagrams/s for each backend and the ratio io_uring / epoll (above
+# 1: io_uring is faster). Numbers mean something only on an idle machine.
+# PANTS_BUILD=<dir> uses another release build directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${PANTS_BUILD:-build-release}
+if [[ ! -d $build ]]; then
+    meson setup "$build" -Dbuildtype=release -Dtests=false -Dexamples=false -Dbench=true >/dev/null
+fi
+ninja -C "$build" bench/udp_bench >/dev/null
+exec "$build/bench/udp_bench" "$@"
