@@ -111,6 +111,14 @@ start_server() {
         fi
         sleep 0.02
     done
+    # Make sure the backend asked for is the one running (no quiet fallback):
+    # each backend shows up as its own anonymous inode among the server's fds.
+    local want=io_uring
+    [[ $1 == epoll ]] && want=eventpoll
+    if ! ls -l "/proc/$server_pid/fd" 2>/dev/null | grep -q "anon_inode:\[$want\]"; then
+        why="server does not hold an [$want] fd: PANTS_BACKEND=$1 was not honoured"
+        return 1
+    fi
 }
 
 # Stops the server; sets $why and returns 1 if it had died during the case.
