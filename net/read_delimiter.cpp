@@ -82,8 +82,10 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
         std::size_t from = scanned <= buffered.size() ? scanned : 0;
         const char* start = buffered.data() + from;
         std::size_t left = buffered.size() - from;
-        const void* hit = n == 1 ? std::memchr(start, delimiter_[0], left)
-                                 : ::memmem(start, left, delimiter_.data(), n);
+        // An empty view may have a null data(): memchr must not see it.
+        const void* hit = left == 0 ? nullptr
+                          : n == 1  ? std::memchr(start, delimiter_[0], left)
+                                    : ::memmem(start, left, delimiter_.data(), n);
         if (hit == nullptr) {
             // A delimiter may begin in the last n - 1 bytes and end in bytes
             // not yet received: search those again next time.

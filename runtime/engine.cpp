@@ -88,11 +88,14 @@ void Engine::poll(Duration timeout) {
 }
 
 void Engine::invoke(TimerState& t) noexcept {
+    t.running = true;
     try {
         t.fn();
     } catch (...) {
         report(std::current_exception());
     }
+    t.running = false;
+    if (!t.active) t.fn = {};
 }
 
 void Engine::run_posted() {
@@ -125,7 +128,6 @@ void Engine::run_timers() {
             t->active = false;
         }
         invoke(*t);
-        if (!t->active) t->fn = {};
     }
 }
 
@@ -136,7 +138,6 @@ void Engine::run_turn_callbacks() {
             if (!t->active) continue;
             t->active = false;
             invoke(*t);
-            t->fn = {};
         }
         scratch_.clear();
     }

@@ -7,7 +7,9 @@ void Timer::cancel() noexcept {
     if (!state_) return;
     state_->active = false;
     if (state_->queue) state_->queue->remove(*state_);
-    state_->fn = {};  // drop captured state now, not when the handle dies
+    // Drop captured state now, not when the handle dies; a callback that
+    // cancels itself is cleared by the engine once it returns.
+    if (!state_->running) state_->fn = {};
 }
 
 bool Timer::active() const noexcept { return state_ && state_->active; }

@@ -28,6 +28,7 @@ struct TimerState {
     Callback fn;
     Kind kind = Kind::deadline;
     bool active = true;
+    bool running = false;  // fn is executing: a cancel() inside it must not destroy it
     Clock::time_point deadline{};
     Clock::duration interval{};
     std::uint64_t sequence = 0;
