@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "socket.hpp"
 #include "stream_io.hpp"
 
@@ -79,7 +81,12 @@ Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, int b
 Result<void> ServerBase::listen(const Address& address, int backlog) {
     if (fd_ >= 0) return fail(EISCONN);
     auto fd = detail::open_listener(address, backlog);
-    if (!fd) return unexpected(fd.error());
+    if (!fd) {
+        // Also through on_error: a server whose listen() result is ignored
+        // must not sit there silently not listening.
+        on_error(fd.error());
+        return unexpected(fd.error());
+    }
     fd_ = *fd;
     accept_ = new detail::AcceptOp(this);
     accept_->fd = fd_;
@@ -166,7 +173,9 @@ void ServerBase::forget(Stream* stream) noexcept {
 
 void ServerBase::on_accept(Stream&) {}
 void ServerBase::on_close() {}
-void ServerBase::on_error(std::error_code) {}
+void ServerBase::on_error(std::error_code error) {
+    std::fprintf(stderr, "pants: server: %s\n", error.message().c_str());
+}
 
 // --- Server<void> -------------------------------------------------------------
 

@@ -69,6 +69,8 @@ void StreamIo::on_connected(Operation& op, const Completion& c) {
     }
 }
 
+std::size_t StreamIo::owner_buffer_size() const noexcept { return owner ? owner->buffer_size : 0; }
+
 void StreamIo::start_receiving() {
     if (closing || recv_op_.in_flight || fd < 0) return;
     paused_ = false;
@@ -163,7 +165,12 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         s.pump();
         if (!s.pull_ || !s.reader_) s.end();
     } else if (c.result == -ECANCELED) {
-        if (!s.closing && s.paused_) return;  // backpressure pause
+        if (!s.closing && s.paused_) {
+            // A backpressure pause ended. If the reader caught up while the
+            // cancel was in flight, nobody else will re-arm: do it here.
+            if (s.reader_ || s.in_.size() - s.pending_consume_ < s.owner_buffer_size() / 2) s.start_receiving();
+            return;
+        }
     } else if (!s.closing) {
         s.fail(from_errno(c.result), &Stream::on_read_error);
     }
@@ -305,10 +312,15 @@ void StreamIo::check_overflow() {
 
 StreamIo::Segment& StreamIo::tail_for_bytes() {
     if (out_.empty() || out_.back().file_fd >= 0 || out_.size() <= in_flight_segments_) {
-        out_.emplace_back();
+        std::string& bytes = out_.emplace_back().bytes;
         if (!spare_.empty()) {
-            out_.back().bytes = std::move(spare_.back());
+            bytes = std::move(spare_.back());
             spare_.pop_back();
+        } else {
+            // Past the small-string size, so the bytes live on the heap and
+            // stay put when the queue's vector moves its segments (an
+            // in-flight sendmsg points at them).
+            bytes.reserve(256);
         }
     }
     return out_.back();
@@ -329,12 +341,11 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
         if (std::uint64_t(st.st_size) < offset) return pants::fail(EINVAL);
         nbytes = std::uint64_t(st.st_size) - offset;
     }
-    Segment seg;
+    Segment& seg = out_.emplace_back();
     seg.file_fd = file;
     seg.owns_fd = owns_fd;
     seg.offset = offset;
     seg.remaining = nbytes;
-    out_.push_back(std::move(seg));
     out_bytes += nbytes;
     engine.queue_flush(*this);
     return ok();

@@ -7,7 +7,6 @@
 // on_read / a waiting read(); write -> flush (one sendmsg per turn) -> on_sent.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -71,6 +70,33 @@ private:
     };
     static constexpr int kMaxIov = 16;
 
+    /// A FIFO of segments over one vector that keeps its capacity (a deque
+    /// would allocate and free blocks as the queue moves: not on this path).
+    class SegmentQueue {
+    public:
+        bool empty() const noexcept { return head_ == items_.size(); }
+        std::size_t size() const noexcept { return items_.size() - head_; }
+        Segment& front() noexcept { return items_[head_]; }
+        Segment& back() noexcept { return items_.back(); }
+        auto begin() noexcept { return items_.begin() + std::ptrdiff_t(head_); }
+        auto end() noexcept { return items_.end(); }
+        Segment& emplace_back() { return items_.emplace_back(); }
+        void pop_back() { items_.pop_back(); }
+        void pop_front() {
+            if (++head_ == items_.size()) {
+                items_.clear();
+                head_ = 0;
+            } else if (head_ > 32 && head_ * 2 > items_.size()) {
+                items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+                head_ = 0;
+            }
+        }
+
+    private:
+        std::vector<Segment> items_;
+        std::size_t head_ = 0;
+    };
+
     static void on_receive(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
     static void on_connected(Operation& op, const Completion& c);
@@ -78,6 +104,7 @@ private:
     void take_chunk(std::string_view chunk);
     std::size_t deliver_callbacks(std::string_view buffered);
     void pump();
+    std::size_t owner_buffer_size() const noexcept;
     void check_overflow();
     void fail(std::error_code ec, void (Stream::*callback)(std::error_code));
     void sent(std::size_t n);
@@ -102,7 +129,7 @@ private:
     Stream::ReadAwaiter* reader_ = nullptr;
 
     // Writing.
-    std::deque<Segment> out_;
+    SegmentQueue out_;
     std::vector<std::string> spare_;
     std::size_t in_flight_segments_ = 0;
     iovec iov_[kMaxIov];

@@ -220,3 +220,18 @@ TEST_CASE("accept under descriptor exhaustion backs off and resumes") {
     CHECK(got == "back");
     ::close(client);
 }
+
+TEST_CASE("a coroutine echo with more than the high-water mark in flight keeps reading (regression)") {
+    // The reader pauses receiving while its writes wait under backpressure;
+    // if it catches up before the pause's cancel completes, receiving must
+    // still resume (it stalled for good on io_uring).
+    Engine engine;
+    pants::Server server(echo, engine);
+    REQUIRE(server.listen(loopback()));
+    Recorder client(engine);
+    client.connect(*server.local_address());
+    std::string data = pattern(8 << 20, 3);
+    client.write(data);
+    run_until(engine, [&] { return client.got.size() == data.size(); });
+    CHECK(client.got == data);
+}

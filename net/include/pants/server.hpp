@@ -56,7 +56,8 @@ public:
     virtual void on_accept(Stream& connection);
     /// Called when the server stops listening.
     virtual void on_close();
-    /// accept() failed in a way that is not a transient shortage.
+    /// listen() failed, or accept() failed in a way that is not a transient
+    /// shortage. Default: one line on stderr.
     virtual void on_error(std::error_code error);
 
 protected:
