@@ -4,6 +4,8 @@
 //   build-release/examples/chat &   then, in two terminals:   telnet localhost 4000
 #include <pants/pants.hpp>
 
+#include <cstdio>
+
 class Chat : public pants::Connection {
     void on_read(std::string_view data) override {
         for (pants::Stream* peer : server()->connections()) peer->write(data);
@@ -12,6 +14,9 @@ class Chat : public pants::Connection {
 
 int main() {
     pants::Server<Chat> server;
-    if (auto r = server.listen(4000); !r) return 1;
+    if (auto r = server.listen(4000); !r) {
+        std::fprintf(stderr, "listen on port 4000: %s\n", r.error().message().c_str());
+        return 1;
+    }
     pants::Engine::instance().start();
 }
