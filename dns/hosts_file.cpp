@@ -63,6 +63,16 @@ Result<HostsFile> HostsFile::load(std::string path) {
     return hosts;
 }
 
+HostsFile HostsFile::watch(std::string path) {
+    if (auto loaded = load(path)) return std::move(*loaded);
+    // No stamp: the next look after recheck_interval reads the file if it
+    // exists by then.
+    HostsFile hosts;
+    hosts.path_ = std::move(path);
+    hosts.last_check_ = std::chrono::steady_clock::now();
+    return hosts;
+}
+
 HostsFile HostsFile::parse(std::string_view text) {
     HostsFile hosts;
     detail::for_each_line(text, [&](std::string_view line) { hosts.add_line(line); });

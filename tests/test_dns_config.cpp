@@ -248,6 +248,25 @@ TEST_CASE("hosts: reload_if_changed re-reads a changed file at most once per int
     CHECK(hosts.entry("five"));
 }
 
+TEST_CASE("hosts: watch starts empty on a missing file and picks it up once it exists") {
+    TempDir dir;
+    const auto path = (dir.path / "hosts").string();
+    auto hosts = HostsFile::watch(path);
+    CHECK(hosts.all().empty());
+    CHECK(hosts.path() == path);
+    auto t = std::chrono::steady_clock::now() + 2s;
+    CHECK(!hosts.reload_if_changed(t));
+
+    dir.write("hosts", "10.0.0.7 seven\n");
+    t += 1s;
+    CHECK(hosts.reload_if_changed(t));
+    CHECK(hosts_of(hosts.addresses("seven", A)) == std::vector<std::string>{"10.0.0.7"});
+
+    // On a readable file it is load().
+    const auto loaded = HostsFile::watch(path);
+    CHECK(loaded.entry("seven"));
+}
+
 TEST_CASE("hosts: a parsed table has no file to reload") {
     auto hosts = HostsFile::parse("10.0.0.1 one\n");
     CHECK(!hosts.reload_if_changed(std::chrono::steady_clock::now() + 1h));

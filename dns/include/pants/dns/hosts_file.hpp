@@ -67,6 +67,12 @@ public:
     /// missing file as an empty table, as glibc does.
     static Result<HostsFile> load(std::string path);
 
+    /// A table for `path` that cannot fail: the file's entries, or an empty
+    /// table when it cannot be read now (missing, EACCES). Either way
+    /// reload_if_changed() watches `path`, so a file created or fixed later
+    /// is picked up. What a resolver wants for /etc/hosts.
+    static HostsFile watch(std::string path);
+
     /// Parses hosts-file text (no file behind it).
     static HostsFile parse(std::string_view text);
 
