@@ -14,17 +14,31 @@ namespace detail {
 /// The listener's accept, on the heap so that it can outlive its Server
 /// until the kernel gives it back.
 struct AcceptOp : Operation {
-    explicit AcceptOp(ServerBase* s) : Operation(&AcceptOp::complete), server(s) { kind = OpKind::accept; }
+    AcceptOp(ServerBase* s, Backend& b) : Operation(&AcceptOp::complete), server(s), backend(b) {
+        kind = OpKind::accept;
+    }
     static void complete(Operation& op, const Completion& c) {
         auto& self = static_cast<AcceptOp&>(op);
         if (self.server) return self.server->accepted(c.result, c.more);
         if (c.result >= 0) ::close(c.result);  // the server is gone
-        if (!c.more) {
-            ::close(self.fd);
-            delete &self;
-        }
+        if (!c.more) self.release();
+    }
+    /// Closes the listener (through the backend, which may track the fd)
+    /// and frees this.
+    void release() {
+        backend.close(fd);
+        delete this;
+    }
+    /// The server is going away: stop, and free this once the kernel is done.
+    void abandon() {
+        server = nullptr;
+        if (in_flight)
+            backend.cancel(*this);
+        else
+            release();
     }
     ServerBase* server;
+    Backend& backend;
 };
 
 AcceptContext& accept_context() noexcept {
@@ -53,15 +67,7 @@ ServerBase::ServerBase(Engine& engine) : engine_(&engine) {}
 ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
     backoff_.cancel();
-    if (accept_) {
-        accept_->server = nullptr;
-        if (accept_->in_flight)
-            engine_->backend().cancel(*accept_);
-        else {
-            ::close(accept_->fd);
-            delete accept_;
-        }
-    }
+    if (accept_) accept_->abandon();
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
 }
 
@@ -88,7 +94,7 @@ Result<void> ServerBase::listen(const Address& address, int backlog) {
         return unexpected(fd.error());
     }
     fd_ = *fd;
-    accept_ = new detail::AcceptOp(this);
+    accept_ = new detail::AcceptOp(this, engine_->backend());
     accept_->fd = fd_;
     arm();
     return ok();
@@ -121,16 +127,7 @@ void ServerBase::accepted(int result, bool more) {
 void ServerBase::close() {
     backoff_.cancel();
     const bool was_listening = fd_ >= 0;
-    if (accept_) {
-        accept_->server = nullptr;  // it frees itself (and closes fd_) when drained
-        if (accept_->in_flight) {
-            engine_->backend().cancel(*accept_);
-        } else {
-            ::close(accept_->fd);
-            delete accept_;
-        }
-        accept_ = nullptr;
-    }
+    if (accept_) std::exchange(accept_, nullptr)->abandon();  // closes fd_ once drained
     fd_ = -1;
     for (Stream* s : connections()) s->close();
     if (was_listening) {

@@ -476,3 +476,64 @@ TEST_CASE("listen on port 0 reports the real port, and Client connects to localh
     client.write("named");
     run_until(engine, [&] { return client.got == "named"; });
 }
+
+TEST_CASE("receive buffers running out (ENOBUFS) loses no data") {
+    // Four 1 KiB provided buffers shared by 20 busy connections: the kernel
+    // runs dry all the time and every receive must be re-armed.
+    pants::Engine::Options options;
+    options.buffer_count = 4;
+    options.buffer_size = 1024;
+    Engine engine(options);
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    std::vector<std::unique_ptr<Recorder>> clients;
+    std::vector<std::string> sent;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(std::make_unique<Recorder>(engine));
+        clients.back()->connect(*server.local_address());
+        sent.push_back(pattern(200'000, unsigned(i + 10)));
+        clients.back()->write(sent.back());
+    }
+    run_until(engine, [&] {
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            if (clients[i]->got.size() < sent[i].size()) return false;
+        return true;
+    });
+    for (std::size_t i = 0; i < clients.size(); ++i) CHECK(clients[i]->got == sent[i]);
+}
+
+TEST_CASE("Server::close closes the listener and every connection") {
+    Engine engine;
+    struct Closing : pants::Server<Echo> {
+        using pants::Server<Echo>::Server;
+        int closes = 0;
+        void on_close() override { ++closes; }
+    };
+    Closing server(engine);
+    REQUIRE(server.listen(loopback()));
+    auto addr = *server.local_address();
+    Recorder a(engine), b(engine);
+    a.connect(addr);
+    b.connect(addr);
+    run_until(engine, [&] { return server.connections().size() == 2; });
+    server.close();
+    CHECK_FALSE(server.listening());
+    CHECK(server.closes == 1);
+    run_until(engine, [&] { return a.closes == 1 && b.closes == 1; });
+    Recorder late(engine);
+    late.connect(addr);
+    run_until(engine, [&] { return late.closes == 1; });
+    CHECK(late.error == std::errc::connection_refused);
+}
+
+TEST_CASE("echo over a Linux abstract Unix socket") {
+    Engine engine;
+    auto address = *pants::Address::unix_path("@pants-test-" + std::to_string(::getpid()));
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(address));
+    Recorder client(engine);
+    client.connect(address);
+    client.write("abstract");
+    run_until(engine, [&] { return client.got.size() == 8; });
+    CHECK(client.got == "abstract");
+}
