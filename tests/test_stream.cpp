@@ -2,6 +2,8 @@
 #include "net_helpers.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -536,4 +538,52 @@ TEST_CASE("echo over a Linux abstract Unix socket") {
     client.write("abstract");
     run_until(engine, [&] { return client.got.size() == 8; });
     CHECK(client.got == "abstract");
+}
+
+namespace {
+struct OnlyOnError : pants::Client {
+    using pants::Client::Client;
+    std::vector<std::error_code> errors;
+    void on_error(std::error_code e) override { errors.push_back(e); }
+};
+}  // namespace
+
+TEST_CASE("specific error callbacks fall back to on_error") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    auto addr = *server.local_address();
+    server.close();
+    engine.poll(std::chrono::milliseconds(0));
+    OnlyOnError client(engine);
+    client.connect(addr);
+    run_until(engine, [&] { return client.closed(); });
+    REQUIRE(client.errors.size() == 1);
+    CHECK(client.errors[0] == std::errc::connection_refused);
+}
+
+TEST_CASE("TCP_NODELAY is on by default on both ends, and keep-alive can be set") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    Recorder client(engine);
+    client.connect(*server.local_address());
+    client.write("x");
+    run_until(engine, [&] { return client.got == "x"; });
+    auto nodelay = [](int fd) {
+        int v = 0;
+        socklen_t len = sizeof v;
+        ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len);
+        return v;
+    };
+    CHECK(nodelay(client.fd()) == 1);
+    REQUIRE(server.connections().size() == 1);
+    CHECK(nodelay(server.connections()[0]->fd()) == 1);
+    REQUIRE(client.set_keepalive(true, std::chrono::seconds(30)));
+    int ka = 0, idle = 0;
+    socklen_t len = sizeof ka;
+    ::getsockopt(client.fd(), SOL_SOCKET, SO_KEEPALIVE, &ka, &len);
+    ::getsockopt(client.fd(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len);
+    CHECK(ka == 1);
+    CHECK(idle == 30);
 }
