@@ -7,3 +7,4 @@
 
 #include <pants/runtime.hpp>
 #include <pants/net.hpp>
+#include <pants/dns.hpp>

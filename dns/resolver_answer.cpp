@@ -1,0 +1,90 @@
+// From a reply to what Pants reports: status, canonical name, TTL, RDATA;
+// and the search list's candidate names.
+#include <algorithm>
+#include <limits>
+
+#include <pants/dns/name.hpp>
+
+#include "resolver_core.hpp"
+
+namespace pants::dns::detail {
+
+Status status_of_rcode(std::uint16_t rcode) {
+    // RFC 1035 4.1.1: 0..5 are the Status values themselves.
+    if (rcode <= DNS_REFUSED) return static_cast<Status>(rcode);
+    return DNS_SERVERFAILURE;
+}
+
+namespace {
+
+// RFC 2308 5: a negative answer is cached for the smaller of the SOA
+// record's own TTL and its MINIMUM field. No SOA, no negative caching.
+std::uint32_t negative_ttl(const Message& reply) {
+    for (const auto& rr : reply.authority) {
+        if (rr.type != SOA) continue;
+        if (const auto* soa = std::get_if<rdata::SOA>(&rr.data)) return std::min(rr.ttl, soa->minimum);
+    }
+    return 0;
+}
+
+}  // namespace
+
+Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint16_t qtype, std::uint32_t& cache_ttl) {
+    Answer answer;
+    answer.status = status_of_rcode(reply.rcode);
+    cache_ttl = 0;
+    std::uint32_t ttl = std::numeric_limits<std::uint32_t>::max();
+    // Follow the chain from the question's name (RFC 1034 3.6.2); a CNAME
+    // or ANY query takes the records at the name itself.
+    const bool follow = qtype != CNAME && qtype != ANY;
+    std::string current(qname);
+    for (int links = 0; links <= 16; ++links) {
+        const std::string* next = nullptr;
+        std::uint32_t next_ttl = 0;
+        for (const auto& rr : reply.answers) {
+            if (!name_equal(rr.name, current)) continue;
+            if (rr.type == qtype || (qtype == ANY && rr.type != OPT)) {
+                answer.rdata.push_back(rr.data);
+                ttl = std::min(ttl, rr.ttl);
+            } else if (follow && rr.type == CNAME && !next) {
+                if (const auto* c = std::get_if<rdata::CNAME>(&rr.data)) {
+                    next = &c->name;
+                    next_ttl = rr.ttl;
+                }
+            }
+        }
+        if (!answer.rdata.empty() || !next || links == 16) break;
+        ttl = std::min(ttl, next_ttl);
+        answer.cname = *next;
+        current = *next;
+    }
+    if (answer.status == DNS_OK && !answer.rdata.empty()) {
+        answer.ttl = ttl;
+        cache_ttl = ttl;
+    } else if (answer.status == DNS_OK || answer.status == DNS_NAMEERROR) {
+        // NODATA or NXDOMAIN (RFC 2308 1, 5).
+        answer.ttl = negative_ttl(reply);
+        cache_ttl = answer.ttl;
+    }
+    return answer;
+}
+
+std::vector<std::string> search_candidates(std::string_view name, const std::vector<std::string>& search, int ndots) {
+    if (name.empty() || name == ".") return {"."};
+    if (name.back() == '.') return {std::string(name)};
+    std::string absolute = std::string(name) + ".";
+    const auto dots = std::count(name.begin(), name.end(), '.');
+    std::vector<std::string> out;
+    if (dots >= ndots) out.push_back(absolute);
+    for (std::string_view domain : search) {
+        while (!domain.empty() && domain.front() == '.') domain.remove_prefix(1);
+        if (domain.empty()) continue;
+        std::string candidate = absolute + std::string(domain);
+        if (candidate.back() != '.') candidate.push_back('.');
+        out.push_back(std::move(candidate));
+    }
+    if (dots < ndots) out.push_back(absolute);
+    return out;
+}
+
+}  // namespace pants::dns::detail

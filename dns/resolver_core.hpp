@@ -1,0 +1,151 @@
+// The resolver's machinery behind pants::dns::Resolver (internal).
+//
+// ResolverCore owns everything in flight: one Lookup per distinct
+// (name, type) being asked (identical concurrent queries wait on the same
+// one), the cache, and the configuration. A Lookup walks the servers ×
+// attempts schedule, one Exchange (transport try) at a time. Everything
+// reports on a later turn, through the Engine's callbacks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <pants/address.hpp>
+#include <pants/dns/message.hpp>
+#include <pants/dns/resolver.hpp>
+#include <pants/engine.hpp>
+
+#include "resolver_cache.hpp"
+#include "resolver_transport.hpp"
+
+namespace pants::dns::detail {
+
+/// The resolver's settings once the system files and overrides are merged.
+struct Config {
+    std::vector<Address> servers;
+    std::vector<std::string> search;
+    int ndots = 1;
+    Engine::Duration timeout = std::chrono::seconds(5);
+    int attempts = 2;
+    bool rotate = false;
+    bool cache = true;
+    std::uint16_t edns_udp_size = 1232;
+};
+
+/// Answers from the hosts file: the records for (name, type), or nullopt
+/// when the file does not know the name (or cannot answer that type).
+using HostsLookup = std::function<std::optional<std::vector<Rdata>>(std::string_view name, std::uint16_t type)>;
+
+/// The configuration and hosts lookup that `options` describe
+/// (resolver_system.cpp: resolv.conf and the hosts file).
+Config load_config(const Resolver::Options& options);
+HostsLookup load_hosts(const std::string& path);
+
+/// The Status of a reply's RCODE (RFC 1035 4.1.1); RCODEs past REFUSED
+/// (NOTAUTH, BADVERS, ...) are reported as DNS_SERVERFAILURE.
+Status status_of_rcode(std::uint16_t rcode);
+
+/// What a reply says about (qname, qtype) as Pants reports it: the CNAME
+/// chain followed from qname (at most 16 links), the records of qtype at
+/// its end, the smallest TTL among them. `cache_ttl` gets how long the
+/// answer may be cached: that TTL, or for NXDOMAIN/NODATA the negative TTL
+/// of RFC 2308 5 (min of the SOA record's TTL and its MINIMUM), 0 when the
+/// reply has no SOA or the answer must not be cached.
+Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint16_t qtype, std::uint32_t& cache_ttl);
+
+/// The names to try for `name`, in order (resolv.conf(5), "search" and
+/// "ndots"): an absolute name alone; a name with at least `ndots` dots
+/// as-is first, then with each search domain; others the other way round.
+std::vector<std::string> search_candidates(std::string_view name, const std::vector<std::string>& search, int ndots);
+
+/// One message asked of the servers until a reply settles it or every try
+/// has failed.
+class Lookup {
+public:
+    /// The settling reply with its status (SERVFAIL/REFUSED/NOTIMP replies
+    /// settle only once every server gave one or the tries ran out), or the
+    /// status alone (DNS_TIMEOUT, DNS_FORMATERROR) with an error.
+    using Done = std::function<void(Status, Result<Message>)>;
+
+    /// `query`: the message; with `fresh_ids` each try gets a new random id
+    /// written over the first two bytes.
+    Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
+           std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done);
+    Lookup(const Lookup&) = delete;
+    Lookup& operator=(const Lookup&) = delete;
+    ~Lookup() { deferred_.cancel(); }
+
+    /// Starts the first try. `done` runs on a later turn; it may destroy this.
+    void start();
+
+private:
+    void next_try();
+    void on_outcome(std::size_t server, Result<Message> outcome);
+    void settle(Status status, Result<Message> reply);
+
+    Engine& engine_;
+    std::vector<Address> servers_;
+    int attempts_;
+    Engine::Duration timeout_;
+    std::vector<std::uint8_t> query_;
+    std::optional<Question> question_;
+    bool fresh_ids_;
+    Done done_;
+    std::unique_ptr<Exchange> exchange_;
+    std::vector<bool> given_up_;  // servers that refused or failed: not asked again
+    std::size_t slot_ = 0;        // position in the attempts × servers schedule
+    std::optional<Message> failure_;  // last SERVFAIL/REFUSED/NOTIMP reply
+    bool malformed_ = false;
+    Timer deferred_;  // an outcome known at once, reported on the next turn
+};
+
+class ResolverCore : public std::enable_shared_from_this<ResolverCore> {
+public:
+    using AnswerFn = std::function<void(Answer)>;
+
+    ResolverCore(Engine& engine, Config config, HostsLookup hosts);
+    ~ResolverCore();
+
+    /// Hosts file, then search list, then lookup() per candidate.
+    void query(std::string_view name, std::uint16_t type, AnswerFn done);
+    /// One absolute name: cache, then a Lookup shared with identical queries.
+    void lookup(const std::string& fqdn, std::uint16_t type, AnswerFn done);
+    /// A raw message to the first server.
+    void send_message(std::vector<std::uint8_t> message, Resolver::MessageCallback done);
+    /// Answers everything pending with DNS_TIMEOUT (on a later turn) and
+    /// closes every socket.
+    void shutdown();
+
+    Engine& engine;
+    Config config;
+    Cache cache;
+
+private:
+    struct Pending {
+        std::unique_ptr<Lookup> lookup;
+        std::string fqdn;
+        std::uint16_t type = 0;
+        std::vector<AnswerFn> waiters;
+    };
+    void settled(const std::string& key, Status status, Result<Message> reply);
+    std::vector<Address> server_order();
+
+    HostsLookup hosts_;
+    std::unordered_map<std::string, Pending> pending_;
+    struct Raw {
+        std::unique_ptr<Lookup> lookup;
+        Resolver::MessageCallback done;
+    };
+    std::unordered_map<std::uint64_t, Raw> raw_;
+    std::uint64_t next_raw_ = 0;
+    std::size_t rotation_ = 0;
+};
+
+}  // namespace pants::dns::detail

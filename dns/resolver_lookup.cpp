@@ -1,0 +1,85 @@
+// One message asked of the servers: the timeout and retry schedule.
+#include "resolver_core.hpp"
+
+namespace pants::dns::detail {
+
+Lookup::Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
+               std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done)
+    : engine_(engine),
+      servers_(std::move(servers)),
+      attempts_(attempts),
+      timeout_(timeout),
+      query_(std::move(query)),
+      question_(std::move(question)),
+      fresh_ids_(fresh_ids),
+      done_(std::move(done)),
+      given_up_(servers_.size(), false) {}
+
+void Lookup::start() { next_try(); }
+
+void Lookup::next_try() {
+    exchange_.reset();
+    // resolv.conf(5): `attempts` rounds, each over every server in order
+    // (the order already rotated by the caller when `rotate` is set).
+    const std::size_t slots = servers_.size() * std::size_t(attempts_);
+    while (slot_ < slots) {
+        const std::size_t server = slot_++ % servers_.size();
+        if (given_up_[server]) continue;
+        std::uint16_t id;
+        if (fresh_ids_) {
+            // RFC 5452 9.2: a new unpredictable id for every packet sent.
+            id = random_id();
+            query_[0] = static_cast<std::uint8_t>(id >> 8);
+            query_[1] = static_cast<std::uint8_t>(id & 0xFF);
+        } else {
+            id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
+        }
+        exchange_ = std::make_unique<Exchange>(engine_, servers_[server], query_, Expected{id, question_}, timeout_,
+                                               [this, server](Result<Message> outcome) {
+                                                   on_outcome(server, std::move(outcome));
+                                               });
+        return;
+    }
+    // Out of tries: the last server failure if one replied, else silence.
+    if (failure_) {
+        Status status = status_of_rcode(failure_->rcode);
+        return settle(status, std::move(*failure_));
+    }
+    Status status = malformed_ ? DNS_FORMATERROR : DNS_TIMEOUT;
+    settle(status, unexpected(make_error_code(status)));
+}
+
+void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
+    if (!outcome) {
+        if (outcome.error() == make_error_code(DNS_FORMATERROR)) malformed_ = true;
+        return next_try();
+    }
+    switch (outcome->rcode) {
+        case DNS_SERVERFAILURE:
+        case DNS_NOTIMPLEMENTED:
+        case DNS_REFUSED:
+            // This server cannot help (RFC 1035 7.3 says try another);
+            // do not ask it again in later rounds.
+            failure_ = std::move(*outcome);
+            given_up_[server] = true;
+            return next_try();
+        default:
+            return settle(status_of_rcode(outcome->rcode), std::move(outcome));
+    }
+}
+
+void Lookup::settle(Status status, Result<Message> reply) {
+    exchange_.reset();
+    if (servers_.empty() && !deferred_.active()) {
+        // Nothing was sent, so we are still inside start(): report later.
+        deferred_ = engine_.callback([this, status, reply = std::move(reply)]() mutable {
+            Done done = std::move(done_);
+            done(status, std::move(reply));
+        });
+        return;
+    }
+    Done done = std::move(done_);
+    done(status, std::move(reply));  // may destroy this: touch nothing after
+}
+
+}  // namespace pants::dns::detail

@@ -1,0 +1,90 @@
+// The resolver's transport: one try of one query at one server.
+//
+// An Exchange sends the query over UDP from a fresh socket (a new source
+// port for every try), connected to the server so the kernel drops
+// datagrams from other sources. Replies whose id or question do not match,
+// and bytes that do not decode, are dropped and the wait goes on: an
+// off-path attacker or a confused middlebox must not end a query early. A
+// reply with TC set is retried over TCP (RFC 1035 4.2.2: each message
+// preceded by its length in two bytes), with a fresh timeout. The outcome
+// is reported once, on a later turn, through `done`; destroying the
+// Exchange first cancels everything and reports nothing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pants/address.hpp>
+#include <pants/datagram.hpp>
+#include <pants/dns/message.hpp>
+#include <pants/engine.hpp>
+#include <pants/result.hpp>
+#include <pants/task.hpp>
+#include <pants/timer.hpp>
+
+namespace pants::dns::detail {
+
+/// What a reply must echo to be accepted (RFC 5452 9.1: id, question, source).
+struct Expected {
+    std::uint16_t id = 0;
+    std::optional<Question> question;  ///< none: a raw message without a question
+};
+
+/// True when `reply` answers the query described by `expected`: a response
+/// (QR set) with the same id and the same question (name compared
+/// case-insensitively, RFC 4343). An error reply with no question section
+/// (some servers answer FORMERR that way) is accepted on the id alone.
+bool reply_matches(const Message& reply, const Expected& expected);
+
+/// A random 16-bit query id from the kernel's CSPRNG.
+std::uint16_t random_id();
+
+class Exchange {
+public:
+    /// The accepted reply, or an error: DNS_TIMEOUT when nothing valid came
+    /// in time, DNS_FORMATERROR when only malformed replies came, or the
+    /// socket's error (ECONNREFUSED, ECONNRESET, ...).
+    using Done = std::function<void(Result<Message>)>;
+
+    Exchange(Engine& engine, const Address& server, std::vector<std::uint8_t> query, Expected expected,
+             Engine::Duration timeout, Done done);
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
+    ~Exchange();
+
+    /// True once the reply was truncated and the query went to TCP.
+    bool over_tcp() const noexcept { return tcp_ != nullptr; }
+
+private:
+    class Udp;
+    struct TcpLink;
+    friend class Udp;
+
+    void on_udp(std::string_view data, const Address& from);
+    void on_reply_bytes(std::string_view data, bool from_tcp);
+    void start_tcp();
+    void finish(Result<Message> outcome);
+    void arm_timeout();
+    static Task<> run_tcp(std::shared_ptr<TcpLink> link, Address server, std::string framed);
+    static Task<> tcp_exchange(TcpLink& link, const Address& server, std::string framed);
+
+    Engine& engine_;
+    Address server_;
+    std::vector<std::uint8_t> query_;
+    Expected expected_;
+    Engine::Duration timeout_;
+    Done done_;
+    std::unique_ptr<Udp> udp_;
+    std::shared_ptr<TcpLink> tcp_;
+    Timer timeout_timer_;
+    Timer finish_timer_;
+    bool malformed_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace pants::dns::detail
