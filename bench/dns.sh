@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/dns.sh: DNS queries per second through pants::dns::Resolver against
+# a local dnsmasq, cache cold and warm, io_uring vs epoll in one run
+# (bench/dns_bench.cpp does the querying).
+#
+# Usage:
+#   bench/dns.sh [NAMES [WINDOW]]
+#
+#   NAMES    distinct names asked per backend (default 2000, at most 4000:
+#            both backends' names must fit dnsmasq's 10000-entry cache)
+#   WINDOW   queries in flight (default 32)
+#
+# Starts two dnsmasq on free loopback ports and stops them on exit:
+#   upstream  answers any *.bench.test with 192.0.2.1 (TTL 3600) from its
+#             configuration, no cache involved;
+#   front     a caching forwarder to upstream: what the benchmark asks.
+# "cold" is the first query of each name (front forwards it upstream),
+# "warm" the same names again (front answers from its cache). The queries
+# use Resolver::send_message, which skips the Resolver's own cache, so
+# every query is a UDP round trip to the front dnsmasq.
+#
+# dnsmasq is single-threaded: past some rate it, not pants, is the limit,
+# and the ratio tends to 1. Numbers mean something only on an idle machine.
+# Builds build-release/ (as ./run.sh does) if needed; PANTS_BUILD=<dir>
+# uses another release build directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+names=${1:-2000}
+window=${2:-32}
+(( names <= 4000 )) || { echo "bench/dns.sh: NAMES is at most 4000" >&2; exit 1; }
+
+dnsmasq=/usr/sbin/dnsmasq
+[[ -x $dnsmasq ]] || { echo "bench/dns.sh: $dnsmasq missing (Debian package dnsmasq-base)" >&2; exit 1; }
+
+build=${PANTS_BUILD:-build-release}
+if [[ ! -d $build ]]; then
+    meson setup "$build" -Dbuildtype=release -Dtests=false -Dexamples=false -Dbench=true >/dev/null
+fi
+ninja -C "$build" bench/dns_bench >/dev/null
+
+# A loopback port free for UDP and TCP right now (the kernel picks it).
+free_port() {
+    python3 -c 'import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket(); 
+    try:
+        t.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: t.close(); u.close()'
+}
+
+pids=()
+logs=$(mktemp -d)
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$logs"
+}
+trap cleanup EXIT
+
+# Starts dnsmasq on port $1 with the remaining arguments; waits until it answers.
+start_dnsmasq() {
+    local port=$1 i
+    shift
+    "$dnsmasq" --no-daemon --no-resolv --no-hosts --pid-file= --listen-address=127.0.0.1 --bind-interfaces \
+        --port="$port" "$@" >"$logs/$port.log" 2>&1 &
+    pids+=($!)
+    for i in $(seq 100); do
+        if python3 - "$port" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.1)
+q = bytes.fromhex("abcd01000001000000000000") + b"\x05ready\x05bench\x04test\x00\x00\x01\x00\x01"
+s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
+try: s.recvfrom(512)
+except OSError: sys.exit(1)
+PY
+        then return 0; fi
+        kill -0 "${pids[-1]}" 2>/dev/null || break
+    done
+    echo "bench/dns.sh: dnsmasq on port $port did not start:" >&2
+    cat "$logs/$port.log" >&2
+    exit 1
+}
+
+upstream=$(free_port)
+start_dnsmasq "$upstream" --address=/bench.test/192.0.2.1 --local-ttl=3600 --cache-size=0
+front=$(free_port)
+start_dnsmasq "$front" --server=/bench.test/127.0.0.1#"$upstream" --cache-size=10000 --dns-forward-max=1000
+
+"$build/bench/dns_bench" "$front" "$names" "$window" bench.test
