@@ -510,6 +510,23 @@ TEST_CASE("the hosts file answers A, AAAA and PTR before any server") {
     ::unlink(hosts.c_str());
 }
 
+TEST_CASE("the hosts file is re-read when it changes") {
+    pants::Engine engine;
+    auto hosts = temp_file("hosts-reload", "192.0.2.7 changing.test\n");
+    auto o = options({});
+    o.hosts_path = hosts;
+    dns::Resolver resolver(o, engine);
+    auto before = dns::sync::gethostbyname(resolver, "changing.test");
+    REQUIRE(before);
+    CHECK(*before == "192.0.2.7");
+    std::ofstream(hosts) << "192.0.2.88 changing.test\n";  // another size: a change whatever the mtime granularity
+    run_for(engine, 1100ms);                                 // HostsFile looks at most once a second
+    auto after = dns::sync::gethostbyname(resolver, "changing.test");
+    REQUIRE(after);
+    CHECK(*after == "192.0.2.88");
+    ::unlink(hosts.c_str());
+}
+
 TEST_CASE("relative names go through the search list as ndots says") {
     pants::Engine engine;
     FakeServer server(engine);
