@@ -5,6 +5,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "socket.hpp"
 
 namespace pants::detail {
@@ -44,9 +46,17 @@ struct Flag {
 
 DatagramIo::DatagramIo(Engine& e, Datagram* o) : engine(e), backend(e.backend()), owner(o) {
     recv_op_.kind = OpKind::recvmsg;
+    multi_op_.kind = OpKind::receive_from;
     send_op_.kind = OpKind::send;
     recv_msg_.msg_iov = &recv_iov_;
     recv_msg_.msg_iovlen = 1;
+    // The kernel reads this once per (re-)arm: room for any sender's name,
+    // no control data, one iovec (empty: the provided buffer's size rules).
+    multi_msg_.msg_name = &multi_name_;
+    multi_msg_.msg_namelen = sizeof multi_name_;
+    multi_msg_.msg_iov = &multi_iov_;
+    multi_msg_.msg_iovlen = 1;
+    multi_op_.msg = &multi_msg_;
     send_msg_.msg_iov = &send_iov_;
     send_msg_.msg_iovlen = 1;
     recv_op_.msg = &recv_msg_;
@@ -71,6 +81,7 @@ Result<void> DatagramIo::open(int family, const Address* bind_to) {
     buf_size_ = owner ? std::max<std::size_t>(owner->buffer_size, 1) : 65536;
     buf_.reset(new char[buf_size_]);
     recv_op_.fd = fd;
+    multi_op_.fd = fd;
     send_op_.fd = fd;
     start_receiving();
     return ok();
@@ -106,6 +117,7 @@ void DatagramIo::end() {
     closing = true;
     ending_ = true;
     if (recv_op_.in_flight) backend.cancel(recv_op_);
+    if (multi_op_.in_flight) backend.cancel(multi_op_);
     if (!send_op_.in_flight && out_.empty()) return close();
     engine.queue_flush(*this);
 }
@@ -116,6 +128,7 @@ void DatagramIo::close() {
     ending_ = false;
     drop_queue();
     if (recv_op_.in_flight) backend.cancel(recv_op_);
+    if (multi_op_.in_flight) backend.cancel(multi_op_);
     if (send_op_.in_flight) backend.cancel(send_op_);
     maybe_finish();
 }
@@ -137,7 +150,9 @@ void DatagramIo::fail(std::error_code ec) {
 }
 
 void DatagramIo::maybe_finish() {
-    if (!closing || ending_ || finish_scheduled_ || recv_op_.in_flight || send_op_.in_flight) return;
+    if (!closing || ending_ || finish_scheduled_ || recv_op_.in_flight || multi_op_.in_flight ||
+        send_op_.in_flight)
+        return;
     finish_scheduled_ = true;
     engine.cancel_flush(*this);
     if (fd >= 0) backend.close(std::exchange(fd, -1));
@@ -171,10 +186,13 @@ void DatagramIo::notify_closed() {
 // --- receiving -----------------------------------------------------------
 
 void DatagramIo::start_receiving() {
+    // One receive at a time, multishot or not, so that order is kept.
+    if (closing || fd < 0 || recv_op_.in_flight || multi_op_.in_flight || has_datagram_) return;
+    if (!pull_) return backend.submit(multi_op_);  // armed until pull mode, an error or close
     // In pull mode the next datagram waits in the kernel until a receive()
     // wants it: that keeps the previous frame's view valid, and the socket
     // buffer is the backpressure.
-    if (closing || fd < 0 || recv_op_.in_flight || has_datagram_ || (pull_ && !reader_)) return;
+    if (!reader_ || !early_.empty()) return;
     recv_iov_.iov_base = buf_.get();
     recv_iov_.iov_len = buf_size_;
     recv_msg_.msg_name = from_.data();
@@ -206,6 +224,71 @@ void DatagramIo::on_received(Operation& op, const Completion& c) {
     d.deliver();
 }
 
+void DatagramIo::on_datagram(Operation& op, const Completion& c) {
+    DatagramIo& d = *static_cast<Op&>(op).io;
+    if (c.more) {  // one datagram
+        if (!d.closing) d.received(c);
+        if (c.data) d.backend.release(c.buffer_id);
+        return;
+    }
+    // The multishot ended: a cancel (pull mode, close) or an error.
+    if (d.closing) return d.maybe_finish();
+    if (c.result < 0 && c.result != -ECANCELED) {
+        // ECONNREFUSED and the like end it too: report, and arm it again.
+        if (!is_transient(-c.result)) return d.fail(errno_code(-c.result));
+        d.read_error(errno_code(-c.result));
+    }
+    d.start_receiving();
+}
+
+void DatagramIo::received(const Completion& c) {
+    const bool whole = !c.truncated && std::size_t(c.result) <= buf_size_;
+    const char* bytes = c.data ? c.data : "";  // an empty datagram may have no buffer
+    if (pull_ || has_datagram_ || delivering_ || !early_.empty()) {
+        // Pull mode began and the multishot's cancel is on its way: keep
+        // this datagram, in order, for receive().
+        Early& e = early_.emplace_back();
+        if (whole) {
+            e.bytes.assign(bytes, std::size_t(c.result));
+            e.from = Address::from_sockaddr(c.from, c.from_size);
+            if (e.from.size() > sizeof(sa_family_t)) last = e.from;
+        } else {
+            e.error = std::make_error_code(std::errc::message_size);
+        }
+        return deliver();  // a waiting receive() takes it now
+    }
+    // Never deliver a cut datagram as if it were whole.
+    if (!whole) return read_error(std::make_error_code(std::errc::message_size));
+    from_ = Address::from_sockaddr(c.from, c.from_size);
+    // An unnamed Unix sender has only a family: nothing to reply to.
+    if (from_.size() > sizeof(sa_family_t)) last = from_;
+    datagram_ = std::string_view(bytes, std::size_t(c.result));
+    has_datagram_ = true;
+    lent_ = true;
+    if (owner) owner->read_delimiter.framer().reset();
+    deliver();
+    keep_datagram();  // frames still to come must outlive the buffer
+}
+
+void DatagramIo::keep_datagram() {
+    if (!std::exchange(lent_, false) || !has_datagram_) return;
+    // Fits: received() took only datagrams of at most buf_size_ bytes.
+    std::memcpy(buf_.get(), datagram_.data(), datagram_.size());
+    datagram_ = std::string_view(buf_.get(), datagram_.size());
+}
+
+std::error_code DatagramIo::unstash() {
+    Early e = std::move(early_.front());
+    early_.pop_front();
+    if (e.error) return e.error;
+    std::memcpy(buf_.get(), e.bytes.data(), e.bytes.size());
+    from_ = e.from;
+    datagram_ = std::string_view(buf_.get(), e.bytes.size());
+    has_datagram_ = true;
+    if (owner) owner->read_delimiter.framer().reset();
+    return {};
+}
+
 Result<bool> DatagramIo::next_frame(std::string_view& frame) {
     if (!has_datagram_ || !owner) return false;
     Framer& framer = owner->read_delimiter.framer();
@@ -234,7 +317,7 @@ void DatagramIo::deliver() {
     if (delivering_) return;
     {
         Flag guard(delivering_);
-        while (has_datagram_ && owner && !closing) {
+        while ((has_datagram_ || !early_.empty()) && owner && !closing) {
             if (Datagram::ReceiveAwaiter* r = reader_) {
                 if (!try_read(*r)) break;
                 reader_ = nullptr;
@@ -243,6 +326,10 @@ void DatagramIo::deliver() {
                 continue;
             }
             if (pull_) break;
+            if (!has_datagram_) {
+                if (auto ec = unstash()) owner->on_read_error(ec);
+                continue;
+            }
             std::string_view frame;
             auto got = next_frame(frame);
             if (!got) {
@@ -253,7 +340,7 @@ void DatagramIo::deliver() {
         }
     }
     // A coroutine's last frame stays valid until it asks for the next.
-    if (!has_datagram_ && (!pull_ || reader_)) start_receiving();
+    if (!has_datagram_ && early_.empty() && (!pull_ || reader_)) start_receiving();
 }
 
 void DatagramIo::read_error(std::error_code ec) {
@@ -262,7 +349,10 @@ void DatagramIo::read_error(std::error_code ec) {
         if (r->cancel_) r->cancel_->clear();
         r->waiter_.resume();
     } else if (pull_) {
-        pending_error_ = ec;
+        if (pending_error_ || !early_.empty())
+            early_.push_back(Early{{}, {}, ec});  // behind the datagrams before it
+        else
+            pending_error_ = ec;
     } else if (owner) {
         owner->on_read_error(ec);
     }
@@ -273,15 +363,22 @@ bool DatagramIo::try_read(Datagram::ReceiveAwaiter& r) {
         r.result_ = unexpected(std::exchange(pending_error_, {}));
         return true;
     }
-    while (has_datagram_) {
-        std::string_view frame;
-        auto got = next_frame(frame);
-        if (!got) {
-            r.result_ = unexpected(got.error());
-            return true;
+    for (;;) {
+        while (has_datagram_) {
+            std::string_view frame;
+            auto got = next_frame(frame);
+            if (!got) {
+                r.result_ = unexpected(got.error());
+                return true;
+            }
+            if (*got) {
+                r.result_ = Received{frame, from_};
+                return true;
+            }
         }
-        if (*got) {
-            r.result_ = Received{frame, from_};
+        if (early_.empty()) break;
+        if (auto ec = unstash()) {
+            r.result_ = unexpected(ec);
             return true;
         }
     }
@@ -306,6 +403,15 @@ void DatagramIo::cancel_read(Datagram::ReceiveAwaiter& r) {
 }
 
 void DatagramIo::set_pull(bool pull) {
+    if (pull && !pull_) {
+        pull_ = true;
+        // Frames of the datagram in hand now go to receive(), whose views
+        // must outlive the provided buffer; later datagrams wait in the
+        // kernel for single-shot receives.
+        keep_datagram();
+        if (multi_op_.in_flight) backend.cancel(multi_op_);
+        return;
+    }
     pull_ = pull;
     if (!pull_) deliver();
 }

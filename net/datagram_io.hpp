@@ -4,11 +4,18 @@
 // is destroyed with operations in flight, its DatagramIo cancels them and
 // frees itself only after the last completion (DESIGN.md, Buffer lifetime).
 //
-// Receiving is one recvmsg at a time into a per-channel buffer of
-// buffer_size bytes, re-armed once every frame of the datagram has been
-// delivered; MSG_TRUNC in msg_flags reports a datagram that did not fit.
-// The hot path reads top to bottom: on_received -> deliver -> next_frame ->
-// on_read / a waiting receive() -> start_receiving.
+// Receiving has two modes. Callbacks (until a coroutine calls receive()):
+// one multishot receive_from stays armed and each datagram is framed in
+// place, in the engine's provided buffer, which goes back to the backend
+// once its frames are delivered. The hot path reads top to bottom:
+// on_datagram -> received -> deliver -> next_frame -> on_read -> release.
+// Pull mode (receive()): the multishot is cancelled (datagrams it still
+// brings wait in early_, in order) and one recvmsg at a time goes into the
+// per-channel buffer of buffer_size bytes, armed only when a receive()
+// waits, so that the kernel's socket buffer is the backpressure:
+// on_received -> deliver -> try_read. At most one of the two is in flight.
+// A datagram longer than buffer_size (or, in callback mode, than the
+// provided buffer) is reported as message_size, never cut.
 // Sending is a FIFO of datagrams, each with its destination, one sendmsg in
 // flight at a time so that order is kept whatever the backend does.
 #pragma once
@@ -80,10 +87,14 @@ private:
     };
 
     static void on_received(Operation& op, const Completion& c);
+    static void on_datagram(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
 
     Result<void> open(int family, const Address* bind_to);
     void start_receiving();
+    void received(const Completion& c);
+    void keep_datagram();
+    std::error_code unstash();
     void deliver();
     Result<bool> next_frame(std::string_view& frame);
     void read_error(std::error_code ec);
@@ -94,18 +105,30 @@ private:
     void drop_queue();
     Outgoing* find(std::uint64_t seq) noexcept;
 
-    Op recv_op_{&DatagramIo::on_received, this};
+    Op recv_op_{&DatagramIo::on_received, this};  // pull mode: one recvmsg
+    Op multi_op_{&DatagramIo::on_datagram, this};  // callback mode: multishot receive_from
     Op send_op_{&DatagramIo::on_sent, this};
 
-    // Receiving: the datagram being framed lies in buf_ until every frame
-    // of it is delivered (and, for a coroutine, until its next receive()).
+    // Receiving: the datagram being framed lies in buf_ (or, in callback
+    // mode, in a provided buffer: lent_) until every frame of it is
+    // delivered (and, for a coroutine, until its next receive()).
+    struct Early {  // received by the multishot after pull mode began
+        std::string bytes;
+        Address from;
+        std::error_code error;
+    };
     std::unique_ptr<char[]> buf_;
     std::size_t buf_size_ = 0;
     iovec recv_iov_{};
     msghdr recv_msg_{};
+    iovec multi_iov_{};       // its length is the backend's to set
+    msghdr multi_msg_{};
+    sockaddr_storage multi_name_{};  // single-shot fallback's scratch
+    std::deque<Early> early_;
     Address from_;
     std::string_view datagram_;  // what is left of it to frame
     bool has_datagram_ = false;
+    bool lent_ = false;          // datagram_ lies in a provided buffer
     bool pull_ = false;          // a coroutine receives: datagrams wait for receive()
     bool delivering_ = false;
     std::error_code pending_error_;  // for the next receive() in pull mode

@@ -55,6 +55,13 @@ constexpr auto kBackoff = std::chrono::milliseconds(50);
 
 bool is_shortage(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
+// accept(2) errors that concern one connection, not the listener.
+bool is_transient(int err) {
+    return err == ECONNABORTED || err == EPROTO || err == EPERM || err == EINTR || err == EAGAIN ||
+           err == ENETDOWN || err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
+           err == EOPNOTSUPP || err == ENETUNREACH;
+}
+
 }  // namespace
 
 Connection::Connection()
@@ -111,8 +118,11 @@ void ServerBase::accepted(int result, bool more) {
         } catch (...) {
             engine_->report(std::current_exception());
         }
-    } else if (result != -ECANCELED && !is_shortage(-result) && result != -EAGAIN) {
+    } else if (result != -ECANCELED && !is_shortage(-result) && !is_transient(-result)) {
+        // The listener itself is broken (EBADF, EINVAL, ...): retrying
+        // would only spin. Report it and stop accepting.
         on_error(errno_code(-result));
+        return;
     }
     if (more || !accept_ || fd_ < 0) return;
     if (result == -ECANCELED && accept_->cancelling) return;
@@ -167,6 +177,8 @@ void ServerBase::forget(Stream* stream) noexcept {
     connections_.erase(it);
     // `owned` dies here: the Stream is freed after its on_close.
 }
+
+void ServerBase::close_unowned(int fd) noexcept { ::close(fd); }
 
 void ServerBase::on_accept(Stream&) {}
 void ServerBase::on_close() {}

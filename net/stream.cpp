@@ -91,6 +91,14 @@ Stream::ReadAwaiter Stream::read_until(std::string_view d) { return ReadAwaiter(
 void Stream::callbacks() { io_->set_pull(false); }
 
 // --- awaiters ----------------------------------------------------------------
+// Each unregisters in its destructor: a coroutine frame destroyed while it
+// waits must leave no pointer to itself behind.
+
+Stream::ReadAwaiter::~ReadAwaiter() { stream_.io_->drop_waiter(*this); }
+Stream::WriteAwaiter::~WriteAwaiter() { stream_->io_->drop_waiter(*this); }
+Stream::ConnectAwaiter::~ConnectAwaiter() {
+    if (stream_.io_->connect_waiter == this) stream_.io_->connect_waiter = nullptr;
+}
 
 bool Stream::ReadAwaiter::await_ready() {
     stream_.io_->set_pull(true);

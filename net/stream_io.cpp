@@ -18,9 +18,13 @@ std::error_code from_errno(int negative) { return errno_code(-negative); }
 constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 
 struct Flag {
-    bool& flag;
-    explicit Flag(bool& f) : flag(f) { flag = true; }
-    ~Flag() { flag = false; }
+    bool* flag;
+    explicit Flag(bool& f) : flag(&f) { f = true; }
+    Flag(const Flag&) = delete;
+    ~Flag() { release(); }
+    void release() {
+        if (flag) *std::exchange(flag, nullptr) = false;
+    }
 };
 
 }  // namespace
@@ -51,11 +55,16 @@ Result<void> StreamIo::connect(const Address& address) {
 void StreamIo::on_connected(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
     auto* waiter = std::exchange(s.connect_waiter, nullptr);
-    if (c.result < 0) {
-        std::error_code ec = s.closing ? make_error_code(NetError::closed) : from_errno(c.result);
+    // close() during the connect: whatever the kernel says, it is over.
+    const bool cancelled = s.closing && !s.ending_;
+    if (c.result < 0 || cancelled) {
+        std::error_code ec = cancelled ? make_error_code(NetError::closed) : from_errno(c.result);
         if (waiter) waiter->result_ = unexpected(ec);
-        if (!s.closing) s.fail(ec, &Stream::on_connect_error);
-        s.maybe_finish();
+        s.ending_ = false;  // end() before a failed connect: nothing will drain
+        if (cancelled)
+            s.maybe_finish();
+        else
+            s.fail(ec, &Stream::on_connect_error);
     } else {
         s.connected = true;
         if (is_tcp(s.fd)) set_nodelay(s.fd, true);
@@ -80,17 +89,29 @@ void StreamIo::start_receiving() {
 
 void StreamIo::end() {
     if (closing) return;
-    closing = true;
+    closing = true;  // no more reads are delivered; the receive keeps draining
     ending_ = true;
-    if (recv_op_.in_flight) backend.cancel(recv_op_);
-    if (!send_op_.in_flight && out_.empty()) return close();
+    if (!send_op_.in_flight && out_.empty() && connected) return linger();
     engine.queue_flush(*this);
+}
+
+// Closing a socket with unread data makes the kernel send RST and drop what
+// our send queue still holds. So after end() has flushed: shut our side,
+// drain (and discard) until the peer closes too, or give up after a while.
+void StreamIo::linger() {
+    ending_ = false;
+    if (fd < 0 || !recv_op_.in_flight) return close();
+    ::shutdown(fd, SHUT_WR);
+    lingering_ = true;
+    linger_timer_ = engine.defer(kLingerLimit, [this] { close(); });
 }
 
 void StreamIo::close() {
     if (finish_scheduled_ || finished) return;
     closing = true;
     ending_ = false;
+    lingering_ = false;
+    linger_timer_.cancel();
     drop_queue();
     for (Operation* op : {static_cast<Operation*>(&recv_op_), static_cast<Operation*>(&send_op_),
                           static_cast<Operation*>(&connect_op_)})
@@ -100,6 +121,9 @@ void StreamIo::close() {
 
 void StreamIo::abandon() {
     owner = nullptr;
+    // A server's registry forgets this stream now, not at on_close.
+    if (auto f = std::move(on_finished)) f();
+    if (notifying_) return;  // notify_closed() frees this when it is done
     if (finished) {
         delete this;
         return;
@@ -123,6 +147,9 @@ void StreamIo::maybe_finish() {
 
 void StreamIo::notify_closed() {
     finished = true;
+    // Resumed coroutines and callbacks below may destroy the Stream; then
+    // abandon() leaves the freeing to the end of this function.
+    Flag guard(notifying_);
     std::error_code why = error ? error : make_error_code(NetError::closed);
     if (auto* r = std::exchange(reader_, nullptr)) {
         r->result_ = unexpected(eof_ && !error ? make_error_code(NetError::end_of_stream) : why);
@@ -131,14 +158,9 @@ void StreamIo::notify_closed() {
     }
     wake_writers();
     if (owner) owner->on_close();
-    const bool orphan = !owner;
-    if (auto f = std::move(on_finished)) {
-        // A live owner may be destroyed by f, and this with it (abandon):
-        // touch nothing after, unless there was no owner to begin with.
-        f();
-        if (!orphan) return;
-    }
-    if (orphan) delete this;
+    if (auto f = std::move(on_finished)) f();
+    guard.release();
+    if (!owner) delete this;
 }
 
 void StreamIo::fail(std::error_code ec, void (Stream::*callback)(std::error_code)) {
@@ -158,6 +180,7 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         s.backend.release(c.buffer_id);
         return;
     }
+    if (s.lingering_) return s.close();  // the peer closed (or failed): done
     if (c.result == 0) {
         // The peer closed its side: deliver what is left, then flush our
         // queued writes and close (a half-closed peer still gets them).
@@ -184,6 +207,9 @@ void StreamIo::take_chunk(std::string_view chunk) {
         // incomplete tail.
         std::size_t used = deliver_callbacks(chunk);
         if (!closing) in_.append(chunk.substr(used));
+    } else if (pending_consume_ > 0) {
+        // A read() result still points into in_: don't move it.
+        lent_tail_.append(chunk);
     } else {
         in_.append(chunk);
     }
@@ -204,8 +230,9 @@ void StreamIo::pump() {
             r->waiter_.resume();  // it may read() again (registers) or hand back to callbacks
             continue;
         }
-        if (pull_ || in_.empty()) return;
-        in_.consume(std::exchange(pending_consume_, 0));
+        if (pull_) return;
+        reclaim_lent();
+        if (in_.empty()) return;
         in_.consume(deliver_callbacks(in_.view()));
         if (!reader_) return;  // on_read handed the stream to a coroutine: serve it
     }
@@ -236,8 +263,16 @@ std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
     return used;
 }
 
-bool StreamIo::try_read(Stream::ReadAwaiter& r) {
+void StreamIo::reclaim_lent() {
     in_.consume(std::exchange(pending_consume_, 0));
+    if (!lent_tail_.empty()) {
+        in_.append(lent_tail_.view());
+        lent_tail_.clear();
+    }
+}
+
+bool StreamIo::try_read(Stream::ReadAwaiter& r) {
+    reclaim_lent();
     if (!error) {
         auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_)
                              : owner->read_delimiter.framer().next(in_.view());
@@ -273,6 +308,18 @@ void StreamIo::wait_read(Stream::ReadAwaiter& r) {
     if (!recv_op_.in_flight && !closing && connected) start_receiving();
 }
 
+void StreamIo::drop_waiter(Stream::ReadAwaiter& r) noexcept {
+    if (reader_ == &r) reader_ = nullptr;
+}
+
+void StreamIo::drop_waiter(Stream::WriteAwaiter& w) noexcept {
+    for (Stream::WriteAwaiter** p = &writers; *p; p = &(*p)->next_)
+        if (*p == &w) {
+            *p = w.next_;
+            return;
+        }
+}
+
 void StreamIo::cancel_read(Stream::ReadAwaiter& r) {
     if (reader_ != &r) return;
     reader_ = nullptr;
@@ -283,13 +330,23 @@ void StreamIo::cancel_read(Stream::ReadAwaiter& r) {
 
 void StreamIo::set_pull(bool pull) {
     pull_ = pull;
-    if (!pull_) pump();  // frames already buffered go to on_read now
+    if (pull_) return;
+    pump();  // frames already buffered go to on_read now
+    if (paused_ && !recv_op_.in_flight) start_receiving();  // and the pause ends
 }
 
 void StreamIo::check_overflow() {
     if (closing || !owner) return;
     const std::size_t limit = owner->buffer_size;
     const std::string_view waiting = in_.view().substr(pending_consume_);
+    if (!lent_tail_.empty()) {
+        // Bytes wait beside a lent frame until the next read(): only pause.
+        if (waiting.size() + lent_tail_.size() >= limit && !paused_ && recv_op_.in_flight) {
+            paused_ = true;
+            backend.cancel(recv_op_);
+        }
+        return;
+    }
     const auto need = owner->read_delimiter.framer().required_size(waiting);
     if (need && *need > limit) return fail(make_error_code(NetError::buffer_overflow), &Stream::on_overflow_error);
     if (pull_) {
@@ -424,10 +481,7 @@ void StreamIo::sent(std::size_t n) {
 }
 
 void StreamIo::drained() {
-    if (ending_) {
-        ending_ = false;
-        return close();
-    }
+    if (ending_) return linger();
     if (owner) owner->on_write();
 }
 

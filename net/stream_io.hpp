@@ -41,6 +41,9 @@ public:
     bool try_read(Stream::ReadAwaiter& r);
     void wait_read(Stream::ReadAwaiter& r);
     void cancel_read(Stream::ReadAwaiter& r);
+    /// An awaiter is going away (its frame was destroyed): forget it.
+    void drop_waiter(Stream::ReadAwaiter& r) noexcept;
+    void drop_waiter(Stream::WriteAwaiter& w) noexcept;
     void set_pull(bool pull);
 
     Engine& engine;
@@ -104,6 +107,8 @@ private:
     void take_chunk(std::string_view chunk);
     std::size_t deliver_callbacks(std::string_view buffered);
     void pump();
+    void linger();
+    void reclaim_lent();
     std::size_t owner_buffer_size() const noexcept;
     void check_overflow();
     void fail(std::error_code ec, void (Stream::*callback)(std::error_code));
@@ -138,6 +143,11 @@ private:
 
     Address peer_;
     bool finish_scheduled_ = false;
+    bool notifying_ = false;   // inside notify_closed()
+    bool lingering_ = false;   // ended and flushed: draining until the peer closes
+    Timer linger_timer_;
+    static constexpr auto kLingerLimit = std::chrono::seconds(3);
+    InputBuffer lent_tail_;    // bytes that arrived while a read() result was lent
 };
 
 }  // namespace pants::detail

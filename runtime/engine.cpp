@@ -52,8 +52,11 @@ Engine::~Engine() {
 
 void Engine::start() {
     running_ = true;
+    // A stop() that came before start() ends it after one turn.
+    do {
+        poll(stop_requested_.load(std::memory_order_relaxed) ? Duration::zero() : Duration::max());
+    } while (!stop_requested_.load(std::memory_order_relaxed));
     stop_requested_ = false;
-    while (!stop_requested_.load(std::memory_order_relaxed)) poll(Duration::max());
     running_ = false;
 }
 

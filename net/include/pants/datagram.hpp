@@ -10,8 +10,9 @@
 // read_delimiter is applied within each datagram: a datagram boundary always
 // ends a frame, so bytes after the last complete frame of a datagram are
 // delivered as one more, shorter frame; nothing carries over to the next
-// datagram. A datagram larger than buffer_size is never cut silently: it is
-// reported as std::errc::message_size (MSG_TRUNC) and dropped.
+// datagram. A datagram too large to receive whole (see buffer_size) is never
+// cut silently: it is reported as std::errc::message_size (MSG_TRUNC) and
+// dropped.
 //
 // Per-datagram errors (a truncated datagram, ECONNREFUSED from an ICMP
 // port-unreachable on a connected socket, a send the kernel refused) reach
@@ -59,7 +60,13 @@ public:
     /// What one on_read() / receive() delivers, within each datagram.
     ReadDelimiterSetting read_delimiter;
     /// The largest datagram received whole; larger ones are reported as
-    /// truncated. Read when the socket opens.
+    /// truncated. Read when the socket opens. While on_read() receives,
+    /// datagrams land in the engine's receive buffers
+    /// (Engine::Options::buffer_size, 16384 by default), each of which also
+    /// holds the sender's address: there the bound is the smaller of this
+    /// and Options::buffer_size - 144 (16240 by default). That holds too for
+    /// datagrams the channel had already taken in when a coroutine's first
+    /// receive() took over; after that, receive() gets up to buffer_size.
     std::size_t buffer_size = 65536;
 
     class ReceiveAwaiter;

@@ -65,6 +65,8 @@ protected:
     virtual void adopt(int fd) = 0;
     /// Registers a connection the server owns.
     void own(std::unique_ptr<Stream> stream);
+    /// Closes an accepted socket no Stream has taken.
+    static void close_unowned(int fd) noexcept;
     /// Registers a connection owned elsewhere (a coroutine handler).
     void track(Stream& stream);
     void forget(Stream* stream) noexcept;
@@ -125,6 +127,9 @@ protected:
             c = std::make_unique<ConnectionClass>();
         } catch (...) {
             ctx = {};
+            // Thrown before the Stream took the socket (allocation, or C's
+            // own constructor before its base): close it here.
+            if (!c) close_unowned(fd);
             throw;
         }
         ctx = {};

@@ -149,6 +149,8 @@ public:
     class ReadAwaiter {
     public:
         ReadAwaiter(Stream& s, std::optional<ReadDelimiter> once) : stream_(s), once_(std::move(once)) {}
+        ReadAwaiter(const ReadAwaiter&) = delete;
+        ~ReadAwaiter();
         bool await_ready();
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
@@ -172,6 +174,8 @@ public:
     class WriteAwaiter {
     public:
         explicit WriteAwaiter(Stream& s) noexcept : stream_(&s) {}
+        WriteAwaiter(const WriteAwaiter&) = delete;
+        ~WriteAwaiter();
         bool await_ready() const noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
@@ -194,6 +198,8 @@ public:
     class ConnectAwaiter {
     public:
         ConnectAwaiter(Stream& s, Result<void> started) noexcept : stream_(s), result_(started) {}
+        ConnectAwaiter(const ConnectAwaiter&) = delete;
+        ~ConnectAwaiter();
         bool await_ready() const noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {

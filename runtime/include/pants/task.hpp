@@ -12,6 +12,7 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -118,7 +119,10 @@ public:
             handle.promise().set_cancel_state(detail::cancel_state_of(awaiter));
             return handle;
         }
-        T await_resume() { return handle.promise().take(); }
+        T await_resume() {
+            if (!handle) throw std::logic_error("co_await on an empty pants::Task");
+            return handle.promise().take();
+        }
     };
 
     /// Starts the task and suspends the awaiter until it finishes.
