@@ -5,6 +5,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <system_error>
 
 namespace pants::detail {
@@ -72,6 +73,7 @@ bool EpollBackend::is_reader(const Operation& op) noexcept {
     switch (op.kind) {
     case OpKind::accept:
     case OpKind::receive:
+    case OpKind::receive_from:
     case OpKind::read:
     case OpKind::recvmsg:
         return true;
@@ -196,6 +198,7 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     int r = 0;
     switch (op.kind) {
     case OpKind::receive:
+    case OpKind::receive_from:
         return attempt_receive(op, c);
     case OpKind::connect:
         return attempt_connect(op, c);
@@ -226,9 +229,32 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
 EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c) {
     std::uint16_t id;
     if (!pool_.take(id)) return Attempt::again;
-    ssize_t r = ::recv(op.fd, pool_.at(id), pool_.size(), 0);
-    if (r > 0) {
-        c = Completion{int(r), true, pool_.at(id), id};
+    char* buffer = pool_.at(id);
+    ssize_t r;
+    c = Completion{};
+    if (op.kind == OpKind::receive) {
+        r = ::recv(op.fd, buffer, pool_.size(), 0);
+    } else {
+        // Leave the room io_uring's multishot takes for its header and the
+        // name, so that both backends cut a datagram at the same size.
+        const std::size_t overhead = datagram_overhead(*op.msg);
+        iovec iov{buffer, pool_.size() > overhead ? pool_.size() - overhead : 0};
+        msghdr msg{};
+        msg.msg_name = &name_;
+        msg.msg_namelen = sizeof name_;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        r = ::recvmsg(op.fd, &msg, MSG_DONTWAIT);
+        c.from = reinterpret_cast<const sockaddr*>(&name_);
+        c.from_size = std::min<socklen_t>(msg.msg_namelen, sizeof name_);
+        c.truncated = msg.msg_flags & MSG_TRUNC;
+    }
+    // An empty datagram is a datagram; an empty stream read is its end.
+    if (r > 0 || (r == 0 && op.kind == OpKind::receive_from)) {
+        c.result = int(r);
+        c.more = true;
+        c.data = buffer;
+        c.buffer_id = id;
         return Attempt::done;
     }
     int err = errno;

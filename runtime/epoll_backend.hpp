@@ -38,7 +38,7 @@ private:
         bool remove(Operation& op) noexcept;
     };
     struct FdState {
-        OpQueue readers;  // accept, receive, read, recvmsg
+        OpQueue readers;  // accept, receive, receive_from, read, recvmsg
         OpQueue writers;  // send, connect, sendfile
         bool registered = false;
         bool dirty = false;  // listed in dirty_
@@ -60,6 +60,7 @@ private:
     std::vector<int> dirty_;       // fds whose queues should be tried this turn
     std::vector<int> starved_;     // fds whose receive waits for a free buffer
     OpQueue cancelled_;            // unparked by cancel(), completed next turn
+    sockaddr_storage name_{};      // receive_from: the sender, for the handler
 };
 
 }  // namespace pants::detail

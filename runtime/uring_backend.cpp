@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -12,6 +13,7 @@ namespace pants::detail {
 namespace {
 
 constexpr std::uint16_t kBufferGroup = 0;
+static_assert(sizeof(io_uring_recvmsg_out) == 4 * sizeof(std::uint32_t), "see datagram_overhead");
 constexpr unsigned kCompletionBatch = 256;
 
 // user_data of operations whose completion nobody waits for (cancels).
@@ -152,6 +154,20 @@ void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = kBufferGroup;
         break;
+    case OpKind::receive_from:
+        if (multishot_recv_) {
+            io_uring_prep_recvmsg_multishot(sqe, op.fd, op.msg, 0);
+        } else {
+            // Single shot writes the sender's length back into msg_namelen,
+            // and puts the payload at the buffer's start: cap it to the room
+            // multishot leaves, so that both cut a datagram at the same size.
+            op.msg->msg_namelen = sizeof(sockaddr_storage);
+            op.msg->msg_iov[0].iov_len = pool_.size() - datagram_overhead(*op.msg);
+            io_uring_prep_recvmsg(sqe, op.fd, op.msg, 0);
+        }
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = kBufferGroup;
+        break;
     case OpKind::read:
         io_uring_prep_read(sqe, op.fd, op.data, unsigned(op.size), std::uint64_t(-1));
         break;
@@ -261,6 +277,7 @@ void UringBackend::complete(Operation& op, int res, unsigned flags) {
     }
     switch (op.kind) {
     case OpKind::receive:
+    case OpKind::receive_from:
         complete_receive(op, res, flags);
         return;
     case OpKind::sendfile:
@@ -284,15 +301,16 @@ void UringBackend::complete(Operation& op, int res, unsigned flags) {
 
 void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
     const bool more = flags & IORING_CQE_F_MORE;
-    if (res > 0) {
+    if (flags & IORING_CQE_F_BUFFER) {
         auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
-        // The subscription ends only with EOF, an error or a cancel: when
-        // the kernel ends the multishot early, arm it again.
-        if (!more && !op.cancelling) prepare(op, next_sqe());
-        const bool last = !more && op.cancelling;
-        dispatch(op, Completion{res, true, pool_.at(id), id});
-        if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
-        return;
+        // An empty datagram is a datagram; an empty stream read is its end.
+        if (op.kind == OpKind::receive_from && res >= 0)
+            return keep_armed(op, more, datagram(op, res, pool_.at(id), id));
+        if (res > 0) return keep_armed(op, more, Completion{res, true, pool_.at(id), id});
+        release(id);  // consumed by an end of stream or an error: nothing in it
+    } else if (op.kind == OpKind::receive_from && res == 0) {
+        // Single shot: an empty datagram takes no buffer.
+        return keep_armed(op, more, datagram(op, 0, nullptr, 0));
     }
     if (res == -ENOBUFS && !op.cancelling) {
         // Every buffer is lent out: wait until channels give some back.
@@ -302,6 +320,41 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
     if (res == -ENOBUFS) res = -ECANCELED;
     if (more) return;  // a transient error inside a live multishot
     dispatch(op, Completion{res, false, nullptr, 0});
+}
+
+void UringBackend::keep_armed(Operation& op, bool more, const Completion& c) {
+    // The subscription ends only with EOF, an error or a cancel: when the
+    // kernel ends the multishot early (or never had it), arm it again.
+    if (!more && !op.cancelling) prepare(op, next_sqe());
+    const bool last = !more && op.cancelling;
+    dispatch(op, c);
+    if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
+}
+
+Completion UringBackend::datagram(Operation& op, int res, char* buffer, std::uint16_t id) {
+    Completion c{res, true, buffer, id};
+    if (!multishot_recv_) {
+        // Single shot: the payload starts the buffer and the name is in
+        // op.msg, which the re-armed recvmsg may overwrite: copy it out.
+        c.from_size = std::min<socklen_t>(op.msg->msg_namelen, sizeof name_);
+        std::memcpy(&name_, op.msg->msg_name, c.from_size);
+        c.from = reinterpret_cast<const sockaddr*>(&name_);
+        c.truncated = op.msg->msg_flags & MSG_TRUNC;
+        return c;
+    }
+    // Multishot: io_uring_recvmsg_out, the name, then the payload.
+    io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buffer, res, op.msg);
+    if (!out) {  // a buffer too small for even the header and the name
+        c.result = 0;
+        c.truncated = true;
+        return c;
+    }
+    c.data = static_cast<char*>(io_uring_recvmsg_payload(out, op.msg));
+    c.result = int(io_uring_recvmsg_payload_length(out, res, op.msg));
+    c.from = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
+    c.from_size = std::min(out->namelen, op.msg->msg_namelen);
+    c.truncated = (out->flags & MSG_TRUNC) || out->payloadlen > unsigned(c.result);
+    return c;
 }
 
 void UringBackend::complete_sendfile(Operation& op, int res) {

@@ -1,7 +1,7 @@
 // runtime/uring_backend.hpp: the io_uring implementation of Backend.
 //
 // One ring per Engine; the Operation's address is the SQE's user_data.
-// Multishot accept and multishot recv into a provided-buffer ring, one
+// Multishot accept and multishot recv/recvmsg into a provided-buffer ring, one
 // io_uring_enter per loop turn for all submissions plus the wait.
 #pragma once
 
@@ -42,6 +42,8 @@ private:
     void prepare(Operation& op, io_uring_sqe* sqe);
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);
+    void keep_armed(Operation& op, bool more, const Completion& c);
+    Completion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
     void complete_sendfile(Operation& op, int res);
     void flush_buffers();
 
@@ -56,6 +58,7 @@ private:
     std::size_t buf_ring_bytes_ = 0;
     int buffers_returned_ = 0;          // added to the ring, not yet advanced
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
+    sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
 
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;

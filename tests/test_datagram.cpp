@@ -48,6 +48,24 @@ std::string temp_path(const char* name) {
     return "/tmp/pants-test-" + std::to_string(::getpid()) + "-" + name;
 }
 
+/// A plain blocking UDP socket on loopback, outside any engine: what it
+/// sends is in the receiver's socket buffer before the engine turns.
+struct RawSender {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    Address at;
+    RawSender() {
+        Address any = Address::loopback_v4(0);
+        REQUIRE(::bind(fd, any.data(), any.size()) == 0);
+        socklen_t len = Address::capacity();
+        REQUIRE(::getsockname(fd, at.data(), &len) == 0);
+        at.set_size(len);
+    }
+    ~RawSender() { ::close(fd); }
+    void send(std::string_view data, const Address& to) {
+        REQUIRE(::sendto(fd, data.data(), data.size(), 0, to.data(), to.size()) == ssize_t(data.size()));
+    }
+};
+
 }  // namespace
 
 TEST_CASE("a datagram makes a round trip with callbacks") {
@@ -173,6 +191,122 @@ TEST_CASE("a truncated datagram reaches a waiting receive as message_size") {
         co_return std::string(second->data);
     };
     CHECK(engine.run(run()) == "short");
+}
+
+TEST_CASE("a datagram larger than the engine's receive buffers is reported as truncated in callback mode") {
+    // On_read() receives into the engine's buffers, which also hold the
+    // sender's address: 2048 - 144 bytes fit, one more does not.
+    pants::Engine engine(pants::Engine::Options{.buffer_size = 2048});
+    Recorder server(engine);
+    Address at = bound(server);  // buffer_size stays 65536
+    RawSender client;
+    client.send(std::string(4000, 'x'), at);
+    client.send(std::string(1905, 'y'), at);
+    client.send(std::string(1904, 'z'), at);
+    client.send("ok", at);
+    REQUIRE(engine.run_until([&] { return server.reads.size() == 2; }, 5s));
+    REQUIRE(server.read_errors.size() == 2);
+    CHECK(server.read_errors[0] == std::errc::message_size);
+    CHECK(server.read_errors[1] == std::errc::message_size);
+    CHECK(server.reads[0].first == std::string(1904, 'z'));
+    CHECK(server.reads[1].first == "ok");
+    CHECK(server.reads[1].second == client.at);
+    CHECK_FALSE(server.closing());
+
+    // receive() uses the channel's own buffer of buffer_size bytes. (Its
+    // socket opens in pull mode: none of the engine's buffers is involved.)
+    pants::Datagram puller(engine);
+    std::size_t pulled = 0;
+    auto run = [&]() -> pants::Task<> {
+        auto got = co_await puller.receive();
+        REQUIRE(got);
+        pulled = got->data.size();
+    };
+    engine.spawn(run());
+    Address pull_at = bound(puller);
+    client.send(std::string(4000, 'w'), pull_at);
+    REQUIRE(engine.run_until([&] { return pulled != 0; }, 5s));
+    CHECK(pulled == 4000);
+}
+
+TEST_CASE("an empty datagram reaches on_read and receive as an empty frame") {
+    pants::Engine engine;
+    Recorder server(engine);
+    Address at = bound(server);
+    RawSender client;
+    client.send("", at);
+    client.send("x", at);
+    REQUIRE(engine.run_until([&] { return server.reads.size() == 2; }, 5s));
+    CHECK(server.reads[0].first.empty());
+    CHECK(server.reads[0].second == client.at);
+    CHECK(server.reads[1].first == "x");
+    CHECK(server.read_errors.empty());
+
+    client.send("", at);
+    auto run = [&]() -> pants::Task<std::string> {
+        auto got = co_await server.receive();
+        REQUIRE(got);
+        CHECK(got->from == client.at);
+        co_return std::string(got->data);
+    };
+    CHECK(engine.run(run()) == "");
+}
+
+TEST_CASE("switching from on_read to receive mid-datagram loses no datagram and keeps the order") {
+    pants::Engine engine;
+    Recorder server(engine);
+    server.read_delimiter = '\n';
+    Address at = bound(server);
+    RawSender client;
+    // All of them wait in the socket buffer before the first turn, so that
+    // the multishot brings several at once: those after the switch must
+    // reach receive(), in order, with their sender.
+    constexpr int count = 40;
+    client.send("a\nb\nc", at);
+    for (int i = 0; i < count; ++i) client.send(std::to_string(i), at);
+    std::vector<std::string> pulled;
+    bool all_from_client = true;
+    auto pull = [&]() -> pants::Task<> {
+        for (int i = 0; i < count + 2; ++i) {
+            auto got = co_await server.receive();  // the first from inside on_read
+            REQUIRE(got);
+            pulled.emplace_back(got->data);
+            all_from_client = all_from_client && got->from == client.at;
+            co_await engine.sleep(0ms);  // let more completions arrive between receives
+        }
+    };
+    server.then = [&](std::string_view, const Address&) {
+        if (server.reads.size() == 1) engine.spawn(pull());
+    };
+    REQUIRE(engine.run_until([&] { return pulled.size() == count + 2; }, 5s));
+    REQUIRE(server.reads.size() == 1);
+    CHECK(server.reads[0].first == "a");
+    std::vector<std::string> expected{"b", "c"};
+    for (int i = 0; i < count; ++i) expected.push_back(std::to_string(i));
+    CHECK(pulled == expected);
+    CHECK(all_from_client);
+    CHECK(server.read_errors.empty());
+}
+
+TEST_CASE("callbacks() after receive hands the next datagrams back to on_read in order") {
+    pants::Engine engine;
+    Recorder server(engine);
+    Address at = bound(server);
+    RawSender client;
+    for (int i = 0; i < 10; ++i) client.send(std::to_string(i), at);
+    auto pull = [&]() -> pants::Task<std::string> {
+        auto got = co_await server.receive();
+        REQUIRE(got);
+        std::string first(got->data);
+        server.callbacks();
+        co_return first;
+    };
+    CHECK(engine.run(pull()) == "0");
+    REQUIRE(engine.run_until([&] { return server.reads.size() == 9; }, 5s));
+    for (int i = 1; i < 10; ++i) CHECK(server.reads[i - 1].first == std::to_string(i));
+    client.send("later", at);  // the multishot is armed again
+    REQUIRE(engine.run_until([&] { return server.reads.size() == 10; }, 5s));
+    CHECK(server.reads[9].first == "later");
 }
 
 TEST_CASE("a connected socket gets ECONNREFUSED from an ICMP port unreachable") {

@@ -19,6 +19,7 @@ namespace pants::detail {
 enum class OpKind : std::uint8_t {
     accept,    ///< accept(fd) repeatedly (multishot); result: the new fd
     receive,   ///< recv(fd) repeatedly into provided buffers (multishot)
+    receive_from,  ///< recvmsg(fd, msg) repeatedly into provided buffers (multishot, datagrams)
     read,      ///< one read(fd, data, size)
     send,      ///< one sendmsg(fd, msg) (writev for streams, sendto for UDP)
     recvmsg,   ///< one recvmsg(fd, msg)
@@ -32,7 +33,22 @@ struct Completion {
     bool more = false;       ///< a multishot operation stays armed
     char* data = nullptr;    ///< receive: the provided buffer holding the bytes
     std::uint16_t buffer_id = 0;  ///< receive: give it back with Backend::release
+    // receive_from only, valid during the handler call: each completion
+    // with more == true is one datagram (an empty one may come with no
+    // buffer: data == nullptr); the sender, and whether the datagram was
+    // cut to fit the buffer (result is what fitted).
+    const sockaddr* from = nullptr;
+    socklen_t from_size = 0;
+    bool truncated = false;
 };
+
+/// receive_from: bytes of each provided buffer that come before the payload
+/// (io_uring's 16-byte io_uring_recvmsg_out, then msg_namelen bytes of name).
+/// The epoll backend leaves the same room, so that both take the same
+/// largest datagram: buffer size - datagram_overhead(msg).
+constexpr std::size_t datagram_overhead(const msghdr& msg) noexcept {
+    return 4 * sizeof(std::uint32_t) + msg.msg_namelen + msg.msg_controllen;
+}
 
 /// Base of every in-flight operation. `handler` is called once per
 /// completion; the last one has `more == false`.
@@ -52,7 +68,9 @@ struct Operation {
     // Parameters, by kind.
     void* data = nullptr;          ///< read: destination
     std::size_t size = 0;          ///< read / sendfile: byte count
-    msghdr* msg = nullptr;         ///< send / recvmsg
+    msghdr* msg = nullptr;         ///< send / recvmsg; receive_from: msg_namelen
+                                   ///< = sizeof(sockaddr_storage), no control, one
+                                   ///< iovec of the backend's (the kernel reads the layout)
     const sockaddr* address = nullptr;  ///< connect
     socklen_t address_size = 0;
     int file_fd = -1;              ///< sendfile: source
