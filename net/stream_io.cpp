@@ -186,7 +186,9 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         // queued writes and close (a half-closed peer still gets them).
         s.eof_ = true;
         s.pump();
-        if (!s.pull_ || !s.reader_) s.end();
+        // A coroutine reader learns of the end from its next read() and
+        // decides what to do; callbacks get on_close.
+        if (!s.pull_) s.end();
     } else if (c.result == -ECANCELED) {
         if (!s.closing && s.paused_) {
             // A backpressure pause ended. If the reader caught up while the
@@ -332,6 +334,7 @@ void StreamIo::set_pull(bool pull) {
     pull_ = pull;
     if (pull_) return;
     pump();  // frames already buffered go to on_read now
+    if (eof_) return end();  // the peer is gone: callbacks end with on_close
     if (paused_ && !recv_op_.in_flight) start_receiving();  // and the pause ends
 }
 
