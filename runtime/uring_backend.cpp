@@ -1,13 +1,16 @@
 #include "uring_backend.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 namespace pants::detail {
 namespace {
@@ -24,8 +27,11 @@ std::uint64_t tag(Operation& op) { return reinterpret_cast<std::uintptr_t>(&op);
 // Set-up flags, best first. DEFER_TASKRUN (6.1) runs completion work only
 // when we enter the kernel to wait, which is exactly once per turn;
 // COOP_TASKRUN (5.19) at least avoids interrupting the thread with IPIs.
+// SINGLE_ISSUER binds the ring to the first thread that submits; R_DISABLED
+// defers that to the first loop turn, so an Engine may be built on one
+// thread and run on another (Engine::instance() is built on first use).
 constexpr unsigned kFlagLadder[] = {
-    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
     IORING_SETUP_SUBMIT_ALL,
     0,
@@ -36,7 +42,7 @@ constexpr unsigned kFlagLadder[] = {
 constexpr int kRequiredOps[] = {
     IORING_OP_ACCEPT, IORING_OP_RECV,    IORING_OP_SENDMSG, IORING_OP_RECVMSG,
     IORING_OP_CONNECT, IORING_OP_READ,   IORING_OP_ASYNC_CANCEL, IORING_OP_SPLICE,
-    IORING_OP_PROVIDE_BUFFERS,
+    IORING_OP_PROVIDE_BUFFERS, IORING_OP_POLL_ADD,
 };
 
 }  // namespace
@@ -125,16 +131,37 @@ io_uring_sqe* UringBackend::next_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (!sqe) {
         // Queue full: hand what we have to the kernel now, then go on.
-        io_uring_submit(&ring_);
+        enable();
+        check_enter(io_uring_submit(&ring_));
         sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
+}
+
+void UringBackend::enable() {
+    if (!(setup_flags_ & IORING_SETUP_R_DISABLED)) return;
+    // Debian's liburing 2.3 declares io_uring_enable_rings but does not export
+    // it: register directly.
+    if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
+        throw std::system_error(errno, std::generic_category(), "pants: enabling the io_uring ring");
+    setup_flags_ &= ~unsigned(IORING_SETUP_R_DISABLED);
+}
+
+void UringBackend::check_enter(int result) {
+    // Timeouts, signals and a full completion queue are ordinary; anything
+    // else means no operation reaches the kernel, which must not go unseen.
+    if (result >= 0 || result == -ETIME || result == -EINTR || result == -EBUSY || result == -EAGAIN) return;
+    if (result == -EEXIST)
+        throw std::system_error(EEXIST, std::generic_category(),
+                                "pants: an io_uring Engine was run from a second thread (one engine per thread)");
+    throw std::system_error(-result, std::generic_category(), "pants: io_uring_enter");
 }
 
 void UringBackend::submit(Operation& op) {
     started(op);
     op.transferred = 0;
     op.in_pipe = 0;
+    op.polling = false;
     prepare(op, next_sqe());
 }
 
@@ -233,17 +260,18 @@ void UringBackend::flush_buffers() {
 }
 
 void UringBackend::run_once(std::chrono::nanoseconds timeout) {
+    enable();
     flush_buffers();
     io_uring_cqe* cqe = nullptr;
     if (timeout.count() <= 0) {
-        io_uring_submit_and_get_events(&ring_);
+        check_enter(io_uring_submit_and_get_events(&ring_));
     } else if (timeout == std::chrono::nanoseconds::max()) {
-        io_uring_submit_and_wait(&ring_, 1);
+        check_enter(io_uring_submit_and_wait(&ring_, 1));
     } else {
         __kernel_timespec ts{};
         ts.tv_sec = timeout.count() / 1'000'000'000;
         ts.tv_nsec = timeout.count() % 1'000'000'000;
-        io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        check_enter(io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr));
     }
 
     // Copy a batch out, free the CQ slots, then run handlers: a handler may
@@ -364,6 +392,20 @@ void UringBackend::complete_sendfile(Operation& op, int res) {
         dispatch(op, Completion{result, false, nullptr, 0});
     };
     if (op.in_pipe == std::size_t(-1)) return finish(-EMFILE);
+    if (std::exchange(op.polling, false)) {
+        // The socket has room again (or the wait was cancelled).
+        if (res < 0 || op.cancelling) return finish(op.transferred > 0 ? int(op.transferred) : res);
+        return prepare(op, next_sqe());
+    }
+    if (res == -EAGAIN && op.in_pipe > 0 && !op.cancelling) {
+        // The socket is non-blocking and io_uring does not poll-arm splice:
+        // wait for POLLOUT ourselves, keeping what sits in the pipe.
+        op.polling = true;
+        io_uring_sqe* sqe = next_sqe();
+        io_uring_prep_poll_add(sqe, op.fd, POLLOUT);
+        sqe->user_data = tag(op);
+        return;
+    }
     if (res < 0) return finish(op.transferred > 0 ? int(op.transferred) : res);
     if (op.in_pipe == 0) {
         if (res == 0 || op.cancelling) return finish(int(op.transferred));  // end of file

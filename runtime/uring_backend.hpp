@@ -39,6 +39,8 @@ private:
     Result<void> init(const BackendConfig& config);
     Result<void> init_buffer_ring();
     io_uring_sqe* next_sqe();
+    void enable();
+    static void check_enter(int result);
     void prepare(Operation& op, io_uring_sqe* sqe);
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);

@@ -147,3 +147,14 @@ TEST_CASE("an explicit io_uring that cannot be set up is an error") {
     CHECK_THROWS_AS(pants::Engine{o}, std::system_error);
     ::unsetenv("PANTS_URING_SETUP_FAIL");
 }
+
+TEST_CASE("an engine built on one thread can be run on another") {
+    // io_uring binds a SINGLE_ISSUER ring to its first submitter: that must
+    // be the thread that runs the loop, not the one that built the Engine.
+    auto engine = std::make_unique<pants::Engine>();
+    int fired = 0;
+    engine->defer(std::chrono::milliseconds(1), [&] { ++fired; });
+    std::thread runner([&] { engine->run_until([&] { return fired == 1; }, std::chrono::seconds(5)); });
+    runner.join();
+    CHECK(fired == 1);
+}

@@ -587,3 +587,46 @@ TEST_CASE("TCP_NODELAY is on by default on both ends, and keep-alive can be set"
     CHECK(ka == 1);
     CHECK(idle == 30);
 }
+
+namespace {
+struct FileSender : pants::Connection {
+    static inline std::string path;
+    void on_connect() override {
+        REQUIRE(write_file(path));
+        end();
+    }
+};
+}  // namespace
+
+TEST_CASE("write_file to a reader that falls behind still arrives whole") {
+    // io_uring splices through a pipe into a non-blocking socket: a full
+    // socket must mean "wait", not an EAGAIN error.
+    Engine engine;
+    auto dir = std::filesystem::temp_directory_path() / ("pants-slow-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto path = dir / "big.bin";
+    std::string data = pattern(16 << 20, 11);
+    std::ofstream(path, std::ios::binary).write(data.data(), std::streamsize(data.size()));
+    FileSender::path = path.string();
+    pants::Server<FileSender> server(engine);
+    REQUIRE(server.listen(loopback()));
+    auto addr = *server.local_address();
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(::connect(fd, addr.data(), addr.size()) == 0);
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    engine.run_until([] { return false; }, std::chrono::milliseconds(100));  // nobody reads yet
+    std::string got;
+    run_until(engine, [&] {
+        char buf[65536];
+        for (;;) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) got.append(buf, std::size_t(n));
+            if (n == 0) return true;
+            if (n < 0) return errno != EAGAIN;
+        }
+    });
+    ::close(fd);
+    std::filesystem::remove_all(dir);
+    CHECK(got.size() == data.size());
+    CHECK(got == data);
+}

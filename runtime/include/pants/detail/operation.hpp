@@ -82,6 +82,7 @@ struct Operation {
     int pipe_fds[2] = {-1, -1};
     std::size_t in_pipe = 0;
     std::size_t transferred = 0;
+    bool polling = false;  // io_uring sendfile: waiting for the socket to take more
 };
 
 }  // namespace pants::detail
