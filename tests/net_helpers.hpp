@@ -6,6 +6,13 @@
 
 #include <pants/pants.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -69,5 +76,69 @@ inline std::string pattern(std::size_t n, unsigned seed = 1) {
     }
     return s;
 }
+
+
+// A raw loopback peer the test drives by hand (no threads, no sleeps).
+struct RawPeer {
+    int fd = -1;
+    RawPeer() = default;
+    RawPeer(RawPeer&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+    RawPeer(const RawPeer&) = delete;
+    static RawPeer connect_to(const pants::Address& a) {
+        RawPeer p;
+        p.fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(::connect(p.fd, a.data(), a.size()) == 0);
+        ::fcntl(p.fd, F_SETFL, O_NONBLOCK);
+        return p;
+    }
+    ~RawPeer() {
+        if (fd >= 0) ::close(fd);
+    }
+    void send(std::string_view d) { REQUIRE(::send(fd, d.data(), d.size(), MSG_NOSIGNAL) == ssize_t(d.size())); }
+    // Reads what is there; returns false at EOF or error.
+    bool drain(std::string& into, std::size_t max = std::size_t(-1)) {
+        char buf[65536];
+        while (max > 0) {
+            ssize_t n = ::recv(fd, buf, std::min(sizeof buf, max), MSG_DONTWAIT);
+            if (n > 0) {
+                into.append(buf, std::size_t(n));
+                max -= std::size_t(n);
+                continue;
+            }
+            return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        }
+        return true;
+    }
+    void reset() {
+        linger lg{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        ::close(std::exchange(fd, -1));
+    }
+};
+
+
+/// Reads from `peer` until the end of its stream, driving `engine`.
+inline std::string read_to_end(pants::Engine& engine, RawPeer& peer) {
+    std::string got;
+    run_until(engine, [&] { return !peer.drain(got); });
+    return got;
+}
+
+/// A directory of its own under /tmp, removed with everything in it.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& name)
+        : path(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+    /// Writes `data` to a file in the directory; its path.
+    std::string write(const std::string& name, std::string_view data) const {
+        auto file = path / name;
+        std::ofstream(file, std::ios::binary).write(data.data(), std::streamsize(data.size()));
+        return file.string();
+    }
+};
 
 }  // namespace test

@@ -241,27 +241,11 @@ TEST_CASE("a half-closed peer still gets the replies queued before it closed") {
     Engine engine;
     pants::Server<Echo> server(engine);
     REQUIRE(server.listen(loopback()));
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    auto addr = *server.local_address();
-    REQUIRE(::connect(fd, addr.data(), addr.size()) == 0);
+    RawPeer peer = RawPeer::connect_to(*server.local_address());
     std::string data = pattern(100'000);
-    REQUIRE(::write(fd, data.data(), data.size()) == ssize_t(data.size()));
-    ::shutdown(fd, SHUT_WR);
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    std::string got;
-    bool eof = false;
-    run_until(engine, [&] {
-        char buf[65536];
-        for (;;) {
-            ssize_t n = ::read(fd, buf, sizeof buf);
-            if (n > 0) got.append(buf, std::size_t(n));
-            if (n == 0) eof = true;
-            if (n <= 0) break;
-        }
-        return eof;
-    });
-    ::close(fd);
-    CHECK(got == data);
+    peer.send(data);
+    ::shutdown(peer.fd, SHUT_WR);
+    CHECK(read_to_end(engine, peer) == data);
 }
 
 TEST_CASE("connect refused reaches on_connect_error, then on_close") {
@@ -363,14 +347,10 @@ TEST_CASE("a peer reset during a write reaches that channel only") {
     Sink::events.clear();
     pants::Server<Sink> server(engine);
     REQUIRE(server.listen(loopback()));
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    auto addr = *server.local_address();
-    REQUIRE(::connect(fd, addr.data(), addr.size()) == 0);
+    RawPeer peer = RawPeer::connect_to(*server.local_address());
     run_until(engine, [&] { return server.connections().size() == 1; });
     engine.run_until([] { return false; }, std::chrono::milliseconds(20));
-    linger lg{1, 0};  // close with RST
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    ::close(fd);
+    peer.reset();
     run_until(engine, [&] { return !Sink::events.empty() && Sink::events.back() == "close"; });
     CHECK(Sink::events.size() == 2);
     CHECK((Sink::events[0] == "write_error" || Sink::events[0] == "read_error"));
@@ -410,12 +390,10 @@ TEST_CASE("1,000 concurrent connections each echo their own bytes") {
 
 TEST_CASE("write_file of a 10 MiB file arrives byte-exact") {
     Engine engine;
-    auto dir = std::filesystem::temp_directory_path() / ("pants-file-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    auto path = dir / "data.bin";
+    TempDir dir("pants-file");
     std::string data = pattern(10 << 20, 7);
-    std::ofstream(path, std::ios::binary).write(data.data(), std::streamsize(data.size()));
-    Sender::path = path.string();
+    std::string path = dir.write("data.bin", data);
+    Sender::path = path;
     pants::Server<Sender> server(engine);
     REQUIRE(server.listen(loopback()));
     Recorder client(engine);
@@ -433,7 +411,6 @@ TEST_CASE("write_file of a 10 MiB file arrives byte-exact") {
     run_until(engine, [&] { return c2.closes == 1; });
     CHECK(c2.got == data.substr(1000, 5000));
     ::close(fd);
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("echo over a Unix socket") {
@@ -602,31 +579,14 @@ TEST_CASE("write_file to a reader that falls behind still arrives whole") {
     // io_uring splices through a pipe into a non-blocking socket: a full
     // socket must mean "wait", not an EAGAIN error.
     Engine engine;
-    auto dir = std::filesystem::temp_directory_path() / ("pants-slow-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    auto path = dir / "big.bin";
+    TempDir dir("pants-slow");
     std::string data = pattern(16 << 20, 11);
-    std::ofstream(path, std::ios::binary).write(data.data(), std::streamsize(data.size()));
-    FileSender::path = path.string();
+    FileSender::path = dir.write("big.bin", data);
     pants::Server<FileSender> server(engine);
     REQUIRE(server.listen(loopback()));
-    auto addr = *server.local_address();
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(::connect(fd, addr.data(), addr.size()) == 0);
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    RawPeer peer = RawPeer::connect_to(*server.local_address());
     engine.run_until([] { return false; }, std::chrono::milliseconds(100));  // nobody reads yet
-    std::string got;
-    run_until(engine, [&] {
-        char buf[65536];
-        for (;;) {
-            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n > 0) got.append(buf, std::size_t(n));
-            if (n == 0) return true;
-            if (n < 0) return errno != EAGAIN;
-        }
-    });
-    ::close(fd);
-    std::filesystem::remove_all(dir);
+    std::string got = read_to_end(engine, peer);
     CHECK(got.size() == data.size());
     CHECK(got == data);
 }

@@ -1,56 +1,10 @@
 // Regression tests, one per bug found in review of the Stream layer.
 #include "net_helpers.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 using namespace test;
 using pants::Engine;
 
-namespace {
-
-// A raw loopback peer the test drives by hand (no threads, no sleeps).
-struct RawPeer {
-    int fd = -1;
-    RawPeer() = default;
-    RawPeer(RawPeer&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
-    RawPeer(const RawPeer&) = delete;
-    static RawPeer connect_to(const pants::Address& a) {
-        RawPeer p;
-        p.fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(::connect(p.fd, a.data(), a.size()) == 0);
-        ::fcntl(p.fd, F_SETFL, O_NONBLOCK);
-        return p;
-    }
-    ~RawPeer() {
-        if (fd >= 0) ::close(fd);
-    }
-    void send(std::string_view d) { REQUIRE(::send(fd, d.data(), d.size(), MSG_NOSIGNAL) == ssize_t(d.size())); }
-    // Reads what is there; returns false at EOF or error.
-    bool drain(std::string& into, std::size_t max = std::size_t(-1)) {
-        char buf[65536];
-        while (max > 0) {
-            ssize_t n = ::recv(fd, buf, std::min(sizeof buf, max), MSG_DONTWAIT);
-            if (n > 0) {
-                into.append(buf, std::size_t(n));
-                max -= std::size_t(n);
-                continue;
-            }
-            return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        }
-        return true;
-    }
-    void reset() {
-        linger lg{1, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        ::close(std::exchange(fd, -1));
-    }
-};
-
-}  // namespace
 
 TEST_CASE("a handler waiting in read() when the peer resets returns, and its stream is freed safely") {
     Engine engine;
