@@ -40,7 +40,7 @@ StreamIo::StreamIo(Engine& e, Stream* o, int f) : engine(e), backend(e.backend()
 // --- lifecycle ---------------------------------------------------------
 
 Result<void> StreamIo::connect(const Address& address) {
-    if (closing || fd >= 0) return pants::fail(EISCONN);
+    if (closing || fd >= 0 || pending_connect) return pants::fail(EISCONN);
     auto s = open_socket(address.family(), SOCK_STREAM);
     if (!s) return unexpected(s.error());
     fd = *s;
@@ -52,13 +52,30 @@ Result<void> StreamIo::connect(const Address& address) {
     return ok();
 }
 
+Result<void> StreamIo::begin_connect(PendingConnect& pending) {
+    if (closing || fd >= 0 || pending_connect || connect_op_.in_flight) return pants::fail(EISCONN);
+    pending_connect = &pending;
+    return ok();
+}
+
+void StreamIo::adopt_connection(int connected_fd, std::error_code error) {
+    pending_connect = nullptr;
+    if (!error) fd = connected_fd;
+    connect_done(error);
+}
+
 void StreamIo::on_connected(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
+    s.connect_done(c.result < 0 ? from_errno(c.result) : std::error_code());
+}
+
+void StreamIo::connect_done(std::error_code error) {
+    StreamIo& s = *this;
     auto* waiter = std::exchange(s.connect_waiter, nullptr);
     // close() during the connect: whatever the kernel says, it is over.
     const bool cancelled = s.closing && !s.ending_;
-    if (c.result < 0 || cancelled) {
-        std::error_code ec = cancelled ? make_error_code(NetError::closed) : from_errno(c.result);
+    if (error || cancelled) {
+        std::error_code ec = cancelled ? make_error_code(NetError::closed) : error;
         if (waiter) waiter->result_ = unexpected(ec);
         s.ending_ = false;  // end() before a failed connect: nothing will drain
         if (cancelled)
@@ -116,6 +133,7 @@ void StreamIo::close() {
     for (Operation* op : {static_cast<Operation*>(&recv_op_), static_cast<Operation*>(&send_op_),
                           static_cast<Operation*>(&connect_op_)})
         if (op->in_flight) backend.cancel(*op);
+    if (pending_connect) pending_connect->cancel();
     maybe_finish();
 }
 
@@ -135,7 +153,7 @@ void StreamIo::abandon() {
 
 void StreamIo::maybe_finish() {
     if (!closing || ending_ || finish_scheduled_ || recv_op_.in_flight || send_op_.in_flight ||
-        connect_op_.in_flight)
+        connect_op_.in_flight || pending_connect)
         return;
     finish_scheduled_ = true;
     engine.cancel_flush(*this);

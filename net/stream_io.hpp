@@ -18,12 +18,29 @@
 
 namespace pants::detail {
 
+/// A connect that happens outside the StreamIo (Client's Happy Eyeballs
+/// race over several sockets). close() calls cancel(), which must answer
+/// with adopt_connection() on a later turn, never inside close().
+class PendingConnect {
+public:
+    virtual void cancel() noexcept = 0;
+
+protected:
+    ~PendingConnect() = default;
+};
+
 class StreamIo final : public TurnFlush {
 public:
     StreamIo(Engine& engine, Stream* owner, int fd);
 
     // Lifecycle.
     Result<void> connect(const Address& address);
+    /// Someone else connects on this stream's behalf; it ends with one
+    /// adopt_connection(). Until then the stream does not finish closing.
+    Result<void> begin_connect(PendingConnect& pending);
+    /// The end of begin_connect(): `connected_fd` (a connected socket, now
+    /// owned by this) when `error` is empty, else the failure.
+    void adopt_connection(int connected_fd, std::error_code error);
     void start_receiving();
     void end();
     void close();
@@ -57,6 +74,7 @@ public:
     std::size_t out_bytes = 0;
     Stream::WriteAwaiter* writers = nullptr;  // waiting for room under high_water
     Stream::ConnectAwaiter* connect_waiter = nullptr;
+    PendingConnect* pending_connect = nullptr;  // begin_connect() until adopt_connection()
 
 private:
     struct Op : Operation {
@@ -103,6 +121,7 @@ private:
     static void on_receive(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
     static void on_connected(Operation& op, const Completion& c);
+    void connect_done(std::error_code error);
 
     void take_chunk(std::string_view chunk);
     std::size_t deliver_callbacks(std::string_view buffered);

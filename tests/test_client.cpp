@@ -1,0 +1,448 @@
+// Client::connect by name: resolution through a fake DNS server on loopback
+// (or a hosts file), then the RFC 8305 race over real loopback sockets.
+#include <doctest/doctest.h>
+
+#include <pants/pants.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net_helpers.hpp"
+
+using namespace std::chrono_literals;
+using pants::Address;
+using pants::Engine;
+using test::Recorder;
+using test::run_until;
+namespace dns = pants::dns;
+
+namespace {
+
+struct Echo : pants::Connection {
+    void on_read(std::string_view data) override { write(data); }
+};
+
+/// A DNS server on 127.0.0.1 that answers from a table: name -> AAAA and A
+/// records, or NXDOMAIN for names it does not know. `silent` drops queries.
+struct FakeDns : pants::Datagram {
+    struct Entry {
+        std::vector<std::array<std::uint8_t, 16>> aaaa;
+        std::vector<std::array<std::uint8_t, 4>> a;
+    };
+
+    explicit FakeDns(Engine& engine) : pants::Datagram(engine) {
+        REQUIRE(listen(Address::loopback_v4(0)));
+        address = *local_address();
+    }
+    void on_read(std::string_view data, const Address& from) override {
+        auto query = dns::decode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+        REQUIRE(query);
+        ++queries;
+        if (silent) return;
+        dns::Message r;
+        r.id = query->id;
+        r.qr = true;
+        r.rd = query->rd;
+        r.ra = true;
+        r.questions = query->questions;
+        const auto& q = query->questions.at(0);
+        auto it = table.find(q.name);
+        if (it == table.end()) {
+            r.rcode = dns::DNS_NAMEERROR;
+        } else if (q.type == dns::AAAA) {
+            for (auto ip : it->second.aaaa)
+                r.answers.push_back(dns::ResourceRecord{q.name, dns::AAAA, dns::IN, 60, dns::rdata::AAAA{ip}});
+        } else if (q.type == dns::A) {
+            for (auto ip : it->second.a)
+                r.answers.push_back(dns::ResourceRecord{q.name, dns::A, dns::IN, 60, dns::rdata::A{ip}});
+        }
+        auto bytes = dns::encode(r);
+        REQUIRE(bytes);
+        write(std::string(bytes->begin(), bytes->end()), from);
+    }
+    /// A resolver that asks only this server, with no system files.
+    dns::Resolver::Options options() const {
+        dns::Resolver::Options o;
+        o.servers = {address};
+        o.resolv_conf_path.clear();
+        o.hosts_path.clear();
+        o.timeout = 2000ms;
+        o.attempts = 1;
+        return o;
+    }
+
+    Address address;
+    std::map<std::string, Entry> table;  // absolute names: "both.test."
+    bool silent = false;
+    int queries = 0;
+};
+
+constexpr std::array<std::uint8_t, 16> kV6Loopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr std::array<std::uint8_t, 4> kV4Loopback{127, 0, 0, 1};
+constexpr std::array<std::uint8_t, 4> kV4Loopback2{127, 0, 0, 2};
+
+/// True when this machine can listen on ::1.
+bool have_ipv6_loopback() {
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    return ok;
+}
+
+Address ip(const char* text, std::uint16_t port) { return *Address::from_ip(text, port); }
+
+/// A listener whose accept queue is full, so that the kernel drops every
+/// further SYN to it: a connect there stays pending (SYN retransmits every
+/// second or more) without sending anything off the machine.
+struct BlackHole {
+    int listener = -1;
+    Address address;  // where it listens (the real port after port 0)
+    std::vector<int> fillers;
+
+    explicit BlackHole(const Address& where) {
+        listener = ::socket(where.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(listener >= 0);
+        int one = 1;
+        ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        REQUIRE(::bind(listener, where.data(), where.size()) == 0);
+        REQUIRE(::listen(listener, 0) == 0);  // room for one queued connection
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&ss), &len) == 0);
+        address = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+        for (int i = 0; i < 2; ++i) {
+            int fd = ::socket(where.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            REQUIRE(fd >= 0);
+            ::connect(fd, address.data(), address.size());
+            fillers.push_back(fd);
+        }
+    }
+    /// A fresh connect still pending after `wait`: the hole holds.
+    bool holds(int wait_ms) const {
+        int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ::connect(fd, address.data(), address.size());
+        pollfd p{fd, POLLOUT, 0};
+        bool pending = ::poll(&p, 1, wait_ms) == 0;
+        ::close(fd);
+        return pending;
+    }
+    ~BlackHole() {
+        for (int fd : fillers) ::close(fd);
+        ::close(listener);
+    }
+};
+
+/// Runs the engine until no more operations are in flight than `base` (the
+/// servers' accepts and receives), then two more turns (the race frees
+/// itself on a later turn).
+void drain(Engine& engine, std::size_t base) {
+    run_until(engine, [&] { return engine.backend().in_flight() <= base; });
+    engine.poll(0ms);
+    engine.poll(0ms);
+}
+
+std::string temp_hosts(const std::string& text) {
+    std::string path = "/tmp/pants-client-hosts-" + std::to_string(::getpid());
+    std::ofstream(path) << text;
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("a name with AAAA and A connects over IPv6, and writes queued before the connect are echoed") {
+    if (!have_ipv6_loopback()) {
+        MESSAGE("skipped: no ::1 on this machine");
+        return;
+    }
+    Engine engine;
+    // Two servers on one port, one per family: which one accepts shows
+    // which family won.
+    pants::Server<Echo> v6(engine), v4(engine);
+    REQUIRE(v6.listen(Address::loopback_v6(0)));
+    const std::uint16_t port = v6.local_address()->port();
+    if (!v4.listen(Address::loopback_v4(port))) {
+        MESSAGE("skipped: port taken on 127.0.0.1");
+        return;
+    }
+    FakeDns dns_server(engine);
+    dns_server.table["both.test."] = {{kV6Loopback}, {kV4Loopback}};
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+
+    Recorder client(engine, resolver);
+    client.connect("both.test", port);
+    client.write("hello ");
+    client.write("world");
+    run_until(engine, [&] { return client.got == "hello world"; });
+    CHECK(client.events == std::vector<std::string>{"connect"});
+    REQUIRE(client.remote_address());
+    CHECK(client.remote_address()->is_ipv6());
+    CHECK(*client.remote_address() == Address::loopback_v6(port));
+    CHECK(v6.connections().size() == 1);
+    CHECK(v4.connections().empty());  // 250 ms never passed: IPv4 was not tried
+    CHECK(dns_server.queries == 2);
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    drain(engine, base);
+}
+
+TEST_CASE("an IPv6 address that refuses falls back to IPv4 at once, without waiting for the attempt delay") {
+    Engine engine;
+    pants::Server<Echo> v4(engine);
+    REQUIRE(v4.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = v4.local_address()->port();
+    FakeDns dns_server(engine);
+    // Nothing listens on [::1]:port: refused at once (or unreachable
+    // without IPv6, which fails at once too).
+    dns_server.table["fallback.test."] = {{kV6Loopback}, {kV4Loopback}};
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+
+    Recorder client(engine, resolver);
+    client.attempt_delay = std::chrono::hours(1);  // only the failure can start the IPv4 attempt
+    client.connect("fallback.test", port);
+    client.write("ping");
+    run_until(engine, [&] { return client.got == "ping"; });
+    CHECK(client.events == std::vector<std::string>{"connect"});
+    REQUIRE(client.remote_address());
+    CHECK(*client.remote_address() == Address::loopback_v4(port));
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    drain(engine, base);
+}
+
+TEST_CASE("an attempt that gets no answer is overtaken by the next address after attempt_delay") {
+    Engine engine;
+    pants::Server<Echo> good(engine);
+    REQUIRE(good.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = good.local_address()->port();
+    // 127.0.0.2 is loopback too: a listener there with a full accept queue
+    // swallows SYNs, so the first attempt neither connects nor fails.
+    BlackHole hole(ip("127.0.0.2", port));
+    if (!hole.holds(200)) {
+        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
+        return;
+    }
+    FakeDns dns_server(engine);
+    dns_server.table["slow.test."] = {{}, {kV4Loopback2, kV4Loopback}};
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+
+    Recorder client(engine, resolver);
+    client.attempt_delay = 100ms;
+    client.connect("slow.test", port);
+    client.write("after the stagger");
+    run_until(engine, [&] { return client.got == "after the stagger"; });
+    CHECK(client.events == std::vector<std::string>{"connect"});
+    CHECK(*client.remote_address() == ip("127.0.0.1", port));
+    CHECK(good.connections().size() == 1);
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    drain(engine, base);  // the pending attempt to 127.0.0.2 was cancelled and closed
+}
+
+TEST_CASE("with a long attempt delay the next address waits while the first attempt hangs") {
+    Engine engine;
+    pants::Server<Echo> good(engine);
+    REQUIRE(good.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = good.local_address()->port();
+    BlackHole hole(ip("127.0.0.2", port));
+    if (!hole.holds(200)) {
+        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
+        return;
+    }
+    FakeDns dns_server(engine);
+    dns_server.table["slow.test."] = {{}, {kV4Loopback2, kV4Loopback}};
+    dns::Resolver resolver(dns_server.options(), engine);
+
+    Recorder client(engine, resolver);
+    client.attempt_delay = std::chrono::hours(1);
+    client.connect("slow.test", port);
+    bool waited = false;
+    auto timer = engine.defer(300ms, [&] { waited = true; });
+    run_until(engine, [&] { return waited; });
+    CHECK(client.events.empty());
+    CHECK(good.connections().empty());
+    CHECK_FALSE(client.connected());
+}
+
+TEST_CASE("a name that does not exist reaches on_connect_error with DNS_NAMEERROR") {
+    Engine engine;
+    FakeDns dns_server(engine);
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder client(engine, resolver);
+    client.connect("nowhere.test", 80);
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(client.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(client.error == dns::make_error_code(dns::DNS_NAMEERROR));
+    CHECK(client.error.category() == dns::category());
+}
+
+TEST_CASE("a name with no address records is reported as DNS_NAMEERROR") {
+    Engine engine;
+    FakeDns dns_server(engine);
+    dns_server.table["empty.test."] = {};
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder client(engine, resolver);
+    client.connect("empty.test", 80);
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(client.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(client.error == dns::make_error_code(dns::DNS_NAMEERROR));
+}
+
+TEST_CASE("when every address refuses, on_connect_error carries the last connect error") {
+    Engine engine;
+    // A port where nothing listens on 127.0.0.1: bind, read the port, close.
+    pants::Server<Echo> probe(engine);
+    REQUIRE(probe.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = probe.local_address()->port();
+    probe.close();
+    FakeDns dns_server(engine);
+    dns_server.table["refused.test."] = {{}, {kV4Loopback, kV4Loopback}};
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder client(engine, resolver);
+    client.attempt_delay = std::chrono::hours(1);
+    client.connect("refused.test", port);
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(client.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(client.error == std::make_error_code(std::errc::connection_refused));
+}
+
+TEST_CASE("co_await connect by name gives the DNS status as the error") {
+    Engine engine;
+    FakeDns dns_server(engine);
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder client(engine, resolver);
+    auto result = engine.run([&]() -> pants::Task<pants::Result<void>> {
+        co_return co_await client.connect("nowhere.test", 80);
+    }());
+    REQUIRE_FALSE(result);
+    CHECK(result.error() == dns::make_error_code(dns::DNS_NAMEERROR));
+    run_until(engine, [&] { return client.closes == 1; });
+}
+
+TEST_CASE("co_await connect by a hosts-file name connects, and the stream echoes") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    dns::Resolver::Options o;
+    o.hosts_path = temp_hosts("127.0.0.1 hosted.test\n");
+    o.resolv_conf_path.clear();
+    o.servers = {Address::loopback_v4(9)};  // never asked: the hosts file answers
+    o.timeout = 200ms;
+    o.attempts = 1;
+    dns::Resolver resolver(o, engine);
+    const auto base = engine.backend().in_flight();
+    pants::Client client(engine, resolver);
+    auto got = engine.run([&]() -> pants::Task<std::string> {
+        auto c = co_await client.connect("hosted.test", port);
+        REQUIRE(c);
+        co_await client.write("via hosts");
+        auto r = co_await client.read_exactly(9);
+        REQUIRE(r);
+        co_return std::string(*r);
+    }());
+    CHECK(got == "via hosts");
+    CHECK(*client.remote_address() == Address::loopback_v4(port));
+    ::unlink(o.hosts_path.c_str());
+    client.close();
+    drain(engine, base);
+}
+
+TEST_CASE("close() while the name resolves ends with on_close only") {
+    Engine engine;
+    FakeDns dns_server(engine);
+    dns_server.silent = true;
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder client(engine, resolver);
+    client.connect("silent.test", 80);
+    run_until(engine, [&] { return dns_server.queries == 2; });
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(client.events == std::vector<std::string>{"close"});
+}
+
+TEST_CASE("a cancelled co_await connect by name ends with an error while an attempt hangs") {
+    Engine engine;
+    BlackHole hole(ip("127.0.0.2", 0));
+    if (!hole.holds(200)) {
+        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
+        return;
+    }
+    const std::uint16_t port = hole.address.port();
+    FakeDns dns_server(engine);
+    dns_server.table["hole.test."] = {{}, {kV4Loopback2}};
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    Recorder client(engine, resolver);
+    // Named, so its captures outlive the coroutine (DESIGN.md's lambda trap).
+    auto connect = [&]() -> pants::Task<pants::Result<void>> { co_return co_await client.connect("hole.test", port); };
+    auto result = engine.run(pants::with_timeout(engine, 200ms, connect()));
+    REQUIRE_FALSE(result);
+    CHECK(result.error() == std::make_error_code(std::errc::timed_out));
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(client.events == std::vector<std::string>{"close"});
+    drain(engine, base);
+}
+
+TEST_CASE("destroying a client while an attempt hangs cancels and drains it") {
+    Engine engine;
+    BlackHole hole(ip("127.0.0.2", 0));
+    if (!hole.holds(200)) {
+        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
+        return;
+    }
+    const std::uint16_t port = hole.address.port();
+    FakeDns dns_server(engine);
+    dns_server.table["hole.test."] = {{}, {kV4Loopback2}};
+    auto resolver = std::make_unique<dns::Resolver>(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    auto client = std::make_unique<Recorder>(engine, *resolver);
+    client->connect("hole.test", port);
+    run_until(engine, [&] { return dns_server.queries == 2; });
+    engine.poll(10ms);  // the answers arrive and the attempt starts
+    engine.poll(10ms);
+    client.reset();
+    resolver.reset();
+    drain(engine, base);
+}
+
+TEST_CASE("a client on another engine resolves on that engine") {
+    Engine engine;
+    pants::Client client(engine);
+    CHECK(&client.resolver().engine() == &engine);
+    pants::Client on_default;
+    CHECK(&on_default.resolver() == &dns::default_resolver());
+}
+
+TEST_CASE("IP literals and localhost connect without asking DNS") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    FakeDns dns_server(engine);
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    Recorder a(engine, resolver), b(engine, resolver);
+    a.connect("127.0.0.1", port);
+    b.connect("localhost", port);
+    run_until(engine, [&] { return a.connected() && b.connected(); });
+    CHECK(dns_server.queries == 0);
+    a.close();
+    b.close();
+    drain(engine, base);
+}
