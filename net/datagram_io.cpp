@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "socket.hpp"
+#include "scoped_flag.hpp"
 
 namespace pants::detail {
 namespace {
@@ -36,11 +37,6 @@ bool is_transient(int err) {
     }
 }
 
-struct Flag {
-    bool& flag;
-    explicit Flag(bool& f) : flag(f) { flag = true; }
-    ~Flag() { flag = false; }
-};
 
 }  // namespace
 
@@ -316,7 +312,7 @@ Result<bool> DatagramIo::next_frame(std::string_view& frame) {
 void DatagramIo::deliver() {
     if (delivering_) return;
     {
-        Flag guard(delivering_);
+        ScopedFlag guard(delivering_);
         while ((has_datagram_ || !early_.empty()) && owner && !closing) {
             if (Datagram::ReceiveAwaiter* r = reader_) {
                 if (!try_read(*r)) break;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "socket.hpp"
+#include "scoped_flag.hpp"
 
 namespace pants::detail {
 namespace {
@@ -17,15 +18,6 @@ std::error_code from_errno(int negative) { return errno_code(-negative); }
 // sendfile and splice move at most this much per operation.
 constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 
-struct Flag {
-    bool* flag;
-    explicit Flag(bool& f) : flag(&f) { f = true; }
-    Flag(const Flag&) = delete;
-    ~Flag() { release(); }
-    void release() {
-        if (flag) *std::exchange(flag, nullptr) = false;
-    }
-};
 
 }  // namespace
 
@@ -167,7 +159,7 @@ void StreamIo::notify_closed() {
     finished = true;
     // Resumed coroutines and callbacks below may destroy the Stream; then
     // abandon() leaves the freeing to the end of this function.
-    Flag guard(notifying_);
+    ScopedFlag guard(notifying_);
     std::error_code why = error ? error : make_error_code(NetError::closed);
     if (auto* r = std::exchange(reader_, nullptr)) {
         r->result_ = unexpected(eof_ && !error ? make_error_code(NetError::end_of_stream) : why);
@@ -246,7 +238,7 @@ void StreamIo::pump() {
             if (!try_read(*r)) return;
             reader_ = nullptr;
             if (r->cancel_) r->cancel_->clear();
-            Flag guard(delivering_);
+            ScopedFlag guard(delivering_);
             r->waiter_.resume();  // it may read() again (registers) or hand back to callbacks
             continue;
         }
@@ -259,7 +251,7 @@ void StreamIo::pump() {
 }
 
 std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
-    Flag guard(delivering_);
+    ScopedFlag guard(delivering_);
     std::size_t used = 0;
     Framer& framer = owner->read_delimiter.framer();
     while (owner && !closing && !pull_ && !reader_) {
