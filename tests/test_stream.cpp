@@ -590,3 +590,26 @@ TEST_CASE("write_file to a reader that falls behind still arrives whole") {
     CHECK(got.size() == data.size());
     CHECK(got == data);
 }
+
+TEST_CASE("everything written in one turn leaves in one sendmsg") {
+    Engine engine;
+    pants::Server<Collect> server(engine);
+    Collect::got.clear();
+    Collect::events.clear();
+    REQUIRE(server.listen(loopback()));
+    Recorder client(engine);
+    client.connect(*server.local_address());
+    run_until(engine, [&] { return client.connected() && server.connections().size() == 1; });
+    engine.poll(std::chrono::milliseconds(0));
+    const auto before = engine.backend().submitted();
+    std::string expected;
+    for (int i = 0; i < 100; ++i) {
+        std::string piece = "piece " + std::to_string(i) + ";";
+        client.write(piece);
+        expected += piece;
+    }
+    engine.poll(std::chrono::milliseconds(0));  // the turn's flush
+    CHECK(engine.backend().submitted() - before == 1);
+    run_until(engine, [&] { return Collect::got.size() == expected.size(); });
+    CHECK(Collect::got == expected);
+}

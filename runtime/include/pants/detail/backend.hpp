@@ -67,6 +67,8 @@ public:
 
     /// Operations submitted whose final completion has not been delivered.
     std::size_t in_flight() const noexcept { return in_flight_; }
+    /// Operations submitted since the backend was made (tests, benchmarks).
+    std::uint64_t submitted() const noexcept { return submitted_; }
 
     /// Where exceptions thrown by completion handlers go.
     void set_error_sink(std::function<void(std::exception_ptr)> sink) { sink_ = std::move(sink); }
@@ -90,10 +92,12 @@ protected:
         op.in_flight = true;
         op.cancelling = false;
         ++in_flight_;
+        ++submitted_;
     }
 
 private:
     std::size_t in_flight_ = 0;
+    std::uint64_t submitted_ = 0;
     std::function<void(std::exception_ptr)> sink_;
 };
 
