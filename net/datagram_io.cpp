@@ -223,8 +223,8 @@ void DatagramIo::on_received(Operation& op, const Completion& c) {
 void DatagramIo::on_datagram(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
     if (c.more) {  // one datagram
+        BufferLoan loan(d.backend, c);  // given back even if on_read throws
         if (!d.closing) d.received(c);
-        if (c.data) d.backend.release(c.buffer_id);
         return;
     }
     // The multishot ended: a cancel (pull mode, close) or an error.
@@ -262,8 +262,13 @@ void DatagramIo::received(const Completion& c) {
     has_datagram_ = true;
     lent_ = true;
     if (owner) owner->read_delimiter.framer().reset();
+    // Frames still to come must outlive the provided buffer, also when a
+    // callback throws out of deliver().
+    struct Keep {
+        DatagramIo& io;
+        ~Keep() { io.keep_datagram(); }
+    } keep{*this};
     deliver();
-    keep_datagram();  // frames still to come must outlive the buffer
 }
 
 void DatagramIo::keep_datagram() {

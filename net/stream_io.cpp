@@ -185,9 +185,9 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
     if (c.more) {
         // The kernel's buffer goes back to the ring as soon as the bytes
-        // are framed or copied into in_.
+        // are framed or copied into in_ (or an on_read throws).
+        BufferLoan loan(s.backend, c);
         if (!s.closing) s.take_chunk(std::string_view(c.data, std::size_t(c.result)));
-        s.backend.release(c.buffer_id);
         return;
     }
     if (s.lingering_) return s.close();  // the peer closed (or failed): done

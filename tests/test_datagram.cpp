@@ -514,3 +514,22 @@ TEST_CASE("set_broadcast sets SO_BROADCAST, now or when the socket opens") {
     REQUIRE(::getsockopt(d.fd(), SOL_SOCKET, SO_BROADCAST, &on, &len) == 0);
     CHECK(on == 0);
 }
+
+TEST_CASE("an on_read that throws costs its engine no receive buffer (regression)") {
+    // The engine's provided buffers are shared by all its channels: a buffer
+    // kept by a throwing callback would starve every other channel.
+    pants::Engine::Options options;
+    options.buffer_count = 8;
+    pants::Engine engine(options);
+    int errors = 0;
+    engine.set_error_handler([&](std::exception_ptr) { ++errors; });
+    Recorder thrower(engine), good(engine);
+    thrower.then = [](std::string_view, const Address&) { throw std::runtime_error("user bug"); };
+    Address bad_at = bound(thrower), good_at = bound(good);
+    RawSender sender;
+    for (int i = 0; i < 20; ++i) sender.send("boom", bad_at);
+    REQUIRE(engine.run_until([&] { return errors == 20; }, std::chrono::seconds(10)));
+    for (int i = 0; i < 20; ++i) sender.send("fine " + std::to_string(i), good_at);
+    REQUIRE(engine.run_until([&] { return good.reads.size() == 20; }, std::chrono::seconds(10)));
+    CHECK(good.reads.back().first == "fine 19");
+}

@@ -168,3 +168,34 @@ TEST_CASE("handing a paused coroutine reader back to callbacks delivers everythi
     CHECK(handed);
     CHECK(first + client.got == pattern(N, 9));
 }
+
+namespace {
+struct Echo : pants::Connection {
+    void on_read(std::string_view data) override { write(data); }
+};
+struct Thrower : pants::Connection {
+    void on_read(std::string_view) override { throw std::runtime_error("user bug"); }
+};
+}  // namespace
+
+TEST_CASE("an on_read that throws costs its engine no receive buffer") {
+    pants::Engine::Options options;
+    options.buffer_count = 8;
+    Engine engine(options);
+    int errors = 0;
+    engine.set_error_handler([&](std::exception_ptr) { ++errors; });
+    pants::Server<Thrower> bad(engine);
+    REQUIRE(bad.listen(loopback()));
+    std::vector<std::unique_ptr<RawPeer>> peers;
+    for (int i = 0; i < 20; ++i) {
+        peers.push_back(std::make_unique<RawPeer>(RawPeer::connect_to(*bad.local_address())));
+        peers.back()->send("boom");
+    }
+    run_until(engine, [&] { return errors >= 20; });
+    pants::Server<Echo> good(engine);
+    REQUIRE(good.listen(loopback()));
+    Recorder client(engine);
+    client.connect(*good.local_address());
+    client.write("still served");
+    run_until(engine, [&] { return client.got == "still served"; });
+}

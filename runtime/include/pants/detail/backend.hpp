@@ -101,6 +101,25 @@ private:
     std::function<void(std::exception_ptr)> sink_;
 };
 
+/// Holds a receive buffer from a Completion and gives it back when the scope
+/// ends, also when user code called meanwhile throws: the pool is shared by
+/// every channel of the engine, so a lost buffer would starve them all.
+class BufferLoan {
+public:
+    BufferLoan(Backend& backend, const Completion& c) noexcept
+        : backend_(backend), id_(c.buffer_id), held_(c.data != nullptr) {}
+    BufferLoan(const BufferLoan&) = delete;
+    BufferLoan& operator=(const BufferLoan&) = delete;
+    ~BufferLoan() {
+        if (held_) backend_.release(id_);
+    }
+
+private:
+    Backend& backend_;
+    std::uint16_t id_;
+    bool held_;
+};
+
 /// Builds the backend: `choice`, else PANTS_BACKEND, else the build default.
 /// `automatic` falls back to epoll (one line on stderr) when io_uring cannot
 /// be set up; an explicit io_uring that fails throws std::system_error.
