@@ -127,8 +127,12 @@ void HappyEyeballs::start_next() {
         });
         return;
     }
-    // Nothing left to try: wait for attempts still running or answers still
-    // due, else every address has failed (or there were none).
+    // Nothing left to try now. We got here because an attempt failed or the
+    // delay passed: either way an address that arrives later starts at once,
+    // not when a hanging attempt finally times out.
+    delay_passed_ = true;
+    // Wait for attempts still running or answers still due, else every
+    // address has failed (or there were none).
     if (attempts_in_flight() > 0 || !aaaa_done_ || !a_done_) return;
     report(-1, last_error_ ? last_error_ : resolution_error());
 }

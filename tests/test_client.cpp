@@ -67,8 +67,14 @@ struct FakeDns : pants::Datagram {
         }
         auto bytes = dns::encode(r);
         REQUIRE(bytes);
-        write(std::string(bytes->begin(), bytes->end()), from);
+        std::string reply(bytes->begin(), bytes->end());
+        if (q.type == dns::A && a_delay.count() > 0)
+            engine().defer(a_delay, [this, reply, from] { write(reply, from); });
+        else
+            write(reply, from);
     }
+    /// Answers A queries this much later (0: at once).
+    std::chrono::milliseconds a_delay{0};
     /// A resolver that asks only this server, with no system files.
     dns::Resolver::Options options() const {
         dns::Resolver::Options o;
@@ -445,4 +451,35 @@ TEST_CASE("IP literals and localhost connect without asking DNS") {
     a.close();
     b.close();
     drain(engine, base);
+}
+
+TEST_CASE("an address that arrives after a failure starts at once, not after a hanging attempt (regression)") {
+    // AAAA gives a black hole and a refusing address; A (the one that works)
+    // comes 400 ms later. The refusal must let the late A start at once
+    // rather than wait for the black-holed SYN to time out (minutes).
+    Engine engine;
+    pants::Server<Echo> good(engine);
+    REQUIRE(good.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = good.local_address()->port();
+    BlackHole hole(ip("::1", port));
+    if (!hole.holds(200)) {
+        MESSAGE("skipped: no IPv6 black hole here");
+        return;
+    }
+    std::array<std::uint8_t, 16> refused{};  // ::ffff:127.0.0.3, nothing listens there
+    refused[10] = refused[11] = 0xff;
+    refused[12] = 127;
+    refused[15] = 3;
+    FakeDns dns_server(engine);
+    dns_server.table["late.test."] = {{kV6Loopback, refused}, {kV4Loopback}};
+    dns_server.a_delay = 400ms;
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder client(engine, resolver);
+    client.attempt_delay = 100ms;
+    client.connect("late.test", port);
+    client.write("made it");
+    REQUIRE(engine.run_until([&] { return client.got == "made it"; }, std::chrono::seconds(5)));
+    CHECK(*client.remote_address() == Address::loopback_v4(port));
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
 }
