@@ -17,12 +17,30 @@ Status status_of_rcode(std::uint16_t rcode) {
 
 namespace {
 
+// RFC 2181 8: a TTL with the top bit set is treated as zero.
+std::uint32_t sane_ttl(std::uint32_t ttl) { return ttl > 0x7fffffffu ? 0 : ttl; }
+
+// True if `name` is `zone` or lies below it (both in presentation form).
+bool within(std::string_view name, std::string_view zone) {
+    auto n = normalize_name(name);
+    auto z = normalize_name(zone);
+    if (!n || !z) return false;
+    if (*z == ".") return true;
+    if (n->size() < z->size()) return false;
+    const std::string_view tail = std::string_view(*n).substr(n->size() - z->size());
+    if (!name_equal(tail, *z)) return false;
+    return n->size() == z->size() || (*n)[n->size() - z->size() - 1] == '.';
+}
+
 // RFC 2308 5: a negative answer is cached for the smaller of the SOA
-// record's own TTL and its MINIMUM field. No SOA, no negative caching.
-std::uint32_t negative_ttl(const Message& reply) {
+// record's own TTL and its MINIMUM field. No SOA, no negative caching; an
+// SOA for a zone the name is not in says nothing about it (RFC 2308 4,
+// and it would let a forged reply poison unrelated names).
+std::uint32_t negative_ttl(const Message& reply, std::string_view qname) {
     for (const auto& rr : reply.authority) {
-        if (rr.type != SOA) continue;
-        if (const auto* soa = std::get_if<rdata::SOA>(&rr.data)) return std::min(rr.ttl, soa->minimum);
+        if (rr.type != SOA || !within(qname, rr.name)) continue;
+        if (const auto* soa = std::get_if<rdata::SOA>(&rr.data))
+            return std::min(sane_ttl(rr.ttl), sane_ttl(soa->minimum));
     }
     return 0;
 }
@@ -45,11 +63,11 @@ Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint
             if (!name_equal(rr.name, current)) continue;
             if (rr.type == qtype || (qtype == ANY && rr.type != OPT)) {
                 answer.rdata.push_back(rr.data);
-                ttl = std::min(ttl, rr.ttl);
+                ttl = std::min(ttl, sane_ttl(rr.ttl));
             } else if (follow && rr.type == CNAME && !next) {
                 if (const auto* c = std::get_if<rdata::CNAME>(&rr.data)) {
                     next = &c->name;
-                    next_ttl = rr.ttl;
+                    next_ttl = sane_ttl(rr.ttl);
                 }
             }
         }
@@ -63,7 +81,7 @@ Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint
         cache_ttl = ttl;
     } else if (answer.status == DNS_OK || answer.status == DNS_NAMEERROR) {
         // NODATA or NXDOMAIN (RFC 2308 1, 5).
-        answer.ttl = negative_ttl(reply);
+        answer.ttl = negative_ttl(reply, current);
         cache_ttl = answer.ttl;
     }
     return answer;

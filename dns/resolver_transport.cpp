@@ -13,7 +13,12 @@ namespace pants::dns::detail {
 bool reply_matches(const Message& reply, const Expected& expected) {
     if (!reply.qr || reply.id != expected.id) return false;
     if (!expected.question) return true;
-    if (reply.questions.empty()) return reply.rcode != 0;
+    // Without a question a reply proves nothing about our name: accept it
+    // only as a failure that moves on and is never cached (RFC 1035 4.1.1:
+    // a server that cannot parse a query may omit the question).
+    if (reply.questions.empty())
+        return reply.rcode == DNS_FORMATERROR || reply.rcode == DNS_SERVERFAILURE ||
+               reply.rcode == DNS_NOTIMPLEMENTED || reply.rcode == DNS_REFUSED;
     if (reply.questions.size() != 1) return false;
     const Question& q = reply.questions.front();
     return q.type == expected.question->type && q.klass == expected.question->klass &&
@@ -35,10 +40,11 @@ public:
     Udp(Engine& engine, Exchange& owner) : Datagram(engine), owner_(owner) {}
     void on_read(std::string_view data, const Address& from) override { owner_.on_udp(data, from); }
     void on_read_error(std::error_code error) override {
-        // A datagram too big for the buffer is as useless as a malformed
-        // one; ECONNREFUSED (ICMP port unreachable) means nobody listens.
+        // A reply too big for the receive buffer is what TCP is for (as a
+        // truncated one); ECONNREFUSED (ICMP port unreachable) means nobody
+        // listens.
         if (error == std::errc::message_size)
-            owner_.malformed_ = true;
+            owner_.on_oversized();
         else
             owner_.finish(unexpected(error));
     }
@@ -111,6 +117,10 @@ void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
     }
     if (reply->tc && !from_tcp) return start_tcp();
     finish(std::move(*reply));
+}
+
+void Exchange::on_oversized() {
+    if (!finished_ && !tcp_) start_tcp();
 }
 
 void Exchange::start_tcp() {

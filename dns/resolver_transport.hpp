@@ -68,6 +68,7 @@ private:
     void on_udp(std::string_view data, const Address& from);
     void on_reply_bytes(std::string_view data, bool from_tcp);
     void start_tcp();
+    void on_oversized();
     void finish(Result<Message> outcome);
     void arm_timeout();
     static Task<> run_tcp(std::shared_ptr<TcpLink> link, Address server, std::string framed);

@@ -718,3 +718,66 @@ TEST_CASE("rotate spreads queries over the servers") {
     CHECK(a.queries.size() == 1);
     CHECK(b.queries.size() == 1);
 }
+
+TEST_CASE("a question-less NXDOMAIN is dropped, and an SOA from another zone sets no negative TTL (regression)") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        // A forgery without a question, carrying a day-long SOA of an
+        // unrelated zone: it must not settle (or poison) the query...
+        auto forged = reply_to(q, dns::DNS_NAMEERROR);
+        forged.questions.clear();
+        forged.authority.push_back(soa("evil.", 86400, 86400));
+        s.reply(forged, from);
+        // ...and the real NXDOMAIN, with an SOA of another zone, is not cached.
+        auto real = reply_to(q, dns::DNS_NAMEERROR);
+        real.authority.push_back(soa("evil.", 86400, 86400));
+        s.reply(real, from);
+    };
+    dns::Resolver resolver(options({server.address}), engine);
+    auto first = dns::sync::query(resolver, "www.bank.test.", dns::A);
+    CHECK(first.status == dns::DNS_NAMEERROR);
+    CHECK(first.ttl == 0);
+    dns::sync::query(resolver, "www.bank.test.", dns::A);
+    CHECK(server.queries.size() == 2);  // nothing was cached
+}
+
+namespace {
+// The same port over TCP, with the 2-byte length prefix.
+struct Tcp : pants::Connection {
+    static inline std::function<dns::Message(const dns::Message&)> answer;
+    Tcp() { read_delimiter = pants::ReadDelimiter::length_prefixed(2); }
+    void on_read(std::string_view data) override {
+        auto q = dns::decode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+        REQUIRE(q);
+        std::string body = bytes_of(answer(*q));
+        char len[2] = {char(body.size() >> 8), char(body.size() & 0xff)};
+        write(std::string_view(len, 2));
+        write(body);
+    }
+};
+}  // namespace
+
+TEST_CASE("a UDP reply too big for the receive buffer is fetched over TCP (regression)") {
+    pants::Engine::Options engine_options;
+    engine_options.buffer_size = 2048;  // datagrams over 1904 bytes are cut
+    pants::Engine engine(engine_options);
+    auto big = [](const dns::Message& q) {
+        auto r = reply_to(q);
+        for (int i = 0; i < 200; ++i)
+            r.answers.push_back(record(q.questions[0].name, dns::A, 300,
+                                       dns::rdata::A{{10, 0, std::uint8_t(i / 256), std::uint8_t(i % 256)}}));
+        return r;
+    };
+    FakeServer server(engine);
+    server.handler = [&](FakeServer& s, const dns::Message& q, const Address& from) { s.reply(big(q), from); };
+    Tcp::answer = big;
+    pants::Server<Tcp> tcp(engine);
+    REQUIRE(tcp.listen(server.address));
+    auto o = options({server.address});
+    o.edns_udp_size = 65000;
+    dns::Resolver resolver(o, engine);
+    auto answer = dns::sync::query(resolver, "big.example.", dns::A);
+    CHECK(answer.status == dns::DNS_OK);
+    CHECK(answer.rdata.size() == 200);
+}
