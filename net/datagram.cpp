@@ -50,8 +50,8 @@ void Datagram::callbacks() { io_->set_pull(false); }
 // --- awaiters ----------------------------------------------------------------
 
 bool Datagram::ReceiveAwaiter::await_ready() {
-    channel_.io_->set_pull(true);
-    return channel_.io_->try_read(*this);
+    io_->set_pull(true);
+    return io_->try_read(*this);
 }
 
 bool Datagram::ReceiveAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
@@ -61,25 +61,25 @@ bool Datagram::ReceiveAwaiter::suspend(std::coroutine_handle<> h, detail::Cancel
         result_ = unexpected(errno_code(ECANCELED));
         return false;
     }
-    channel_.io_->wait_read(*this);
+    io_->wait_read(*this);
     if (cancel_) cancel_->on_request(&ReceiveAwaiter::on_cancel, this);
     return true;
 }
 
 void Datagram::ReceiveAwaiter::on_cancel(void* self) noexcept {
     auto* r = static_cast<ReceiveAwaiter*>(self);
-    r->channel_.io_->cancel_read(*r);
+    r->io_->cancel_read(*r);
 }
 
-bool Datagram::SendAwaiter::await_ready() noexcept { return channel_.io_->try_send(*this); }
+bool Datagram::SendAwaiter::await_ready() noexcept { return io_->try_send(*this); }
 
 bool Datagram::SendAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
     waiter_ = h;
     cancel_ = cancel;
-    if (!channel_.io_->wait_send(*this)) return false;
+    if (!io_->wait_send(*this)) return false;
     if (cancel_) {
         if (cancel_->requested())
-            channel_.io_->cancel_send(*this);
+            io_->cancel_send(*this);
         else
             cancel_->on_request(&SendAwaiter::on_cancel, this);
     }
@@ -88,7 +88,7 @@ bool Datagram::SendAwaiter::suspend(std::coroutine_handle<> h, detail::CancelSta
 
 void Datagram::SendAwaiter::on_cancel(void* self) noexcept {
     auto* w = static_cast<SendAwaiter*>(self);
-    w->channel_.io_->cancel_send(*w);
+    w->io_->cancel_send(*w);
 }
 
 // --- one-off sends -------------------------------------------------------------

@@ -158,7 +158,9 @@ void DatagramIo::maybe_finish() {
 
 void DatagramIo::notify_closed() {
     finished = true;
-    notifying_ = true;  // an owner destroyed from a resumed coroutine leaves the delete to us
+    // An owner destroyed from a resumed coroutine leaves the delete to us;
+    // the guard also clears the flag if a callback below throws.
+    ScopedFlag notifying(notifying_);
     std::error_code why = error ? error : make_error_code(NetError::closed);
     if (auto* r = std::exchange(reader_, nullptr)) {
         r->result_ = unexpected(why);
@@ -175,7 +177,7 @@ void DatagramIo::notify_closed() {
         o.waiter->waiter_.resume();
     }
     if (owner) owner->on_close();
-    notifying_ = false;
+    notifying.release();
     if (!owner) delete this;
 }
 

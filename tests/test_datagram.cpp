@@ -533,3 +533,28 @@ TEST_CASE("an on_read that throws costs its engine no receive buffer (regression
     REQUIRE(engine.run_until([&] { return good.reads.size() == 20; }, std::chrono::seconds(10)));
     CHECK(good.reads.back().first == "fine 19");
 }
+
+TEST_CASE("a receive() cancelled after its Datagram was destroyed is safe (regression)") {
+    // when_any: one branch waits in receive(), the other destroys the
+    // Datagram and wins; cancelling the loser must not touch the Datagram.
+    pants::Engine engine;
+    auto d = std::make_unique<pants::Datagram>(engine);
+    REQUIRE(d->listen(Address::loopback_v4(0)));
+    std::error_code seen;
+    auto reader = [&]() -> pants::Task<int> {
+        auto r = co_await d->receive();
+        if (!r) seen = r.error();
+        co_return 0;
+    };
+    auto killer = [&]() -> pants::Task<int> {
+        d.reset();
+        co_return 1;
+    };
+    auto body = [&]() -> pants::Task<std::size_t> {
+        auto [index, value] = co_await pants::when_any(reader(), killer());
+        (void)value;
+        co_return index;
+    };
+    CHECK(engine.run(body()) == 1);
+    CHECK(seen);  // the reader ended with an error (cancelled or closed), not data
+}

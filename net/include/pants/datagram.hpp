@@ -144,7 +144,7 @@ public:
     /// What `co_await d.receive()` waits on.
     class ReceiveAwaiter {
     public:
-        explicit ReceiveAwaiter(Datagram& d) noexcept : channel_(d) {}
+        explicit ReceiveAwaiter(Datagram& d) noexcept : io_(d.io_) {}
         bool await_ready();
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
@@ -156,7 +156,9 @@ public:
         friend class detail::DatagramIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
         static void on_cancel(void* self) noexcept;
-        Datagram& channel_;
+        // The I/O state, not the Datagram: it outlives a Datagram destroyed
+        // while this waits, until this waiter has been resumed.
+        detail::DatagramIo* io_;
         Result<Received> result_;
         std::coroutine_handle<> waiter_;
         detail::CancelState* cancel_ = nullptr;
@@ -166,7 +168,7 @@ public:
     class SendAwaiter {
     public:
         /// `seq` 0: nothing was queued because the channel is closing.
-        SendAwaiter(Datagram& d, std::uint64_t seq) noexcept : channel_(d), seq_(seq) {
+        SendAwaiter(Datagram& d, std::uint64_t seq) noexcept : io_(d.io_), seq_(seq) {
             if (seq_ == 0) result_ = unexpected(make_error_code(NetError::closed));
         }
         bool await_ready() noexcept;
@@ -180,7 +182,7 @@ public:
         friend class detail::DatagramIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
         static void on_cancel(void* self) noexcept;
-        Datagram& channel_;
+        detail::DatagramIo* io_;  // as in ReceiveAwaiter
         std::uint64_t seq_;  // 0: nothing was queued (result_ says why)
         Result<void> result_;
         std::coroutine_handle<> waiter_;
