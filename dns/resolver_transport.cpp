@@ -49,6 +49,9 @@ public:
             owner_.finish(unexpected(error));
     }
     void on_write_error(std::error_code error) override { owner_.finish(unexpected(error)); }
+    // The socket itself failed (the channel closes): this try is over now,
+    // not at its timeout.
+    void on_error(std::error_code error) override { owner_.finish(unexpected(error)); }
 
 private:
     Exchange& owner_;

@@ -482,7 +482,7 @@ void DatagramIo::on_sent(Operation& op, const Completion& c) {
         o.waiter->result_ = ec ? Result<void>(unexpected(ec)) : ok();
         if (o.waiter->cancel_) o.waiter->cancel_->clear();
         o.waiter->waiter_.resume();
-    } else if (ec && d.owner && !d.closing) {
+    } else if (ec && d.owner && (!d.closing || d.ending_)) {  // end() still reports its flush
         if (is_transient(-c.result))
             d.owner->on_write_error(ec);
         else
