@@ -13,7 +13,6 @@
 namespace pants::detail {
 namespace {
 
-std::error_code from_errno(int negative) { return errno_code(-negative); }
 
 // sendfile and splice move at most this much per operation.
 constexpr std::uint64_t kMaxFileChunk = 1u << 30;
@@ -58,7 +57,7 @@ void StreamIo::adopt_connection(int connected_fd, std::error_code error) {
 
 void StreamIo::on_connected(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
-    s.connect_done(c.result < 0 ? from_errno(c.result) : std::error_code());
+    s.connect_done(c.result < 0 ? errno_code(-c.result) : std::error_code());
 }
 
 void StreamIo::connect_done(std::error_code error) {
@@ -207,7 +206,7 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
             return;
         }
     } else if (!s.closing) {
-        s.fail(from_errno(c.result), &Stream::on_read_error);
+        s.fail(errno_code(-c.result), &Stream::on_read_error);
     }
     s.maybe_finish();
 }
@@ -455,7 +454,7 @@ void StreamIo::on_sent(Operation& op, const Completion& c) {
     s.in_flight_segments_ = 0;
     if (c.result < 0) {
         if (c.result == -ECANCELED && s.closing) return s.maybe_finish();
-        return s.fail(from_errno(c.result), &Stream::on_write_error);
+        return s.fail(errno_code(-c.result), &Stream::on_write_error);
     }
     s.sent(std::size_t(c.result));
     if (s.closing && !s.ending_) return s.maybe_finish();

@@ -230,24 +230,40 @@ TEST_CASE("an IPv6 address that refuses falls back to IPv4 at once, without wait
     drain(engine, base);
 }
 
+/// "slow.test" resolves to 127.0.0.2, where a full-backlog listener
+/// swallows SYNs (loopback too: the attempt neither connects nor fails),
+/// then to 127.0.0.1, where an echo server answers.
+struct SlowFirstAddress {
+    pants::Server<Echo> good;
+    std::uint16_t port;
+    BlackHole hole;
+    FakeDns dns_server;
+    dns::Resolver resolver;
+    explicit SlowFirstAddress(Engine& engine)
+        : good(engine), port(listen_port(good)), hole(ip("127.0.0.2", port)), dns_server(engine),
+          resolver(table(dns_server).options(), engine) {}
+    static std::uint16_t listen_port(pants::Server<Echo>& s) {
+        REQUIRE(s.listen(Address::loopback_v4(0)));
+        return s.local_address()->port();
+    }
+    static FakeDns& table(FakeDns& d) {
+        d.table["slow.test."] = {{}, {kV4Loopback2, kV4Loopback}};
+        return d;
+    }
+};
+
 TEST_CASE("an attempt that gets no answer is overtaken by the next address after attempt_delay") {
     Engine engine;
-    pants::Server<Echo> good(engine);
-    REQUIRE(good.listen(Address::loopback_v4(0)));
-    const std::uint16_t port = good.local_address()->port();
-    // 127.0.0.2 is loopback too: a listener there with a full accept queue
-    // swallows SYNs, so the first attempt neither connects nor fails.
-    BlackHole hole(ip("127.0.0.2", port));
-    if (!hole.holds(200)) {
+    SlowFirstAddress slow(engine);
+    if (!slow.hole.holds(200)) {
         MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
         return;
     }
-    FakeDns dns_server(engine);
-    dns_server.table["slow.test."] = {{}, {kV4Loopback2, kV4Loopback}};
-    dns::Resolver resolver(dns_server.options(), engine);
+    auto& good = slow.good;
+    const std::uint16_t port = slow.port;
     const auto base = engine.backend().in_flight();
 
-    Recorder client(engine, resolver);
+    Recorder client(engine, slow.resolver);
     client.attempt_delay = 100ms;
     client.connect("slow.test", port);
     client.write("after the stagger");
@@ -262,19 +278,15 @@ TEST_CASE("an attempt that gets no answer is overtaken by the next address after
 
 TEST_CASE("with a long attempt delay the next address waits while the first attempt hangs") {
     Engine engine;
-    pants::Server<Echo> good(engine);
-    REQUIRE(good.listen(Address::loopback_v4(0)));
-    const std::uint16_t port = good.local_address()->port();
-    BlackHole hole(ip("127.0.0.2", port));
-    if (!hole.holds(200)) {
+    SlowFirstAddress slow(engine);
+    if (!slow.hole.holds(200)) {
         MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
         return;
     }
-    FakeDns dns_server(engine);
-    dns_server.table["slow.test."] = {{}, {kV4Loopback2, kV4Loopback}};
-    dns::Resolver resolver(dns_server.options(), engine);
+    auto& good = slow.good;
+    const std::uint16_t port = slow.port;
 
-    Recorder client(engine, resolver);
+    Recorder client(engine, slow.resolver);
     client.attempt_delay = std::chrono::hours(1);
     client.connect("slow.test", port);
     bool waited = false;
