@@ -34,7 +34,7 @@ Stream::ConnectAwaiter Client::connect(std::string_view host, std::uint16_t port
     if (host == "localhost") return Stream::connect(Address::loopback_v4(port));
     if (auto address = Address::from_ip(host, port)) return Stream::connect(*address);
     auto started = detail::HappyEyeballs::start(io(), resolver(), std::string(host), port, attempt_delay);
-    return ConnectAwaiter(*this, started);
+    return ConnectAwaiter(io(), started);
 }
 
 }  // namespace pants

@@ -21,8 +21,8 @@ void Datagram::end() { io_->end(); }
 void Datagram::close() { io_->close(); }
 Result<void> Datagram::set_broadcast(bool on) { return io_->set_broadcast(on); }
 
-bool Datagram::closing() const noexcept { return io_->closing; }
-bool Datagram::closed() const noexcept { return io_->finished; }
+bool Datagram::closing() const noexcept { return io_->closing(); }
+bool Datagram::closed() const noexcept { return io_->closed(); }
 Result<Address> Datagram::local_address() const { return detail::local_address(io_->fd); }
 std::optional<Address> Datagram::remote_address() const { return io_->last; }
 std::size_t Datagram::pending_writes() const noexcept { return io_->pending_writes(); }
@@ -32,17 +32,18 @@ void Datagram::on_read(std::string_view, const Address&) {}
 void Datagram::on_write() {}
 void Datagram::on_close() {}
 void Datagram::on_read_error(std::error_code e) { on_error(e); }
+void Datagram::on_send_error(std::error_code e, const Address&) { on_write_error(e); }
 void Datagram::on_write_error(std::error_code e) { on_error(e); }
 void Datagram::on_error(std::error_code) {}
 
-Datagram::ReceiveAwaiter Datagram::receive() { return ReceiveAwaiter(*this); }
+Datagram::ReceiveAwaiter Datagram::receive() { return ReceiveAwaiter(*io_); }
 
 Datagram::SendAwaiter Datagram::send_to(std::string_view data, const Address& to) {
-    return SendAwaiter(*this, io_->queue(data, &to));
+    return SendAwaiter(*io_, io_->queue(data, &to));
 }
 
 Datagram::SendAwaiter Datagram::send(std::string_view data) {
-    return SendAwaiter(*this, io_->queue(data, nullptr));
+    return SendAwaiter(*io_, io_->queue(data, nullptr));
 }
 
 void Datagram::callbacks() { io_->set_pull(false); }
@@ -55,40 +56,32 @@ bool Datagram::ReceiveAwaiter::await_ready() {
 }
 
 bool Datagram::ReceiveAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    waiter_ = h;
-    cancel_ = cancel;
-    if (cancel_ && cancel_->requested()) {
-        result_ = unexpected(errno_code(ECANCELED));
-        return false;
-    }
-    io_->wait_read(*this);
-    if (cancel_) cancel_->on_request(&ReceiveAwaiter::on_cancel, this);
+    if (!wait(io_->readers, h, cancel)) return false;
+    io_->wait_read();
     return true;
-}
-
-void Datagram::ReceiveAwaiter::on_cancel(void* self) noexcept {
-    auto* r = static_cast<ReceiveAwaiter*>(self);
-    r->io_->cancel_read(*r);
 }
 
 bool Datagram::SendAwaiter::await_ready() noexcept { return io_->try_send(*this); }
 
 bool Datagram::SendAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    waiter_ = h;
-    cancel_ = cancel;
-    if (!io_->wait_send(*this)) return false;
-    if (cancel_) {
-        if (cancel_->requested())
-            io_->cancel_send(*this);
-        else
-            cancel_->on_request(&SendAwaiter::on_cancel, this);
+    if (!io_->has_datagram(seq_)) {
+        gone_ = true;
+        return false;
     }
-    return true;
+    if (cancel && cancel->requested()) io_->drop_datagram(seq_);
+    return wait(io_->writers, h, cancel, &SendAwaiter::on_cancel);
 }
 
-void Datagram::SendAwaiter::on_cancel(void* self) noexcept {
-    auto* w = static_cast<SendAwaiter*>(self);
-    w->io_->cancel_send(*w);
+bool Datagram::SendAwaiter::on_cancel(detail::Waiter& self) noexcept {
+    auto& w = static_cast<SendAwaiter&>(self);
+    w.io_->drop_datagram(w.seq_);
+    return true;  // and resume with ECANCELED on the next turn
+}
+
+Result<void> Datagram::SendAwaiter::await_resume() const noexcept {
+    if (error()) return unexpected(error());
+    if (seq_ == 0 || gone_) return unexpected(make_error_code(NetError::closed));
+    return ok();
 }
 
 // --- one-off sends -------------------------------------------------------------

@@ -7,40 +7,23 @@
 
 #include <cstring>
 
-#include "socket.hpp"
 #include "scoped_flag.hpp"
+#include "socket.hpp"
 
 namespace pants::detail {
 namespace {
 
-// Errors that concern one datagram (or an ICMP report about one), after
-// which the socket still works: reported, and the channel goes on.
-bool is_transient(int err) {
-    switch (err) {
-    case ECONNREFUSED:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case ENETDOWN:
-    case EMSGSIZE:
-    case ENOBUFS:
-    case ENOMEM:
-    case EPERM:  // a firewall rule refused one datagram
-    case EACCES:  // a broadcast without SO_BROADCAST
-    case EDESTADDRREQ:
-    case EINTR:
-    case ENOENT:  // a Unix datagram to a path nobody binds
-    case EAGAIN:
-        return true;
-    default:
-        return false;
-    }
+// Receive errors after which the socket itself is unusable. Everything else
+// (ICMP reports such as ECONNREFUSED, EHOSTUNREACH, EPROTO for a parameter
+// problem, ENOPROTOOPT for protocol-unreachable; shortages) concerns one
+// datagram: it is reported and the channel goes on receiving.
+bool is_fatal_receive(int err) {
+    return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EOPNOTSUPP;
 }
-
 
 }  // namespace
 
-DatagramIo::DatagramIo(Engine& e, Datagram* o) : engine(e), backend(e.backend()), owner(o) {
+DatagramIo::DatagramIo(Engine& e, Datagram* o) : ChannelIo(e), owner(o) {
     recv_op_.kind = OpKind::recvmsg;
     multi_op_.kind = OpKind::receive_from;
     send_op_.kind = OpKind::send;
@@ -79,18 +62,19 @@ Result<void> DatagramIo::open(int family, const Address* bind_to) {
     recv_op_.fd = fd;
     multi_op_.fd = fd;
     send_op_.fd = fd;
+    set_phase(Phase::open);
     start_receiving();
     return ok();
 }
 
 Result<void> DatagramIo::listen(const Address& address) {
-    if (closing) return pants::fail(EBADF);
+    if (closing()) return unexpected(close_error());
     if (fd >= 0) return pants::fail(EISCONN);
     return open(address.family(), &address);
 }
 
 Result<void> DatagramIo::connect(const Address& address) {
-    if (closing) return pants::fail(EBADF);
+    if (closing()) return unexpected(close_error());
     if (fd < 0) {
         if (auto r = open(address.family(), nullptr); !r) return r;
     }
@@ -108,89 +92,46 @@ Result<void> DatagramIo::set_broadcast(bool on) {
     return ok();
 }
 
-void DatagramIo::end() {
-    if (closing) return;
-    closing = true;
-    ending_ = true;
+bool DatagramIo::busy() const noexcept { return recv_op_.in_flight || multi_op_.in_flight || send_op_.in_flight; }
+
+void DatagramIo::cancel_operations() {
+    for (Operation* op : {&recv_op_, &multi_op_, &send_op_})
+        if (op->in_flight) backend.cancel(*op);
+}
+
+void DatagramIo::begin_end() {
+    // Nothing more is received; what is queued is still sent.
     if (recv_op_.in_flight) backend.cancel(recv_op_);
     if (multi_op_.in_flight) backend.cancel(multi_op_);
     if (!send_op_.in_flight && out_.empty()) return close();
     engine.queue_flush(*this);
 }
 
-void DatagramIo::close() {
-    if (finish_scheduled_ || finished) return;
-    closing = true;
-    ending_ = false;
-    drop_queue();
-    if (recv_op_.in_flight) backend.cancel(recv_op_);
-    if (multi_op_.in_flight) backend.cancel(multi_op_);
-    if (send_op_.in_flight) backend.cancel(send_op_);
-    maybe_finish();
-}
-
-void DatagramIo::abandon() {
-    owner = nullptr;
-    engine.cancel_flush(*this);
-    if (finished) {
-        if (!notifying_) delete this;  // else notify_closed frees it
-        return;
+void DatagramIo::report(Report r, std::error_code ec) {
+    switch (r) {
+    case Report::read:
+    case Report::overflow:
+        return owner->on_read_error(ec);
+    case Report::write:
+        return owner->on_write_error(ec);
+    case Report::connect:
+    case Report::other:
+        return owner->on_error(ec);
     }
-    close();
 }
 
-void DatagramIo::fail(std::error_code ec) {
-    if (!error) error = ec;
-    if (owner) owner->on_error(ec);
-    close();
-}
-
-void DatagramIo::maybe_finish() {
-    if (!closing || ending_ || finish_scheduled_ || recv_op_.in_flight || multi_op_.in_flight ||
-        send_op_.in_flight)
-        return;
-    finish_scheduled_ = true;
-    engine.cancel_flush(*this);
-    if (fd >= 0) backend.close(std::exchange(fd, -1));
-    // on_close runs on a later turn, never inside the caller's close().
-    engine.callback([this] { notify_closed(); });
-}
-
-void DatagramIo::notify_closed() {
-    finished = true;
-    // An owner destroyed from a resumed coroutine leaves the delete to us;
-    // the guard also clears the flag if a callback below throws.
-    ScopedFlag notifying(notifying_);
-    std::error_code why = error ? error : make_error_code(NetError::closed);
-    if (auto* r = std::exchange(reader_, nullptr)) {
-        r->result_ = unexpected(why);
-        if (r->cancel_) r->cancel_->clear();
-        r->waiter_.resume();
-    }
-    // Datagrams dropped by close(): their coroutines learn it now.
-    while (!out_.empty()) {
-        Outgoing o = std::move(out_.front());
-        out_.pop_front();
-        if (!o.waiter) continue;
-        o.waiter->result_ = unexpected(make_error_code(NetError::closed));
-        if (o.waiter->cancel_) o.waiter->cancel_->clear();
-        o.waiter->waiter_.resume();
-    }
-    if (owner) owner->on_close();
-    notifying.release();
-    if (!owner) delete this;
-}
+void DatagramIo::report_closed() { owner->on_close(); }
 
 // --- receiving -----------------------------------------------------------
 
 void DatagramIo::start_receiving() {
     // One receive at a time, multishot or not, so that order is kept.
-    if (closing || fd < 0 || recv_op_.in_flight || multi_op_.in_flight || has_datagram_) return;
+    if (closing() || fd < 0 || recv_op_.in_flight || multi_op_.in_flight || has_datagram_) return;
     if (!pull_) return backend.submit(multi_op_);  // armed until pull mode, an error or close
     // In pull mode the next datagram waits in the kernel until a receive()
     // wants it: that keeps the previous frame's view valid, and the socket
     // buffer is the backpressure.
-    if (!reader_ || !early_.empty()) return;
+    if (readers.empty() || !early_.empty()) return;
     recv_iov_.iov_base = buf_.get();
     recv_iov_.iov_len = buf_size_;
     recv_msg_.msg_name = from_.data();
@@ -199,15 +140,18 @@ void DatagramIo::start_receiving() {
     backend.submit(recv_op_);
 }
 
+void DatagramIo::receive_ended(int result) {
+    if (closing()) return maybe_finish();
+    if (result < 0 && result != -ECANCELED) {
+        if (is_fatal_receive(-result)) return fail(errno_code(-result), Report::other);
+        read_error(errno_code(-result));
+    }
+    start_receiving();
+}
+
 void DatagramIo::on_received(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
-    if (d.closing) return d.maybe_finish();
-    if (c.result == -ECANCELED) return d.start_receiving();
-    if (c.result < 0) {
-        if (!is_transient(-c.result)) return d.fail(errno_code(-c.result));
-        d.read_error(errno_code(-c.result));
-        return d.start_receiving();
-    }
+    if (c.result < 0 || d.closing()) return d.receive_ended(c.result);
     if (d.recv_msg_.msg_flags & MSG_TRUNC) {
         // Never deliver a cut datagram as if it were whole.
         d.read_error(std::make_error_code(std::errc::message_size));
@@ -226,17 +170,12 @@ void DatagramIo::on_datagram(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
     if (c.more) {  // one datagram
         BufferLoan loan(d.backend, c);  // given back even if on_read throws
-        if (!d.closing) d.received(c);
+        if (!d.closing()) d.received(c);
         return;
     }
-    // The multishot ended: a cancel (pull mode, close) or an error.
-    if (d.closing) return d.maybe_finish();
-    if (c.result < 0 && c.result != -ECANCELED) {
-        // ECONNREFUSED and the like end it too: report, and arm it again.
-        if (!is_transient(-c.result)) return d.fail(errno_code(-c.result));
-        d.read_error(errno_code(-c.result));
-    }
-    d.start_receiving();
+    // The multishot ended: a cancel (pull mode, close) or an error
+    // (ECONNREFUSED and the like end it too: reported, and armed again).
+    d.receive_ended(c.result);
 }
 
 void DatagramIo::received(const Completion& c) {
@@ -320,45 +259,45 @@ void DatagramIo::deliver() {
     if (delivering_) return;
     {
         ScopedFlag guard(delivering_);
-        while ((has_datagram_ || !early_.empty()) && owner && !closing) {
-            if (Datagram::ReceiveAwaiter* r = reader_) {
+        while ((has_datagram_ || !early_.empty()) && owner && !closing()) {
+            if (Datagram::ReceiveAwaiter* r = reader()) {
                 if (!try_read(*r)) break;
-                reader_ = nullptr;
-                if (r->cancel_) r->cancel_->clear();
-                r->waiter_.resume();  // it may receive() again: that takes the next frame
+                readers.resume(*r);  // it may receive() again: that takes the next frame
                 continue;
             }
             if (pull_) break;
             if (!has_datagram_) {
-                if (auto ec = unstash()) owner->on_read_error(ec);
+                if (auto ec = unstash()) call([&] { owner->on_read_error(ec); });
                 continue;
             }
             std::string_view frame;
             auto got = next_frame(frame);
             if (!got) {
-                owner->on_read_error(got.error());
+                call([&] { owner->on_read_error(got.error()); });
             } else if (*got) {
-                owner->on_read(frame, from_);
+                call([&] { owner->on_read(frame, from_); });
             }
         }
     }
     // A coroutine's last frame stays valid until it asks for the next.
-    if (!has_datagram_ && early_.empty() && (!pull_ || reader_)) start_receiving();
+    if (!has_datagram_ && early_.empty() && (!pull_ || !readers.empty())) start_receiving();
 }
 
 void DatagramIo::read_error(std::error_code ec) {
-    if (auto* r = std::exchange(reader_, nullptr)) {
-        r->result_ = unexpected(ec);
-        if (r->cancel_) r->cancel_->clear();
-        r->waiter_.resume();
+    if (Datagram::ReceiveAwaiter* r = reader()) {
+        readers.resume(*r, ec);
     } else if (pull_) {
         if (pending_error_ || !early_.empty())
             early_.push_back(Early{{}, {}, ec});  // behind the datagrams before it
         else
             pending_error_ = ec;
     } else if (owner) {
-        owner->on_read_error(ec);
+        call([&] { owner->on_read_error(ec); });
     }
+}
+
+Datagram::ReceiveAwaiter* DatagramIo::reader() const noexcept {
+    return static_cast<Datagram::ReceiveAwaiter*>(readers.front());
 }
 
 bool DatagramIo::try_read(Datagram::ReceiveAwaiter& r) {
@@ -385,25 +324,14 @@ bool DatagramIo::try_read(Datagram::ReceiveAwaiter& r) {
             return true;
         }
     }
-    if (closing || finished) {
-        r.result_ = unexpected(error ? error : make_error_code(NetError::closed));
+    if (closing()) {
+        r.result_ = unexpected(close_error());
         return true;
     }
     return false;
 }
 
-void DatagramIo::wait_read(Datagram::ReceiveAwaiter& r) {
-    reader_ = &r;
-    start_receiving();
-}
-
-void DatagramIo::cancel_read(Datagram::ReceiveAwaiter& r) {
-    if (reader_ != &r) return;
-    reader_ = nullptr;
-    r.result_ = unexpected(errno_code(ECANCELED));
-    // Resume on the next turn, never inside the canceller's call.
-    engine.callback([&r] { r.waiter_.resume(); });
-}
+void DatagramIo::wait_read() { start_receiving(); }
 
 void DatagramIo::set_pull(bool pull) {
     if (pull && !pull_) {
@@ -422,7 +350,7 @@ void DatagramIo::set_pull(bool pull) {
 // --- sending ---------------------------------------------------------------
 
 std::uint64_t DatagramIo::queue(std::string_view data, const Address* to) {
-    if (closing) return 0;
+    if (closing()) return 0;
     if (to && fd < 0) {
         if (auto r = open(to->family(), nullptr); !r) open_error_ = r.error();  // reported at the send
     }
@@ -444,7 +372,8 @@ std::uint64_t DatagramIo::queue(std::string_view data, const Address* to) {
 }
 
 void DatagramIo::flush() {
-    while (!send_op_.in_flight && !out_.empty() && (!closing || ending_)) {
+    const bool sending = phase() <= Phase::ending;
+    while (sending && !send_op_.in_flight && !out_.empty()) {
         Outgoing& o = out_.front();
         if (!o.dropped && fd >= 0) {
             send_iov_.iov_base = o.bytes.data();
@@ -457,18 +386,10 @@ void DatagramIo::flush() {
         // No socket means no address was ever given (or opening failed).
         Outgoing gone = std::move(out_.front());
         out_.pop_front();
+        if (!gone.dropped) send_done(gone, open_error_ ? open_error_ : errno_code(EDESTADDRREQ));
         done_seq_ = gone.seq;
-        if (gone.dropped) continue;
-        std::error_code ec = open_error_ ? open_error_ : errno_code(EDESTADDRREQ);
-        if (gone.waiter) {
-            gone.waiter->result_ = unexpected(ec);
-            if (gone.waiter->cancel_) gone.waiter->cancel_->clear();
-            gone.waiter->waiter_.resume();
-        } else if (owner) {
-            owner->on_write_error(ec);
-        }
     }
-    if (out_.empty() && !send_op_.in_flight && (!closing || ending_)) drained();
+    if (sending && out_.empty() && !send_op_.in_flight) drained();
 }
 
 void DatagramIo::on_sent(Operation& op, const Completion& c) {
@@ -478,77 +399,52 @@ void DatagramIo::on_sent(Operation& op, const Completion& c) {
     d.done_seq_ = o.seq;
     std::error_code ec;
     if (c.result < 0) ec = c.result == -ECANCELED ? make_error_code(NetError::closed) : errno_code(-c.result);
-    if (o.waiter) {
-        o.waiter->result_ = ec ? Result<void>(unexpected(ec)) : ok();
-        if (o.waiter->cancel_) o.waiter->cancel_->clear();
-        o.waiter->waiter_.resume();
-    } else if (ec && d.owner && (!d.closing || d.ending_)) {  // end() still reports its flush
-        if (is_transient(-c.result))
-            d.owner->on_write_error(ec);
-        else
-            d.fail(ec);
-    }
+    if (!o.dropped) d.send_done(o, ec);
     o.bytes.clear();
-    d.spare_.push_back(std::move(o.bytes));
-    if (d.closing && !d.ending_) return d.maybe_finish();
-    if (!d.out_.empty()) return d.flush();  // the next one goes now, not next turn
-    d.drained();
+    if (d.spare_.size() < 8) d.spare_.push_back(std::move(o.bytes));
+    if (d.phase() >= Phase::closing) return d.maybe_finish();
+    d.flush();  // the next one goes now, not next turn
+}
+
+// A datagram's verdict goes to the coroutine awaiting it, else (a failure)
+// to on_send_error with its destination. Never the end of the channel.
+void DatagramIo::send_done(Outgoing& o, std::error_code ec) {
+    for (Waiter* w = writers.front(); w; w = WaitList::next(*w)) {
+        auto& s = static_cast<Datagram::SendAwaiter&>(*w);
+        if (s.seq_ != o.seq) continue;
+        writers.resume(s, ec);
+        return;
+    }
+    if (!ec || !owner || phase() >= Phase::closing) return;
+    Address to = o.has_to ? o.to : last.value_or(Address());
+    call([&] { owner->on_send_error(ec, to); });
 }
 
 void DatagramIo::drained() {
-    if (ending_) {
-        ending_ = false;
-        return close();
-    }
-    if (owner) owner->on_write();
+    if (phase() == Phase::ending) return close();
+    if (owner) call([&] { owner->on_write(); });
 }
 
-bool DatagramIo::try_send(Datagram::SendAwaiter& w) {
-    if (w.seq_ == 0) return true;
-    if (w.seq_ <= done_seq_) {
-        // Resolved before anyone awaited it; its verdict went to the callbacks.
-        w.result_ = ok();
-        return true;
-    }
+bool DatagramIo::try_send(Datagram::SendAwaiter& w) { return w.seq_ == 0 || w.seq_ <= done_seq_; }
+
+bool DatagramIo::has_datagram(std::uint64_t seq) const noexcept {
+    for (auto it = out_.rbegin(); it != out_.rend(); ++it)
+        if (it->seq == seq) return !it->dropped;
     return false;
 }
 
-DatagramIo::Outgoing* DatagramIo::find(std::uint64_t seq) noexcept {
-    for (auto it = out_.rbegin(); it != out_.rend(); ++it)
-        if (it->seq == seq) return &*it;
-    return nullptr;
-}
-
-bool DatagramIo::wait_send(Datagram::SendAwaiter& w) {
-    Outgoing* o = find(w.seq_);
-    if (!o) {
-        w.result_ = unexpected(make_error_code(NetError::closed));
-        return false;
+void DatagramIo::drop_datagram(std::uint64_t seq) noexcept {
+    for (std::size_t i = 0; i < out_.size(); ++i) {
+        // The datagram already handed to the kernel goes anyway.
+        if (out_[i].seq == seq && !(i == 0 && send_op_.in_flight)) out_[i].dropped = true;
     }
-    o->waiter = &w;
-    return true;
 }
 
-void DatagramIo::cancel_send(Datagram::SendAwaiter& w) {
-    Outgoing* o = find(w.seq_);
-    if (!o || o->waiter != &w) return;
-    o->waiter = nullptr;
-    // A datagram already handed to the kernel goes anyway; a queued one is dropped.
-    if (!(o == &out_.front() && send_op_.in_flight)) o->dropped = true;
-    w.result_ = unexpected(errno_code(ECANCELED));
-    engine.callback([&w] { w.waiter_.resume(); });
-}
-
-void DatagramIo::drop_queue() {
+void DatagramIo::drop_output() {
     // The datagram in flight stays until its completion; the rest are
-    // dropped (a coroutine waiting on one learns it in notify_closed).
+    // dropped (a coroutine waiting on one learns it at the close).
     std::size_t keep = send_op_.in_flight ? 1 : 0;
-    std::deque<Outgoing> waiting;
-    while (out_.size() > keep) {
-        if (out_.back().waiter) waiting.push_front(std::move(out_.back()));
-        out_.pop_back();
-    }
-    for (auto& o : waiting) out_.push_back(std::move(o));
+    while (out_.size() > keep) out_.pop_back();
 }
 
 }  // namespace pants::detail

@@ -17,7 +17,9 @@
 // A datagram longer than buffer_size (or, in callback mode, than the
 // provided buffer) is reported as message_size, never cut.
 // Sending is a FIFO of datagrams, each with its destination, one sendmsg in
-// flight at a time so that order is kept whatever the backend does.
+// flight at a time so that order is kept whatever the backend does. A send
+// that fails is that datagram's error (on_send_error with its destination);
+// it never ends the channel. The lifecycle is ChannelIo's.
 #pragma once
 
 #include <deque>
@@ -30,47 +32,42 @@
 
 #include <pants/datagram.hpp>
 
+#include "channel_io.hpp"
+
 namespace pants::detail {
 
-class DatagramIo final : public TurnFlush {
+class DatagramIo final : public ChannelIo {
 public:
     DatagramIo(Engine& engine, Datagram* owner);
 
-    // Lifecycle.
+    Datagram* owner;
+    bool connected = false;
+    bool broadcast = false;
+    std::optional<Address> last;  // where write(data) goes
+
     Result<void> listen(const Address& address);
     Result<void> connect(const Address& address);
     Result<void> set_broadcast(bool on);
-    void end();
-    void close();
-    /// The Datagram is being destroyed: close and free this when drained.
-    void abandon();
 
     // Sending. queue() returns the datagram's sequence number (> 0), or 0
     // when the channel is closing and nothing was queued.
     std::uint64_t queue(std::string_view data, const Address* to);
     void flush() override;
+    std::size_t pending_writes() const noexcept { return out_.size(); }
+    /// A send_to() awaiter: true when its datagram was already resolved
+    /// (or it never had one); else it may wait.
     bool try_send(Datagram::SendAwaiter& w);
-    bool wait_send(Datagram::SendAwaiter& w);
-    void cancel_send(Datagram::SendAwaiter& w);
+    /// False when its datagram is gone (the channel closed).
+    bool has_datagram(std::uint64_t seq) const noexcept;
+    /// A waiting send was cancelled: a datagram not yet handed to the
+    /// kernel is dropped.
+    void drop_datagram(std::uint64_t seq) noexcept;
 
     // Coroutine receiving.
     bool try_read(Datagram::ReceiveAwaiter& r);
-    void wait_read(Datagram::ReceiveAwaiter& r);
-    void cancel_read(Datagram::ReceiveAwaiter& r);
+    /// A receive() found nothing and now waits in `readers`.
+    void wait_read();
     void set_pull(bool pull);
-
-    Engine& engine;
-    Backend& backend;
-    Datagram* owner;
-    int fd = -1;
-    bool closing = false;   // close() or end() done: nothing more delivered
-    bool finished = false;  // on_close delivered
-    bool connected = false;
-    bool broadcast = false;
-    std::error_code error;  // why it closed, if the socket failed
-    std::optional<Address> last;  // where write(data) goes
-
-    std::size_t pending_writes() const noexcept { return out_.size(); }
 
 private:
     struct Op : Operation {
@@ -83,8 +80,22 @@ private:
         bool has_to = false;
         bool dropped = false;  // cancelled before it was sent
         std::uint64_t seq = 0;
-        Datagram::SendAwaiter* waiter = nullptr;
     };
+    struct Early {  // received by the multishot after pull mode began
+        std::string bytes;
+        Address from;
+        std::error_code error;
+    };
+
+    // ChannelIo.
+    bool busy() const noexcept override;
+    void cancel_operations() override;
+    void drop_output() override;
+    void begin_end() override;
+    bool has_owner() const noexcept override { return owner != nullptr; }
+    void forget_owner() noexcept override { owner = nullptr; }
+    void report(Report report, std::error_code ec) override;
+    void report_closed() override;
 
     static void on_received(Operation& op, const Completion& c);
     static void on_datagram(Operation& op, const Completion& c);
@@ -92,18 +103,16 @@ private:
 
     Result<void> open(int family, const Address* bind_to);
     void start_receiving();
+    void receive_ended(int result);
     void received(const Completion& c);
     void keep_datagram();
     std::error_code unstash();
     void deliver();
     Result<bool> next_frame(std::string_view& frame);
     void read_error(std::error_code ec);
-    void fail(std::error_code ec);
+    void send_done(Outgoing& o, std::error_code ec);
     void drained();
-    void maybe_finish();
-    void notify_closed();
-    void drop_queue();
-    Outgoing* find(std::uint64_t seq) noexcept;
+    Datagram::ReceiveAwaiter* reader() const noexcept;
 
     Op recv_op_{&DatagramIo::on_received, this};  // pull mode: one recvmsg
     Op multi_op_{&DatagramIo::on_datagram, this};  // callback mode: multishot receive_from
@@ -112,11 +121,6 @@ private:
     // Receiving: the datagram being framed lies in buf_ (or, in callback
     // mode, in a provided buffer: lent_) until every frame of it is
     // delivered (and, for a coroutine, until its next receive()).
-    struct Early {  // received by the multishot after pull mode began
-        std::string bytes;
-        Address from;
-        std::error_code error;
-    };
     std::unique_ptr<char[]> buf_;
     std::size_t buf_size_ = 0;
     iovec recv_iov_{};
@@ -132,7 +136,6 @@ private:
     bool pull_ = false;          // a coroutine receives: datagrams wait for receive()
     bool delivering_ = false;
     std::error_code pending_error_;  // for the next receive() in pull mode
-    Datagram::ReceiveAwaiter* reader_ = nullptr;
 
     // Sending.
     std::deque<Outgoing> out_;
@@ -141,11 +144,7 @@ private:
     msghdr send_msg_{};
     std::uint64_t next_seq_ = 1;
     std::uint64_t done_seq_ = 0;  // every datagram up to this one is resolved
-    bool ending_ = false;
     std::error_code open_error_;  // why a write() could not open a socket
-
-    bool finish_scheduled_ = false;
-    bool notifying_ = false;
 };
 
 }  // namespace pants::detail

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "listener_io.hpp"
 #include "socket.hpp"
 #include "stream_io.hpp"
 
@@ -11,58 +12,12 @@ namespace pants {
 
 namespace detail {
 
-/// The listener's accept, on the heap so that it can outlive its Server
-/// until the kernel gives it back.
-struct AcceptOp : Operation {
-    AcceptOp(ServerBase* s, Backend& b) : Operation(&AcceptOp::complete), server(s), backend(b) {
-        kind = OpKind::accept;
-    }
-    static void complete(Operation& op, const Completion& c) {
-        auto& self = static_cast<AcceptOp&>(op);
-        if (self.server) return self.server->accepted(c.result, c.more);
-        if (c.result >= 0) ::close(c.result);  // the server is gone
-        if (!c.more) self.release();
-    }
-    /// Closes the listener (through the backend, which may track the fd)
-    /// and frees this.
-    void release() {
-        backend.close(fd);
-        delete this;
-    }
-    /// The server is going away: stop, and free this once the kernel is done.
-    void abandon() {
-        server = nullptr;
-        if (in_flight)
-            backend.cancel(*this);
-        else
-            release();
-    }
-    ServerBase* server;
-    Backend& backend;
-};
-
 AcceptContext& accept_context() noexcept {
     thread_local AcceptContext ctx;
     return ctx;
 }
 
 }  // namespace detail
-
-namespace {
-
-// How long to wait before accepting again after running out of descriptors.
-constexpr auto kBackoff = std::chrono::milliseconds(50);
-
-bool is_shortage(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
-
-// accept(2) errors that concern one connection, not the listener.
-bool is_transient(int err) {
-    return err == ECONNABORTED || err == EPROTO || err == EPERM || err == EINTR || err == EAGAIN ||
-           err == ENETDOWN || err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
-           err == EOPNOTSUPP || err == ENETUNREACH;
-}
-
-}  // namespace
 
 Connection::Connection()
     : Stream(detail::accept_context().engine ? *detail::accept_context().engine : Engine::instance(),
@@ -73,9 +28,13 @@ ServerBase::ServerBase(Engine& engine) : engine_(&engine) {}
 
 ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
-    backoff_.cancel();
-    if (accept_) accept_->abandon();
+    drop_listener();
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
+}
+
+void ServerBase::drop_listener() noexcept {
+    // The listener finishes closing (and frees itself) without us.
+    if (listener_) std::exchange(listener_, nullptr)->abandon();
 }
 
 Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, int backlog) {
@@ -92,7 +51,7 @@ Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, int b
 }
 
 Result<void> ServerBase::listen(const Address& address, int backlog) {
-    if (fd_ >= 0) return fail(EISCONN);
+    if (listening()) return fail(EISCONN);
     auto fd = detail::open_listener(address, backlog);
     if (!fd) {
         // Also through on_error: a server whose listen() result is ignored
@@ -100,55 +59,22 @@ Result<void> ServerBase::listen(const Address& address, int backlog) {
         on_error(fd.error());
         return unexpected(fd.error());
     }
-    fd_ = *fd;
-    accept_ = new detail::AcceptOp(this, engine_->backend());
-    accept_->fd = fd_;
-    arm();
+    drop_listener();  // a closed one from an earlier listen()
+    listener_ = new detail::ListenerIo(*engine_, this, *fd);
     return ok();
 }
 
-void ServerBase::arm() {
-    if (accept_ && !accept_->in_flight) engine_->backend().submit(*accept_);
-}
-
-void ServerBase::accepted(int result, bool more) {
-    if (result >= 0) {
-        try {
-            adopt(result);
-        } catch (...) {
-            engine_->report(std::current_exception());
-        }
-    } else if (result != -ECANCELED && !is_shortage(-result) && !is_transient(-result)) {
-        // The listener itself is broken (EBADF, EINVAL, ...): retrying
-        // would only spin. Report it and stop accepting.
-        on_error(errno_code(-result));
-        return;
-    }
-    if (more || !accept_ || fd_ < 0) return;
-    if (result == -ECANCELED && accept_->cancelling) return;
-    // The accept ended: at once, or after a pause when descriptors ran out
-    // (accepting again at once would fail again and spin).
-    if (result < 0 && is_shortage(-result))
-        backoff_ = engine_->defer(kBackoff, [this] { arm(); });
-    else
-        arm();
-}
-
 void ServerBase::close() {
-    backoff_.cancel();
-    const bool was_listening = fd_ >= 0;
-    if (accept_) std::exchange(accept_, nullptr)->abandon();  // closes fd_ once drained
-    fd_ = -1;
+    if (listener_) listener_->close();
     for (Stream* s : connections()) s->close();
-    if (was_listening) {
-        stopped();
-        on_close();
-    }
 }
 
-bool ServerBase::listening() const noexcept { return fd_ >= 0; }
+bool ServerBase::listening() const noexcept { return listener_ && !listener_->closing(); }
 
-Result<Address> ServerBase::local_address() const { return detail::local_address(fd_); }
+Result<Address> ServerBase::local_address() const {
+    if (!listening()) return fail(EBADF);
+    return detail::local_address(listener_->fd);
+}
 
 std::vector<Stream*> ServerBase::connections() const {
     std::vector<Stream*> out;
@@ -196,8 +122,7 @@ void Server<void>::adopt(int fd) {
         engine().spawn(serve(handler_, std::move(stream)));
         return;
     }
-    accepted_.push_back(std::move(stream));
-    wake_acceptor();
+    listener()->queue_accepted(std::move(stream));
 }
 
 Task<> Server<void>::serve(Handler handler, std::unique_ptr<Stream> stream) {
@@ -207,38 +132,18 @@ Task<> Server<void>::serve(Handler handler, std::unique_ptr<Stream> stream) {
     // The Stream dies with this frame; its I/O state finishes the close.
 }
 
-void Server<void>::wake_acceptor() {
-    if (auto* a = std::exchange(acceptor_, nullptr)) {
-        if (a->cancel_) a->cancel_->clear();
-        a->waiter_.resume();
-    }
+bool Server<void>::AcceptAwaiter::await_ready() const noexcept {
+    return !listener_ || listener_->has_accepted() || listener_->closing();
 }
 
 bool Server<void>::AcceptAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    waiter_ = h;
-    cancel_ = cancel;
-    if (cancel_ && cancel_->requested()) {
-        cancelled_ = true;
-        return false;
-    }
-    server_.acceptor_ = this;
-    if (cancel_) cancel_->on_request(&AcceptAwaiter::on_cancel, this);
-    return true;
-}
-
-void Server<void>::AcceptAwaiter::on_cancel(void* self) noexcept {
-    auto* a = static_cast<AcceptAwaiter*>(self);
-    if (a->server_.acceptor_ != a) return;
-    a->server_.acceptor_ = nullptr;
-    a->cancelled_ = true;
-    a->server_.engine().callback([a] { a->waiter_.resume(); });
+    return wait(listener_->readers, h, cancel);
 }
 
 Result<std::unique_ptr<Stream>> Server<void>::AcceptAwaiter::await_resume() {
-    if (cancelled_) return fail(ECANCELED);
-    if (server_.accepted_.empty()) return unexpected(make_error_code(NetError::closed));
-    auto s = std::move(server_.accepted_.front());
-    server_.accepted_.erase(server_.accepted_.begin());
+    if (error()) return unexpected(error());
+    auto s = listener_ ? listener_->take_accepted() : nullptr;
+    if (!s) return unexpected(make_error_code(NetError::closed));
     s->io().start_receiving();
     return s;
 }

@@ -21,6 +21,8 @@ public:
             return "frame larger than buffer_size";
         case NetError::closed:
             return "channel closed";
+        case NetError::write_buffer_full:
+            return "write queue above max_write_buffer";
         }
         return "unknown network error";
     }
@@ -41,11 +43,11 @@ Stream::Stream(Engine& engine, int fd) : engine_(&engine), io_(new detail::Strea
 
 Stream::~Stream() { io_->abandon(); }
 
-Stream::ConnectAwaiter Stream::connect(const Address& address) { return ConnectAwaiter(*this, io_->connect(address)); }
+Stream::ConnectAwaiter Stream::connect(const Address& address) { return ConnectAwaiter(*io_, io_->connect(address)); }
 
 Stream::WriteAwaiter Stream::write(std::string_view data) {
     io_->write(data);
-    return WriteAwaiter(*this);
+    return WriteAwaiter(*io_);
 }
 
 Result<void> Stream::write_file(int fd, std::uint64_t offset, std::uint64_t nbytes) {
@@ -62,14 +64,18 @@ Result<void> Stream::write_file(const std::string& path, std::uint64_t offset, s
 
 void Stream::end() { io_->end(); }
 void Stream::close() { io_->close(); }
-bool Stream::connected() const noexcept { return io_->connected && !io_->closing; }
-bool Stream::closing() const noexcept { return io_->closing; }
-bool Stream::closed() const noexcept { return io_->finished; }
+void Stream::pause_reading() { io_->pause_reading(); }
+void Stream::resume_reading() { io_->resume_reading(); }
+bool Stream::reading_paused() const noexcept { return io_->reading_paused(); }
+bool Stream::connected() const noexcept { return io_->connected && !io_->closing(); }
+bool Stream::connecting() const noexcept { return io_->connecting() && !io_->closing(); }
+bool Stream::closing() const noexcept { return io_->closing(); }
+bool Stream::closed() const noexcept { return io_->closed(); }
 int Stream::fd() const noexcept { return io_->fd; }
-std::size_t Stream::pending_write_bytes() const noexcept { return io_->out_bytes; }
+std::size_t Stream::pending_write_bytes() const noexcept { return io_->out_bytes(); }
 
-Result<Address> Stream::local_address() const { return detail::local_address(io_->fd); }
-Result<Address> Stream::remote_address() const { return detail::remote_address(io_->fd); }
+Result<Address> Stream::local_address() const { return io_->local_address(); }
+Result<Address> Stream::remote_address() const { return io_->remote_address(); }
 Result<void> Stream::set_nodelay(bool on) { return detail::set_nodelay(io_->fd, on); }
 Result<void> Stream::set_keepalive(bool on, std::chrono::seconds idle) {
     return detail::set_keepalive(io_->fd, on, int(idle.count()));
@@ -85,103 +91,55 @@ void Stream::on_write_error(std::error_code e) { on_error(e); }
 void Stream::on_overflow_error(std::error_code e) { on_error(e); }
 void Stream::on_error(std::error_code) {}
 
-Stream::ReadAwaiter Stream::read() { return ReadAwaiter(*this, std::nullopt); }
-Stream::ReadAwaiter Stream::read_exactly(std::size_t n) { return ReadAwaiter(*this, ReadDelimiter(n)); }
-Stream::ReadAwaiter Stream::read_until(std::string_view d) { return ReadAwaiter(*this, ReadDelimiter(d)); }
+Stream::ReadAwaiter Stream::read() { return ReadAwaiter(*io_, std::nullopt); }
+Stream::ReadAwaiter Stream::read_exactly(std::size_t n) { return ReadAwaiter(*io_, ReadDelimiter(n)); }
+Stream::ReadAwaiter Stream::read_until(std::string_view d) { return ReadAwaiter(*io_, ReadDelimiter(d)); }
 void Stream::callbacks() { io_->set_pull(false); }
 
 // --- awaiters ----------------------------------------------------------------
-// Each unregisters in its destructor: a coroutine frame destroyed while it
-// waits must leave no pointer to itself behind.
-
-Stream::ReadAwaiter::~ReadAwaiter() { stream_.io_->drop_waiter(*this); }
-Stream::WriteAwaiter::~WriteAwaiter() { stream_->io_->drop_waiter(*this); }
-Stream::ConnectAwaiter::~ConnectAwaiter() {
-    if (stream_.io_->connect_waiter == this) stream_.io_->connect_waiter = nullptr;
-}
+// Each is a detail::Waiter on the I/O state: it unlinks itself when its
+// frame dies, and a cancel resumes it on a later turn.
 
 bool Stream::ReadAwaiter::await_ready() {
-    stream_.io_->set_pull(true);
-    return stream_.io_->try_read(*this);
+    io_->set_pull(true);
+    return io_->try_read(*this);
 }
 
 bool Stream::ReadAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    waiter_ = h;
-    cancel_ = cancel;
-    if (cancel_ && cancel_->requested()) {
-        result_ = unexpected(errno_code(ECANCELED));
-        return false;
-    }
-    stream_.io_->wait_read(*this);
-    if (cancel_) cancel_->on_request(&ReadAwaiter::on_cancel, this);
+    if (!wait(io_->readers, h, cancel)) return false;
+    io_->wait_read();
     return true;
-}
-
-void Stream::ReadAwaiter::on_cancel(void* self) noexcept {
-    auto* r = static_cast<ReadAwaiter*>(self);
-    r->stream_.io_->cancel_read(*r);
 }
 
 bool Stream::WriteAwaiter::await_ready() const noexcept {
-    auto& io = *stream_->io_;
-    return io.closing || io.finished || io.out_bytes <= stream_->high_water;
+    return io_->closing() || io_->out_bytes() <= io_->high_water();
 }
 
 bool Stream::WriteAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    waiter_ = h;
-    cancel_ = cancel;
-    if (cancel_ && cancel_->requested()) {
-        cancelled_ = true;
-        return false;
-    }
-    next_ = stream_->io_->writers;
-    stream_->io_->writers = this;
-    if (cancel_) cancel_->on_request(&WriteAwaiter::on_cancel, this);
-    return true;
-}
-
-void Stream::WriteAwaiter::on_cancel(void* self) noexcept {
-    auto* w = static_cast<WriteAwaiter*>(self);
-    auto& io = *w->stream_->io_;
-    for (WriteAwaiter** p = &io.writers; *p; p = &(*p)->next_) {
-        if (*p != w) continue;
-        *p = w->next_;
-        w->cancelled_ = true;
-        io.engine.callback([w] { w->waiter_.resume(); });
-        return;
-    }
+    return wait(io_->writers, h, cancel);
 }
 
 Result<void> Stream::WriteAwaiter::await_resume() const noexcept {
-    if (cancelled_) return fail(ECANCELED);
-    auto& io = *stream_->io_;
-    if (io.error) return unexpected(io.error);
-    if (io.closing || io.finished) return unexpected(make_error_code(NetError::closed));
+    if (error()) return unexpected(error());
+    if (io_->closing()) return unexpected(io_->close_error());
     return ok();
 }
 
-bool Stream::ConnectAwaiter::await_ready() const noexcept { return !result_ || stream_.io_->connected; }
+bool Stream::ConnectAwaiter::await_ready() const noexcept { return !result_ || io_->connected; }
 
 bool Stream::ConnectAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    if (stream_.io_->closing) {  // it failed before we got here
-        result_ = unexpected(stream_.io_->error ? stream_.io_->error : make_error_code(NetError::closed));
+    if (io_->closing()) {  // it failed before we got here
+        result_ = unexpected(io_->close_error());
         return false;
     }
-    waiter_ = h;
-    cancel_ = cancel;
-    stream_.io_->connect_waiter = this;
-    if (cancel_) {
-        if (cancel_->requested()) {
-            stream_.io_->close();
-        } else {
-            cancel_->on_request(&ConnectAwaiter::on_cancel, this);
-        }
-    }
-    return true;
+    return wait(io_->connectors, h, cancel, &ConnectAwaiter::on_cancel);
 }
 
-void Stream::ConnectAwaiter::on_cancel(void* self) noexcept {
-    static_cast<ConnectAwaiter*>(self)->stream_.io_->close();
+bool Stream::ConnectAwaiter::on_cancel(detail::Waiter& self) noexcept {
+    // Cancelling a connect closes the stream; the connect's completion
+    // then resumes this with NetError::closed.
+    static_cast<ConnectAwaiter&>(self).io_->close();
+    return false;
 }
 
 }  // namespace pants

@@ -1,13 +1,13 @@
 // net/stream_io.hpp: the I/O state behind a Stream.
 //
-// Kept apart from the Stream so that it can outlive it: when a Stream is
-// destroyed with operations in flight, its StreamIo cancels them and frees
-// itself only after the last completion (DESIGN.md, Buffer lifetime).
-// The hot path reads top to bottom: on_receive -> take_chunk -> deliver ->
-// on_read / a waiting read(); write -> flush (one sendmsg per turn) -> on_sent.
+// A ChannelIo (see channel_io.hpp for the lifecycle it shares with every
+// channel) plus what a byte stream adds: connecting, framing, the write
+// queue, backpressure and lingering after end().
+// The hot path reads top to bottom: on_receive -> take_chunk ->
+// deliver_callbacks -> on_read / a waiting read(); write -> flush (one
+// sendmsg per turn) -> on_sent (stream_output.cpp).
 #pragma once
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +15,8 @@
 
 #include <pants/detail/input_buffer.hpp>
 #include <pants/stream.hpp>
+
+#include "channel_io.hpp"
 
 namespace pants::detail {
 
@@ -29,11 +31,16 @@ protected:
     ~PendingConnect() = default;
 };
 
-class StreamIo final : public TurnFlush {
+class StreamIo final : public ChannelIo {
 public:
     StreamIo(Engine& engine, Stream* owner, int fd);
+    ~StreamIo() override;
 
-    // Lifecycle.
+    Stream* owner;
+    bool connected = false;
+    WaitList connectors{engine};
+
+    // Connecting.
     Result<void> connect(const Address& address);
     /// Someone else connects on this stream's behalf; it ends with one
     /// adopt_connection(). Until then the stream does not finish closing.
@@ -41,40 +48,27 @@ public:
     /// The end of begin_connect(): `connected_fd` (a connected socket, now
     /// owned by this) when `error` is empty, else the failure.
     void adopt_connection(int connected_fd, std::error_code error);
-    void start_receiving();
-    void end();
-    void close();
-    /// The Stream is being destroyed: close and free this when drained.
-    void abandon();
-    /// Called after on_close (a Server frees its connection here).
-    std::function<void()> on_finished;
+    bool connecting() const noexcept { return connect_op_.in_flight || pending_connect_; }
+    Result<Address> local_address() const;
+    Result<Address> remote_address() const;
 
-    // Writing.
+    // Reading.
+    /// Arms the receive (a Server calls it once the connection is set up).
+    void start_receiving();
+    void pause_reading();
+    void resume_reading();
+    bool reading_paused() const noexcept { return user_paused_; }
+    bool try_read(Stream::ReadAwaiter& r);
+    /// A read() found no frame and now waits in `readers`.
+    void wait_read();
+    void set_pull(bool pull);
+
+    // Writing (stream_output.cpp).
     void write(std::string_view data);
     Result<void> write_file(int fd, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd);
     void flush() override;
-
-    // Coroutine reading.
-    bool try_read(Stream::ReadAwaiter& r);
-    void wait_read(Stream::ReadAwaiter& r);
-    void cancel_read(Stream::ReadAwaiter& r);
-    /// An awaiter is going away (its frame was destroyed): forget it.
-    void drop_waiter(Stream::ReadAwaiter& r) noexcept;
-    void drop_waiter(Stream::WriteAwaiter& w) noexcept;
-    void set_pull(bool pull);
-
-    Engine& engine;
-    Backend& backend;
-    Stream* owner;
-    int fd;
-    bool connected = false;
-    bool closing = false;   // close() or end() done: no more reads delivered
-    bool finished = false;  // on_close delivered
-    std::error_code error;  // why it closed, if it failed
-    std::size_t out_bytes = 0;
-    Stream::WriteAwaiter* writers = nullptr;  // waiting for room under high_water
-    Stream::ConnectAwaiter* connect_waiter = nullptr;
-    PendingConnect* pending_connect = nullptr;  // begin_connect() until adopt_connection()
+    std::size_t out_bytes() const noexcept { return out_bytes_; }
+    std::size_t high_water() const noexcept { return owner ? owner->high_water : 1 << 20; }
 
 private:
     struct Op : Operation {
@@ -90,6 +84,9 @@ private:
         std::uint64_t remaining = 0;
     };
     static constexpr int kMaxIov = 16;
+    // Queued bytes are kept in segments of at most this size, so a growing
+    // queue is never one string that is copied as it grows.
+    static constexpr std::size_t kSegmentSize = 64 << 10;
 
     /// A FIFO of segments over one vector that keeps its capacity (a deque
     /// would allocate and free blocks as the queue moves: not on this path).
@@ -103,70 +100,80 @@ private:
         auto end() noexcept { return items_.end(); }
         Segment& emplace_back() { return items_.emplace_back(); }
         void pop_back() { items_.pop_back(); }
-        void pop_front() {
-            if (++head_ == items_.size()) {
-                items_.clear();
-                head_ = 0;
-            } else if (head_ > 32 && head_ * 2 > items_.size()) {
-                items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
-                head_ = 0;
-            }
-        }
+        void pop_front();
 
     private:
         std::vector<Segment> items_;
         std::size_t head_ = 0;
     };
 
+    // ChannelIo.
+    bool busy() const noexcept override;
+    void cancel_operations() override;
+    void drop_output() override;
+    void begin_end() override;
+    bool has_owner() const noexcept override { return owner != nullptr; }
+    void forget_owner() noexcept override { owner = nullptr; }
+    void report(Report report, std::error_code ec) override;
+    void report_closed() override;
+    void before_close() noexcept override;
+    std::error_code reader_close_error() const noexcept override;
+
     static void on_receive(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
     static void on_connected(Operation& op, const Completion& c);
     void connect_done(std::error_code error);
 
+    // Reading.
     void take_chunk(std::string_view chunk);
     std::size_t deliver_callbacks(std::string_view buffered);
     void pump();
     void linger();
     void reclaim_lent();
-    std::size_t owner_buffer_size() const noexcept;
-    void check_overflow();
-    void fail(std::error_code ec, void (Stream::*callback)(std::error_code));
+    std::size_t read_limit() const noexcept;
+    std::size_t unread() const noexcept;
+    void check_input();
+    bool want_receive() const noexcept;
+    void update_receive();
+    Stream::ReadAwaiter* reader() const noexcept;
+
+    // Writing.
     void sent(std::size_t n);
     void drained();
-    void wake_writers();
-    void maybe_finish();
-    void notify_closed();
-    void drop_queue();
     Segment& tail_for_bytes();
 
     Op recv_op_{&StreamIo::on_receive, this};
     Op send_op_{&StreamIo::on_sent, this};
     Op connect_op_{&StreamIo::on_connected, this};
+    PendingConnect* pending_connect_ = nullptr;  // begin_connect() until adopt_connection()
 
     // Reading.
     InputBuffer in_;
+    InputBuffer lent_tail_;    // bytes that arrived while a read() result was lent
+    std::size_t pending_consume_ = 0;  // the frame a read() still holds a view of
     bool pull_ = false;          // a coroutine reads: data waits for read()
-    bool paused_ = false;        // receive cancelled for backpressure
     bool delivering_ = false;
     bool eof_ = false;
-    std::size_t pending_consume_ = 0;  // the frame a read() still holds a view of
-    Stream::ReadAwaiter* reader_ = nullptr;
+    // Why the receive is not armed: the user paused, the write queue is
+    // above high_water, or unread input reached the read limit.
+    bool user_paused_ = false;
+    bool write_paused_ = false;
+    bool input_paused_ = false;
 
     // Writing.
     SegmentQueue out_;
     std::vector<std::string> spare_;
+    std::size_t out_bytes_ = 0;
     std::size_t in_flight_segments_ = 0;
     iovec iov_[kMaxIov];
     msghdr msg_{};
-    bool ending_ = false;
 
+    Address local_;
     Address peer_;
-    bool finish_scheduled_ = false;
-    bool notifying_ = false;   // inside notify_closed()
-    bool lingering_ = false;   // ended and flushed: draining until the peer closes
     Timer linger_timer_;
+    Timer deferred_pump_;    // resume_reading()'s delivery, on a later turn
+    Timer deferred_report_;  // a misused connect()'s error, on a later turn
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
-    InputBuffer lent_tail_;    // bytes that arrived while a read() result was lent
 };
 
 }  // namespace pants::detail

@@ -497,8 +497,9 @@ TEST_CASE("Server::close closes the listener and every connection") {
     run_until(engine, [&] { return server.connections().size() == 2; });
     server.close();
     CHECK_FALSE(server.listening());
+    CHECK(server.closes == 0);  // never inside close()
+    run_until(engine, [&] { return server.closes == 1 && a.closes == 1 && b.closes == 1; });
     CHECK(server.closes == 1);
-    run_until(engine, [&] { return a.closes == 1 && b.closes == 1; });
     Recorder late(engine);
     late.connect(addr);
     run_until(engine, [&] { return late.closes == 1; });

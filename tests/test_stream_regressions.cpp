@@ -80,7 +80,7 @@ TEST_CASE("a read() result stays valid while more bytes arrive") {
         after = *r;
         while (rest < 200'000) {
             auto more = co_await client.read();
-            REQUIRE(more);
+            REQUIRE_MESSAGE(more, (more ? "" : more.error().message()));
             rest += more->size();
         }
     };

@@ -14,13 +14,19 @@
 // cut silently: it is reported as std::errc::message_size (MSG_TRUNC) and
 // dropped.
 //
-// Per-datagram errors (a truncated datagram, ECONNREFUSED from an ICMP
-// port-unreachable on a connected socket, a send the kernel refused) reach
-// on_read_error / on_write_error (or the awaiting coroutine) and the channel
+// Per-datagram errors (a truncated datagram, an ICMP report such as
+// ECONNREFUSED, a send the kernel refused: EINVAL for a reply to port 0,
+// EAFNOSUPPORT for an IPv6 destination on an IPv4 socket) reach
+// on_read_error / on_send_error (or the awaiting coroutine) and the channel
 // goes on; only close(), end() or a broken socket end it. write() never
 // blocks and never drops a datagram: datagrams are queued and sent in order,
-// each to its own destination. A Datagram belongs to one Engine and is used
-// on that engine's thread. Destroying it with operations in flight is safe.
+// each to its own destination.
+//
+// end() sends every queued datagram, then closes; close() drops them;
+// destroying the Datagram is close(), except that a pending end() still
+// completes. on_close() runs once, on a later turn. A Datagram belongs to
+// one Engine and is used on that engine's thread. Destroying it with
+// operations in flight is safe.
 #pragma once
 
 #include <coroutine>
@@ -29,6 +35,7 @@
 #include <string_view>
 
 #include <pants/address.hpp>
+#include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/net_error.hpp>
 #include <pants/read_delimiter.hpp>
@@ -115,7 +122,10 @@ public:
     /// A datagram could not be received whole (std::errc::message_size), a
     /// frame function failed, or ECONNREFUSED arrived. Default: on_error().
     virtual void on_read_error(std::error_code error);
-    /// A datagram could not be sent (it is dropped). Default: on_error().
+    /// The datagram to `to` could not be sent (it is dropped; the channel
+    /// goes on). Default: on_write_error(error).
+    virtual void on_send_error(std::error_code error, const Address& to);
+    /// A datagram could not be sent. Default: on_error().
     virtual void on_write_error(std::error_code error);
     /// Any error not handled by a more specific callback. Default: nothing.
     virtual void on_error(std::error_code error);
@@ -141,52 +151,49 @@ private:
     detail::DatagramIo* io_;
 
 public:
+    // Each awaiter points at the I/O state, not the Datagram: it outlives a
+    // Datagram destroyed while they wait.
+
     /// What `co_await d.receive()` waits on.
-    class ReceiveAwaiter {
+    class ReceiveAwaiter : public detail::Waiter {
     public:
-        explicit ReceiveAwaiter(Datagram& d) noexcept : io_(d.io_) {}
+        explicit ReceiveAwaiter(detail::DatagramIo& io) noexcept : io_(&io) {}
         bool await_ready();
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
         }
-        Result<Received> await_resume() noexcept { return std::move(result_); }
+        Result<Received> await_resume() noexcept {
+            if (error()) return unexpected(error());
+            return std::move(result_);
+        }
 
     private:
         friend class detail::DatagramIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
-        static void on_cancel(void* self) noexcept;
-        // The I/O state, not the Datagram: it outlives a Datagram destroyed
-        // while this waits, until this waiter has been resumed.
         detail::DatagramIo* io_;
         Result<Received> result_;
-        std::coroutine_handle<> waiter_;
-        detail::CancelState* cancel_ = nullptr;
     };
 
     /// What `co_await d.send_to(data, to)` waits on: that datagram's send.
-    class SendAwaiter {
+    class SendAwaiter : public detail::Waiter {
     public:
         /// `seq` 0: nothing was queued because the channel is closing.
-        SendAwaiter(Datagram& d, std::uint64_t seq) noexcept : io_(d.io_), seq_(seq) {
-            if (seq_ == 0) result_ = unexpected(make_error_code(NetError::closed));
-        }
+        SendAwaiter(detail::DatagramIo& io, std::uint64_t seq) noexcept : io_(&io), seq_(seq) {}
         bool await_ready() noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
         }
-        Result<void> await_resume() const noexcept { return result_; }
+        Result<void> await_resume() const noexcept;
 
     private:
         friend class detail::DatagramIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
-        static void on_cancel(void* self) noexcept;
-        detail::DatagramIo* io_;  // as in ReceiveAwaiter
-        std::uint64_t seq_;  // 0: nothing was queued (result_ says why)
-        Result<void> result_;
-        std::coroutine_handle<> waiter_;
-        detail::CancelState* cancel_ = nullptr;
+        static bool on_cancel(detail::Waiter& self) noexcept;
+        detail::DatagramIo* io_;
+        std::uint64_t seq_;  // 0: nothing was queued
+        bool gone_ = false;  // its datagram was dropped by a close
     };
 };
 

@@ -10,6 +10,7 @@ enum class NetError {
     end_of_stream = 1,  ///< the peer closed its side; no more data will come
     buffer_overflow,    ///< a frame would exceed buffer_size
     closed,             ///< the channel was closed
+    write_buffer_full,  ///< queued output would pass max_write_buffer
 };
 
 /// The category of NetError codes ("pants.net").

@@ -4,10 +4,14 @@
 //   pants::Server server(handler);     // each connection runs handler(stream)
 //
 // A Server owns its connections: it creates each one on accept and frees it
-// after its on_close(); the user never deletes them. Destroying a Server
-// closes the listener and every connection. Servers accept with multishot
-// accept on io_uring; when the process runs out of file descriptors
-// (EMFILE) they back off and resume instead of spinning.
+// after its on_close(); the user never deletes them. close() stops
+// listening and closes every connection; the server's on_close() follows on
+// a later turn, and coroutines waiting in accept() resume then with
+// NetError::closed. Destroying a Server closes the listener and frees
+// every connection (without their on_close: call close() first for that).
+// Servers accept with multishot accept on io_uring; when the process runs
+// out of file descriptors (EMFILE) they back off and resume instead of
+// spinning.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include <pants/address.hpp>
+#include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/stream.hpp>
 #include <pants/task.hpp>
@@ -26,7 +31,7 @@
 namespace pants {
 
 namespace detail {
-struct AcceptOp;
+class ListenerIo;
 }
 
 /// What every Server<...> shares: the listener and the set of connections.
@@ -54,7 +59,7 @@ public:
 
     /// Called with each accepted connection, after its on_connect().
     virtual void on_accept(Stream& connection);
-    /// Called when the server stops listening.
+    /// Called when the server has stopped listening (a later turn than close()).
     virtual void on_close();
     /// listen() failed, or accept() failed in a way that is not a transient
     /// shortage. Default: one line on stderr.
@@ -71,16 +76,15 @@ protected:
     void track(Stream& stream);
     void forget(Stream* stream) noexcept;
 
+    /// The listener's I/O state, if listen() succeeded.
+    detail::ListenerIo* listener() const noexcept { return listener_; }
+
 private:
-    friend struct detail::AcceptOp;
-    void arm();
-    void accepted(int result, bool more);
-    virtual void stopped() {}
+    friend class detail::ListenerIo;
+    void drop_listener() noexcept;
 
     Engine* engine_;
-    int fd_ = -1;
-    detail::AcceptOp* accept_ = nullptr;
-    Timer backoff_;
+    detail::ListenerIo* listener_ = nullptr;
     std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
 };
 
@@ -153,10 +157,12 @@ public:
     /// A server without a handler: take connections with accept().
     explicit Server(Engine& engine = Engine::instance()) : ServerBase(engine) {}
 
-    class AcceptAwaiter {
+    /// What `co_await server.accept()` waits on. It points at the
+    /// listener's I/O state, which outlives a Server destroyed meanwhile.
+    class AcceptAwaiter : public detail::Waiter {
     public:
-        explicit AcceptAwaiter(Server& s) noexcept : server_(s) {}
-        bool await_ready() const noexcept { return !server_.accepted_.empty() || !server_.listening(); }
+        explicit AcceptAwaiter(detail::ListenerIo* listener) noexcept : listener_(listener) {}
+        bool await_ready() const noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
@@ -165,28 +171,19 @@ public:
         Result<std::unique_ptr<Stream>> await_resume();
 
     private:
-        friend class Server;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
-        static void on_cancel(void* self) noexcept;
-        Server& server_;
-        std::coroutine_handle<> waiter_;
-        detail::CancelState* cancel_ = nullptr;
-        bool cancelled_ = false;
+        detail::ListenerIo* listener_;
     };
 
     /// The next accepted connection (for a server built without a handler).
-    AcceptAwaiter accept() { return AcceptAwaiter(*this); }
+    AcceptAwaiter accept() { return AcceptAwaiter(listener()); }
 
 protected:
     void adopt(int fd) override;
 
 private:
     static Task<> serve(Handler handler, std::unique_ptr<Stream> stream);
-    void wake_acceptor();
-    void stopped() override { wake_acceptor(); }
     Handler handler_;
-    std::vector<std::unique_ptr<Stream>> accepted_;  // waiting for accept()
-    AcceptAwaiter* acceptor_ = nullptr;
 };
 
 Server(Task<> (*)(Stream&)) -> Server<void>;

@@ -8,9 +8,23 @@
 // (call callbacks() to hand the stream back to on_read()).
 //
 // read_delimiter decides what one frame is, for both styles. write() never
-// blocks and never drops data. A Stream belongs to one Engine and is used on
-// that engine's thread. Destroying a Stream with operations in flight is
-// safe: they are cancelled and their memory is kept until the kernel is done.
+// blocks and never drops data; when more than high_water bytes are queued,
+// the stream stops reading until the queue drains to low_water (callbacks
+// and coroutines alike), and past max_write_buffer it fails.
+//
+// Ending a stream, in one place:
+//   end()      sends everything queued, shuts down our side, drains what
+//              the peer still sends until it closes (3 s at most), closes.
+//   close()    closes now; queued data is dropped.
+//   ~Stream()  as close(), except that a pending end() still completes.
+// Either way on_close() runs exactly once, on a later turn (never inside
+// the call that closed), after the last on_read() and after the error
+// callback of a failure; local_address() and remote_address() still
+// answer inside it. Operations in flight are cancelled and their memory is
+// kept until the kernel is done; coroutines waiting on the stream resume
+// with an error (NetError::closed, or end_of_stream after the peer's EOF).
+//
+// A Stream belongs to one Engine and is used on that engine's thread.
 #pragma once
 
 #include <chrono>
@@ -21,6 +35,7 @@
 #include <string_view>
 
 #include <pants/address.hpp>
+#include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/net_error.hpp>
 #include <pants/read_delimiter.hpp>
@@ -60,10 +75,20 @@ public:
 
     /// What one on_read() / read() delivers (default: each chunk as it arrives).
     ReadDelimiterSetting read_delimiter;
-    /// Most bytes buffered waiting for a frame; past it on_overflow_error and close.
+    /// Most bytes buffered for one frame (the larger of this and a byte
+    /// count read_delimiter); a frame or partial frame past it gives
+    /// on_overflow_error and closes.
     std::size_t buffer_size = 65536;
-    /// co_await write() suspends while more than this is queued.
+    /// Queued output above which reading pauses (if pause_on_high_water)
+    /// and co_await write() suspends.
     std::size_t high_water = 1 << 20;
+    /// Queued output at or below which reading resumes after such a pause.
+    std::size_t low_water = 256 << 10;
+    /// Queued output past which a write() fails: on_write_error
+    /// (NetError::write_buffer_full) and close. 0: no limit.
+    std::size_t max_write_buffer = 64 << 20;
+    /// Stop reading while more than high_water is queued (backpressure).
+    bool pause_on_high_water = true;
 
     // --- callback style -------------------------------------------------
 
@@ -71,8 +96,11 @@ public:
     class WriteAwaiter;
     class ConnectAwaiter;
 
-    /// Starts connecting; on_connect() or on_connect_error() follows. In a
-    /// coroutine, `co_await s.connect(a)` also resumes with the outcome.
+    /// Starts connecting; on_connect() or on_connect_error() follows (on a
+    /// later turn, also when it fails at once: then on_close() follows
+    /// too; a stream already connecting or connected gets EALREADY /
+    /// EISCONN and keeps its connection). In a coroutine, `co_await
+    /// s.connect(a)` also resumes with the outcome.
     ConnectAwaiter connect(const Address& address);
     /// Queues data; on_write() fires when everything queued has been sent.
     /// In a coroutine, `co_await s.write(d)` resumes once the queue is
@@ -83,16 +111,28 @@ public:
     Result<void> write_file(int fd, std::uint64_t offset = 0, std::uint64_t nbytes = 0);
     /// The same for a path, opened now and closed when sent.
     Result<void> write_file(const std::string& path, std::uint64_t offset = 0, std::uint64_t nbytes = 0);
-    /// Closes once everything queued has been sent.
+    /// Closes once everything queued has been sent (see the header comment).
     void end();
     /// Closes now; queued data is dropped. on_close() follows, once.
     void close();
+    /// Stops reading from the socket (and delivering buffered frames) until
+    /// resume_reading(); the kernel's buffers then push back on the peer.
+    void pause_reading();
+    /// Undoes pause_reading(); buffered frames are delivered on a later turn.
+    void resume_reading();
+    /// True between pause_reading() and resume_reading().
+    bool reading_paused() const noexcept;
 
     bool connected() const noexcept;
+    /// True while a connect() is under way.
+    bool connecting() const noexcept;
     /// True once close() or end() was called or the stream failed.
     bool closing() const noexcept;
+    /// True once on_close() runs.
     bool closed() const noexcept;
+    /// The local address; still known in on_close().
     Result<Address> local_address() const;
+    /// The peer's address; still known in on_close().
     Result<Address> remote_address() const;
     /// Bytes queued and not yet sent.
     std::size_t pending_write_bytes() const noexcept;
@@ -116,7 +156,8 @@ public:
     virtual void on_connect_error(std::error_code error);
     /// Receiving failed (e.g. reset); the stream closes. Default: on_error().
     virtual void on_read_error(std::error_code error);
-    /// Sending failed (e.g. reset); the stream closes. Default: on_error().
+    /// Sending failed (e.g. reset, or max_write_buffer passed); the stream
+    /// closes. Default: on_error().
     virtual void on_write_error(std::error_code error);
     /// A frame exceeded buffer_size; the stream closes. Default: on_error().
     virtual void on_overflow_error(std::error_code error);
@@ -135,7 +176,7 @@ public:
     /// Hands incoming frames back to on_read() after a coroutine used read().
     void callbacks();
 
-    /// Internal: the I/O state (servers and datagram-free helpers use it).
+    /// Internal: the I/O state (servers and the client use it).
     detail::StreamIo& io() const noexcept { return *io_; }
 
 private:
@@ -143,39 +184,37 @@ private:
     detail::StreamIo* io_;
 
 public:
-    // The awaiters are defined here so they can be returned by value.
+    // The awaiters are defined here so they can be returned by value. Each
+    // points at the stream's I/O state, which outlives a Stream destroyed
+    // while they wait.
 
     /// What `co_await stream.read()` waits on.
-    class ReadAwaiter {
+    class ReadAwaiter : public detail::Waiter {
     public:
-        ReadAwaiter(Stream& s, std::optional<ReadDelimiter> once) : stream_(s), once_(std::move(once)) {}
-        ReadAwaiter(const ReadAwaiter&) = delete;
-        ~ReadAwaiter();
+        ReadAwaiter(detail::StreamIo& io, std::optional<ReadDelimiter> once) : io_(&io), once_(std::move(once)) {}
         bool await_ready();
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
         }
-        Result<std::string_view> await_resume() noexcept { return std::move(result_); }
+        Result<std::string_view> await_resume() noexcept {
+            if (error()) return unexpected(error());
+            return std::move(result_);
+        }
 
     private:
         friend class detail::StreamIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
-        static void on_cancel(void* self) noexcept;
-        Stream& stream_;
+        detail::StreamIo* io_;
         std::optional<ReadDelimiter> once_;
         std::size_t scanned_ = 0;
         Result<std::string_view> result_;
-        std::coroutine_handle<> waiter_;
-        detail::CancelState* cancel_ = nullptr;
     };
 
     /// What `co_await stream.write(data)` waits on: room under high_water.
-    class WriteAwaiter {
+    class WriteAwaiter : public detail::Waiter {
     public:
-        explicit WriteAwaiter(Stream& s) noexcept : stream_(&s) {}
-        WriteAwaiter(const WriteAwaiter&) = delete;
-        ~WriteAwaiter();
+        explicit WriteAwaiter(detail::StreamIo& io) noexcept : io_(&io) {}
         bool await_ready() const noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
@@ -184,37 +223,29 @@ public:
         Result<void> await_resume() const noexcept;
 
     private:
-        friend class detail::StreamIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
-        static void on_cancel(void* self) noexcept;
-        Stream* stream_;
-        std::coroutine_handle<> waiter_;
-        detail::CancelState* cancel_ = nullptr;
-        WriteAwaiter* next_ = nullptr;
-        bool cancelled_ = false;
+        detail::StreamIo* io_;
     };
 
     /// What `co_await stream.connect(address)` waits on.
-    class ConnectAwaiter {
+    class ConnectAwaiter : public detail::Waiter {
     public:
-        ConnectAwaiter(Stream& s, Result<void> started) noexcept : stream_(s), result_(started) {}
-        ConnectAwaiter(const ConnectAwaiter&) = delete;
-        ~ConnectAwaiter();
+        ConnectAwaiter(detail::StreamIo& io, Result<void> started) noexcept : io_(&io), result_(started) {}
         bool await_ready() const noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
         }
-        Result<void> await_resume() const noexcept { return result_; }
+        Result<void> await_resume() const noexcept {
+            if (error()) return unexpected(error());
+            return result_;
+        }
 
     private:
-        friend class detail::StreamIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
-        static void on_cancel(void* self) noexcept;
-        Stream& stream_;
+        static bool on_cancel(detail::Waiter& self) noexcept;
+        detail::StreamIo* io_;
         Result<void> result_;
-        std::coroutine_handle<> waiter_;
-        detail::CancelState* cancel_ = nullptr;
     };
 };
 

@@ -1,0 +1,118 @@
+// net/channel_io.hpp: the lifecycle every channel's I/O state shares.
+//
+// A ChannelIo (StreamIo, DatagramIo, ListenerIo) owns one socket and the
+// operations in flight on it, and outlives its owner (the Stream, Datagram
+// or Server) until the kernel has given back every operation and every
+// Waiter has been resumed (DESIGN.md, Channel lifecycle). Its phase only
+// moves forward:
+//
+//   idle -> open -> ending -> lingering -> closing -> notifying -> closed
+//     \______________\__________\______________^
+//
+// end() flushes queued output first (a stream then lingers: it shuts down
+// its side and drains until the peer closes); close() drops queued output
+// and cancels everything; the socket is closed once nothing is in flight,
+// and on_close runs on a later turn, exactly once. abandon() is the owner's
+// destructor: a pending end() still completes, anything else closes, and
+// the state frees itself when done. Whatever user code throws goes to the
+// engine's error handler, and the channel goes on as if it had returned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <system_error>
+
+#include <pants/detail/waiter.hpp>
+#include <pants/engine.hpp>
+#include <pants/net_error.hpp>
+
+namespace pants::detail {
+
+class ChannelIo : public TurnFlush {
+public:
+    enum class Phase : std::uint8_t { idle, open, ending, lingering, closing, notifying, closed };
+    /// Which of the owner's error callbacks an error goes to.
+    enum class Report : std::uint8_t { connect, read, write, overflow, other };
+
+    ChannelIo(const ChannelIo&) = delete;
+    ChannelIo& operator=(const ChannelIo&) = delete;
+
+    Engine& engine;
+    Backend& backend;
+    int fd = -1;
+    std::error_code error;  // why it closed, if it failed
+    WaitList readers{engine};
+    WaitList writers{engine};
+    /// Called after on_close, or when the owner is destroyed (a Server
+    /// forgets its connection here).
+    std::function<void()> on_finished;
+
+    Phase phase() const noexcept { return phase_; }
+    /// end() or close() was called, or it failed.
+    bool closing() const noexcept { return phase_ >= Phase::ending; }
+    /// on_close is running or has run.
+    bool closed() const noexcept { return phase_ >= Phase::notifying; }
+    /// Why operations now fail: the error, else NetError::closed.
+    std::error_code close_error() const noexcept { return error ? error : make_error_code(NetError::closed); }
+
+    /// Closes once queued output has been sent.
+    void end();
+    /// Closes now: queued output is dropped, operations are cancelled.
+    void close();
+    /// The owner is being destroyed: finish a pending end(), else close;
+    /// free this once nothing is in flight.
+    void abandon();
+
+protected:
+    explicit ChannelIo(Engine& engine) noexcept : engine(engine), backend(engine.backend()) {}
+    virtual ~ChannelIo();
+
+    /// Moves to `next`; a backward or impossible move is a bug (asserted).
+    void set_phase(Phase next) noexcept;
+    /// Once nothing is in flight after close(): closes the socket and
+    /// schedules on_close.
+    void maybe_finish();
+    /// Records `ec` as the channel's error, reports it now, and closes.
+    void fail(std::error_code ec, Report report);
+    /// The same, but the report comes on a later turn, just before
+    /// on_close (for failures found inside a user's call).
+    void fail_later(std::error_code ec, Report report);
+    /// Runs user code: what it throws goes to the engine's error handler.
+    template <class F>
+    void call(F&& f) noexcept {
+        try {
+            f();
+        } catch (...) {
+            engine.report(std::current_exception());
+        }
+    }
+
+    // What each kind of channel adds.
+    /// Operations still in flight (the socket stays open until none are).
+    virtual bool busy() const noexcept = 0;
+    virtual void cancel_operations() = 0;
+    /// Drops queued output that is not in flight.
+    virtual void drop_output() = 0;
+    /// end(): send what is queued, then close (or linger).
+    virtual void begin_end() = 0;
+    virtual bool has_owner() const noexcept = 0;
+    virtual void forget_owner() noexcept = 0;
+    /// Calls the owner's error callback for `report`.
+    virtual void report(Report report, std::error_code ec) = 0;
+    /// Calls the owner's on_close.
+    virtual void report_closed() = 0;
+    /// Just before the socket is closed (a stream keeps its addresses).
+    virtual void before_close() noexcept {}
+    /// The error a waiting reader gets at the close.
+    virtual std::error_code reader_close_error() const noexcept { return close_error(); }
+
+private:
+    void notify_closed();
+
+    Phase phase_ = Phase::idle;
+    bool finish_scheduled_ = false;
+    Report late_report_ = Report::other;
+    bool has_late_report_ = false;
+};
+
+}  // namespace pants::detail

@@ -1,0 +1,93 @@
+// pants/detail/waiter.hpp: a coroutine suspended on a channel, and the
+// list a channel's I/O state keeps of them.
+//
+// Every channel awaiter (read, write, connect, receive, send, accept)
+// derives from Waiter. A Waiter is linked into a WaitList of the channel's
+// I/O state, never into the Stream, Datagram or Server: the I/O state
+// outlives its owner until every linked Waiter has been resumed. A Waiter
+// unlinks itself when its coroutine frame dies. A Waiter resumed because of
+// a cancel resumes on a later turn, never inside the canceller's call.
+// Engine thread only.
+#pragma once
+
+#include <coroutine>
+#include <system_error>
+
+#include <pants/detail/cancel.hpp>
+#include <pants/engine.hpp>
+
+namespace pants::detail {
+
+class WaitList;
+
+class Waiter {
+public:
+    Waiter() noexcept = default;
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
+    ~Waiter();
+
+    /// Linked in a WaitList (suspended, not yet resumed).
+    bool linked() const noexcept { return list_ != nullptr; }
+    /// Why it was resumed without a result (closed, cancelled), if so.
+    std::error_code error() const noexcept { return error_; }
+
+protected:
+    /// What a cancel request does besides the default (unlink, ECANCELED,
+    /// resume on the next turn). Return false to keep the default from
+    /// running (the hook then arranges the resumption itself).
+    using CancelHook = bool (*)(Waiter& self) noexcept;
+
+    /// Suspends `h` in `list`. Returns false (do not suspend; error() is
+    /// ECANCELED) when its coroutine chain was already cancelled.
+    bool wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook = nullptr) noexcept;
+    void set_error(std::error_code e) noexcept { error_ = e; }
+
+private:
+    friend class WaitList;
+    static void cancel_requested(void* self) noexcept;
+    void unlink() noexcept;
+
+    WaitList* list_ = nullptr;
+    Waiter* prev_ = nullptr;
+    Waiter* next_ = nullptr;
+    std::coroutine_handle<> handle_;
+    CancelState* cancel_ = nullptr;
+    CancelHook hook_ = nullptr;
+    std::error_code error_;
+    Timer deferred_;  // a resumption scheduled for the next turn
+};
+
+/// The Waiters of one direction of a channel, in the order they came.
+class WaitList {
+public:
+    explicit WaitList(Engine& engine) noexcept : engine_(&engine) {}
+    WaitList(const WaitList&) = delete;
+    WaitList& operator=(const WaitList&) = delete;
+    ~WaitList();
+
+    bool empty() const noexcept { return head_ == nullptr; }
+    Waiter* front() const noexcept { return head_; }
+    static Waiter* next(const Waiter& w) noexcept { return w.next_; }
+
+    /// Unlinks `w` and resumes it now, with `error` if not empty (else its
+    /// result is ready). Call from a completion or a later turn, never
+    /// inside a user's call.
+    void resume(Waiter& w, std::error_code error = {});
+    /// Unlinks `w` and resumes it on the next turn with `error`.
+    void resume_later(Waiter& w, std::error_code error);
+    /// Unlinks and resumes every Waiter linked now, each with `error` (if
+    /// not empty); one that links again meanwhile waits for the next call.
+    void resume_all(std::error_code error = {});
+
+private:
+    friend class Waiter;
+    void push_back(Waiter& w) noexcept;
+    void remove(Waiter& w) noexcept;
+
+    Engine* engine_;
+    Waiter* head_ = nullptr;
+    Waiter* tail_ = nullptr;
+};
+
+}  // namespace pants::detail
