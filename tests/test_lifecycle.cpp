@@ -1,0 +1,220 @@
+// The channel lifecycle (issue 8): one regression test per bug that the
+// three copies of the close protocol had, on both backends.
+#include <sys/resource.h>
+
+#include <memory>
+
+#include "net_helpers.hpp"
+
+using namespace test;
+using pants::Address;
+using pants::Engine;
+using pants::NetError;
+using pants::Task;
+
+namespace {
+
+struct Echo : pants::Connection {
+    void on_read(std::string_view d) override { write(d); }
+};
+
+/// A server connection that remembers who left, read inside on_close.
+struct Leaver : pants::Connection {
+    static inline std::vector<std::string> left;
+    void on_close() override {
+        auto peer = remote_address();
+        auto local = local_address();
+        left.push_back((peer ? peer->to_string() : "?") + " -> " + (local ? local->to_string() : "?"));
+    }
+};
+
+struct UdpSink : pants::Datagram {
+    using pants::Datagram::Datagram;
+    std::vector<std::string> got;
+    void on_read(std::string_view d, const Address&) override { got.emplace_back(d); }
+};
+
+struct Big : pants::Connection {
+    static inline std::vector<std::size_t> frames;
+    static inline int overflows = 0;
+    Big() {
+        buffer_size = 64;
+        read_delimiter = 100000;
+    }
+    void on_read(std::string_view d) override { frames.push_back(d.size()); }
+    void on_overflow_error(std::error_code) override { ++overflows; }
+};
+
+}  // namespace
+
+TEST_CASE("a read() cancelled by when_any after its Stream was destroyed is safe") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    auto stream = std::make_unique<pants::Client>(engine);
+    bool done = false;
+    auto co = [&]() -> Task<> {
+        REQUIRE(co_await stream->connect(*server.local_address()));
+        auto destroy = [&]() -> Task<int> {
+            co_await engine.sleep(std::chrono::milliseconds(1));
+            stream.reset();  // the read below still waits on its I/O state
+            co_return 1;
+        };
+        auto read = [&](pants::Stream& s) -> Task<int> {
+            auto r = co_await s.read();
+            co_return r ? 2 : 3;
+        };
+        auto winner = co_await pants::when_any(destroy(), read(*stream));
+        CHECK(winner.first == 0);
+        done = true;
+    };
+    engine.run(co());
+    CHECK(done);
+    run_until(engine, [&] { return engine.backend().in_flight() <= 1; });  // the listener's accept
+}
+
+TEST_CASE("a coroutine waiting in read() when its Stream is destroyed resumes with closed") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    auto stream = std::make_unique<pants::Client>(engine);
+    std::error_code got;
+    auto reader = [&]() -> Task<> {
+        REQUIRE(co_await stream->connect(*server.local_address()));
+        engine.defer(std::chrono::milliseconds(1), [&] { stream.reset(); });
+        auto r = co_await stream->read();
+        REQUIRE_FALSE(r);
+        got = r.error();
+    };
+    engine.run(reader());
+    CHECK(got == NetError::closed);
+}
+
+TEST_CASE("a Datagram that is ended and destroyed still sends everything queued") {
+    Engine engine;
+    UdpSink sink(engine);
+    REQUIRE(sink.listen(Address::loopback_v4(0)));
+    auto to = *sink.local_address();
+    {
+        pants::Datagram d(engine);
+        d.write("one", to);
+        d.write("two", to);
+        d.write("three", to);
+        d.end();
+    }
+    run_until(engine, [&] { return sink.got.size() == 3; });
+    CHECK(sink.got == std::vector<std::string>{"one", "two", "three"});
+}
+
+TEST_CASE("an accept() waiter resumes on a later turn when the server closes") {
+    Engine engine;
+    pants::Server<> server(engine);
+    REQUIRE(server.listen(loopback()));
+    int resumed = 0;
+    std::error_code error;
+    auto acceptor = [&]() -> Task<> {
+        auto s = co_await server.accept();
+        ++resumed;
+        if (!s) error = s.error();
+    };
+    engine.spawn(acceptor());
+    server.close();
+    CHECK(resumed == 0);  // never inside close()
+    run_until(engine, [&] { return resumed == 1; });
+    CHECK(error == NetError::closed);
+}
+
+TEST_CASE("an accept() waiter resumes on a later turn when the server is destroyed") {
+    Engine engine;
+    auto server = std::make_unique<pants::Server<>>(engine);
+    REQUIRE(server->listen(loopback()));
+    int resumed = 0;
+    std::error_code error;
+    auto acceptor = [&]() -> Task<> {
+        auto s = co_await server->accept();
+        ++resumed;
+        if (!s) error = s.error();
+    };
+    engine.spawn(acceptor());
+    server.reset();
+    CHECK(resumed == 0);  // never inside ~Server
+    run_until(engine, [&] { return resumed == 1; });
+    CHECK(error == NetError::closed);
+}
+
+TEST_CASE("connect() to an empty address reports on_connect_error and on_close on a later turn") {
+    Engine engine;
+    Recorder c(engine);
+    auto started = c.Stream::connect(Address());
+    CHECK(c.events.empty());  // never inside connect()
+    run_until(engine, [&] { return c.closes == 1; });
+    CHECK(c.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(c.error);
+}
+
+TEST_CASE("connect() when socket() fails with EMFILE reports it through the callbacks") {
+    Engine engine;
+    Recorder c(engine);
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    // No descriptor left: the lowest free one is at or above the new limit.
+    int probe = ::dup(0);
+    REQUIRE(probe >= 0);
+    ::close(probe);
+    rlimit low = old;
+    low.rlim_cur = rlim_t(probe);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    c.Stream::connect(Address::loopback_v4(9));
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    run_until(engine, [&] { return c.closes == 1; });
+    CHECK(c.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(c.error == std::errc::too_many_files_open);
+}
+
+TEST_CASE("connect() on a connected stream reports EISCONN and keeps the connection") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    Recorder c(engine);
+    c.Stream::connect(*server.local_address());
+    run_until(engine, [&] { return c.connected(); });
+    c.Stream::connect(*server.local_address());
+    CHECK(c.events == std::vector<std::string>{"connect"});  // not inside connect()
+    run_until(engine, [&] { return c.events.size() == 2; });
+    CHECK(c.error == std::errc::already_connected);
+    c.write("still here");
+    run_until(engine, [&] { return c.got == "still here"; });
+    CHECK(c.closes == 0);
+}
+
+TEST_CASE("local_address and remote_address still answer inside on_close") {
+    Engine engine;
+    Leaver::left.clear();
+    pants::Server<Leaver> server(engine);
+    REQUIRE(server.listen(loopback()));
+    Recorder c(engine);
+    c.Stream::connect(*server.local_address());
+    run_until(engine, [&] { return c.connected() && server.connections().size() == 1; });
+    std::string expected = c.local_address()->to_string() + " -> " + server.local_address()->to_string();
+    c.close();
+    run_until(engine, [&] { return Leaver::left.size() == 1; });
+    CHECK(Leaver::left[0] == expected);
+}
+
+TEST_CASE("a byte-count read_delimiter larger than buffer_size is the limit") {
+    Engine engine;
+    pants::Server<Big> server(engine);
+    REQUIRE(server.listen(loopback()));
+    auto peer = RawPeer::connect_to(*server.local_address());
+    std::string data = pattern(200000);
+    std::size_t sent = 0;
+    run_until(engine, [&] {
+        if (sent < data.size()) {
+            ssize_t n = ::send(peer.fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) sent += std::size_t(n);
+        }
+        return Big::frames.size() == 2 || Big::overflows > 0;
+    });
+    CHECK(Big::overflows == 0);
+    CHECK(Big::frames == std::vector<std::size_t>{100000, 100000});
+}
