@@ -1,5 +1,7 @@
 #include "channel_io.hpp"
 
+#include <unistd.h>
+
 #include <cassert>
 #include <utility>
 
@@ -32,7 +34,18 @@ bool allowed(Phase from, Phase to) noexcept {
 
 }  // namespace
 
-ChannelIo::~ChannelIo() { engine.cancel_flush(*this); }
+ChannelIo::~ChannelIo() {
+    if (detached_) return;
+    engine.cancel_flush(*this);
+    engine.detach(*this);
+}
+
+void ChannelIo::engine_gone() noexcept {
+    detached_ = true;
+    // The backend that tracked the socket is gone with the engine.
+    if (fd >= 0) ::close(std::exchange(fd, -1));
+    if (!has_owner()) delete this;
+}
 
 void ChannelIo::set_phase(Phase next) noexcept {
     assert(allowed(phase_, next));
@@ -47,7 +60,7 @@ void ChannelIo::end() {
 }
 
 void ChannelIo::close() {
-    if (phase_ >= Phase::closing) return;
+    if (phase_ >= Phase::closing || detached_) return;
     set_phase(Phase::closing);
     drop_output();
     cancel_operations();
@@ -57,6 +70,10 @@ void ChannelIo::close() {
 void ChannelIo::abandon() {
     forget_owner();
     if (auto f = std::move(on_finished)) f();
+    if (detached_) {
+        delete this;
+        return;
+    }
     switch (phase_) {
     case Phase::notifying:
         return;  // notify_closed() frees this when it is done

@@ -28,7 +28,7 @@
 
 namespace pants::detail {
 
-class ChannelIo : public TurnFlush {
+class ChannelIo : public TurnFlush, public EngineClient {
 public:
     enum class Phase : std::uint8_t { idle, open, ending, lingering, closing, notifying, closed };
     /// Which of the owner's error callbacks an error goes to.
@@ -48,8 +48,10 @@ public:
     std::function<void()> on_finished;
 
     Phase phase() const noexcept { return phase_; }
-    /// end() or close() was called, or it failed.
-    bool closing() const noexcept { return phase_ >= Phase::ending; }
+    /// end() or close() was called, or it failed (or its engine is gone).
+    bool closing() const noexcept { return phase_ >= Phase::ending || detached_; }
+    /// Its Engine was destroyed first: nothing more happens on it.
+    bool detached() const noexcept { return detached_; }
     /// on_close is running or has run.
     bool closed() const noexcept { return phase_ >= Phase::notifying; }
     /// Why operations now fail: the error, else NetError::closed.
@@ -64,8 +66,12 @@ public:
     void abandon();
 
 protected:
-    explicit ChannelIo(Engine& engine) noexcept : engine(engine), backend(engine.backend()) {}
+    explicit ChannelIo(Engine& engine) noexcept : engine(engine), backend(engine.backend()) { engine.attach(*this); }
     virtual ~ChannelIo();
+
+    // EngineClient.
+    void engine_stopping() noexcept override { close(); }
+    void engine_gone() noexcept override;
 
     /// Moves to `next`; a backward or impossible move is a bug (asserted).
     void set_phase(Phase next) noexcept;
@@ -113,6 +119,21 @@ private:
     bool finish_scheduled_ = false;
     Report late_report_ = Report::other;
     bool has_late_report_ = false;
+    bool detached_ = false;
+};
+
+/// A ChannelIo with its owner (Stream, Datagram, ServerBase): null once
+/// the owner was destroyed.
+template <class Owner>
+class OwnedChannelIo : public ChannelIo {
+public:
+    Owner* owner;
+
+protected:
+    OwnedChannelIo(Engine& engine, Owner* o) noexcept : ChannelIo(engine), owner(o) {}
+    bool has_owner() const noexcept final { return owner != nullptr; }
+    void forget_owner() noexcept final { owner = nullptr; }
+    void report_closed() final { owner->on_close(); }
 };
 
 }  // namespace pants::detail

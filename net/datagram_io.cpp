@@ -23,7 +23,7 @@ bool is_fatal_receive(int err) {
 
 }  // namespace
 
-DatagramIo::DatagramIo(Engine& e, Datagram* o) : ChannelIo(e), owner(o) {
+DatagramIo::DatagramIo(Engine& e, Datagram* o) : OwnedChannelIo(e, o) {
     recv_op_.kind = OpKind::recvmsg;
     multi_op_.kind = OpKind::receive_from;
     send_op_.kind = OpKind::send;
@@ -120,7 +120,6 @@ void DatagramIo::report(Report r, std::error_code ec) {
     }
 }
 
-void DatagramIo::report_closed() { owner->on_close(); }
 
 // --- receiving -----------------------------------------------------------
 
@@ -334,6 +333,7 @@ bool DatagramIo::try_read(Datagram::ReceiveAwaiter& r) {
 void DatagramIo::wait_read() { start_receiving(); }
 
 void DatagramIo::set_pull(bool pull) {
+    if (detached()) return;
     if (pull && !pull_) {
         pull_ = true;
         // Frames of the datagram in hand now go to receive(), whose views

@@ -36,11 +36,10 @@
 
 namespace pants::detail {
 
-class DatagramIo final : public ChannelIo {
+class DatagramIo final : public OwnedChannelIo<Datagram> {
 public:
     DatagramIo(Engine& engine, Datagram* owner);
 
-    Datagram* owner;
     bool connected = false;
     bool broadcast = false;
     std::optional<Address> last;  // where write(data) goes
@@ -92,10 +91,7 @@ private:
     void cancel_operations() override;
     void drop_output() override;
     void begin_end() override;
-    bool has_owner() const noexcept override { return owner != nullptr; }
-    void forget_owner() noexcept override { owner = nullptr; }
     void report(Report report, std::error_code ec) override;
-    void report_closed() override;
 
     static void on_received(Operation& op, const Completion& c);
     static void on_datagram(Operation& op, const Completion& c);

@@ -19,7 +19,7 @@ bool is_transient(int err) {
 
 }  // namespace
 
-ListenerIo::ListenerIo(Engine& e, ServerBase* o, int listen_fd) : ChannelIo(e), owner(o) {
+ListenerIo::ListenerIo(Engine& e, ServerBase* o, int listen_fd) : OwnedChannelIo(e, o) {
     fd = listen_fd;
     accept_op_.kind = OpKind::accept;
     accept_op_.fd = fd;
@@ -64,7 +64,6 @@ void ListenerIo::drop_output() { accepted_.clear(); }
 
 void ListenerIo::report(Report, std::error_code ec) { owner->on_error(ec); }
 
-void ListenerIo::report_closed() { owner->on_close(); }
 
 void ListenerIo::queue_accepted(std::unique_ptr<Stream> stream) {
     accepted_.push_back(std::move(stream));

@@ -17,13 +17,12 @@
 
 namespace pants::detail {
 
-class ListenerIo final : public ChannelIo {
+class ListenerIo final : public OwnedChannelIo<ServerBase> {
 public:
     /// Takes the listening socket `fd` and starts accepting.
     ListenerIo(Engine& engine, ServerBase* owner, int fd);
     ~ListenerIo() override;
 
-    ServerBase* owner;
 
     /// A stream made for Server<>: it waits here for accept().
     void queue_accepted(std::unique_ptr<Stream> stream);
@@ -42,10 +41,7 @@ private:
     void cancel_operations() override;
     void drop_output() override;
     void begin_end() override { close(); }
-    bool has_owner() const noexcept override { return owner != nullptr; }
-    void forget_owner() noexcept override { owner = nullptr; }
     void report(Report report, std::error_code ec) override;
-    void report_closed() override;
 
     struct Op : Operation {
         Op(Handler h, ListenerIo* l) : Operation(h), io(l) {}

@@ -132,6 +132,7 @@ bool Stream::ConnectAwaiter::suspend(std::coroutine_handle<> h, detail::CancelSt
         result_ = unexpected(io_->close_error());
         return false;
     }
+    if (cancel && cancel->requested()) io_->close();  // as a cancel that came while waiting
     return wait(io_->connectors, h, cancel, &ConnectAwaiter::on_cancel);
 }
 

@@ -8,7 +8,7 @@
 
 namespace pants::detail {
 
-StreamIo::StreamIo(Engine& e, Stream* o, int f) : ChannelIo(e), owner(o) {
+StreamIo::StreamIo(Engine& e, Stream* o, int f) : OwnedChannelIo(e, o) {
     fd = f;
     recv_op_.kind = OpKind::receive;
     send_op_.kind = OpKind::send;
@@ -158,7 +158,6 @@ void StreamIo::report(Report r, std::error_code ec) {
     }
 }
 
-void StreamIo::report_closed() { owner->on_close(); }
 
 std::error_code StreamIo::reader_close_error() const noexcept {
     return eof_ && !error ? make_error_code(NetError::end_of_stream) : close_error();
@@ -180,6 +179,7 @@ bool StreamIo::want_receive() const noexcept {
 }
 
 void StreamIo::update_receive() {
+    if (detached()) return;
     const bool want = want_receive();
     if (want && !recv_op_.in_flight) {
         recv_op_.fd = fd;

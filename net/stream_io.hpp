@@ -31,12 +31,11 @@ protected:
     ~PendingConnect() = default;
 };
 
-class StreamIo final : public ChannelIo {
+class StreamIo final : public OwnedChannelIo<Stream> {
 public:
     StreamIo(Engine& engine, Stream* owner, int fd);
     ~StreamIo() override;
 
-    Stream* owner;
     bool connected = false;
     WaitList connectors{engine};
 
@@ -112,10 +111,7 @@ private:
     void cancel_operations() override;
     void drop_output() override;
     void begin_end() override;
-    bool has_owner() const noexcept override { return owner != nullptr; }
-    void forget_owner() noexcept override { owner = nullptr; }
     void report(Report report, std::error_code ec) override;
-    void report_closed() override;
     void before_close() noexcept override;
     std::error_code reader_close_error() const noexcept override;
 

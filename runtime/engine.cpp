@@ -42,12 +42,34 @@ Engine::~Engine() {
     // Teardown is a protocol: cancel every detached coroutine, then turn the
     // loop until their operations' completions have come back, so no
     // memory the kernel still points at is freed under it.
+    // Channels still open are closed first, so that their operations come
+    // back (a multishot receive would otherwise never end).
+    for (auto* c = clients_; c; c = c->next_) c->engine_stopping();
     for (auto* d = detached_; d; d = d->next()) d->cancel_state()->request();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     while ((detached_ || backend_->in_flight() > 0 || !next_turn_.empty()) && Clock::now() < deadline)
         poll(std::chrono::milliseconds(10));
     // Whatever is still suspended will never be resumed: free its frame.
     while (detached_) std::coroutine_handle<detail::DetachedPromise>::from_promise(*detached_).destroy();
+    // Channels that outlive us become inert (and free themselves if no one
+    // owns them).
+    while (auto* c = clients_) {
+        detach(*c);
+        c->engine_gone();
+    }
+}
+
+void Engine::attach(detail::EngineClient& c) noexcept {
+    c.prev_ = nullptr;
+    c.next_ = clients_;
+    if (clients_) clients_->prev_ = &c;
+    clients_ = &c;
+}
+
+void Engine::detach(detail::EngineClient& c) noexcept {
+    (c.prev_ ? c.prev_->next_ : clients_) = c.next_;
+    if (c.next_) c.next_->prev_ = c.prev_;
+    c.prev_ = c.next_ = nullptr;
 }
 
 void Engine::start() {

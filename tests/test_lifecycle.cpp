@@ -218,3 +218,22 @@ TEST_CASE("a byte-count read_delimiter larger than buffer_size is the limit") {
     CHECK(Big::overflows == 0);
     CHECK(Big::frames == std::vector<std::size_t>{100000, 100000});
 }
+
+TEST_CASE("destroying an Engine before its channels closes them, and destroying them afterwards is safe") {
+    auto engine = std::make_unique<Engine>();
+    auto server = std::make_unique<pants::Server<Echo>>(*engine);
+    REQUIRE(server->listen(loopback()));
+    auto client = std::make_unique<Recorder>(*engine);
+    client->Stream::connect(*server->local_address());
+    auto udp = std::make_unique<UdpSink>(*engine);
+    REQUIRE(udp->listen(Address::loopback_v4(0)));
+    run_until(*engine, [&] { return client->connected() && server->connections().size() == 1; });
+    client->write("queued");
+    engine.reset();
+    CHECK(client->closes == 1);  // closed by the engine's destruction, not abandoned
+    CHECK(client->closing());
+    client->write("ignored");  // inert: no engine to queue on
+    client.reset();
+    udp.reset();
+    server.reset();
+}

@@ -50,6 +50,25 @@ private:
     friend class pants::Engine;
     bool flush_queued_ = false;
 };
+
+/// Something that lives on an Engine and must hear of it when the Engine
+/// is destroyed first (a channel's I/O state).
+class EngineClient {
+public:
+    /// The engine is being destroyed: stop, cancelling what is in flight
+    /// (the engine still drains completions after this).
+    virtual void engine_stopping() noexcept = 0;
+    /// The engine is gone: never touch it again; free what nobody owns.
+    virtual void engine_gone() noexcept = 0;
+
+protected:
+    ~EngineClient() = default;
+
+private:
+    friend class pants::Engine;
+    EngineClient* prev_ = nullptr;
+    EngineClient* next_ = nullptr;
+};
 }  // namespace detail
 
 class Engine {
@@ -72,7 +91,9 @@ public:
     explicit Engine(const Options& options);
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
-    /// Cancels detached coroutines and drains in-flight operations.
+    /// Closes the channels still on it (their on_close runs), cancels
+    /// detached coroutines and drains in-flight operations. Channels
+    /// destroyed afterwards are inert: destroying them is safe.
     ~Engine();
 
     /// Runs the loop until stop().
@@ -154,6 +175,9 @@ public:
     void queue_flush(detail::TurnFlush& f);
     /// Internal: forgets a queued flush (its object is going away).
     void cancel_flush(detail::TurnFlush& f) noexcept;
+    /// Internal: `c` hears of this engine's destruction until detach(c).
+    void attach(detail::EngineClient& c) noexcept;
+    void detach(detail::EngineClient& c) noexcept;
 
 private:
     friend class detail::DetachedPromise;
@@ -182,6 +206,7 @@ private:
     std::atomic<bool> stop_requested_{false};
     std::function<void(std::exception_ptr)> error_handler_;
     detail::DetachedPromise* detached_ = nullptr;  // intrusive list
+    detail::EngineClient* clients_ = nullptr;      // intrusive list
     std::size_t detached_count_ = 0;
 };
 
