@@ -30,6 +30,12 @@ int count_fds() {
     return n - 1;  // the directory's own descriptor
 }
 
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (auto& x : v) s += (s.empty() && &x == &v.front() ? "" : "|") + x;
+    return s;
+}
+
 // A raw UDP socket bound to loopback that sends and receives by hand.
 struct UdpPeer {
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -195,7 +201,7 @@ void expect_close_after_throw(Thrower::Where where, Act act) {
         RawPeer peer = RawPeer::connect_to(*server.local_address());
         run_until(engine, [&] { return server.connections().size() == 1; });
         act(peer);
-        REQUIRE(engine.run_until([&] { return Thrower::closes == 1 && server.connections().empty(); }, 5s));
+        REQUIRE(engine.run_until([&] { return Thrower::closes == 1 && server.connections().empty(); }, 3s));
         CHECK(reported.size() == 1);
         engine.poll(0ms);
         CHECK(Thrower::closes == 1);
@@ -223,11 +229,11 @@ TEST_CASE("a throw from on_read loses no frame and keeps the framing (issue 9.5)
     run_until(engine, [&] { return Thrower::frames.size() >= 5 || !reported.empty(); });
     engine.poll(0ms);
     CHECK(reported == std::vector<std::string>{"on_read threw on b"});
-    CHECK(Thrower::frames == std::vector<std::string>{"a", "b", "c", "d", "e"});
+    CHECK(joined(Thrower::frames) == "a|b|c|d|e");
     // And the stream goes on framing what comes next.
     peer.send("f\n");
-    run_until(engine, [&] { return Thrower::frames.size() >= 6; });
-    CHECK(Thrower::frames.back() == "f");
+    CHECK(engine.run_until([&] { return Thrower::frames.size() >= 6; }, 3s));
+    CHECK(joined(Thrower::frames) == "a|b|c|d|e|f");
     CHECK(Thrower::closes == 0);
 }
 
@@ -238,7 +244,7 @@ TEST_CASE("a throw from on_read_error still closes the connection (issue 9.5)") 
 
 TEST_CASE("a throw from on_error still closes the connection (issue 9.5)") {
     expect_close_after_throw(Thrower::Where::on_error, [](RawPeer& p) { p.reset(); });
-    CHECK(Thrower::events == std::vector<std::string>{"read_error", "error"});
+    CHECK(joined(Thrower::events) == "read_error|error");
 }
 
 TEST_CASE("a throw from on_overflow_error still closes the connection (issue 9.5)") {
@@ -274,8 +280,37 @@ TEST_CASE("a datagram channel whose on_read_error throws keeps receiving (issue 
     peer.send(std::string(30000, 'x'), at);
     run_until(engine, [&] { return d.read_errors == 1; });
     for (int i = 0; i < 3; ++i) peer.send("after " + std::to_string(i), at);
-    REQUIRE(engine.run_until([&] { return d.reads.size() == 3; }, 5s));
+    CHECK(engine.run_until([&] { return d.reads.size() == 3; }, 3s));
     CHECK(d.reads == std::vector<std::string>{"after 0", "after 1", "after 2"});
+    CHECK(reported == 1);
+    CHECK_FALSE(d.closing());
+}
+
+TEST_CASE("a connected datagram channel whose on_read_error throws on ECONNREFUSED keeps receiving (issue 9.5)") {
+    Engine engine;
+    int reported = 0;
+    engine.set_error_handler([&](std::exception_ptr) { ++reported; });
+    // A port with nobody on it: the first write draws an ICMP port-unreachable.
+    std::uint16_t port;
+    {
+        UdpPeer gone;
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        ::getsockname(gone.fd, reinterpret_cast<sockaddr*>(&ss), &len);
+        port = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len).port();
+    }
+    ThrowingDatagram d(engine);
+    REQUIRE(d.connect(Address::loopback_v4(port)));
+    d.write("anyone?");
+    run_until(engine, [&] { return d.read_errors == 1; });
+    // Now somebody binds that port and talks to the channel.
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    Address there = Address::loopback_v4(port);
+    REQUIRE(::bind(fd, there.data(), there.size()) == 0);
+    const Address at = *d.local_address();
+    REQUIRE(::sendto(fd, "back", 4, 0, at.data(), at.size()) == 4);
+    CHECK(engine.run_until([&] { return d.reads.size() == 1; }, 3s));
+    ::close(fd);
     CHECK(reported == 1);
     CHECK_FALSE(d.closing());
 }
@@ -307,6 +342,7 @@ TEST_CASE("a 10 KB line in one segment overflows a 64-byte buffer_size (issue 9.
     engine.poll(0ms);
     CHECK(SmallLines::overflows == 1);
     CHECK(SmallLines::frame_sizes.empty());
+    if (!SmallLines::frame_sizes.empty()) CHECK(SmallLines::frame_sizes.front() <= 64);
 }
 
 TEST_CASE("co_await read() of a 10 KB line in one segment is an overflow with a 64-byte buffer_size (issue 9.6)") {
