@@ -60,7 +60,7 @@ const char* const kActions[] = {
     "end",           // end(): flush, then close
     "close",         // close() now
     "destroy",       // destroy the object (nothing of ours pending on it)
-    "destroy_busy",  // (known 8.1/8.2) destroy while a co_await read/receive waits
+    "destroy_busy",  // (known 8.1/8.2) destroy while a co_await read/write waits
     "end_destroy",   // (known 8.3 for datagrams) write, end(), destroy at once
     "co_read",       // co_await read()/receive()
     "co_read_timeout",  // the same under with_timeout (0-3 ms)
@@ -236,6 +236,8 @@ struct Slot {
     std::vector<std::string> dg_got;
 
     int pending_reads = 0;
+    int pending_writes = 0;  // co_await write()/send_to() not yet resumed
+    bool busy() const { return pending_reads > 0 || pending_writes > 0; }
     std::vector<std::weak_ptr<Trigger>> triggers;
 
     bool alive() const { return kind == Kind::datagram ? datagram != nullptr : stream != nullptr; }
@@ -442,6 +444,11 @@ pants::Task<> co_read(World& w, Slot& slot, int mode, std::chrono::milliseconds 
 
 pants::Task<> co_write(World& w, Slot& slot, std::string data) {
     TaskCount count(w.tasks);
+    ++slot.pending_writes;
+    struct Done {
+        int& n;
+        ~Done() { --n; }
+    } done{slot.pending_writes};
     if (slot.is_stream()) {
         auto r = co_await slot.stream->write(data);
         if (!r && !benign(r.error())) slot.error("co_await write", r.error());
@@ -680,9 +687,12 @@ void act_co_write(World& w, Slot& slot) {
     w.engine->spawn(co_write(w, slot, std::move(data)));
 }
 
-void act_end(World&, Slot& slot) {
+void act_end(World& w, Slot& slot) {
     note_closing(slot);
     if (!open(slot)) return;
+    // A handler that returns frees its stream: with a co_await pending on
+    // it, that is destroy_busy.
+    if (slot.kind == Kind::coro_handler && slot.busy() && !w.config.on("destroy_busy")) return;
     slot.ended = true;
     if (slot.kind == Kind::coro_handler) {
         slot.release->fire();  // the server ends the stream when the handler returns
@@ -722,13 +732,13 @@ void destroy(World& w, Slot& slot) {
 }
 
 void act_destroy(World& w, Slot& slot) {
-    if (!slot.alive() || slot.pending_reads > 0) return;
+    if (!slot.alive() || slot.busy()) return;
     if (slot.kind == Kind::coro_handler && slot.release->fired) return;
     destroy(w, slot);
 }
 
 void act_destroy_busy(World& w, Slot& slot) {
-    if (!slot.alive() || slot.pending_reads == 0) return;
+    if (!slot.alive() || !slot.busy()) return;
     if (slot.kind == Kind::coro_handler && slot.release->fired) return;
     destroy(w, slot);
 }
@@ -736,7 +746,7 @@ void act_destroy_busy(World& w, Slot& slot) {
 void act_end_destroy(World& w, Slot& slot) {
     note_closing(slot);
     // Only kinds we own and can destroy (a server's connection is closed).
-    if (!open(slot) || slot.pending_reads > 0 || slot.kind == Kind::coro_handler || slot.kind == Kind::cb_conn) return;
+    if (!open(slot) || slot.busy() || slot.kind == Kind::coro_handler || slot.kind == Kind::cb_conn) return;
     act_write(w, slot);
     act_write(w, slot);
     act_end(w, slot);
@@ -911,8 +921,22 @@ double weight(const std::string& name) {
 // --- the end of a run -----------------------------------------------------
 
 void finish(World& w) {
+    for (Slot& slot : w.slots) act_cancel(w, slot);
+    if (!w.config.on("destroy_busy")) {
+        // Returning from a handler frees its stream: first let its pending
+        // writes drain, and end its pending reads with a FIN from the peer.
+        for (Slot& slot : w.slots)
+            if (slot.kind == Kind::coro_handler && slot.pending_reads > 0) act_peer_fin(w, slot);
+        w.settle([&] {
+            bool idle = true;
+            for (Slot& slot : w.slots) {
+                if (slot.is_stream() && slot.peer >= 0 && !slot.peer_eof) peer_read(slot, std::size_t(-1));
+                if (slot.kind == Kind::coro_handler && slot.alive()) idle &= !slot.busy();
+            }
+            return idle;
+        }, 10s);
+    }
     for (Slot& slot : w.slots) {
-        act_cancel(w, slot);
         note_closing(slot);
         if (slot.kind == Kind::coro_handler && slot.release && !slot.release->fired) {
             if (open(slot)) slot.ended = true;
@@ -1102,6 +1126,12 @@ std::vector<std::string> run_once(std::uint64_t seed, const Config& config, std:
         Slot& slot = w.slots[std::size_t(w.uniform(0, w.slots.size() - 1))];
         w.note(name + " #" + std::to_string(slot.id) + " " + kind_name(slot.kind));
         actions().at(name)(w, slot);
+        if (config.verbose)
+            std::fprintf(stderr, "    -> #%d %s%s reads %d writes %d queued %zu pending %zu peer got %zu\n", slot.id,
+                         slot.alive() ? "alive" : "gone", slot.alive() && !open(slot) ? " closing" : "",
+                         slot.pending_reads, slot.pending_writes, slot.out.size(),
+                         slot.is_stream() && slot.stream ? slot.stream->pending_write_bytes() : 0,
+                         slot.peer_got.size());
         if (w.chance(0.5)) w.engine->poll(0ms);
     }
     action_count = std::size_t(steps);
