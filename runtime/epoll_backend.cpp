@@ -131,6 +131,7 @@ void EpollBackend::close(int fd) {
 }
 
 void EpollBackend::release(std::uint16_t buffer_id) {
+    returned();
     pool_.give(buffer_id);
     if (!starved_.empty()) {
         for (int fd : starved_) mark_dirty(fd);

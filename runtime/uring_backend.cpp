@@ -236,6 +236,11 @@ void UringBackend::cancel(Operation& op) {
 void UringBackend::close(int fd) { ::close(fd); }
 
 void UringBackend::release(std::uint16_t buffer_id) {
+    returned();
+    recycle(buffer_id);
+}
+
+void UringBackend::recycle(std::uint16_t buffer_id) {
     io_uring_buf_ring_add(buf_ring_, pool_.at(buffer_id), pool_.size(), buffer_id,
                           io_uring_buf_ring_mask(pool_.count()), buffers_returned_++);
 }
@@ -335,7 +340,7 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
         if (op.kind == OpKind::receive_from && res >= 0)
             return keep_armed(op, more, datagram(op, res, pool_.at(id), id));
         if (res > 0) return keep_armed(op, more, Completion{res, true, pool_.at(id), id});
-        release(id);  // consumed by an end of stream or an error: nothing in it
+        recycle(id);  // consumed by an end of stream or an error: nothing in it
     } else if (op.kind == OpKind::receive_from && res == 0) {
         // Single shot: an empty datagram takes no buffer.
         return keep_armed(op, more, datagram(op, 0, nullptr, 0));

@@ -48,6 +48,7 @@ private:
     Completion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
     void complete_sendfile(Operation& op, int res);
     void flush_buffers();
+    void recycle(std::uint16_t buffer_id);  // back into the ring, never lent
 
     io_uring ring_{};
     bool ring_ready_ = false;

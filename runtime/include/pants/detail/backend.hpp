@@ -69,6 +69,9 @@ public:
     std::size_t in_flight() const noexcept { return in_flight_; }
     /// Operations submitted since the backend was made (tests, benchmarks).
     std::uint64_t submitted() const noexcept { return submitted_; }
+    /// Receive buffers handed to channels in a Completion and not yet
+    /// given back with release() (tests: 0 once every channel is done).
+    std::size_t buffers_lent() const noexcept { return buffers_lent_; }
 
     /// Where exceptions thrown by completion handlers go.
     void set_error_sink(std::function<void(std::exception_ptr)> sink) { sink_ = std::move(sink); }
@@ -82,6 +85,7 @@ protected:
             op.cancelling = false;
             --in_flight_;
         }
+        if (c.data) ++buffers_lent_;
         try {
             op.handler(op, c);
         } catch (...) {
@@ -94,10 +98,13 @@ protected:
         ++in_flight_;
         ++submitted_;
     }
+    /// Called by release(): a lent buffer came back.
+    void returned() noexcept { --buffers_lent_; }
 
 private:
     std::size_t in_flight_ = 0;
     std::uint64_t submitted_ = 0;
+    std::size_t buffers_lent_ = 0;
     std::function<void(std::exception_ptr)> sink_;
 };
 
