@@ -17,7 +17,13 @@ StreamIo::StreamIo(Engine& e, Stream* o, int f) : OwnedChannelIo(e, o) {
     if (fd >= 0) {
         connected = true;
         set_phase(Phase::open);
+        remember_peer();
     }
+}
+
+void StreamIo::remember_peer() noexcept {
+    // Now: after a reset the kernel no longer knows it, and on_close may ask.
+    if (auto a = detail::remote_address(fd)) peer_ = *a;
 }
 
 StreamIo::~StreamIo() {
@@ -64,7 +70,10 @@ Result<void> StreamIo::begin_connect(PendingConnect& pending) {
 
 void StreamIo::adopt_connection(int connected_fd, std::error_code error) {
     pending_connect_ = nullptr;
-    if (!error) fd = connected_fd;
+    if (!error) {
+        fd = connected_fd;
+        remember_peer();
+    }
     connect_done(error);
 }
 
@@ -97,8 +106,8 @@ Result<Address> StreamIo::local_address() const {
 }
 
 Result<Address> StreamIo::remote_address() const {
-    if (fd >= 0 && connected) return detail::remote_address(fd);
     if (peer_.family() != AF_UNSPEC && connected) return peer_;
+    if (fd >= 0 && connected) return detail::remote_address(fd);
     return pants::fail(ENOTCONN);
 }
 
@@ -106,7 +115,6 @@ void StreamIo::before_close() noexcept {
     // Kept for on_close, which runs after the socket is gone.
     if (fd < 0 || !connected) return;
     if (auto a = detail::local_address(fd)) local_ = *a;
-    if (auto a = detail::remote_address(fd)) peer_ = *a;
 }
 
 // --- lifecycle ---------------------------------------------------------------

@@ -119,6 +119,7 @@ private:
     static void on_sent(Operation& op, const Completion& c);
     static void on_connected(Operation& op, const Completion& c);
     void connect_done(std::error_code error);
+    void remember_peer() noexcept;
 
     // Reading.
     void take_chunk(std::string_view chunk);
