@@ -95,7 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (record.address.port() != 0) fail("a record with a port");
         if (record.names.empty()) fail("a record without names");
         for (const auto& name : record.names) {
-            if (name.empty() || name.find_first_of(" \t\n#") != std::string::npos)
+            if (name.empty() || name.find_first_of(std::string_view(" \t\r\v\f\n#", 7)) != std::string::npos)
                 fail("a name with a blank, line end or comment", name);
             if (!pants::dns::normalize_name(name)) fail("a name that is not a domain name", name);
             check_name(hosts, record, name);
