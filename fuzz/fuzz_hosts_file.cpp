@@ -79,8 +79,11 @@ void check_name(const HostsFile& hosts, const HostsFile::Record& record, std::st
     const auto& list = record.address.is_ipv4() ? entry->v4 : entry->v6;
     if (std::find(list.begin(), list.end(), record.address) == list.end())
         fail("entry() misses the line's address", name);
+    // Names compare as text, ASCII case-insensitively, as glibc's
+    // strcasecmp does: "\\065" is not "A" in a hosts file.
     for (const auto& alias : entry->aliases)
-        if (pants::dns::name_equal(alias, entry->canonical) && alias.find('\\') == std::string::npos)
+        if (pants::dns::name_equal(alias, entry->canonical) && alias.find('\\') == std::string::npos &&
+            entry->canonical.find('\\') == std::string::npos)
             fail("an alias repeats the canonical name", alias);
 }
 
