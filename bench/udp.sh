@@ -13,6 +13,10 @@
 # Builds build-release/ (a release build, as ./run.sh does) if needed, then
 # prints datagrams/s for each backend and the ratio io_uring / epoll (above
 # 1: io_uring is faster). Numbers mean something only on an idle machine.
+# Every echo is verified (sequence number and checksum); lost, corrupt or
+# unexpected echoes and send/receive errors are counted on each backend's
+# line, and any of them makes the run print "udp_bench: FAIL ..." lines on
+# stderr and exit with status 2 (1: bad usage or no server).
 # PANTS_BUILD=<dir> uses another release build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."

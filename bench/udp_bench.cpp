@@ -8,6 +8,19 @@
 // another thread, without pants, so it measures the server: each client
 // socket keeps `window` datagrams in flight and sends one more per echo, so
 // nothing overflows a socket buffer on loopback. bench/udp.sh runs it.
+//
+// Every datagram carries its socket's index, a sequence number and a
+// checksum of the whole payload, so an echo is counted only if it is one
+// that socket sent, still in flight, and intact. Everything else is
+// counted: corrupt echoes (wrong size, checksum or socket), unexpected
+// ones (a sequence not in flight: duplicated or already given up),
+// losses (no intact echo within `loss_timeout`, or still missing after the
+// final drain; so a corrupt echo is a loss too), and send and receive
+// errors on both sides. Lost or failed datagrams are
+// replaced so the window stays full. Output: one line per backend with the
+// counts, then the ratio; if any backend saw a problem, a line
+// "udp_bench: FAIL ..." per problem on stderr and exit status 2 (as
+// bench/loadgen); 1 for bad usage or a server that cannot start.
 #include <pants/pants.hpp>
 
 #include <sys/epoll.h>
@@ -15,49 +28,141 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Loopback does not drop datagrams that fit the socket buffers: one not
+// back after this long is lost (and replaced).
+constexpr auto loss_timeout = std::chrono::milliseconds(500);
+// After the measured time, how long to wait for the datagrams in flight.
+constexpr auto drain_timeout = std::chrono::seconds(1);
+
+// The server's own errors, counted on its thread.
+std::atomic<std::uint64_t> server_errors{0};
+
 class Echo : public pants::Datagram {
 public:
     using pants::Datagram::Datagram;
+    // write(data) answers the sender of the datagram being read.
     void on_read(std::string_view data, const pants::Address&) override { write(data); }
+    void on_read_error(std::error_code e) override { count(e); }
+    void on_write_error(std::error_code e) override { count(e); }
+
+private:
+    static void count(std::error_code e) {
+        if (server_errors++ == 0) std::fprintf(stderr, "udp_bench: server: %s\n", e.message().c_str());
+    }
 };
+
+// Payload layout: [0,4) socket index, [4,12) sequence, [12,16) checksum
+// of the payload with these four bytes zero, [16,size) filler from the
+// sequence. Little-endian; both ends are this program.
+constexpr std::size_t header_size = 16;
+
+std::uint32_t checksum(const char* data, std::size_t size) {
+    // FNV-1a over the payload, the checksum field read as zeros.
+    std::uint32_t h = 2166136261u;
+    for (std::size_t i = 0; i < size; ++i) {
+        const unsigned char c = (i >= 12 && i < 16) ? 0 : static_cast<unsigned char>(data[i]);
+        h = (h ^ c) * 16777619u;
+    }
+    return h;
+}
+
+void fill(std::string& payload, std::uint32_t socket, std::uint64_t seq) {
+    for (std::size_t i = header_size; i < payload.size(); ++i) payload[i] = static_cast<char>(seq * 31 + i);
+    std::memcpy(payload.data(), &socket, 4);
+    std::memcpy(payload.data() + 4, &seq, 8);
+    const std::uint32_t sum = checksum(payload.data(), payload.size());
+    std::memcpy(payload.data() + 12, &sum, 4);
+}
 
 struct Result {
     double per_second = 0;
-    std::uint64_t echoed = 0;
+    std::uint64_t echoed = 0;  // in the measured window
+    std::uint64_t sent = 0, verified = 0, lost = 0, corrupt = 0, unexpected = 0, send_errors = 0, recv_errors = 0;
+    std::uint64_t server_errors = 0;
+    std::string first_error;
+
 };
 
-// Sends and counts echoes for `seconds` after a short warm-up.
+struct Client {
+    int fd = -1;
+    std::uint64_t next_seq = 0;
+    std::unordered_map<std::uint64_t, Clock::time_point> in_flight;
+};
+
+void note_error(Result& r, const char* what, int err) {
+    if (r.first_error.empty()) r.first_error = std::string(what) + ": " + std::strerror(err);
+}
+
+// Sends one new datagram on client `index` unless the send fails.
+void send_one(Client& c, std::uint32_t index, std::string& payload, Result& r) {
+    const std::uint64_t seq = c.next_seq++;
+    fill(payload, index, seq);
+    if (::send(c.fd, payload.data(), payload.size(), 0) != static_cast<ssize_t>(payload.size())) {
+        ++r.send_errors;
+        note_error(r, "send", errno);
+        return;
+    }
+    ++r.sent;
+    c.in_flight.emplace(seq, Clock::now());
+}
+
+// Checks one echo received on client `index`: true if it was ours and intact.
+bool verify(Client& c, std::uint32_t index, const char* data, ssize_t n, std::size_t size, Result& r) {
+    std::uint32_t socket = 0, sum = 0;
+    std::uint64_t seq = 0;
+    if (static_cast<std::size_t>(n) != size) return ++r.corrupt, false;
+    std::memcpy(&socket, data, 4);
+    std::memcpy(&seq, data + 4, 8);
+    std::memcpy(&sum, data + 12, 4);
+    if (socket != index || sum != checksum(data, size)) return ++r.corrupt, false;
+    if (c.in_flight.erase(seq) == 0) return ++r.unexpected, false;
+    ++r.verified;
+    return true;
+}
+
+// Sends and counts echoes for `seconds` after a short warm-up, then drains.
 Result load(const pants::Address& server, double seconds, int sockets, int window, std::size_t size) {
+    Result r;
     int ep = ::epoll_create1(0);
-    std::vector<int> fds;
+    std::vector<Client> clients(static_cast<std::size_t>(sockets));
     std::string payload(size, 'u');
-    for (int i = 0; i < sockets; ++i) {
-        int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        ::connect(fd, server.data(), server.size());
+    for (std::uint32_t i = 0; i < clients.size(); ++i) {
+        Client& c = clients[i];
+        c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        if (c.fd < 0 || ::connect(c.fd, server.data(), server.size()) != 0) {
+            ++r.send_errors;
+            note_error(r, "socket/connect", errno);
+            continue;
+        }
         epoll_event ev{};
         ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-        for (int k = 0; k < window; ++k) ::send(fd, payload.data(), payload.size(), 0);
-        fds.push_back(fd);
+        ev.data.u32 = i;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+        for (int k = 0; k < window; ++k) send_one(c, i, payload, r);
     }
     char buf[65536];
     std::uint64_t count = 0, at_start = 0;
     const auto warm = Clock::now() + std::chrono::milliseconds(300);
     const auto end = warm + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     bool measuring = false;
-    Clock::time_point t0;
+    bool sending = true;
+    Clock::time_point t0, t1;
+    auto next_sweep = Clock::now() + loss_timeout;
     epoll_event events[64];
     for (;;) {
         auto now = Clock::now();
@@ -66,31 +171,73 @@ Result load(const pants::Address& server, double seconds, int sockets, int windo
             at_start = count;
             t0 = now;
         }
-        if (now >= end) break;
-        int n = ::epoll_wait(ep, events, 64, 100);
+        if (sending && now >= end) {
+            sending = false;  // measured time is over: drain what is in flight
+            t1 = now;
+            r.echoed = count - at_start;
+        }
+        if (!sending) {
+            bool empty = true;
+            for (const auto& c : clients) empty &= c.in_flight.empty();
+            if (empty || now >= t1 + drain_timeout) break;
+        }
+        if (sending && now >= next_sweep) {
+            // Datagrams not back in time are lost; replace them, and those
+            // whose send failed, so every socket has `window` in flight.
+            next_sweep = now + loss_timeout / 4;
+            for (std::uint32_t i = 0; i < clients.size(); ++i) {
+                Client& c = clients[i];
+                if (c.fd < 0) continue;
+                std::erase_if(c.in_flight, [&](const auto& entry) {
+                    if (now - entry.second < loss_timeout) return false;
+                    ++r.lost;
+                    return true;
+                });
+                for (int tries = window; tries > 0 && c.in_flight.size() < static_cast<std::size_t>(window); --tries)
+                    send_one(c, i, payload, r);
+            }
+        }
+        int n = ::epoll_wait(ep, events, 64, 50);
         for (int i = 0; i < n; ++i) {
-            int fd = events[i].data.fd;
-            while (::recv(fd, buf, sizeof buf, 0) > 0) {
-                ++count;
-                ::send(fd, payload.data(), payload.size(), 0);
+            const std::uint32_t index = events[i].data.u32;
+            Client& c = clients[index];
+            for (;;) {
+                ssize_t got = ::recv(c.fd, buf, sizeof buf, 0);
+                if (got < 0) {
+                    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                        ++r.recv_errors;
+                        note_error(r, "recv", errno);
+                    }
+                    break;
+                }
+                if (verify(c, index, buf, got, size, r)) ++count;
+                if (sending) send_one(c, index, payload, r);
             }
         }
     }
-    double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-    for (int fd : fds) ::close(fd);
+    for (auto& c : clients) {
+        r.lost += c.in_flight.size();  // never came back, even after the drain
+        if (c.fd >= 0) ::close(c.fd);
+    }
     ::close(ep);
-    return {double(count - at_start) / elapsed, count - at_start};
+    const double elapsed = std::chrono::duration<double>(t1 - t0).count();
+    r.per_second = elapsed > 0 ? double(r.echoed) / elapsed : 0;
+    return r;
 }
 
 Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size) {
     std::atomic<pants::Engine*> engine{nullptr};
     std::atomic<int> port{0};
+    server_errors = 0;
     std::thread server([&] {
         pants::Engine::Options options;
         options.backend = kind;
         pants::Engine e(options);
         Echo echo(e);
-        if (!echo.listen(pants::Address::loopback_v4(0))) std::abort();
+        if (!echo.listen(pants::Address::loopback_v4(0))) {
+            std::fprintf(stderr, "udp_bench: the echo server cannot listen\n");
+            std::exit(1);
+        }
         port = echo.local_address()->port();
         engine = &e;
         e.start();
@@ -99,7 +246,40 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
     Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), seconds, sockets, window, size);
     engine.load()->stop();
     server.join();
+    r.server_errors = server_errors;
     return r;
+}
+
+void print(const char* name, const Result& r) {
+    std::printf("%-9s %12.0f datagrams/s  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
+                "send_errors=%llu recv_errors=%llu server_errors=%llu\n",
+                name, r.per_second, static_cast<unsigned long long>(r.sent),
+                static_cast<unsigned long long>(r.verified), static_cast<unsigned long long>(r.lost),
+                static_cast<unsigned long long>(r.corrupt), static_cast<unsigned long long>(r.unexpected),
+                static_cast<unsigned long long>(r.send_errors), static_cast<unsigned long long>(r.recv_errors),
+                static_cast<unsigned long long>(r.server_errors));
+}
+
+// Prints a FAIL line per problem of `r`; true if there was none.
+bool judge(const char* name, const Result& r) {
+    bool ok = true;
+    auto problem = [&](std::uint64_t n, const char* what) {
+        if (n == 0) return;
+        ok = false;
+        std::fprintf(stderr, "udp_bench: FAIL %s: %llu %s\n", name, static_cast<unsigned long long>(n), what);
+    };
+    if (r.verified == 0) {
+        ok = false;
+        std::fprintf(stderr, "udp_bench: FAIL %s: no datagram came back intact\n", name);
+    }
+    problem(r.lost, "datagrams lost");
+    problem(r.corrupt, "corrupt echoes (size, checksum or socket wrong)");
+    problem(r.unexpected, "unexpected echoes (duplicated, or not in flight)");
+    problem(r.send_errors, "send errors");
+    problem(r.recv_errors, "receive errors");
+    problem(r.server_errors, "server read/write errors");
+    if (!r.first_error.empty()) std::fprintf(stderr, "udp_bench: %s: first error: %s\n", name, r.first_error.c_str());
+    return ok;
 }
 
 }  // namespace
@@ -109,11 +289,19 @@ int main(int argc, char** argv) {
     int sockets = argc > 2 ? std::atoi(argv[2]) : 8;
     int window = argc > 3 ? std::atoi(argv[3]) : 16;
     std::size_t size = argc > 4 ? std::size_t(std::atoi(argv[4])) : 64;
+    if (!(seconds > 0) || sockets < 1 || window < 1 || size < header_size || size > 65507) {
+        std::fprintf(stderr, "usage: udp_bench [seconds > 0] [sockets >= 1] [window >= 1] [size %zu..65507]\n",
+                     header_size);
+        return 1;
+    }
     std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend\n", sockets, window,
                 size, seconds);
     Result u = run(pants::BackendKind::io_uring, seconds, sockets, window, size);
-    std::printf("io_uring  %12.0f datagrams/s\n", u.per_second);
+    print("io_uring", u);
     Result e = run(pants::BackendKind::epoll, seconds, sockets, window, size);
-    std::printf("epoll     %12.0f datagrams/s\n", e.per_second);
+    print("epoll", e);
     std::printf("ratio     %12.2f (io_uring / epoll)\n", e.per_second > 0 ? u.per_second / e.per_second : 0.0);
+    const bool ok = judge("io_uring", u) & judge("epoll", e);
+    std::printf("%s\n", ok ? "udp_bench: ok, every echo verified" : "udp_bench: FAILED (see stderr)");
+    return ok ? 0 : 2;
 }

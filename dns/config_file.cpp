@@ -1,6 +1,8 @@
 // Reading and splitting the resolver's configuration files.
 #include <pants/dns/detail/config_file.hpp>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,17 +60,18 @@ Result<std::string> read_text_file(const std::string& path, FileStamp* stamp) {
     return text;
 }
 
-std::vector<std::string_view> split_fields(std::string_view line, std::string_view comment_chars) {
+std::vector<std::string_view> split_fields(std::string_view line, std::string_view comment_chars,
+                                           std::string_view separators) {
     if (const std::size_t c = line.find_first_of(comment_chars); c != std::string_view::npos)
         line = line.substr(0, c);
     std::vector<std::string_view> fields;
     std::size_t i = 0;
     while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-        if (i == line.size()) break;
-        const std::size_t start = i;
-        while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-        fields.push_back(line.substr(start, i - start));
+        i = line.find_first_not_of(separators, i);
+        if (i == std::string_view::npos) break;
+        const std::size_t end = std::min(line.find_first_of(separators, i), line.size());
+        fields.push_back(line.substr(i, end - i));
+        i = end;
     }
     return fields;
 }

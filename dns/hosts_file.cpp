@@ -81,7 +81,10 @@ HostsFile HostsFile::parse(std::string_view text) {
 
 // hosts(5): "IP_address canonical_hostname [aliases...]", '#' to end of line.
 void HostsFile::add_line(std::string_view line) {
-    const auto fields = detail::split_fields(line, "#");
+    // glibc's nss_files splits hosts lines on isspace(), not only blanks
+    // and tabs: a stray '\r', '\v' or '\f' separates names rather than
+    // becoming part of one.
+    const auto fields = detail::split_fields(line, "#", " \t\r\v\f");
     if (fields.size() < 2) return;
     // Address::from_ip takes exactly the IP literals hosts(5) allows: a
     // dotted quad (inet_pton, no shorthand like "127.1") or IPv6 with an

@@ -133,6 +133,15 @@ TEST_CASE("hosts: lines without a valid address or without a name are skipped") 
     CHECK(!hosts.entry("bad..name"));
 }
 
+TEST_CASE("hosts: carriage returns, vertical tabs and form feeds separate fields, as in glibc") {
+    // Found by fuzz_hosts_file: "link.lo\rcal" was one name holding a '\r'.
+    const auto hosts = HostsFile::parse("10.0.0.1 one\rtwo\vthree\ffour\r\n10.0.0.2\fform\n");
+    REQUIRE(hosts.all().size() == 2);
+    CHECK(hosts.all()[0].names == std::vector<std::string>{"one", "two", "three", "four"});
+    CHECK(hosts.all()[1].names == std::vector<std::string>{"form"});
+    CHECK(hosts.addresses("three", A) == std::vector<Address>{*Address::parse("10.0.0.1:0")});
+}
+
 TEST_CASE("hosts: name_for gives the first name of the first line with the address") {
     const auto hosts = HostsFile::parse(kHosts);
     CHECK(hosts.name_for(ip("192.0.2.10")) == "Host.Example");

@@ -4,7 +4,7 @@
 // record, and the whole message, to exercise the presentation code), then
 // re-encoded and decoded again: the second decode must succeed and equal
 // the first, and encoding must be stable. Any mismatch aborts.
-// Build and run: dns/fuzz/run.sh SECONDS
+// Build and run: fuzz/run.sh SECONDS fuzz_decode
 #include <pants/dns/message.hpp>
 
 #include <cstdio>

@@ -6,7 +6,7 @@
 // answers A, AAAA and PTR queries from it before asking any server.
 //
 // Parsing follows hosts(5) as glibc reads it: fields are separated by
-// blanks or tabs; '#' starts a comment that runs to the end of the line;
+// white space (blanks, tabs, and '\r', '\v', '\f' as isspace()); '#' starts a comment that runs to the end of the line;
 // the address is an IPv4 dotted quad or an IPv6 literal, optionally with a
 // zone ("fe80::1%eth0", by interface name or number); lines whose address
 // does not parse, or that have no name, are skipped; names that are not

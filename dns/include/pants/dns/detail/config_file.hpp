@@ -39,9 +39,11 @@ FileStamp stamp_of(const std::string& path) noexcept;
 /// once at start-up and when they change, as every resolver does.
 Result<std::string> read_text_file(const std::string& path, FileStamp* stamp = nullptr);
 
-/// The fields of one line: split on blanks and tabs, cut at the first
-/// character of `comment_chars` (a comment runs to the end of the line).
-std::vector<std::string_view> split_fields(std::string_view line, std::string_view comment_chars);
+/// The fields of one line: split on the characters of `separators`
+/// (blanks and tabs by default), cut at the first character of
+/// `comment_chars` (a comment runs to the end of the line).
+std::vector<std::string_view> split_fields(std::string_view line, std::string_view comment_chars,
+                                           std::string_view separators = " \t");
 
 /// Calls f(line) for each line of text, without its '\n' (or "\r\n").
 template <class F>
