@@ -22,7 +22,7 @@
 //     buffer back with the backend, no timer left, no descriptor leaked.
 //
 // Environment:
-//   PANTS_STRESS_SEED=N       replay one run (prints its action list)
+//   PANTS_STRESS_SEED=N[,M..] replay these runs (a failure prints its action list)
 //   PANTS_STRESS_SECONDS=S    time budget for random runs (default 20)
 //   PANTS_STRESS_ACTIONS=...  comma list; "all" (default), names to enable,
 //                             "-name" to disable. Names: see kActions, plus
@@ -786,6 +786,9 @@ void peer_send(World&, Slot& slot, std::string data) {
         if (slot.peer_fin) return;
         ssize_t n = ::send(slot.peer, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) slot.in.append(data, 0, std::size_t(n));
+        // A reset reaches the first call that looks: note it here, or a
+        // later recv() sees a plain end of stream.
+        if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) slot.peer_saw_reset = true;
     } else {
         ssize_t n = ::sendto(slot.peer, data.data(), data.size(), MSG_DONTWAIT, slot.channel_address.data(),
                              slot.channel_address.size());
@@ -1204,7 +1207,12 @@ TEST_CASE("randomized channel lifecycles keep every invariant") {
     const Config config = Config::from_env();
     install_crash_report();
     std::vector<std::uint64_t> fixed;
-    if (const char* s = std::getenv("PANTS_STRESS_SEED")) fixed.push_back(std::strtoull(s, nullptr, 10));
+    if (const char* s = std::getenv("PANTS_STRESS_SEED")) {  // one seed, or several: "1,2,3"
+        std::stringstream in(s);
+        std::string item;
+        while (std::getline(in, item, ','))
+            if (!item.empty()) fixed.push_back(std::strtoull(item.c_str(), nullptr, 10));
+    }
     double seconds = 20;
     if (const char* s = std::getenv("PANTS_STRESS_SECONDS")) seconds = std::atof(s);
     std::uint64_t base = std::random_device{}();
