@@ -201,7 +201,13 @@ TEST_CASE("20,000 connect/close cycles leak no descriptor and little memory") {
     CHECK(count_fds() == fds_start);
     const long grown = rss_kib() - rss_warm;
     MESSAGE("RSS grew by " << grown << " KiB over " << (kCycles - kWarmUp) << " cycles after warm-up");
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps freed memory in quarantine (256 MiB by default): RSS
+    // grows by design there, so only the plain build bounds it.
+    MESSAGE("AddressSanitizer build: RSS bound not checked");
+#else
     CHECK(grown < 16 * 1024);
+#endif
     CHECK(engine.backend().buffers_lent() == 0);
 }
 
