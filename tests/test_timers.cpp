@@ -128,3 +128,18 @@ TEST_CASE("a timer holding move-only state runs it") {
     engine.poll(0ms);
     CHECK(got == 7);
 }
+
+// --- issue 13: timer behaviour no test pinned down ---
+
+TEST_CASE("cycle runs for the first time one interval after it is set, not at once") {
+    // Ordering, not timing: a defer due well before the first beat fires
+    // first, and neither fires on the first turn.
+    pants::Engine engine;
+    std::vector<std::string> order;
+    pants::Timer beat = engine.cycle(50ms, [&] { order.push_back("cycle"); });
+    engine.defer(10ms, [&] { order.push_back("defer"); });
+    engine.poll(0ms);
+    CHECK(order.empty());
+    CHECK(engine.run_until([&] { return !order.empty() && order.back() == "cycle"; }, 20s));
+    CHECK(order == std::vector<std::string>{"defer", "cycle"});
+}
