@@ -62,7 +62,7 @@ def main():
         print(f"FAILED: {len(skipped_entries)} test entries and {len(skipped_cases)} test cases in {build} "
               "did not run, and CI=true (or PANTS_REQUIRE_ALL=1) requires every one to run. "
               "Make their precondition available (io_uring: seccomp, kernel.io_uring_disabled, "
-              "PANTS_URING_SETUP_FAIL), or run without CI=true to accept the skips.", file=sys.stderr)
+              "PANTS_URING_SETUP_FAIL), or run without CI=true to accept the skips.")
         return 1
     return 0
 
