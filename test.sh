@@ -6,6 +6,10 @@
 #      with pkg-config, as a user of the installed package would
 #   4. a bounded fuzz run of every fuzz target, after replaying their corpora
 # Safe to run again: it reuses the build directories.
+# After each meson test run, and in the last line, it says how many test
+# entries ran and how many were skipped, per backend, and how many test
+# cases skipped themselves (scripts/test_summary.py). Under CI=true, or
+# PANTS_REQUIRE_ALL=1 anywhere, a skip fails the run: green means tested.
 # `./test.sh asan install` runs only the named steps (tests asan install fuzz).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,15 +20,18 @@ JOBS=2  # meson test processes; the CI machine has 2 cores
 pants_require_packages "${PANTS_BUILD_PACKAGES[@]}" "${PANTS_TEST_PACKAGES[@]}"
 
 TIMINGS=()      # "step  seconds" of each finished step
+SUMMARIES=()    # what each meson test run ran and skipped
 STEP="" STEP_START=0
 INSTALL_TMP=""
 on_exit() {
     local rc=$?
     rm -rf "$INSTALL_TMP"
+    local tested=""
+    (( ${#SUMMARIES[@]} )) && tested=" -- $(IFS='|'; echo "${SUMMARIES[*]}" | sed 's/|/ | /g')"
     if (( rc == 0 )); then
-        printf '%s\n' "${TIMINGS[@]}" "=== all passed in ${SECONDS}s"
+        printf '%s\n' "${TIMINGS[@]}" "=== all passed in ${SECONDS}s$tested"
     else
-        printf '%s\n' "${TIMINGS[@]}" "=== FAILED in step '$STEP' after $((SECONDS - STEP_START))s (exit $rc)"
+        printf '%s\n' "${TIMINGS[@]}" "=== FAILED in step '$STEP' after $((SECONDS - STEP_START))s (exit $rc)$tested"
     fi
     exit "$rc"
 }
@@ -44,7 +51,14 @@ build_and_test() {
     shift
     pants_setup "$dir" "$@"
     ninja -C "$dir"
-    meson test -C "$dir" --num-processes "$JOBS" --print-errorlogs
+    local rc=0 summary
+    meson test -C "$dir" --num-processes "$JOBS" --print-errorlogs || rc=$?
+    # Green must mean tested: what ran and what was skipped, per backend.
+    # Under CI=true (or PANTS_REQUIRE_ALL=1) any skip fails the step.
+    summary=$(python3 scripts/test_summary.py "$dir") || (( rc )) || rc=1
+    echo "$summary"
+    SUMMARIES+=("$(head -n 1 <<<"$summary")")
+    return "$rc"
 }
 
 PLAIN_OPTIONS=(-Dbuildtype=debugoptimized -Dtests=true -Dexamples=true -Dbench=true)

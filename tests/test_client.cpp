@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "net_helpers.hpp"
+#include "skip.hpp"
 
 using namespace std::chrono_literals;
 using pants::Address;
@@ -169,20 +170,22 @@ std::string temp_hosts(const std::string& text) {
 }  // namespace
 
 TEST_CASE("a name with AAAA and A connects over IPv6, and writes queued before the connect are echoed") {
-    if (!have_ipv6_loopback()) {
-        MESSAGE("skipped: no ::1 on this machine");
-        return;
-    }
+    if (!have_ipv6_loopback()) PANTS_SKIP("no ::1 on this machine");
     Engine engine;
     // Two servers on one port, one per family: which one accepts shows
-    // which family won.
-    pants::Server<Echo> v6(engine), v4(engine);
-    REQUIRE(v6.listen(Address::loopback_v6(0)));
-    const std::uint16_t port = v6.local_address()->port();
-    if (!v4.listen(Address::loopback_v4(port))) {
-        MESSAGE("skipped: port taken on 127.0.0.1");
-        return;
+    // which family won. A port free on ::1 may be taken on 127.0.0.1 by
+    // another program: then try another.
+    std::unique_ptr<pants::Server<Echo>> v6_server, v4_server;
+    for (int attempt = 0; attempt < 50 && !v4_server; ++attempt) {
+        v6_server = std::make_unique<pants::Server<Echo>>(engine);
+        REQUIRE(v6_server->listen(Address::loopback_v6(0)));
+        auto v4_try = std::make_unique<pants::Server<Echo>>(engine);
+        if (v4_try->listen(Address::loopback_v4(v6_server->local_address()->port()))) v4_server = std::move(v4_try);
     }
+    REQUIRE_MESSAGE(v4_server, "no port free on both ::1 and 127.0.0.1 in 50 tries");
+    pants::Server<Echo>& v6 = *v6_server;
+    pants::Server<Echo>& v4 = *v4_server;
+    const std::uint16_t port = v6.local_address()->port();
     FakeDns dns_server(engine);
     dns_server.table["both.test."] = {{kV6Loopback}, {kV4Loopback}};
     dns::Resolver resolver(dns_server.options(), engine);
@@ -255,10 +258,7 @@ struct SlowFirstAddress {
 TEST_CASE("an attempt that gets no answer is overtaken by the next address after attempt_delay") {
     Engine engine;
     SlowFirstAddress slow(engine);
-    if (!slow.hole.holds(200)) {
-        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
-        return;
-    }
+    if (!slow.hole.holds(200)) PANTS_SKIP("this kernel does not drop SYNs to a full accept queue");
     auto& good = slow.good;
     const std::uint16_t port = slow.port;
     const auto base = engine.backend().in_flight();
@@ -279,10 +279,7 @@ TEST_CASE("an attempt that gets no answer is overtaken by the next address after
 TEST_CASE("with a long attempt delay the next address waits while the first attempt hangs") {
     Engine engine;
     SlowFirstAddress slow(engine);
-    if (!slow.hole.holds(200)) {
-        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
-        return;
-    }
+    if (!slow.hole.holds(200)) PANTS_SKIP("this kernel does not drop SYNs to a full accept queue");
     auto& good = slow.good;
     const std::uint16_t port = slow.port;
 
@@ -397,10 +394,7 @@ TEST_CASE("close() while the name resolves ends with on_close only") {
 TEST_CASE("a cancelled co_await connect by name ends with an error while an attempt hangs") {
     Engine engine;
     BlackHole hole(ip("127.0.0.2", 0));
-    if (!hole.holds(200)) {
-        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
-        return;
-    }
+    if (!hole.holds(200)) PANTS_SKIP("this kernel does not drop SYNs to a full accept queue");
     const std::uint16_t port = hole.address.port();
     FakeDns dns_server(engine);
     dns_server.table["hole.test."] = {{}, {kV4Loopback2}};
@@ -420,10 +414,7 @@ TEST_CASE("a cancelled co_await connect by name ends with an error while an atte
 TEST_CASE("destroying a client while an attempt hangs cancels and drains it") {
     Engine engine;
     BlackHole hole(ip("127.0.0.2", 0));
-    if (!hole.holds(200)) {
-        MESSAGE("skipped: this kernel does not drop SYNs to a full accept queue");
-        return;
-    }
+    if (!hole.holds(200)) PANTS_SKIP("this kernel does not drop SYNs to a full accept queue");
     const std::uint16_t port = hole.address.port();
     FakeDns dns_server(engine);
     dns_server.table["hole.test."] = {{}, {kV4Loopback2}};
@@ -474,10 +465,7 @@ TEST_CASE("an address that arrives after a failure starts at once, not after a h
     REQUIRE(good.listen(Address::loopback_v4(0)));
     const std::uint16_t port = good.local_address()->port();
     BlackHole hole(ip("::1", port));
-    if (!hole.holds(200)) {
-        MESSAGE("skipped: no IPv6 black hole here");
-        return;
-    }
+    if (!hole.holds(200)) PANTS_SKIP("no IPv6 black hole here (no ::1, or SYNs to a full queue are not dropped)");
     std::array<std::uint8_t, 16> refused{};  // ::ffff:127.0.0.3, nothing listens there
     refused[10] = refused[11] = 0xff;
     refused[12] = 127;

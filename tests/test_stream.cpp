@@ -1,5 +1,6 @@
 // Streams with callbacks: Pants' core tests, as behaviour, over loopback.
 #include "net_helpers.hpp"
+#include "skip.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -432,10 +433,7 @@ TEST_CASE("echo over IPv6 loopback") {
     Engine engine;
     pants::Server<Echo> server(engine);
     auto r = server.listen(pants::Address::loopback_v6(0));
-    if (!r) {
-        MESSAGE("no IPv6 here: " << r.error().message());
-        return;
-    }
+    if (!r) PANTS_SKIP("no IPv6 here: " + r.error().message());
     Recorder client(engine);
     client.connect(*server.local_address());
     client.write("over v6");

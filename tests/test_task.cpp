@@ -200,3 +200,136 @@ TEST_CASE("an engine destroyed with a suspended task cancels it and drains the o
     }
     CHECK(result == -ECANCELED);
 }
+
+namespace {
+
+// Waits for `ms` and gives its sleep's verdict: true if it slept in full,
+// false if it was cancelled.
+pants::Task<bool> nap(pants::Engine& engine, int ms) {
+    auto r = co_await engine.sleep(std::chrono::milliseconds(ms));
+    co_return r.has_value();
+}
+
+pants::Task<int> fail_after(pants::Engine& engine, int ms) {
+    co_await engine.sleep(std::chrono::milliseconds(ms));
+    throw std::runtime_error("branch failed");
+    co_return 0;
+}
+
+// Waits for one byte on a pipe, then gives it.
+pants::Task<char> receive_byte(pants::Engine& engine, int fd) {
+    char c = 0;
+    int n = co_await read_pipe(engine, fd, &c);
+    co_return n == 1 ? c : '?';
+}
+
+// Sleeps, then writes one byte to a pipe.
+pants::Task<int> send_byte_later(pants::Engine& engine, int fd, char c) {
+    co_await engine.sleep(5ms);
+    co_return int(::write(fd, &c, 1));
+}
+
+}  // namespace
+
+TEST_CASE("when_all runs its tasks concurrently: one receives what the other sends") {
+    // Run one after the other, the receiver would wait for ever: the
+    // timeout turns that into a failure.
+    pants::Engine engine;
+    Pipe pipe;
+    auto both = [&]() -> pants::Task<std::tuple<char, int>> {
+        co_return co_await pants::when_all(receive_byte(engine, pipe.fds[0]), send_byte_later(engine, pipe.fds[1], 'k'));
+    };
+    auto r = engine.run(pants::with_timeout(engine, 10s, both()));
+    REQUIRE(r.has_value());
+    CHECK(std::get<0>(*r) == 'k');
+    CHECK(std::get<1>(*r) == 1);
+}
+
+TEST_CASE("a failing when_all branch does not cancel its siblings, and its exception comes after they end") {
+    pants::Engine engine;
+    bool slept_in_full = false;
+    bool sibling_done = false;
+    auto sibling = [&]() -> pants::Task<int> {
+        slept_in_full = co_await nap(engine, 30);
+        sibling_done = true;
+        co_return 7;
+    };
+    auto all = [&]() -> pants::Task<std::string> {
+        try {
+            co_await pants::when_all(fail_after(engine, 1), sibling());
+        } catch (const std::runtime_error& e) {
+            co_return std::string(e.what()) + (sibling_done ? ", after the sibling" : ", before the sibling");
+        }
+        co_return "no exception";
+    };
+    CHECK(engine.run(all()) == "branch failed, after the sibling");
+    CHECK(slept_in_full);  // not cancelled by the failure
+}
+
+TEST_CASE("an exception thrown by the winner of when_any reaches the awaiter after the losers are cancelled") {
+    pants::Engine engine;
+    Pipe pipe;
+    char buf[1];
+    int loser_result = 1;
+    auto loser = [&]() -> pants::Task<int> {
+        loser_result = co_await read_pipe(engine, pipe.fds[0], buf);
+        co_return loser_result;
+    };
+    auto any = [&]() -> pants::Task<std::string> {
+        try {
+            co_await pants::when_any(fail_after(engine, 1), loser());
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "no exception";
+    };
+    CHECK(engine.run(any()) == "branch failed");
+    CHECK(loser_result == -ECANCELED);
+    CHECK(engine.backend().in_flight() == 0);
+}
+
+TEST_CASE("when_any over a vector gives the first to finish and cancels the others") {
+    pants::Engine engine;
+    Pipe pipe;
+    std::vector<char> bufs(3);
+    std::vector<int> results(3, 1);
+    auto reader = [&](int i) -> pants::Task<int> {
+        results[std::size_t(i)] = co_await read_pipe(engine, pipe.fds[0], &bufs[std::size_t(i)]);
+        co_return -1;
+    };
+    auto quick = [&]() -> pants::Task<int> {
+        co_await engine.sleep(5ms);
+        co_return 42;
+    };
+    auto race = [&]() -> pants::Task<std::pair<std::size_t, int>> {
+        std::vector<pants::Task<int>> tasks;
+        tasks.push_back(reader(0));
+        tasks.push_back(reader(1));
+        tasks.push_back(quick());
+        tasks.push_back(reader(2));
+        co_return co_await pants::when_any(std::move(tasks));
+    };
+    // Bounded: without the cancel the readers would wait for ever.
+    auto r = engine.run(pants::with_timeout(engine, 10s, race()));
+    REQUIRE(r.has_value());
+    CHECK(r->first == 2);
+    CHECK(r->second == 42);
+    CHECK(results == std::vector<int>{-ECANCELED, -ECANCELED, -ECANCELED});
+    CHECK(engine.backend().in_flight() == 0);
+}
+
+TEST_CASE("an exception in a when_all over a vector reaches the awaiter") {
+    pants::Engine engine;
+    auto all = [&]() -> pants::Task<std::string> {
+        std::vector<pants::Task<int>> tasks;
+        tasks.push_back(fail_after(engine, 1));
+        tasks.push_back(fail_after(engine, 2));
+        try {
+            co_await pants::when_all(std::move(tasks));
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "no exception";
+    };
+    CHECK(engine.run(all()) == "branch failed");
+}
