@@ -17,7 +17,10 @@
 //   pants-dig host.test A @127.0.0.1:5353
 //
 // Exit status as dig's: 0 when a reply came (whatever its RCODE), 1 on a
-// usage error, 9 when no server answered.
+// usage error, 9 when no usable reply came (timed out, malformed replies
+// only, or no socket could be used: the line starting ";;" says which), 10
+// when pants-dig itself could not run (no event loop: descriptors or memory
+// exhausted). It never ends with an uncaught exception.
 #include <pants/dns/hosts_file.hpp>
 #include <pants/dns/message.hpp>
 #include <pants/dns/name.hpp>
@@ -31,6 +34,8 @@
 #include <ctime>
 #include <optional>
 #include <random>
+#include <stdexcept>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -95,9 +100,9 @@ std::string server_list(const std::vector<pants::Address>& servers) {
     return out;
 }
 
-}  // namespace
+int ask(const std::optional<pants::Address>& server, const std::vector<std::uint8_t>& query);
 
-int main(int argc, char** argv) {
+int dig(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.size() == 1 && args[0] == "--servers") return print_servers();
     if (args.size() == 1 && args[0] == "--hosts") return print_hosts();
@@ -148,19 +153,53 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    std::printf("; <<>> pants-dig <<>> %s %s\n", name.c_str(), dns::type_to_string(type).c_str());
+    std::fflush(stdout);
+    return ask(server, *query);
+}
+
+
+int ask(const std::optional<pants::Address>& server, const std::vector<std::uint8_t>& query) {
     pants::Engine engine;
     auto resolver = server ? std::make_unique<dns::Resolver>(std::vector<pants::Address>{*server}, engine)
                            : std::make_unique<dns::Resolver>(engine);
-    std::printf("; <<>> pants-dig <<>> %s %s\n", name.c_str(), dns::type_to_string(type).c_str());
 
+    // The callback form: it gives the status and, when no reply came, the
+    // error that says why (the socket's errno, the reason a reply was
+    // malformed), which the sync form folds into the status.
     const auto started = std::chrono::steady_clock::now();
-    auto reply = dns::sync::send_message(*resolver, *query);
+    std::optional<std::pair<dns::Status, pants::Result<dns::Message>>> outcome;
+    resolver->send_message(query, [&](dns::Status status, pants::Result<dns::Message> reply) {
+        outcome.emplace(status, std::move(reply));
+    });
+    while (!outcome) engine.poll(std::chrono::milliseconds(100));
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    auto& [status, reply] = *outcome;
 
     if (!reply) {
-        std::printf(";; connection timed out; no servers could be reached (%s: %s)\n",
-                    server_list(resolver->servers()).c_str(), reply.error().message().c_str());
+        const std::string servers = server_list(resolver->servers());
+        const std::string why = reply.error().message();
+        switch (status) {
+        case dns::DNS_FORMATERROR:
+            std::printf(";; malformed reply from %s: %s\n", servers.c_str(), why.c_str());
+            break;
+        case dns::DNS_NETWORKERROR:
+            std::printf(";; communications error to %s: %s\n", servers.c_str(), why.c_str());
+            break;
+        case dns::DNS_TIMEOUT:
+            // As dig: a refusal is a communications error, silence a timeout.
+            if (reply.error() != dns::make_error_code(dns::DNS_TIMEOUT))
+                std::printf(";; communications error to %s: %s\n;; no servers could be reached\n", servers.c_str(),
+                            why.c_str());
+            else
+                std::printf(";; connection timed out; no servers could be reached (%s)\n",
+                            servers.empty() ? "none configured" : servers.c_str());
+            break;
+        default:
+            std::printf(";; no reply from %s: %s\n", servers.c_str(), why.c_str());
+            break;
+        }
         return 9;
     }
     std::printf(";; Got answer:\n%s\n", dns::to_string(*reply).c_str());
@@ -171,4 +210,19 @@ int main(int argc, char** argv) {
     std::strftime(when, sizeof when, "%a %b %d %H:%M:%S %Z %Y", std::localtime(&now));
     std::printf(";; WHEN: %s\n", when);
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return dig(argc, argv);
+    } catch (const std::exception& e) {
+        // The Engine (or a resolver) could not be set up: at `ulimit -n 4`
+        // there is no descriptor left for the event loop itself.
+        std::fflush(stdout);
+        std::printf(";; pants-dig could not run: %s\n", e.what());
+        std::fprintf(stderr, "pants-dig: %s\n", e.what());
+        return 10;
+    }
 }
