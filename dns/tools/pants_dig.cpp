@@ -1,6 +1,7 @@
 // pants-dig: a small dig built on pants::dns, as Pants' dig-like tool.
 //
-//   pants-dig NAME [TYPE] [@SERVER[:PORT]]   ask a server, print the reply as dig does
+//   pants-dig NAME [TYPE] [@SERVER[:PORT]] [+time=S] [+tries=N]
+//                                            ask a server, print the reply as dig does
 //   pants-dig -x ADDRESS [@SERVER[:PORT]]    reverse lookup (PTR of in-addr.arpa / ip6.arpa)
 //   pants-dig --servers                      the servers the default resolver asks
 //   pants-dig --hosts                        the entries of /etc/hosts
@@ -8,7 +9,9 @@
 // TYPE is any type name dig knows ("MX", "aaaa", "TYPE65280"; default A).
 // SERVER is an IP literal, with a port as "127.0.0.1:5353" or
 // "[::1]:5353" (default port 53); without it, the servers of
-// /etc/resolv.conf are asked in order. The query goes through
+// /etc/resolv.conf are asked in order. +time=S (seconds per try) and
+// +tries=N (rounds over the servers) override resolv.conf's timeout and
+// attempts, as dig's options of the same names. The query goes through
 // Resolver::send_message: no hosts file, no cache, no search list, but the
 // resolver's timeouts, retries and TCP fallback on a truncated reply.
 //
@@ -28,6 +31,7 @@
 
 #include <netinet/in.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -45,8 +49,8 @@ namespace {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: pants-dig NAME [TYPE] [@SERVER[:PORT]]\n"
-                 "       pants-dig -x ADDRESS [@SERVER[:PORT]]\n"
+                 "usage: pants-dig NAME [TYPE] [@SERVER[:PORT]] [+time=S] [+tries=N]\n"
+                 "       pants-dig -x ADDRESS [@SERVER[:PORT]] [+time=S] [+tries=N]\n"
                  "       pants-dig --servers | --hosts\n");
     return 1;
 }
@@ -100,14 +104,32 @@ std::string server_list(const std::vector<pants::Address>& servers) {
     return out;
 }
 
-int ask(const std::optional<pants::Address>& server, const std::vector<std::uint8_t>& query);
+/// What the command line asks of the resolver.
+struct Settings {
+    std::optional<pants::Address> server;
+    std::optional<int> seconds;  // +time=S
+    std::optional<int> tries;    // +tries=N
+};
+
+/// The N of "+name=N" when `arg` is that option with a number in 1..max.
+std::optional<int> option_value(std::string_view arg, std::string_view name, int max) {
+    if (!arg.starts_with(name)) return std::nullopt;
+    int value = 0;
+    const auto digits = arg.substr(name.size());
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || end != digits.data() + digits.size() || value < 1 || value > max) return std::nullopt;
+    return value;
+}
+
+int ask(const Settings& settings, const std::vector<std::uint8_t>& query);
 
 int dig(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.size() == 1 && args[0] == "--servers") return print_servers();
     if (args.size() == 1 && args[0] == "--hosts") return print_hosts();
 
-    std::optional<pants::Address> server;
+    Settings settings;
+    auto& server = settings.server;
     std::vector<std::string> words;
     bool reverse = false;
     for (const auto arg : args) {
@@ -119,6 +141,13 @@ int dig(int argc, char** argv) {
             if (!server) {
                 std::fprintf(stderr, "pants-dig: bad server '%.*s' (an IP address, optionally with :PORT)\n",
                              static_cast<int>(arg.size() - 1), arg.data() + 1);
+                return 1;
+            }
+        } else if (arg.starts_with("+time=") || arg.starts_with("+tries=")) {
+            auto& slot = arg.starts_with("+time=") ? settings.seconds : settings.tries;
+            slot = arg.starts_with("+time=") ? option_value(arg, "+time=", 300) : option_value(arg, "+tries=", 10);
+            if (!slot) {
+                std::fprintf(stderr, "pants-dig: bad option '%.*s'\n", static_cast<int>(arg.size()), arg.data());
                 return 1;
             }
         } else {
@@ -155,14 +184,21 @@ int dig(int argc, char** argv) {
 
     std::printf("; <<>> pants-dig <<>> %s %s\n", name.c_str(), dns::type_to_string(type).c_str());
     std::fflush(stdout);
-    return ask(server, *query);
+    return ask(settings, *query);
 }
 
 
-int ask(const std::optional<pants::Address>& server, const std::vector<std::uint8_t>& query) {
+int ask(const Settings& settings, const std::vector<std::uint8_t>& query) {
     pants::Engine engine;
-    auto resolver = server ? std::make_unique<dns::Resolver>(std::vector<pants::Address>{*server}, engine)
-                           : std::make_unique<dns::Resolver>(engine);
+    dns::Resolver::Options options;
+    options.hosts_path.clear();  // send_message never looks there
+    if (settings.server) {
+        options.servers = {*settings.server};
+        options.resolv_conf_path.clear();
+    }
+    if (settings.seconds) options.timeout = std::chrono::seconds(*settings.seconds);
+    if (settings.tries) options.attempts = *settings.tries;
+    auto resolver = std::make_unique<dns::Resolver>(options, engine);
 
     // The callback form: it gives the status and, when no reply came, the
     // error that says why (the socket's errno, the reason a reply was
