@@ -64,9 +64,9 @@ void Lookup::next_try() {
     }
     // Out of tries: the last server failure if one replied; else what went
     // wrong, most telling first: a server that sent only malformed replies,
-    // then queries that went out and met silence, then sockets that failed
-    // (descriptors exhausted, refused): each its own status, never all
-    // reported as a timeout.
+    // then queries that went out and met silence or a refusal, then our own
+    // sockets that could not be opened or used (descriptors exhausted):
+    // each its own status, never all reported as a timeout.
     if (failure_) {
         Status status = status_of_rcode(failure_->rcode);
         return settle(status, std::move(*failure_));
