@@ -71,7 +71,9 @@ class Lookup {
 public:
     /// The settling reply with its status (SERVFAIL/REFUSED/NOTIMP replies
     /// settle only once every server gave one or the tries ran out), or the
-    /// status alone (DNS_TIMEOUT, DNS_FORMATERROR) with an error.
+    /// status alone with an error: DNS_FORMATERROR with why the reply was
+    /// rejected, DNS_TIMEOUT (with ECONNREFUSED and the like when the network
+    /// said so), or DNS_NETWORKERROR with the socket's error.
     using Done = std::function<void(Status, Result<Message>)>;
 
     /// `query`: the message; with `fresh_ids` each try gets a new random id
@@ -102,7 +104,10 @@ private:
     std::vector<bool> given_up_;  // servers that refused or failed: not asked again
     std::size_t slot_ = 0;        // position in the attempts × servers schedule
     std::optional<Message> failure_;  // last SERVFAIL/REFUSED/NOTIMP reply
-    bool malformed_ = false;
+    std::error_code malformed_;       // a try got only malformed replies (why)
+    std::error_code socket_error_;    // a try's socket failed (EMFILE, EPIPE, ...)
+    std::error_code unreachable_;     // a try was refused (ECONNREFUSED, EHOSTUNREACH, ...)
+    bool timed_out_ = false;          // a try went out and nothing (or a refusal) came back
     Timer deferred_;  // an outcome known at once, reported on the next turn
 };
 

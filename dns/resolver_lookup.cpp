@@ -1,7 +1,29 @@
 // One message asked of the servers: the timeout and retry schedule.
 #include "resolver_core.hpp"
 
+#include <cerrno>
+
 namespace pants::dns::detail {
+
+namespace {
+// Errors by which the network says a server cannot be reached (ICMP port or
+// host unreachable, a reset): unlike a socket that cannot be opened, they
+// say nothing is wrong here.
+bool server_unreachable(std::error_code error) {
+    if (error.category() != std::system_category() && error.category() != std::generic_category()) return false;
+    switch (error.value()) {
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+        return true;
+    default:
+        return false;
+    }
+}
+}  // namespace
 
 Lookup::Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
                std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done)
@@ -40,18 +62,35 @@ void Lookup::next_try() {
                                                });
         return;
     }
-    // Out of tries: the last server failure if one replied, else silence.
+    // Out of tries: the last server failure if one replied; else what went
+    // wrong, most telling first: a server that sent only malformed replies,
+    // then queries that went out and met silence or a refusal, then our own
+    // sockets that could not be opened or used (descriptors exhausted):
+    // each its own status, never all reported as a timeout.
     if (failure_) {
         Status status = status_of_rcode(failure_->rcode);
         return settle(status, std::move(*failure_));
     }
-    Status status = malformed_ ? DNS_FORMATERROR : DNS_TIMEOUT;
-    settle(status, unexpected(make_error_code(status)));
+    if (malformed_) return settle(DNS_FORMATERROR, unexpected(malformed_));
+    if (socket_error_ && !timed_out_) return settle(DNS_NETWORKERROR, unexpected(socket_error_));
+    settle(DNS_TIMEOUT, unexpected(unreachable_ ? unreachable_ : make_error_code(DNS_TIMEOUT)));
 }
 
 void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
     if (!outcome) {
-        if (outcome.error() == make_error_code(DNS_FORMATERROR)) malformed_ = true;
+        const std::error_code error = outcome.error();
+        if (error == make_error_code(DNS_TIMEOUT)) {
+            timed_out_ = true;
+        } else if (error == make_error_code(DNS_FORMATERROR) || error.category() == wire_category()) {
+            malformed_ = error;
+        } else if (server_unreachable(error)) {
+            // The query went out and the network said nobody answers there
+            // (ICMP): as silence, the server could not be reached.
+            timed_out_ = true;
+            unreachable_ = error;
+        } else {
+            socket_error_ = error;  // our socket could not be opened or used
+        }
         return next_try();
     }
     switch (outcome->rcode) {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include <pants/dns/name.hpp>
+#include <pants/net_error.hpp>
 #include <pants/stream.hpp>
 
 namespace pants::dns::detail {
@@ -98,7 +99,9 @@ Exchange::~Exchange() {
 void Exchange::arm_timeout() {
     timeout_timer_.cancel();
     timeout_timer_ = engine_.defer(timeout_, [this] {
-        finish(unexpected(make_error_code(malformed_ ? DNS_FORMATERROR : DNS_TIMEOUT)));
+        // Only garbage came: say why it was rejected (a WireError), not
+        // that nothing came.
+        finish(unexpected(malformed_ ? malformed_ : make_error_code(DNS_TIMEOUT)));
     });
 }
 
@@ -111,11 +114,11 @@ void Exchange::on_udp(std::string_view data, const Address& from) {
 void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
     auto reply = decode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
     if (!reply || !reply_matches(*reply, expected_)) {
-        if (!reply) malformed_ = true;
+        if (!reply) malformed_ = reply.error();
         // Over UDP, anyone can send a datagram: drop it and keep waiting
         // for the real reply. Over TCP the connection is ours alone, and a
         // bad message means this server will not answer well.
-        if (from_tcp) finish(unexpected(make_error_code(DNS_FORMATERROR)));
+        if (from_tcp) finish(unexpected(reply ? make_error_code(DNS_FORMATERROR) : reply.error()));
         return;
     }
     if (reply->tc && !from_tcp) return start_tcp();
@@ -148,6 +151,15 @@ Task<> Exchange::run_tcp(std::shared_ptr<TcpLink> link, Address server, std::str
     engine.callback([keep = std::move(link)] {});
 }
 
+namespace {
+// The server closed the connection before a whole reply came: a reply cut
+// short is a malformed reply (a server problem), not a timeout and not a
+// failure of our socket.
+std::error_code cut_short(std::error_code error) {
+    return error == NetError::end_of_stream ? make_error_code(WireError::truncated) : error;
+}
+}  // namespace
+
 Task<> Exchange::tcp_exchange(TcpLink& link, const Address& server, std::string framed) {
     auto connected = co_await link.stream.connect(server);
     if (!link.owner) co_return;
@@ -155,12 +167,12 @@ Task<> Exchange::tcp_exchange(TcpLink& link, const Address& server, std::string 
     link.stream.write(framed);
     auto head = co_await link.stream.read_exactly(2);
     if (!link.owner) co_return;
-    if (!head) co_return link.owner->finish(unexpected(head.error()));
+    if (!head) co_return link.owner->finish(unexpected(cut_short(head.error())));
     std::size_t length = std::size_t(std::uint8_t((*head)[0])) << 8 | std::uint8_t((*head)[1]);
-    if (length == 0) co_return link.owner->finish(unexpected(make_error_code(DNS_FORMATERROR)));
+    if (length == 0) co_return link.owner->finish(unexpected(make_error_code(WireError::truncated)));
     auto body = co_await link.stream.read_exactly(length);
     if (!link.owner) co_return;
-    if (!body) co_return link.owner->finish(unexpected(body.error()));
+    if (!body) co_return link.owner->finish(unexpected(cut_short(body.error())));
     link.owner->on_reply_bytes(*body, true);
     link.stream.close();
 }

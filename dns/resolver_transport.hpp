@@ -47,8 +47,9 @@ std::uint16_t random_id();
 class Exchange {
 public:
     /// The accepted reply, or an error: DNS_TIMEOUT when nothing valid came
-    /// in time, DNS_FORMATERROR when only malformed replies came, or the
-    /// socket's error (ECONNREFUSED, ECONNRESET, ...).
+    /// in time; a WireError (pants.dns.wire) when only malformed replies came
+    /// or a TCP reply was cut short; DNS_FORMATERROR when a TCP reply did not
+    /// match the query; or the socket's error (EMFILE, ECONNREFUSED, ...).
     using Done = std::function<void(Result<Message>)>;
 
     Exchange(Engine& engine, const Address& server, std::vector<std::uint8_t> query, Expected expected,
@@ -84,7 +85,7 @@ private:
     std::shared_ptr<TcpLink> tcp_;
     Timer timeout_timer_;
     Timer finish_timer_;
-    bool malformed_ = false;
+    std::error_code malformed_;  // why the last undecodable reply was rejected
     bool finished_ = false;
 };
 

@@ -14,6 +14,7 @@ public:
     const char* name() const noexcept override { return "pants.dns"; }
     std::string message(int value) const override {
         switch (value) {
+        case DNS_NETWORKERROR: return "DNS query failed: socket error, no server could be asked";
         case DNS_TIMEOUT: return "DNS query timed out";
         case DNS_OK: return "success";
         case DNS_FORMATERROR: return "DNS format error";

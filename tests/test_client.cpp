@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -69,13 +71,21 @@ struct FakeDns : pants::Datagram {
         auto bytes = dns::encode(r);
         REQUIRE(bytes);
         std::string reply(bytes->begin(), bytes->end());
-        if (q.type == dns::A && a_delay.count() > 0)
-            engine().defer(a_delay, [this, reply, from] { write(reply, from); });
+        const auto delay = q.type == dns::A ? a_delay : q.type == dns::AAAA ? aaaa_delay : std::chrono::milliseconds(0);
+        if (delay.count() > 0)
+            engine().defer(delay, [this, reply, from, type = q.type] { send_answer(reply, from, type); });
         else
-            write(reply, from);
+            send_answer(reply, from, q.type);
     }
-    /// Answers A queries this much later (0: at once).
+    void send_answer(const std::string& reply, const Address& to, std::uint16_t type) {
+        write(reply, to);
+        answered.push_back(type);
+    }
+    /// Answers A (AAAA) queries this much later (0: at once).
     std::chrono::milliseconds a_delay{0};
+    std::chrono::milliseconds aaaa_delay{0};
+    /// The types answered so far, in the order the replies were sent.
+    std::vector<std::uint16_t> answered;
     /// A resolver that asks only this server, with no system files.
     dns::Resolver::Options options() const {
         dns::Resolver::Options o;
@@ -482,4 +492,201 @@ TEST_CASE("an address that arrives after a failure starts at once, not after a h
     CHECK(*client.remote_address() == Address::loopback_v4(port));
     client.close();
     run_until(engine, [&] { return client.closes == 1; });
+}
+
+// --- coverage of issue 13: resolver choice, RFC 8305 timing, errors, on_close ---
+
+namespace {
+/// An IPv4-mapped IPv6 address (::ffff:a.b.c.d): an AAAA record that a
+/// machine without ::1 can still connect to, through its IPv4 loopback.
+std::array<std::uint8_t, 16> mapped(std::array<std::uint8_t, 4> v4) {
+    std::array<std::uint8_t, 16> a{};
+    a[10] = a[11] = 0xff;
+    std::copy(v4.begin(), v4.end(), a.begin() + 12);
+    return a;
+}
+constexpr std::array<std::uint8_t, 4> kV4Refused{127, 0, 0, 3};  // nothing listens there
+/// Where a TCP connect fails at once with ENETUNREACH: the kernel refuses
+/// to connect a stream to a broadcast address, without sending anything.
+constexpr std::array<std::uint8_t, 4> kBroadcast{255, 255, 255, 255};
+
+/// A port where nothing listens on 127.0.0.1 (bound, read, closed).
+std::uint16_t refused_port(Engine& engine) {
+    pants::Server<Echo> probe(engine);
+    REQUIRE(probe.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = probe.local_address()->port();
+    probe.close();
+    return port;
+}
+}  // namespace
+
+TEST_CASE("set_resolver makes the next connect by name ask that resolver, and refuses one on another engine") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    FakeDns first(engine), second(engine);
+    first.table["chosen.test."] = {{}, {kV4Refused}};
+    second.table["chosen.test."] = {{}, {kV4Loopback}};
+    dns::Resolver first_resolver(first.options(), engine), second_resolver(second.options(), engine);
+    const auto base = engine.backend().in_flight();
+    Recorder client(engine, first_resolver);
+    client.set_resolver(second_resolver);
+    CHECK(&client.resolver() == &second_resolver);
+    client.connect("chosen.test", port);
+    client.write("via second");
+    run_until(engine, [&] { return client.got == "via second"; });
+    CHECK(first.queries == 0);
+    CHECK(second.queries == 2);
+    Engine other;
+    dns::Resolver elsewhere(first.options(), other);
+    CHECK_THROWS_AS(client.set_resolver(elsewhere), std::invalid_argument);
+    CHECK(&client.resolver() == &second_resolver);
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    drain(engine, base);
+}
+
+TEST_CASE("when A answers first, an AAAA answer within the 50 ms resolution delay is still tried first (RFC 8305 3)") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    FakeDns dns_server(engine);
+    // Both families reach the same IPv4 server; the address the client
+    // ends up with shows which family went first.
+    dns_server.table["delay.test."] = {{mapped(kV4Loopback)}, {kV4Loopback}};
+    dns_server.aaaa_delay = 10ms;
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    Recorder client(engine, resolver);
+    client.connect("delay.test", port);
+    client.write("six");
+    run_until(engine, [&] { return client.got == "six"; });
+    CHECK(dns_server.answered == std::vector<std::uint16_t>{dns::A, dns::AAAA});
+    REQUIRE(client.remote_address());
+    CHECK(client.remote_address()->is_ipv6());
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    drain(engine, base);
+}
+
+TEST_CASE("when A answers first and AAAA is late, IPv4 starts after the resolution delay without waiting for AAAA") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    FakeDns dns_server(engine);
+    dns_server.table["late6.test."] = {{}, {kV4Loopback}};
+    dns_server.aaaa_delay = 1500ms;
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    Recorder client(engine, resolver);
+    client.connect("late6.test", port);
+    client.write("four");
+    run_until(engine, [&] { return client.got == "four"; });
+    CHECK(dns_server.answered == std::vector<std::uint16_t>{dns::A});  // connected before AAAA came
+    CHECK(*client.remote_address() == Address::loopback_v4(port));
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    run_until(engine, [&] { return dns_server.answered.size() == 2; });  // the late answer reaches nobody
+    drain(engine, base);
+    CHECK(client.closes == 1);
+}
+
+TEST_CASE("attempts interleave the families: after a failed IPv6 address comes IPv4, not the next IPv6 (RFC 8305 4)") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    FakeDns dns_server(engine);
+    // AAAA: one that refuses, then one that works; A: one that works. In
+    // RFC 8305 order the second attempt is the IPv4 one.
+    dns_server.table["mix.test."] = {{mapped(kV4Refused), mapped(kV4Loopback)}, {kV4Loopback}};
+    // Both answers are in before the first attempt: A first, AAAA within
+    // the resolution delay (an A answer that came after the refusal would
+    // rightly leave only IPv6 to try).
+    dns_server.aaaa_delay = 10ms;
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    Recorder client(engine, resolver);
+    client.attempt_delay = std::chrono::hours(1);  // only failures move on
+    client.connect("mix.test", port);
+    client.write("mixed");
+    run_until(engine, [&] { return client.got == "mixed"; });
+    REQUIRE(client.remote_address());
+    CHECK(*client.remote_address() == Address::loopback_v4(port));
+    client.close();
+    run_until(engine, [&] { return client.closes == 1; });
+    drain(engine, base);
+}
+
+TEST_CASE("when attempts fail with different errors, on_connect_error carries the last one, not the first") {
+    Engine engine;
+    const std::uint16_t port = refused_port(engine);
+    FakeDns dns_server(engine);
+    dns_server.table["refused-then-unreachable.test."] = {{}, {kV4Loopback, kBroadcast}};
+    dns_server.table["unreachable-then-refused.test."] = {{}, {kBroadcast, kV4Loopback}};
+    dns::Resolver resolver(dns_server.options(), engine);
+    Recorder one(engine, resolver), two(engine, resolver);
+    one.attempt_delay = two.attempt_delay = std::chrono::hours(1);
+    one.connect("refused-then-unreachable.test", port);
+    two.connect("unreachable-then-refused.test", port);
+    run_until(engine, [&] { return one.closes == 1 && two.closes == 1; });
+    CHECK(one.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(one.error == std::make_error_code(std::errc::network_unreachable));
+    CHECK(two.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(two.error == std::make_error_code(std::errc::connection_refused));
+}
+
+namespace {
+/// A Recorder that also calls close() from on_connect_error and on_close,
+/// as careless user code does.
+struct ClosingRecorder : Recorder {
+    using Recorder::Recorder;
+    void on_connect_error(std::error_code e) override {
+        Recorder::on_connect_error(e);
+        close();
+    }
+    void on_close() override {
+        Recorder::on_close();
+        close();
+    }
+};
+}  // namespace
+
+TEST_CASE("on_close fires once on a client, however often it is closed and whatever arrives afterwards") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(Address::loopback_v4(0)));
+    const std::uint16_t port = server.local_address()->port();
+    FakeDns dns_server(engine);
+    dns_server.table["fails.test."] = {{}, {kBroadcast}};
+    dns_server.table["works.test."] = {{mapped(kV4Loopback)}, {kV4Loopback}};
+    dns_server.table["slow.test."] = {{}, {kV4Loopback}};
+    dns_server.a_delay = 300ms;
+    dns::Resolver resolver(dns_server.options(), engine);
+    const auto base = engine.backend().in_flight();
+    // A failed connect, closed again from its own callbacks.
+    ClosingRecorder failed(engine, resolver);
+    // A connected stream with reads in flight, closed twice.
+    ClosingRecorder connected(engine, resolver);
+    // A connect closed while the answers are still due; they come later.
+    ClosingRecorder resolving(engine, resolver);
+    failed.connect("fails.test", port);
+    connected.connect("works.test", port);
+    resolving.connect("slow.test", port);
+    connected.write("x");
+    run_until(engine, [&] { return connected.got == "x" && failed.closes >= 1; });
+    connected.close();
+    connected.close();
+    resolving.close();
+    run_until(engine, [&] { return connected.closes >= 1 && resolving.closes >= 1; });
+    run_until(engine, [&] { return dns_server.answered.size() == 6; });  // the slow answers arrive
+    drain(engine, base);
+    for (auto* c : {&failed, &connected, &resolving}) c->close();
+    drain(engine, base);
+    CHECK(failed.events == std::vector<std::string>{"connect_error", "close"});
+    CHECK(connected.events == std::vector<std::string>{"connect", "close"});
+    CHECK(resolving.events == std::vector<std::string>{"close"});
 }

@@ -30,6 +30,9 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace pants::dns;
 using namespace std::chrono_literals;
@@ -260,6 +263,100 @@ void check_same_as_dig(Fixture& f, const std::string& name, const std::string& t
     CHECK(sorted(short_lines(answer)) == sorted(dig_short(f.server.port(), name, type_name)));
 }
 
+
+// --- pants-dig, the tool, against the same dnsmasq and dig ---------------------
+
+// PANTS_DIG overrides where pants-dig is; by default it is built beside the
+// tests: <build>/dns/tools/pants-dig next to <build>/tests/test_dns_dnsmasq.
+std::string pants_dig_path() {
+    const char* env = std::getenv("PANTS_DIG");
+    if (env && *env) return env;
+    return (std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "dns" / "tools" / "pants-dig")
+        .string();
+}
+
+struct Run {
+    int exit_code = -1;  // -1: killed by a signal (an uncaught exception aborts)
+    std::string output;  // stdout and stderr
+};
+
+// Runs a shell command, bounded by `timeout` (coreutils), and collects
+// what it prints.
+Run run(const std::string& command) {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(("timeout 30 " + command + " 2>&1").c_str(), "r"), nullptr);
+    REQUIRE(pipe != nullptr);
+    Run r;
+    for (int c; (c = std::fgetc(pipe.get())) != EOF;) r.output += static_cast<char>(c);
+    const int status = ::pclose(pipe.release());
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+// The lines of `text` between a line starting with `header` and the next
+// empty line, each with its whitespace runs made one space.
+std::vector<std::string> section(const std::string& text, const std::string& header) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    bool inside = header.empty();
+    for (std::string line; std::getline(in, line);) {
+        if (!inside) {
+            inside = line.rfind(header, 0) == 0;
+            continue;
+        }
+        if (line.empty()) break;
+        std::istringstream words(line);
+        std::string word, joined;
+        while (words >> word) joined += (joined.empty() ? "" : " ") + word;
+        lines.push_back(joined);
+    }
+    return lines;
+}
+
+// A UDP "server" in a child process that answers every datagram with the
+// query's id followed by bytes that are no DNS message.
+class GarbageServer {
+public:
+    GarbageServer() {
+        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        port_ = ntohs(addr.sin_port);
+        const pid_t parent = ::getpid();
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(127);
+            for (;;) {
+                std::uint8_t buf[1500];
+                sockaddr_storage from{};
+                socklen_t from_len = sizeof from;
+                const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+                if (n < 2) continue;
+                const std::uint8_t junk[] = {buf[0], buf[1], 0x81, 0x80, 'g', 'a', 'r', 'b', 'a', 'g', 'e'};
+                ::sendto(fd, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&from), from_len);
+            }
+        }
+        ::close(fd);
+    }
+    ~GarbageServer() {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+    GarbageServer(const GarbageServer&) = delete;
+    GarbageServer& operator=(const GarbageServer&) = delete;
+    std::uint16_t port() const { return port_; }
+
+private:
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
+};
 }  // namespace
 
 TEST_SUITE("dns_dnsmasq") {
@@ -336,6 +433,63 @@ TEST_CASE("send_message to dnsmasq gives the whole reply with its sections") {
     CHECK(reply->questions[0].name == "host.test.");
     REQUIRE(reply->answers.size() == 1);
     CHECK(reply->answers[0].data == Rdata{rdata::A{{192, 0, 2, 10}}});
+}
+
+
+TEST_CASE("pants-dig prints the same answer section and status as dig from the same dnsmasq") {
+    Dnsmasq server;
+    const std::string at = "@127.0.0.1:" + std::to_string(server.port());
+    const std::string dig = "dig @127.0.0.1 -p " + std::to_string(server.port()) + " +tries=1 +time=5 +nocookie ";
+    for (const auto& [name, type] : std::vector<std::pair<std::string, std::string>>{
+             {"host.test", "A"}, {"host.test", "AAAA"}, {"www.test", "A"}, {"test", "MX"}, {"txt.test", "TXT"},
+             {"_sip._udp.test", "SRV"}, {"naptr.test", "NAPTR"}, {"caa.test", "CAA"}, {"test", "SOA"}}) {
+        CAPTURE(name);
+        CAPTURE(type);
+        const Run ours = run(pants_dig_path() + " " + name + " " + type + " " + at);
+        const Run theirs = run(dig + "+noall +answer " + name + " " + type);
+        CHECK(ours.exit_code == 0);
+        CHECK(theirs.exit_code == 0);
+        const auto answer = section(ours.output, ";; ANSWER SECTION:");
+        CHECK(!answer.empty());
+        CHECK(answer == section(theirs.output, ""));
+    }
+    // -x and a name that does not exist, by status line.
+    const Run reverse = run(pants_dig_path() + " -x 192.0.2.10 " + at);
+    CHECK(section(reverse.output, ";; ANSWER SECTION:") ==
+          section(run(dig + "+noall +answer -x 192.0.2.10").output, ""));
+    const Run missing = run(pants_dig_path() + " nx.test A " + at);
+    CHECK(missing.exit_code == 0);  // a reply came, whatever its RCODE (as dig)
+    CHECK(missing.output.find("status: NXDOMAIN") != std::string::npos);
+    CHECK(run(dig + "nx.test A").output.find("status: NXDOMAIN") != std::string::npos);
+}
+
+TEST_CASE("pants-dig says a server sent malformed replies, not that it timed out") {
+    GarbageServer garbage;
+    const Run r = run(pants_dig_path() + " host.test A @127.0.0.1:" + std::to_string(garbage.port()) +
+                      " +time=1 +tries=1");
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 9);
+    CHECK(r.output.find(";; malformed reply from 127.0.0.1:" + std::to_string(garbage.port())) != std::string::npos);
+    CHECK(r.output.find("timed out") == std::string::npos);
+}
+
+TEST_CASE("pants-dig with almost no descriptors says why instead of dying of an uncaught exception") {
+    // At 4 the event loop itself cannot be set up; at 5 it can, but the
+    // query's socket cannot. Neither may end in abort(). Under UBSan the
+    // sanitizer's own memory probe needs a pipe, which it cannot get here
+    // either: it then reports a false "invalid vptr", which must not stop
+    // the program (halt_on_error=0; no effect on a build without UBSan).
+    for (int limit : {4, 5}) {
+        CAPTURE(limit);
+        const Run r = run("env UBSAN_OPTIONS=halt_on_error=0 sh -c 'ulimit -n " + std::to_string(limit) +
+                          " && exec " + pants_dig_path() + " host.test A @127.0.0.1:9 +time=1 +tries=1'");
+        CAPTURE(r.output);
+        CHECK(r.exit_code >= 9);  // 9: no reply, 10: could not run; -1 would be a signal
+        CHECK(r.exit_code <= 10);
+        CHECK(r.output.find("Too many open files") != std::string::npos);
+        CHECK(r.output.find("terminate called") == std::string::npos);
+        CHECK(r.output.find("timed out") == std::string::npos);
+    }
 }
 
 }  // TEST_SUITE

@@ -4,11 +4,17 @@
 
 #include <pants/pants.hpp>
 
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -780,4 +786,304 @@ TEST_CASE("a UDP reply too big for the receive buffer is fetched over TCP (regre
     auto answer = dns::sync::query(resolver, "big.example.", dns::A);
     CHECK(answer.status == dns::DNS_OK);
     CHECK(answer.rdata.size() == 200);
+}
+
+// --- regressions and coverage of issue 13 / issue 9.8 --------------------------
+
+namespace {
+/// Milliseconds since `start`, for "ended long before its timeout" checks.
+long long ms_since(pants::Engine::Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(pants::Engine::now() - start).count();
+}
+}  // namespace
+
+TEST_CASE("a forged reply without a question is dropped even when its answer differs from the real one") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        // Two question-less forgeries come first, one with records, one
+        // NXDOMAIN: either, accepted, would change the outcome.
+        auto forged = reply_to(q);
+        forged.questions.clear();
+        forged.answers.push_back(record("forged.example.", dns::A, 86400, dns::rdata::A{{6, 6, 6, 6}}));
+        s.reply(forged, from);
+        auto forged_nx = reply_to(q, dns::DNS_NAMEERROR);
+        forged_nx.questions.clear();
+        s.reply(forged_nx, from);
+        auto real = reply_to(q);
+        real.answers.push_back(record("forged.example.", dns::A, 300, dns::rdata::A{{10, 0, 0, 16}}));
+        s.reply(real, from);
+    };
+    dns::Resolver resolver(options({server.address}), engine);
+    auto answer = dns::sync::query(resolver, "forged.example.", dns::A);
+    CHECK(answer.status == dns::DNS_OK);
+    REQUIRE(answer.rdata.size() == 1);
+    CHECK(a_of(answer.rdata[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 16});
+    CHECK(answer.ttl == 300);
+}
+
+TEST_CASE("a TTL of 2^31 or more counts as 0 and is not cached, while 2^31-1 is kept (RFC 2181 8)") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        const auto& name = q.questions[0].name;
+        auto r = reply_to(q);
+        const std::uint32_t ttl = name == "max.example." ? 0x7fffffffu : name == "top.example." ? 0x80000000u : 0xffffffffu;
+        r.answers.push_back(record(name, dns::A, ttl, dns::rdata::A{{10, 0, 0, 17}}));
+        s.reply(r, from);
+    };
+    dns::Resolver resolver(options({server.address}), engine);
+    for (const char* name : {"top.example.", "all.example."}) {
+        CAPTURE(name);
+        auto first = dns::sync::query(resolver, name, dns::A);
+        CHECK(first.status == dns::DNS_OK);
+        CHECK(first.ttl == 0);
+        CHECK(first.rdata.size() == 1);
+    }
+    CHECK(server.queries.size() == 2);
+    dns::sync::query(resolver, "top.example.", dns::A);
+    dns::sync::query(resolver, "all.example.", dns::A);
+    CHECK(server.queries.size() == 4);  // TTL 0: neither was cached
+    auto max = dns::sync::query(resolver, "max.example.", dns::A);
+    CHECK(max.ttl == 0x7fffffffu);
+    dns::sync::query(resolver, "max.example.", dns::A);
+    CHECK(server.queries.size() == 5);  // the largest valid TTL is cached
+}
+
+TEST_CASE("a resolver try whose UDP socket fails after sending ends at once with DNS_NETWORKERROR") {
+    pants::Engine engine;
+    // A Unix datagram "server" that shut its receiving side: the connect
+    // works, the send fails with EPIPE, which ends the socket (not one
+    // datagram's error). The try must end then, not at its 5 s timeout.
+    const std::string path = "/tmp/pants-resolver-" + std::to_string(::getpid()) + "-shut.sock";
+    ::unlink(path.c_str());
+    const int peer = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(peer >= 0);
+    auto where = Address::unix_path(path);
+    REQUIRE(where);
+    REQUIRE(::bind(peer, where->data(), where->size()) == 0);
+    REQUIRE(::shutdown(peer, SHUT_RD) == 0);
+    dns::Resolver resolver(options({*where}, 5000ms, 2), engine);
+    const auto start = pants::Engine::now();
+    Got got;
+    resolver.query("fails.example.", dns::A, got.callback());
+    run_until(engine, [&] { return got.calls == 1; }, 20000ms);
+    CHECK(got.answer.status == dns::DNS_NETWORKERROR);
+    CHECK(ms_since(start) < 2500);  // both tries ended at once: nowhere near 2 x 5 s
+    ::close(peer);
+    ::unlink(path.c_str());
+}
+
+TEST_CASE("running out of descriptors gives DNS_NETWORKERROR at once, not DNS_TIMEOUT") {
+    // In a child process: it lowers its own descriptor limit to exactly the
+    // descriptors it has, so the resolver's socket() fails with EMFILE.
+    int result[2];
+    REQUIRE(::pipe(result) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(result[0]);
+        int report[2] = {-100, -1};
+        {
+            pants::Engine engine;
+            dns::Resolver resolver(options({Address::loopback_v4(9)}, 5000ms, 2), engine);
+            const int lowest_free = ::dup(0);
+            ::close(lowest_free);
+            rlimit limit{rlim_t(lowest_free), rlim_t(lowest_free)};
+            const auto start = pants::Engine::now();
+            if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+                auto answer = dns::sync::query(resolver, "nofd.example.", dns::A);
+                report[0] = answer.status;
+                report[1] = int(ms_since(start));
+            }
+        }
+        (void)!::write(result[1], report, sizeof report);
+        ::_exit(0);
+    }
+    ::close(result[1]);
+    int report[2] = {-100, -1};
+    pollfd p{result[0], POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 20000) == 1);  // bounded: the child answers or the test fails
+    CHECK(::read(result[0], report, sizeof report) == ssize_t(sizeof report));
+    ::close(result[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(report[0] == dns::DNS_NETWORKERROR);
+    CHECK(report[1] >= 0);
+    CHECK(report[1] < 2500);  // no try waited for its 5 s timeout
+}
+
+TEST_CASE("send_message reports EMFILE-like socket errors as DNS_NETWORKERROR with the errno") {
+    pants::Engine engine;
+    const std::string path = "/tmp/pants-resolver-" + std::to_string(::getpid()) + "-shut2.sock";
+    ::unlink(path.c_str());
+    const int peer = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(peer >= 0);
+    auto where = Address::unix_path(path);
+    REQUIRE(where);
+    REQUIRE(::bind(peer, where->data(), where->size()) == 0);
+    REQUIRE(::shutdown(peer, SHUT_RD) == 0);
+    dns::Resolver resolver(options({*where}, 5000ms, 1), engine);
+    auto query = dns::encode_query(0x4243, "raw.example.", dns::A);
+    REQUIRE(query);
+    std::optional<std::pair<dns::Status, pants::Result<dns::Message>>> got;
+    resolver.send_message(*query, [&](dns::Status s, pants::Result<dns::Message> r) { got.emplace(s, std::move(r)); });
+    run_until(engine, [&] { return got.has_value(); });
+    CHECK(got->first == dns::DNS_NETWORKERROR);
+    REQUIRE_FALSE(got->second);
+    CHECK(got->second.error() == std::errc::broken_pipe);  // the detail: what the socket said
+    ::close(peer);
+    ::unlink(path.c_str());
+}
+
+namespace {
+/// Over TCP, a reply that announces 100 bytes, sends 10, and hangs up.
+struct CutShort : pants::Connection {
+    CutShort() { read_delimiter = pants::ReadDelimiter::length_prefixed(2); }
+    void on_read(std::string_view) override {
+        write(std::string_view("\x00\x64" "0123456789", 12));
+        end();
+    }
+};
+}  // namespace
+
+TEST_CASE("a TCP reply cut short gives DNS_FORMATERROR, not DNS_TIMEOUT") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        auto r = reply_to(q);
+        r.tc = true;
+        s.reply(r, from);
+    };
+    pants::Server<CutShort> tcp(engine);
+    REQUIRE(tcp.listen(server.address));
+    dns::Resolver resolver(options({server.address}, 5000ms, 1), engine);
+    const auto start = pants::Engine::now();
+    Got got;
+    resolver.query("cut.example.", dns::A, got.callback());
+    run_until(engine, [&] { return got.calls == 1; }, 20000ms);
+    CHECK(got.answer.status == dns::DNS_FORMATERROR);
+    CHECK(ms_since(start) < 2500);  // the cut ended the try, not the timeout
+    // send_message says why: the message was truncated.
+    auto query = dns::encode_query(0x4244, "cut.example.", dns::A);
+    REQUIRE(query);
+    std::optional<pants::Result<dns::Message>> reply;
+    resolver.send_message(*query, [&](dns::Status s, pants::Result<dns::Message> r) {
+        CHECK(s == dns::DNS_FORMATERROR);
+        reply = std::move(r);
+    });
+    run_until(engine, [&] { return reply.has_value(); }, 20000ms);
+    REQUIRE_FALSE(*reply);
+    CHECK(reply->error() == dns::WireError::truncated);
+}
+
+TEST_CASE("a resolve cancelled while its server answers late ends at once and the late answer reaches nobody") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    int answered = 0;
+    server.handler = [&](FakeServer& s, const dns::Message& q, const Address& from) {
+        auto r = reply_to(q);
+        r.answers.push_back(record("late.example.", dns::A, 300, dns::rdata::A{{10, 0, 0, 18}}));
+        s.engine().defer(2000ms, [&s, &answered, r, from] {
+            s.reply(r, from);
+            ++answered;
+        });
+    };
+    dns::Resolver resolver(options({server.address}, 5000ms), engine);
+    int resumed = 0;
+    auto task = [&]() -> pants::Task<bool> {
+        auto r = co_await pants::with_timeout(engine, 50ms, resolver.resolve("late.example", dns::A));
+        ++resumed;
+        co_return !r && r.error() == std::errc::timed_out;
+    };
+    const auto start = pants::Engine::now();
+    CHECK(engine.run(task()));
+    CHECK(ms_since(start) < 1000);  // the cancel ended it, not the answer 2 s later
+    CHECK(answered == 0);
+    run_until(engine, [&] { return answered == 1; });
+    engine.poll(0ms);
+    engine.poll(0ms);
+    CHECK(resumed == 1);
+}
+
+TEST_CASE("clear_cache forgets cached answers: the next query asks the server again") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = answer_a({10, 0, 0, 19}, 3600);
+    dns::Resolver resolver(options({server.address}), engine);
+    dns::sync::query(resolver, "clear.example.", dns::A);
+    dns::sync::query(resolver, "clear.example.", dns::A);
+    CHECK(server.queries.size() == 1);
+    resolver.clear_cache();
+    auto again = dns::sync::query(resolver, "clear.example.", dns::A);
+    CHECK(again.status == dns::DNS_OK);
+    CHECK(again.ttl == 3600);
+    CHECK(server.queries.size() == 2);
+}
+
+TEST_CASE("with Options::cache false every query asks the server, answers and NXDOMAIN alike") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        if (q.questions[0].name == "gone.example.") {
+            auto r = reply_to(q, dns::DNS_NAMEERROR);
+            r.authority.push_back(soa("example.", 3600, 3600));
+            return s.reply(r, from);
+        }
+        answer_a({10, 0, 0, 20}, 3600)(s, q, from);
+    };
+    auto o = options({server.address});
+    o.cache = false;
+    dns::Resolver resolver(o, engine);
+    for (int i = 0; i < 2; ++i) {
+        CHECK(dns::sync::query(resolver, "nocache.example.", dns::A).status == dns::DNS_OK);
+        CHECK(dns::sync::query(resolver, "gone.example.", dns::A).status == dns::DNS_NAMEERROR);
+    }
+    CHECK(server.queries.size() == 4);
+}
+
+TEST_CASE("a resolver's defaults come from resolv.conf: servers, search, ndots, timeout and attempts") {
+    pants::Engine engine;
+    auto conf = temp_file("resolv.conf",
+                          "nameserver 127.0.0.9\nnameserver ::1\nsearch one.test two.test\n"
+                          "options ndots:2 timeout:1 attempts:3\n");
+    dns::Resolver::Options o;
+    o.resolv_conf_path = conf;
+    o.hosts_path.clear();
+    {
+        dns::Resolver from_file(o, engine);
+        CHECK(from_file.servers() == std::vector<Address>{*Address::parse("127.0.0.9:53"), *Address::parse("[::1]:53")});
+        CHECK(from_file.search() == std::vector<std::string>{"one.test", "two.test"});
+    }
+    // The same file with a silent test server in place of its nameservers:
+    // "x.y" has fewer dots than ndots:2, so the search list comes first;
+    // each name gets 3 tries of 1 s.
+    FakeServer silent(engine);
+    o.servers = {silent.address};
+    dns::Resolver resolver(o, engine);
+    const auto start = pants::Engine::now();
+    Got got;
+    resolver.query("x.y", dns::A, got.callback());
+    run_until(engine, [&] { return got.calls == 1; }, 20000ms);
+    CHECK(got.answer.status == dns::DNS_TIMEOUT);
+    CHECK(silent.names() == std::vector<std::string>{"x.y.one.test.", "x.y.one.test.", "x.y.one.test."});
+    CHECK(ms_since(start) >= 2900);  // timeout:1 per try, attempts:3
+    CHECK(ms_since(start) < 9000);   // not the default 5 s per try
+    ::unlink(conf.c_str());
+}
+
+TEST_CASE("the README's example: sync::query on the default resolver answers localhost from the hosts file") {
+    // The default resolver reads /etc/hosts first: "localhost" never leaves
+    // the machine (nor the process) when the hosts file has it.
+    auto hosts = dns::HostsFile::load(dns::HostsFile::default_path);
+    REQUIRE_MESSAGE(hosts, "no readable /etc/hosts");
+    REQUIRE_MESSAGE(!hosts->records("localhost", dns::A).empty(), "/etc/hosts has no IPv4 localhost");
+    auto answer = pants::dns::sync::query("localhost", pants::dns::A);
+    CHECK(answer.status == pants::dns::DNS_OK);
+    REQUIRE(!answer.rdata.empty());
+    std::vector<std::string> printed;
+    for (const auto& rdata : answer.rdata) printed.push_back(pants::dns::to_string(rdata));
+    CHECK(std::find(printed.begin(), printed.end(), "127.0.0.1") != printed.end());
+    CHECK(&dns::default_resolver().engine() == &pants::Engine::instance());
 }

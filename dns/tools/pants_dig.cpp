@@ -1,6 +1,7 @@
 // pants-dig: a small dig built on pants::dns, as Pants' dig-like tool.
 //
-//   pants-dig NAME [TYPE] [@SERVER[:PORT]]   ask a server, print the reply as dig does
+//   pants-dig NAME [TYPE] [@SERVER[:PORT]] [+time=S] [+tries=N]
+//                                            ask a server, print the reply as dig does
 //   pants-dig -x ADDRESS [@SERVER[:PORT]]    reverse lookup (PTR of in-addr.arpa / ip6.arpa)
 //   pants-dig --servers                      the servers the default resolver asks
 //   pants-dig --hosts                        the entries of /etc/hosts
@@ -8,7 +9,9 @@
 // TYPE is any type name dig knows ("MX", "aaaa", "TYPE65280"; default A).
 // SERVER is an IP literal, with a port as "127.0.0.1:5353" or
 // "[::1]:5353" (default port 53); without it, the servers of
-// /etc/resolv.conf are asked in order. The query goes through
+// /etc/resolv.conf are asked in order. +time=S (seconds per try) and
+// +tries=N (rounds over the servers) override resolv.conf's timeout and
+// attempts, as dig's options of the same names. The query goes through
 // Resolver::send_message: no hosts file, no cache, no search list, but the
 // resolver's timeouts, retries and TCP fallback on a truncated reply.
 //
@@ -17,7 +20,10 @@
 //   pants-dig host.test A @127.0.0.1:5353
 //
 // Exit status as dig's: 0 when a reply came (whatever its RCODE), 1 on a
-// usage error, 9 when no server answered.
+// usage error, 9 when no usable reply came (timed out, malformed replies
+// only, or no socket could be used: the line starting ";;" says which), 10
+// when pants-dig itself could not run (no event loop: descriptors or memory
+// exhausted). It never ends with an uncaught exception.
 #include <pants/dns/hosts_file.hpp>
 #include <pants/dns/message.hpp>
 #include <pants/dns/name.hpp>
@@ -25,12 +31,15 @@
 
 #include <netinet/in.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <optional>
 #include <random>
+#include <stdexcept>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -40,8 +49,8 @@ namespace {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: pants-dig NAME [TYPE] [@SERVER[:PORT]]\n"
-                 "       pants-dig -x ADDRESS [@SERVER[:PORT]]\n"
+                 "usage: pants-dig NAME [TYPE] [@SERVER[:PORT]] [+time=S] [+tries=N]\n"
+                 "       pants-dig -x ADDRESS [@SERVER[:PORT]] [+time=S] [+tries=N]\n"
                  "       pants-dig --servers | --hosts\n");
     return 1;
 }
@@ -95,14 +104,32 @@ std::string server_list(const std::vector<pants::Address>& servers) {
     return out;
 }
 
-}  // namespace
+/// What the command line asks of the resolver.
+struct Settings {
+    std::optional<pants::Address> server;
+    std::optional<int> seconds;  // +time=S
+    std::optional<int> tries;    // +tries=N
+};
 
-int main(int argc, char** argv) {
+/// The N of "+name=N" when `arg` is that option with a number in 1..max.
+std::optional<int> option_value(std::string_view arg, std::string_view name, int max) {
+    if (!arg.starts_with(name)) return std::nullopt;
+    int value = 0;
+    const auto digits = arg.substr(name.size());
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || end != digits.data() + digits.size() || value < 1 || value > max) return std::nullopt;
+    return value;
+}
+
+int ask(const Settings& settings, const std::vector<std::uint8_t>& query);
+
+int dig(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.size() == 1 && args[0] == "--servers") return print_servers();
     if (args.size() == 1 && args[0] == "--hosts") return print_hosts();
 
-    std::optional<pants::Address> server;
+    Settings settings;
+    auto& server = settings.server;
     std::vector<std::string> words;
     bool reverse = false;
     for (const auto arg : args) {
@@ -114,6 +141,13 @@ int main(int argc, char** argv) {
             if (!server) {
                 std::fprintf(stderr, "pants-dig: bad server '%.*s' (an IP address, optionally with :PORT)\n",
                              static_cast<int>(arg.size() - 1), arg.data() + 1);
+                return 1;
+            }
+        } else if (arg.starts_with("+time=") || arg.starts_with("+tries=")) {
+            auto& slot = arg.starts_with("+time=") ? settings.seconds : settings.tries;
+            slot = arg.starts_with("+time=") ? option_value(arg, "+time=", 300) : option_value(arg, "+tries=", 10);
+            if (!slot) {
+                std::fprintf(stderr, "pants-dig: bad option '%.*s'\n", static_cast<int>(arg.size()), arg.data());
                 return 1;
             }
         } else {
@@ -148,19 +182,60 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    pants::Engine engine;
-    auto resolver = server ? std::make_unique<dns::Resolver>(std::vector<pants::Address>{*server}, engine)
-                           : std::make_unique<dns::Resolver>(engine);
     std::printf("; <<>> pants-dig <<>> %s %s\n", name.c_str(), dns::type_to_string(type).c_str());
+    std::fflush(stdout);
+    return ask(settings, *query);
+}
 
+
+int ask(const Settings& settings, const std::vector<std::uint8_t>& query) {
+    pants::Engine engine;
+    dns::Resolver::Options options;
+    options.hosts_path.clear();  // send_message never looks there
+    if (settings.server) {
+        options.servers = {*settings.server};
+        options.resolv_conf_path.clear();
+    }
+    if (settings.seconds) options.timeout = std::chrono::seconds(*settings.seconds);
+    if (settings.tries) options.attempts = *settings.tries;
+    auto resolver = std::make_unique<dns::Resolver>(options, engine);
+
+    // The callback form: it gives the status and, when no reply came, the
+    // error that says why (the socket's errno, the reason a reply was
+    // malformed), which the sync form folds into the status.
     const auto started = std::chrono::steady_clock::now();
-    auto reply = dns::sync::send_message(*resolver, *query);
+    std::optional<std::pair<dns::Status, pants::Result<dns::Message>>> outcome;
+    resolver->send_message(query, [&](dns::Status status, pants::Result<dns::Message> reply) {
+        outcome.emplace(status, std::move(reply));
+    });
+    while (!outcome) engine.poll(std::chrono::milliseconds(100));
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    auto& [status, reply] = *outcome;
 
     if (!reply) {
-        std::printf(";; connection timed out; no servers could be reached (%s: %s)\n",
-                    server_list(resolver->servers()).c_str(), reply.error().message().c_str());
+        const std::string servers = server_list(resolver->servers());
+        const std::string why = reply.error().message();
+        switch (status) {
+        case dns::DNS_FORMATERROR:
+            std::printf(";; malformed reply from %s: %s\n", servers.c_str(), why.c_str());
+            break;
+        case dns::DNS_NETWORKERROR:
+            std::printf(";; communications error to %s: %s\n", servers.c_str(), why.c_str());
+            break;
+        case dns::DNS_TIMEOUT:
+            // As dig: a refusal is a communications error, silence a timeout.
+            if (reply.error() != dns::make_error_code(dns::DNS_TIMEOUT))
+                std::printf(";; communications error to %s: %s\n;; no servers could be reached\n", servers.c_str(),
+                            why.c_str());
+            else
+                std::printf(";; connection timed out; no servers could be reached (%s)\n",
+                            servers.empty() ? "none configured" : servers.c_str());
+            break;
+        default:
+            std::printf(";; no reply from %s: %s\n", servers.c_str(), why.c_str());
+            break;
+        }
         return 9;
     }
     std::printf(";; Got answer:\n%s\n", dns::to_string(*reply).c_str());
@@ -171,4 +246,19 @@ int main(int argc, char** argv) {
     std::strftime(when, sizeof when, "%a %b %d %H:%M:%S %Z %Y", std::localtime(&now));
     std::printf(";; WHEN: %s\n", when);
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return dig(argc, argv);
+    } catch (const std::exception& e) {
+        // The Engine (or a resolver) could not be set up: at `ulimit -n 4`
+        // there is no descriptor left for the event loop itself.
+        std::fflush(stdout);
+        std::printf(";; pants-dig could not run: %s\n", e.what());
+        std::fprintf(stderr, "pants-dig: %s\n", e.what());
+        return 10;
+    }
 }

@@ -18,8 +18,10 @@
 // `timeout` per try and `attempts` rounds over all servers; a reply with
 // the wrong id, question or source is dropped and the wait goes on, as is a
 // malformed one (reported as DNS_FORMATERROR only if nothing valid came
-// before the last try ended). Identical concurrent queries share one
-// request.
+// before the last try ended; so is a TCP reply cut short). A query that
+// could not be asked at all (no descriptor left, a socket that fails)
+// gives DNS_NETWORKERROR, not DNS_TIMEOUT. Identical concurrent queries
+// share one request.
 //
 // A Resolver belongs to one Engine and is used on that engine's thread.
 // Destroying it answers every pending query with DNS_TIMEOUT (on a later
@@ -120,9 +122,12 @@ public:
     /// Sends a raw message (as encode() or encode_query() build it) to the
     /// servers with the same timeout, retry and TCP rules as query(), no
     /// cache. `callback(status, reply)`: status is the reply's RCODE (as a
-    /// Status; RCODEs above 5 give DNS_SERVERFAILURE) with the reply, or
-    /// DNS_TIMEOUT / DNS_FORMATERROR with an error instead of a reply. A
-    /// message that does not decode gets DNS_FORMATERROR at once.
+    /// Status; RCODEs above 5 give DNS_SERVERFAILURE) with the reply, or,
+    /// with an error that says more instead of a reply: DNS_TIMEOUT (or
+    /// ECONNREFUSED and the like), DNS_FORMATERROR (only malformed replies
+    /// came: the WireError that rejected them) or DNS_NETWORKERROR (the
+    /// socket's error, as EMFILE).
+    /// A message that does not decode gets DNS_FORMATERROR at once.
     void send_message(std::vector<std::uint8_t> message, MessageCallback callback);
     /// The same for a coroutine: the reply, or the Status as an error.
     Task<Result<Message>> send_message(std::vector<std::uint8_t> message);

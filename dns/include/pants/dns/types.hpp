@@ -15,8 +15,17 @@
 namespace pants::dns {
 
 /// Outcome of a DNS query, as Pants reports it. DNS_OK..DNS_REFUSED equal
-/// the RCODE values of RFC 1035 4.1.1; DNS_TIMEOUT is local (no reply).
+/// the RCODE values of RFC 1035 4.1.1; the negative values are local.
+/// DNS_TIMEOUT: queries went out and nothing (valid or not) came back in
+/// time, or the network said the servers cannot be reached (connection
+/// refused, host unreachable). DNS_NETWORKERROR (not in Python Pants): no
+/// query could be asked because our own socket could not be opened
+/// (descriptors or memory exhausted) or failed. send_message's callback
+/// also gets the errno error behind either. A server that answered only
+/// with bytes that are not a valid reply (garbage, or a TCP reply cut
+/// short) gives DNS_FORMATERROR.
 enum Status : int {
+    DNS_NETWORKERROR = -2,
     DNS_TIMEOUT = -1,
     DNS_OK = 0,
     DNS_FORMATERROR = 1,
