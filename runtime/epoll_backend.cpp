@@ -1,4 +1,5 @@
 #include "epoll_backend.hpp"
+#include "sigpipe_guard.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -256,7 +257,9 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
         break;
     case OpKind::sendfile: {
         off_t offset = off_t(op.offset);
+        SigpipeGuard guard;  // sendfile has no MSG_NOSIGNAL
         r = int(::sendfile(op.fd, op.file_fd, &offset, op.size));
+        guard.done(r);
         break;
     }
     }
