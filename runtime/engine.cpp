@@ -88,7 +88,7 @@ void Engine::stop() noexcept {
 }
 
 bool Engine::run_until(const std::function<bool()>& done, Duration limit) {
-    const auto deadline = Clock::now() + limit;
+    const auto deadline = detail::deadline_after<Clock>(Clock::now(), limit);
     while (!done()) {
         const auto now = Clock::now();
         if (now >= deadline) return false;
@@ -146,8 +146,8 @@ void Engine::run_timers() {
     while (auto t = timers_.pop_due(now)) {
         if (t->kind == TimerState::Kind::cycle) {
             // Keep the phase; if we fell behind, skip the missed beats.
-            t->deadline += t->interval;
-            if (t->deadline <= now) t->deadline = now + t->interval;
+            t->deadline = detail::deadline_after<Clock>(t->deadline, t->interval);
+            if (t->deadline <= now) t->deadline = detail::deadline_after<Clock>(now, t->interval);
             timers_.push(t);
         } else {
             t->active = false;
@@ -191,7 +191,7 @@ Timer Engine::add_deadline(Duration delay, Duration interval, detail::Callback f
     t->fn = std::move(fn);
     t->kind = interval > Duration::zero() ? TimerState::Kind::cycle : TimerState::Kind::deadline;
     t->interval = interval;
-    t->deadline = Clock::now() + delay;
+    t->deadline = detail::deadline_after<Clock>(Clock::now(), delay);
     timers_.push(t);
     return Timer(std::move(t));
 }

@@ -1,4 +1,5 @@
 #include "epoll_backend.hpp"
+#include "sigpipe_guard.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -6,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
 #include <system_error>
 
 namespace pants::detail {
@@ -14,6 +17,29 @@ namespace {
 // Operations one fd may complete per turn before others get their go.
 constexpr int kFairnessBudget = 16;
 constexpr int kMaxEvents = 256;
+
+// Set once epoll_pwait2 has failed with ENOSYS or EPERM: seccomp filters and
+// kernels are per process, so every engine uses epoll_wait from then on.
+std::atomic<bool> pwait2_missing{false};
+
+// epoll_wait's timeout: whole milliseconds, rounded up so that a timer is
+// never fired early (and a wait of 1 ns never becomes a busy 0 ms loop);
+// -1 waits for ever; longer than INT_MAX ms waits INT_MAX ms, and the
+// engine simply waits again.
+int wait_milliseconds(std::chrono::nanoseconds timeout) noexcept {
+    if (timeout == std::chrono::nanoseconds::max()) return -1;
+    if (timeout.count() <= 0) return 0;
+    const auto ms = (timeout.count() - 1) / 1'000'000 + 1;
+    return ms > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : int(ms);
+}
+
+// A signal interrupting the wait is a turn with no events; anything else
+// (EBADF, EFAULT, EINVAL) is a broken backend that must not spin silently.
+int checked_wait(int n) {
+    if (n >= 0) return n;
+    if (errno == EINTR) return 0;
+    throw std::system_error(errno, std::generic_category(), "pants: epoll wait");
+}
 
 }  // namespace
 
@@ -141,16 +167,9 @@ void EpollBackend::release(std::uint16_t buffer_id) {
 
 void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     const bool busy = !dirty_.empty() || cancelled_.head;
-    timespec ts{};
-    const timespec* wait = &ts;
-    if (!busy && timeout == std::chrono::nanoseconds::max()) {
-        wait = nullptr;
-    } else if (!busy && timeout.count() > 0) {
-        ts.tv_sec = timeout.count() / 1'000'000'000;
-        ts.tv_nsec = timeout.count() % 1'000'000'000;
-    }
+    if (busy) timeout = std::chrono::nanoseconds::zero();
     epoll_event events[kMaxEvents];
-    int n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, wait, nullptr);
+    int n = wait(events, kMaxEvents, timeout);
     for (int i = 0; i < n; ++i) {
         int fd = events[i].data.fd;
         if (fd == wake_fd_) {
@@ -171,6 +190,27 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         run_queue(fd, false);
     }
     if (dirty_.empty()) dirty_.swap(dirty), dirty_.clear();  // keep the capacity
+}
+
+int EpollBackend::wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout) {
+    int n;
+    if (!pwait2_missing.load(std::memory_order_relaxed)) {
+        timespec ts{};
+        const timespec* until = &ts;
+        if (timeout == std::chrono::nanoseconds::max()) {
+            until = nullptr;
+        } else if (timeout.count() > 0) {
+            ts.tv_sec = timeout.count() / 1'000'000'000;
+            ts.tv_nsec = timeout.count() % 1'000'000'000;
+        }
+        n = ::epoll_pwait2(epoll_fd_, events, capacity, until, nullptr);
+        // epoll_pwait2 is Linux 5.11; older kernels, seccomp profiles written
+        // before it (EPERM or ENOSYS) and valgrind reject it. Remember, for
+        // every engine of the process, and use epoll_wait from now on.
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return checked_wait(n);
+        pwait2_missing.store(true, std::memory_order_relaxed);
+    }
+    return checked_wait(::epoll_wait(epoll_fd_, events, capacity, wait_milliseconds(timeout)));
 }
 
 void EpollBackend::run_queue(int fd, bool readers) {
@@ -218,7 +258,9 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
         break;
     case OpKind::sendfile: {
         off_t offset = off_t(op.offset);
+        SigpipeGuard guard;  // sendfile has no MSG_NOSIGNAL
         r = int(::sendfile(op.fd, op.file_fd, &offset, op.size));
+        guard.done(r);
         break;
     }
     }

@@ -7,6 +7,8 @@
 // receive buffers included, so nothing above it can tell them apart.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <vector>
 
 #include <pants/detail/backend.hpp>
@@ -48,6 +50,7 @@ private:
     FdState& state(int fd);
     void mark_dirty(int fd);
     static bool is_reader(const Operation& op) noexcept;
+    int wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout);
     void run_queue(int fd, bool readers);
     Attempt attempt(Operation& op, Completion& c);
     Attempt attempt_receive(Operation& op, Completion& c);

@@ -209,6 +209,11 @@ void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
         break;
     case OpKind::sendfile:
         // io_uring has no sendfile: splice file -> pipe, then pipe -> socket.
+        // A splice into a socket whose peer has gone raises SIGPIPE in the
+        // task that runs it; io_uring always runs splice in an io-wq worker
+        // (REQ_F_FORCE_ASYNC), whose signals are all blocked (kernel threads
+        // before 5.12), so it never reaches the application. test_sigpipe
+        // checks that this stays true.
         if (op.pipe_fds[0] < 0 && ::pipe2(op.pipe_fds, O_CLOEXEC) < 0) {
             io_uring_prep_nop(sqe);
             sqe->user_data = tag(op);

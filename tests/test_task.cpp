@@ -333,3 +333,55 @@ TEST_CASE("an exception in a when_all over a vector reaches the awaiter") {
     };
     CHECK(engine.run(all()) == "branch failed");
 }
+
+// Issue 9.7: now + delay overflowed, so the largest sleeps and timeouts
+// ended at once.
+namespace {
+
+template <class Duration>
+pants::Task<> nap(pants::Engine& engine, Duration d, std::vector<pants::Result<void>>& results) {
+    results.push_back(co_await engine.sleep(d));
+}
+
+template <class Duration>
+pants::Task<> read_with_timeout(pants::Engine& engine, Duration limit, int fd, char* buf, pants::Result<int>& r,
+                                bool& ended) {
+    r = co_await pants::with_timeout(engine, limit, read_pipe(engine, fd, buf));
+    ended = true;
+}
+
+}  // namespace
+
+TEST_CASE("a sleep whose duration overflows the clock does not end and can be cancelled") {
+    std::vector<pants::Result<void>> results;
+    {
+        pants::Engine engine;
+        engine.spawn(nap(engine, std::chrono::nanoseconds::max(), results));
+        engine.spawn(nap(engine, std::chrono::hours::max(), results));
+        engine.spawn(nap(engine, std::chrono::seconds::max(), results));
+        for (int i = 0; i < 5; ++i) engine.poll(0ms);
+        CHECK(results.empty());
+        CHECK(engine.detached_tasks() == 3);
+    }  // the engine cancels its detached tasks
+    REQUIRE(results.size() == 3);
+    for (auto& r : results) CHECK(r.error() == std::errc::operation_canceled);
+}
+
+TEST_CASE("a timeout whose limit overflows the clock does not cut the operation short") {
+    pants::Engine engine;
+    Pipe pipe;
+    char buf[1] = {0};
+    pants::Result<int> r[2] = {pants::fail(EINVAL), pants::fail(EINVAL)};
+    bool ended[2] = {false, false};
+    engine.spawn(read_with_timeout(engine, std::chrono::nanoseconds::max(), pipe.fds[0], buf, r[0], ended[0]));
+    engine.spawn(read_with_timeout(engine, std::chrono::hours::max(), pipe.fds[0], buf, r[1], ended[1]));
+    for (int i = 0; i < 5; ++i) engine.poll(0ms);
+    CHECK_FALSE(ended[0]);
+    CHECK_FALSE(ended[1]);
+    REQUIRE(::write(pipe.fds[1], "xy", 2) == 2);
+    CHECK(engine.run_until([&] { return ended[0] && ended[1]; }, 5s));
+    for (auto& one : r) {
+        REQUIRE(one.has_value());
+        CHECK(*one == 1);
+    }
+}

@@ -145,3 +145,42 @@ TEST_CASE("cycle runs for the first time one interval after it is set, not at on
     CHECK(engine.run_until([&] { return !order.empty() && order.back() == "cycle"; }, 20s));
     CHECK(order == std::vector<std::string>{"defer", "cycle"});
 }
+
+// Issue 9.7: now + delay overflowed, so the largest delays fired at once.
+TEST_CASE("a defer whose delay overflows the clock does not fire and can be cancelled") {
+    pants::Engine engine;
+    int fired = 0;
+    std::vector<pants::Timer> timers;
+    timers.push_back(engine.defer(std::chrono::nanoseconds::max(), [&] { ++fired; }));
+    timers.push_back(engine.defer(std::chrono::hours::max(), [&] { ++fired; }));
+    timers.push_back(engine.defer(std::chrono::seconds::max(), [&] { ++fired; }));
+    timers.push_back(engine.defer(std::chrono::milliseconds::max(), [&] { ++fired; }));
+    timers.push_back(engine.defer(std::chrono::duration<double>(1e300), [&] { ++fired; }));
+    for (int i = 0; i < 5; ++i) engine.poll(0ms);
+    CHECK(fired == 0);
+    for (auto& t : timers) CHECK(t.active());
+    for (auto& t : timers) t.cancel();
+    CHECK(engine.pending_timers() == 0);
+}
+
+TEST_CASE("a cycle whose interval overflows the clock does not fire and can be cancelled") {
+    pants::Engine engine;
+    int fired = 0;
+    pants::Timer a = engine.cycle(std::chrono::nanoseconds::max(), [&] { ++fired; });
+    pants::Timer b = engine.cycle(std::chrono::hours::max(), [&] { ++fired; });
+    for (int i = 0; i < 5; ++i) engine.poll(0ms);
+    CHECK(fired == 0);
+    a.cancel();
+    b.cancel();
+    CHECK(engine.pending_timers() == 0);
+}
+
+TEST_CASE("a timer far beyond the clock's range does not hold back a near one") {
+    pants::Engine engine;
+    int far = 0;
+    bool near = false;
+    engine.defer(std::chrono::hours::max(), [&] { ++far; });
+    engine.defer(1ms, [&] { near = true; });
+    CHECK(engine.run_until([&] { return near; }, 5s));
+    CHECK(far == 0);
+}

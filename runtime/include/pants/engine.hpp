@@ -24,6 +24,7 @@
 
 #include <pants/detail/backend.hpp>
 #include <pants/detail/callback.hpp>
+#include <pants/detail/deadline.hpp>
 #include <pants/detail/timer_queue.hpp>
 #include <pants/result.hpp>
 #include <pants/task.hpp>
@@ -128,13 +129,13 @@ public:
     /// Runs f(args...) once, `delay` from now (zero or negative: next turn).
     template <class Rep, class Period, class F, class... Args>
     Timer defer(std::chrono::duration<Rep, Period> delay, F&& f, Args&&... args) {
-        return add_deadline(std::chrono::duration_cast<Duration>(delay), Duration::zero(),
+        return add_deadline(detail::saturating_nanoseconds(delay), Duration::zero(),
                             detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
     }
     /// Runs f(args...) every `interval` until cancelled (interval > 0).
     template <class Rep, class Period, class F, class... Args>
     Timer cycle(std::chrono::duration<Rep, Period> interval, F&& f, Args&&... args) {
-        auto d = std::chrono::duration_cast<Duration>(interval);
+        auto d = detail::saturating_nanoseconds(interval);
         return add_deadline(d, d, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
     }
 
@@ -277,7 +278,7 @@ public:
         waiter_ = h;
         timer_ = std::make_shared<TimerState>();
         timer_->fn = [this] { fire(); };
-        timer_->deadline = Clock::now() + delay_;
+        timer_->deadline = deadline_after<Clock>(Clock::now(), delay_);
         engine_.schedule(timer_);
         if (cancel_) cancel_->on_request(&SleepAwaiter::on_cancel, this);
         return true;
@@ -322,7 +323,7 @@ void Engine::spawn(Task<T> task) {
 
 template <class Rep, class Period>
 detail::SleepAwaiter Engine::sleep(std::chrono::duration<Rep, Period> d) {
-    return detail::SleepAwaiter(*this, std::chrono::duration_cast<Duration>(d));
+    return detail::SleepAwaiter(*this, detail::saturating_nanoseconds(d));
 }
 
 template <class T>

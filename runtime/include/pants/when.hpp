@@ -228,7 +228,7 @@ template <class T, class Rep, class Period>
 Task<typename detail::TimeoutResultOf<T>::type> with_timeout(Engine& engine, std::chrono::duration<Rep, Period> limit,
                                                              Task<T> task) {
     auto [index, value] = co_await when_any(std::move(task),
-                                            detail::sleep_task(engine, std::chrono::duration_cast<Engine::Duration>(limit)));
+                                            detail::sleep_task(engine, detail::saturating_nanoseconds(limit)));
     if (index == 1) co_return fail(std::errc::timed_out);
     if constexpr (std::is_void_v<T>)
         co_return ok();
