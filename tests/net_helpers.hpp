@@ -6,6 +6,7 @@
 
 #include <pants/pants.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -122,6 +123,17 @@ inline std::string read_to_end(pants::Engine& engine, RawPeer& peer) {
     std::string got;
     run_until(engine, [&] { return !peer.drain(got); });
     return got;
+}
+
+/// The process's open descriptors (for leak checks).
+inline int count_fds() {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') ++n;
+        ::closedir(d);
+    }
+    return n - 1;  // the directory's own descriptor
 }
 
 /// A directory of its own under /tmp, removed with everything in it.

@@ -127,16 +127,6 @@ struct Config {
     }
 };
 
-int count_fds() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n - 1;  // the directory's own descriptor
-}
-
 // --- a cancellable one-shot event -----------------------------------------
 
 // What "cancel" fires: a co_read_any races its read against this. Resumes

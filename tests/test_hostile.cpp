@@ -21,16 +21,6 @@ using pants::Engine;
 
 namespace {
 
-int count_fds() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n - 1;  // the directory's own descriptor
-}
-
 long rss_kib() {
     long pages = 0, resident = 0;
     if (FILE* f = std::fopen("/proc/self/statm", "r")) {

@@ -20,16 +20,6 @@ using pants::Engine;
 
 namespace {
 
-int count_fds() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n - 1;  // the directory's own descriptor
-}
-
 std::string joined(const std::vector<std::string>& v) {
     std::string s;
     for (auto& x : v) s += (s.empty() && &x == &v.front() ? "" : "|") + x;
