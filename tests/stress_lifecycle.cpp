@@ -1110,7 +1110,7 @@ struct CurrentRun {
 // One run: builds, acts, finishes, checks. The failures, or none.
 std::vector<std::string> run_once(std::uint64_t seed, const Config& config, std::vector<std::string>& log,
                                   std::size_t& action_count) {
-    const int fds_before = count_fds();
+    const int fds_before = test::count_fds();
     World w(seed, config);
     g_world = &w;
     current_run = {seed, &w.log};
@@ -1149,7 +1149,7 @@ std::vector<std::string> run_once(std::uint64_t seed, const Config& config, std:
     w.engine.reset();
     g_world = nullptr;
     current_run = {};
-    const int fds_after = count_fds();
+    const int fds_after = test::count_fds();
     if (fds_after != fds_before)
         w.fail("descriptors: " + std::to_string(fds_before) + " before the run, " + std::to_string(fds_after) + " after");
     log = std::move(w.log);
