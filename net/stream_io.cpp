@@ -221,7 +221,7 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         s.take_chunk(std::string_view(c.data, std::size_t(c.result)));
         return;
     }
-    if (s.phase() == Phase::lingering) return s.close();  // the peer closed (or failed): done
+    if (s.phase() == Phase::lingering && c.result != -ECANCELED) return s.close();  // the peer closed (or failed): done
     if (c.result == 0) {
         // The peer closed its side: deliver what is left, then flush our
         // queued writes and close (a half-closed peer still gets them).
@@ -231,7 +231,9 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         // decides what to do; callbacks get on_close.
         if (!s.pull_) s.end();
     } else if (c.result == -ECANCELED) {
-        s.update_receive();  // a pause that may have ended meanwhile
+        // A pause that may have ended meanwhile, or one cancelled before
+        // end() began to linger: lingering drains, so it re-arms.
+        s.update_receive();
     } else if (!s.closing()) {
         return s.fail(errno_code(-c.result), Report::read);
     }
