@@ -106,6 +106,23 @@ TEST_CASE("a coroutine echo holding its read() view while it awaits write() stay
     CHECK(back.size() == sent);
 }
 
+TEST_CASE("bytes that arrive while a coroutine holds its read() view pause the receive") {
+    Engine engine;
+    bool release = false;
+    pants::Server server(
+        [&](pants::Stream& s) -> Task<> {
+            auto r = co_await s.read();  // then hold this view, reading nothing more
+            while (r && !release) co_await engine.sleep(std::chrono::milliseconds(5));
+        },
+        engine);
+    REQUIRE(server.listen(loopback()));
+    auto peer = RawPeer::connect_to(*server.local_address());
+    const std::size_t limit = 256u << 20;
+    std::size_t sent = flood(engine, peer, limit);
+    CHECK(sent < limit);  // bounded by buffer_size and the kernel's buffers
+    release = true;
+}
+
 TEST_CASE("writes past max_write_buffer fail with on_write_error and close") {
     Engine engine;
     pants::Server<Producer> server(engine);
