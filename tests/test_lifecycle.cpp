@@ -237,3 +237,59 @@ TEST_CASE("destroying an Engine before its channels closes them, and destroying 
     udp.reset();
     server.reset();
 }
+
+namespace {
+
+/// An event whose set() resumes its waiter inline, inside the caller's
+/// call (as some user awaitable might): what a cancel it causes must not do.
+struct InlineEvent {
+    std::coroutine_handle<> waiter;
+    // By pointer: GCC 12 may copy an awaiter named by an lvalue.
+    struct Wait {
+        InlineEvent* event;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<> h) noexcept { event->waiter = h; }
+        void await_resume() const noexcept {}
+    };
+    Wait wait() noexcept { return Wait{this}; }
+    void set() { std::exchange(waiter, nullptr).resume(); }
+};
+
+}  // namespace
+
+TEST_CASE("a read() cancelled from inside a user's call resumes on a later turn") {
+    Engine engine;
+    pants::Server<Echo> server(engine);
+    REQUIRE(server.listen(loopback()));
+    pants::Client client(engine);
+    InlineEvent event;
+    bool read_ended = false, event_ended = false;
+    std::error_code read_error;
+    auto read = [&]() -> Task<int> {
+        auto r = co_await client.read();
+        read_ended = true;
+        if (!r) read_error = r.error();
+        co_return 1;
+    };
+    auto wait_event = [&]() -> Task<int> {
+        co_await event.wait();
+        event_ended = true;
+        co_return 2;
+    };
+    auto race = [&]() -> Task<> {
+        REQUIRE(co_await client.connect(*server.local_address()));
+        pants::Timer fire;
+        fire = engine.loop([&] {
+            if (!event.waiter) return;
+            fire.cancel();
+            event.set();  // the event wins; when_any cancels the read
+            CHECK(event_ended);
+            CHECK_FALSE(read_ended);  // never inside this call
+        });
+        auto winner = co_await pants::when_any(read(), wait_event());
+        CHECK(winner.first == 1);
+    };
+    engine.run(race());
+    CHECK(read_ended);
+    CHECK(read_error == std::errc::operation_canceled);
+}
