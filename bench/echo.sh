@@ -53,17 +53,7 @@ build=build-release
 server_bin=$build/examples/$server
 loadgen_bin=$build/bench/loadgen
 
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source scripts/server_process.sh  # $tmp, $server_pid, cleanup on exit
 
 # --- build -------------------------------------------------------------------
 if [[ ! -f $build/build.ninja ]]; then

@@ -72,17 +72,7 @@ if ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^examples/echo:"; t
 fi
 ninja -C "$build" examples/echo examples/echo_coro >/dev/null
 
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source scripts/server_process.sh  # $tmp, $server_pid, cleanup on exit
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
