@@ -60,7 +60,10 @@ void ChannelIo::end() {
 }
 
 void ChannelIo::close() {
-    if (phase_ >= Phase::closing || detached_) return;
+    if (detached_) return;
+    // Already closing: an operation's final completion (an error after
+    // close(), say) may be what it waited for.
+    if (phase_ >= Phase::closing) return maybe_finish();
     set_phase(Phase::closing);
     drop_output();
     cancel_operations();
