@@ -111,7 +111,10 @@ void half_close(Engine& engine, Server& server, RawPeer& peer) {
 
 }  // namespace
 
-TEST_CASE("a TCP peer that closes during write_file raises no SIGPIPE and gives a write error") {
+// Serves a 1 GiB write_file to a TCP peer that half-closes once bytes flow
+// and then ends as `end_peer` says: the process survives (SIGPIPE stays at
+// its default) and the stream reports a write error, then closes.
+static void peer_ends_during_write_file(void (*end_peer)(RawPeer&)) {
     DefaultSigpipe sigpipe;
     BigFile file;
     Engine engine;
@@ -122,29 +125,20 @@ TEST_CASE("a TCP peer that closes during write_file raises no SIGPIPE and gives 
     RawPeer peer = RawPeer::connect_to(*server.local_address());
     wait_for_first_bytes(engine, peer);
     half_close(engine, server, peer);
-    ::close(std::exchange(peer.fd, -1));
+    end_peer(peer);
     run_until(engine, closed);
     CHECK(FileSender::events == std::vector<std::string>{"write_error", "close"});
     CHECK((FileSender::error == std::errc::broken_pipe || FileSender::error == std::errc::connection_reset));
     DefaultSigpipe::check_untouched();
 }
 
+TEST_CASE("a TCP peer that closes during write_file raises no SIGPIPE and gives a write error") {
+    peer_ends_during_write_file([](RawPeer& peer) { ::close(std::exchange(peer.fd, -1)); });
+}
+
 TEST_CASE("a TCP peer that resets during write_file raises no SIGPIPE and gives a write error") {
-    DefaultSigpipe sigpipe;
-    BigFile file;
-    Engine engine;
-    FileSender::path = file.path;
-    FileSender::events.clear();
-    pants::Server<FileSender> server(engine);
-    REQUIRE(server.listen(loopback()));
-    RawPeer peer = RawPeer::connect_to(*server.local_address());
-    wait_for_first_bytes(engine, peer);
-    half_close(engine, server, peer);
-    peer.reset();  // SO_LINGER 0: an RST, not the close of a socket with unread data
-    run_until(engine, closed);
-    CHECK(FileSender::events == std::vector<std::string>{"write_error", "close"});
-    CHECK((FileSender::error == std::errc::broken_pipe || FileSender::error == std::errc::connection_reset));
-    DefaultSigpipe::check_untouched();
+    // SO_LINGER 0: an RST, not the close of a socket with unread data
+    peer_ends_during_write_file([](RawPeer& peer) { peer.reset(); });
 }
 
 TEST_CASE("a Unix-socket peer that closes during write_file raises no SIGPIPE and gives a write error") {
