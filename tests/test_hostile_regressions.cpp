@@ -169,6 +169,18 @@ struct Thrower : pants::Connection {
     void on_close() override { ++closes; }
 };
 
+// Sends what the engine's error handler gets to `reported` (the what()
+// of each exception), instead of stderr.
+void record_errors(Engine& engine, std::vector<std::string>& reported) {
+    engine.set_error_handler([&reported](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            reported.emplace_back(x.what());
+        }
+    });
+}
+
 // Runs a Server<Thrower> with a raw peer; `act` makes the peer misbehave.
 // Checks the channel closed once, the exception reached the error handler,
 // and no descriptor was left behind.
@@ -179,13 +191,7 @@ void expect_close_after_throw(Thrower::Where where, Act act) {
         Thrower::reset(where);
         Engine engine;
         std::vector<std::string> reported;
-        engine.set_error_handler([&](std::exception_ptr e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                reported.emplace_back(x.what());
-            }
-        });
+        record_errors(engine, reported);
         pants::Server<Thrower> server(engine);
         REQUIRE(server.listen(loopback()));
         RawPeer peer = RawPeer::connect_to(*server.local_address());
@@ -205,13 +211,7 @@ TEST_CASE("a throw from on_read loses no frame and keeps the framing (issue 9.5)
     Thrower::reset(Thrower::Where::on_read);
     Engine engine;
     std::vector<std::string> reported;
-    engine.set_error_handler([&](std::exception_ptr e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            reported.emplace_back(x.what());
-        }
-    });
+    record_errors(engine, reported);
     pants::Server<Thrower> server(engine);
     REQUIRE(server.listen(loopback()));
     RawPeer peer = RawPeer::connect_to(*server.local_address());
