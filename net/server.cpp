@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "listener_io.hpp"
+#include "server_shutdown.hpp"
 #include "socket.hpp"
 #include "stream_io.hpp"
 
@@ -30,6 +31,9 @@ ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
     drop_listener();
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
+    if (shutdown_)  // coroutines waiting for the shutdown learn the server is gone
+        while (detail::Waiter* w = shutdown_->waiters.front())
+            shutdown_->waiters.resume_later(*w, make_error_code(NetError::closed));
 }
 
 void ServerBase::drop_listener() noexcept {
@@ -101,6 +105,7 @@ void ServerBase::forget(Stream* stream) noexcept {
     if (it == connections_.end()) return;
     auto owned = std::move(it->second);
     connections_.erase(it);
+    if (shutdown_) maybe_finish_shutdown();
     // `owned` dies here: the Stream is freed after its on_close.
 }
 

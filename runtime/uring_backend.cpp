@@ -21,6 +21,10 @@ constexpr unsigned kCompletionBatch = 256;
 
 // user_data of operations whose completion nobody waits for (cancels).
 constexpr std::uint64_t kIgnored = 0;
+// user_data of the CQE another engine's MSG_RING posts into this ring: it
+// only has to end our wait. Operation addresses are even, so 1 is free, and
+// a failed MSG_RING comes back to its sender as (target address | 1).
+constexpr std::uint64_t kRingMessage = 1;
 
 std::uint64_t tag(Operation& op) { return reinterpret_cast<std::uintptr_t>(&op); }
 
@@ -85,6 +89,10 @@ Result<void> UringBackend::init(const BackendConfig& config) {
     // accept (5.19) and IORING_OP_SEND_ZC with multishot recv (6.0).
     multishot_accept_ = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
     multishot_recv_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+    // Test hook: behave as a kernel without MSG_RING (before 5.18).
+    const char* no_msg_ring = std::getenv("PANTS_URING_NO_MSG_RING");
+    msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+                !(no_msg_ring && *no_msg_ring && *no_msg_ring != '0');
     io_uring_free_probe(probe);
     if (!complete) return fail(ENOSYS);
 
@@ -300,7 +308,11 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
         }
         io_uring_cq_advance(&ring_, n);
         for (unsigned i = 0; i < n; ++i) {
-            if (batch[i].user_data == kIgnored) continue;
+            if (batch[i].user_data == kIgnored || batch[i].user_data == kRingMessage) continue;
+            if (batch[i].user_data & 1) {
+                notify_failed(batch[i].user_data);
+                continue;
+            }
             complete(*reinterpret_cast<Operation*>(batch[i].user_data), batch[i].res, batch[i].flags);
         }
         if (n < kCompletionBatch) break;
@@ -432,6 +444,32 @@ void UringBackend::complete_sendfile(Operation& op, int res) {
 void UringBackend::wake() noexcept {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+// --- cross-engine wake-ups -----------------------------------------------------
+
+void UringBackend::notify(Backend& target) noexcept {
+    auto* t = dynamic_cast<UringBackend*>(&target);
+    if (!msg_ring_ || !t || !t->msg_ring_) return target.wake();
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) return target.wake();  // queue full: not worth an early submit
+    // A CQE in the target's ring ends its wait; success posts nothing here.
+    io_uring_prep_msg_ring(sqe, t->ring_.ring_fd, 0, kRingMessage, 0);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    sqe->user_data = reinterpret_cast<std::uintptr_t>(t) | 1;
+    notifications_queued_ = true;
+}
+
+void UringBackend::flush_notifications() {
+    if (!std::exchange(notifications_queued_, false)) return;
+    enable();
+    check_enter(io_uring_submit(&ring_));
+}
+
+void UringBackend::notify_failed(std::uint64_t user_data) noexcept {
+    // The target's ring refused (still disabled before its first turn:
+    // EBADFD; or its queue overflowed): wake it the ordinary way.
+    reinterpret_cast<UringBackend*>(user_data & ~std::uint64_t(1))->wake();
 }
 
 }  // namespace pants::detail

@@ -30,6 +30,8 @@ public:
     void release(std::uint16_t buffer_id) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
+    void notify(Backend& target) noexcept override;
+    void flush_notifications() override;
 
     /// The setup flags the ring got (for tests and the benchmark banner).
     unsigned setup_flags() const noexcept { return setup_flags_; }
@@ -62,6 +64,11 @@ private:
     int buffers_returned_ = 0;          // added to the ring, not yet advanced
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
+
+    // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.
+    bool msg_ring_ = false;
+    bool notifications_queued_ = false;
+    void notify_failed(std::uint64_t user_data) noexcept;
 
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;

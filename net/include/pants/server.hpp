@@ -32,6 +32,7 @@ namespace pants {
 
 namespace detail {
 class ListenerIo;
+struct ServerShutdown;
 }
 
 /// What every Server<...> shares: the listener and the set of connections.
@@ -49,6 +50,20 @@ public:
     Result<void> listen(const Address& address, int backlog = 1024);
     /// Stops listening and closes every connection.
     void close();
+
+    // --- graceful shutdown (net/server_shutdown.cpp) ---------------------
+    class ShutdownAwaiter;
+    /// Stops accepting and end()s every connection (each sends what it has
+    /// queued, then closes); when all have closed, or once `deadline` has
+    /// passed (the rest are then close()d and awaited), calls `done` on a
+    /// later turn. Called again while under way, it adds `done` and keeps
+    /// the earlier of the two deadlines.
+    void shutdown(Engine::Duration deadline, std::function<void()> done);
+    /// The same, started now; `co_await` the result to wait until every
+    /// connection is gone (NetError::closed if the server is destroyed first).
+    ShutdownAwaiter shutdown(Engine::Duration deadline);
+    /// True from shutdown() until it is done.
+    bool shutting_down() const noexcept;
 
     bool listening() const noexcept;
     /// Where it listens (the real port after listen(0)).
@@ -82,10 +97,31 @@ protected:
 private:
     friend class detail::ListenerIo;
     void drop_listener() noexcept;
+    void begin_shutdown(Engine::Duration deadline);
+    void arm_shutdown_deadline(Engine::Clock::time_point until);
+    void maybe_finish_shutdown();
 
     Engine* engine_;
     detail::ListenerIo* listener_ = nullptr;
     std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
+    std::unique_ptr<detail::ServerShutdown> shutdown_;
+
+public:
+    /// What `co_await server.shutdown(deadline)` waits on.
+    class ShutdownAwaiter : public detail::Waiter {
+    public:
+        explicit ShutdownAwaiter(ServerBase* server) noexcept : server_(server) {}
+        bool await_ready() const noexcept;
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return suspend(h, detail::cancel_state_of(h));
+        }
+        Result<void> await_resume() const noexcept;
+
+    private:
+        bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        ServerBase* server_;
+    };
 };
 
 /// A Stream created by a Server. Subclass it and override the callbacks.

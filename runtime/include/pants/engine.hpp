@@ -25,6 +25,7 @@
 #include <pants/detail/backend.hpp>
 #include <pants/detail/callback.hpp>
 #include <pants/detail/deadline.hpp>
+#include <pants/detail/signal_awaiter.hpp>
 #include <pants/detail/timer_queue.hpp>
 #include <pants/result.hpp>
 #include <pants/task.hpp>
@@ -35,7 +36,10 @@ namespace pants {
 class Engine;
 
 namespace detail {
+template <class F>
+class CallAwaiter;
 class DetachedPromise;
+class SignalWatch;
 class SleepAwaiter;
 
 /// Something that batches work during a turn and submits it once, right
@@ -141,7 +145,21 @@ public:
 
     /// Runs f on the engine's thread on its next turn, waking it if it is
     /// blocked. The only function besides stop() callable from any thread.
+    /// Functions posted from one thread run in the order posted; to send a
+    /// value to another engine, post a function that captures it. From
+    /// another engine's loop the wake-up is a ring-to-ring message where
+    /// the backends allow it (io_uring's MSG_RING), else an eventfd write.
     void post(detail::Callback f);
+
+    /// `co_await target.call(f)`: runs f() on this engine and resumes the
+    /// awaiting coroutine on its own engine (Engine::current()) with
+    /// Result<R> (R: what f returns); operation_canceled if the coroutine is
+    /// cancelled first (f is then skipped unless it has started); what f
+    /// throws is rethrown in the coroutine. Both engines must outlive it.
+    template <class F>
+    detail::CallAwaiter<std::decay_t<F>> call(F&& f) {
+        return detail::CallAwaiter<std::decay_t<F>>(*this, std::forward<F>(f));
+    }
 
     /// Where exceptions from callbacks and detached coroutines go (default:
     /// print to stderr). The loop goes on either way.
@@ -158,6 +176,33 @@ public:
     /// error if the coroutine is cancelled first.
     template <class Rep, class Period>
     detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d);
+
+    // --- signals (runtime/signal_watch.cpp) ---------------------------------
+    /// Runs f() (or f(signo)) on this engine each time signal `signo`
+    /// arrives, until the returned handle is cancelled. The signal is read
+    /// from a signalfd on the loop, no handler is installed: on_signal
+    /// blocks it in the calling thread (this engine's), and it stays
+    /// blocked. Block it in every other thread of the process too, before
+    /// starting them, or a signal sent to the process (kill) may go to one
+    /// of them instead (pants::Cluster blocks its signals for you).
+    template <class F>
+    Timer on_signal(int signo, F&& f) {
+        if constexpr (std::is_invocable_v<std::decay_t<F>&, int>)
+            return add_signal(signo, [signo, f = std::forward<F>(f)]() mutable { f(signo); });
+        else
+            return add_signal(signo, detail::Callback(std::forward<F>(f)));
+    }
+    /// An awaitable that resumes with the number of the first of the given
+    /// signals to arrive (at most 8), or operation_canceled. As on_signal,
+    /// it blocks them in the calling thread.
+    template <class... More>
+    detail::SignalAwaiter signal(int signo, More... more) {
+        return detail::SignalAwaiter(*this, {signo, int(more)...});
+    }
+
+    /// The engine whose loop runs on the calling thread (inside start(),
+    /// poll() or run()), or nullptr.
+    static Engine* current() noexcept;
 
     /// "io_uring" or "epoll".
     std::string_view backend_name() const noexcept { return backend_->name(); }
@@ -182,7 +227,9 @@ public:
 
 private:
     friend class detail::DetachedPromise;
+    friend class detail::SignalWatch;
 
+    Timer add_signal(int signo, detail::Callback fn);
     Timer add_turn(detail::TimerState::Kind kind, detail::Callback fn);
     Timer add_deadline(Duration delay, Duration interval, detail::Callback fn);
     void invoke(detail::TimerState& t) noexcept;
@@ -208,6 +255,7 @@ private:
     std::function<void(std::exception_ptr)> error_handler_;
     detail::DetachedPromise* detached_ = nullptr;  // intrusive list
     detail::EngineClient* clients_ = nullptr;      // intrusive list
+    std::unique_ptr<detail::SignalWatch> signals_;  // made by the first on_signal
     std::size_t detached_count_ = 0;
 };
 
@@ -315,6 +363,12 @@ private:
 };
 
 }  // namespace detail
+
+}  // namespace pants
+
+#include <pants/detail/call_awaiter.hpp>
+
+namespace pants {
 
 template <class T>
 void Engine::spawn(Task<T> task) {
