@@ -13,7 +13,10 @@ Datagram::Datagram(Engine& engine) : engine_(&engine), io_(new detail::DatagramI
 
 Datagram::~Datagram() { io_->abandon(); }
 
-Result<void> Datagram::listen(const Address& address) { return io_->listen(address); }
+Result<void> Datagram::listen(const Address& address) { return listen(address, ListenOptions{}); }
+Result<void> Datagram::listen(const Address& address, const ListenOptions& options) {
+    return io_->listen(address, detail::wants_reuse_port(options));
+}
 Result<void> Datagram::connect(const Address& address) { return io_->connect(address); }
 void Datagram::write(std::string_view data, const Address& to) { io_->queue(data, &to); }
 void Datagram::write(std::string_view data) { io_->queue(data, nullptr); }

@@ -44,8 +44,8 @@ DatagramIo::DatagramIo(Engine& e, Datagram* o) : OwnedChannelIo(e, o) {
 
 // --- lifecycle ---------------------------------------------------------
 
-Result<void> DatagramIo::open(int family, const Address* bind_to) {
-    auto s = bind_to ? open_bound(*bind_to, SOCK_DGRAM) : open_socket(family, SOCK_DGRAM);
+Result<void> DatagramIo::open(int family, const Address* bind_to, bool reuse_port) {
+    auto s = bind_to ? open_bound(*bind_to, SOCK_DGRAM, reuse_port) : open_socket(family, SOCK_DGRAM);
     if (!s) return unexpected(s.error());
     fd = *s;
     if (family == AF_UNIX && !bind_to) {
@@ -67,10 +67,10 @@ Result<void> DatagramIo::open(int family, const Address* bind_to) {
     return ok();
 }
 
-Result<void> DatagramIo::listen(const Address& address) {
+Result<void> DatagramIo::listen(const Address& address, bool reuse_port) {
     if (closing()) return unexpected(close_error());
     if (fd >= 0) return pants::fail(EISCONN);
-    return open(address.family(), &address);
+    return open(address.family(), &address, reuse_port);
 }
 
 Result<void> DatagramIo::connect(const Address& address) {

@@ -44,7 +44,7 @@ public:
     bool broadcast = false;
     std::optional<Address> last;  // where write(data) goes
 
-    Result<void> listen(const Address& address);
+    Result<void> listen(const Address& address, bool reuse_port);
     Result<void> connect(const Address& address);
     Result<void> set_broadcast(bool on);
 
@@ -97,7 +97,7 @@ private:
     static void on_datagram(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
 
-    Result<void> open(int family, const Address* bind_to);
+    Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
     void start_receiving();
     void receive_ended(int result);
     void received(const Completion& c);

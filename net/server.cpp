@@ -42,21 +42,29 @@ void ServerBase::drop_listener() noexcept {
 }
 
 Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, int backlog) {
+    return listen(port, host, ListenOptions{backlog, {}});
+}
+
+Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, const ListenOptions& options) {
     if (host.empty()) {
         // Dual stack where the machine has IPv6.
-        if (auto r = listen(Address::ipv6_any(port), backlog); r || r.error() != std::errc::address_family_not_supported)
+        if (auto r = listen(Address::ipv6_any(port), options); r || r.error() != std::errc::address_family_not_supported)
             return r;
-        return listen(Address::ipv4_any(port), backlog);
+        return listen(Address::ipv4_any(port), options);
     }
-    if (host == "localhost") return listen(Address::loopback_v4(port), backlog);
+    if (host == "localhost") return listen(Address::loopback_v4(port), options);
     auto address = Address::from_ip(host, port);
     if (!address) return unexpected(address.error());
-    return listen(*address, backlog);
+    return listen(*address, options);
 }
 
 Result<void> ServerBase::listen(const Address& address, int backlog) {
+    return listen(address, ListenOptions{backlog, {}});
+}
+
+Result<void> ServerBase::listen(const Address& address, const ListenOptions& options) {
     if (listening()) return fail(EISCONN);
-    auto fd = detail::open_listener(address, backlog);
+    auto fd = detail::open_listener(address, options.backlog, detail::wants_reuse_port(options));
     if (!fd) {
         // Also through on_error: a server whose listen() result is ignored
         // must not sit there silently not listening.

@@ -37,6 +37,7 @@
 #include <pants/address.hpp>
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
+#include <pants/listen_options.hpp>
 #include <pants/net_error.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/result.hpp>
@@ -82,6 +83,8 @@ public:
     /// Binds to `address` ("0.0.0.0:5000", "[::]:0", "/run/x.sock") and
     /// starts receiving.
     Result<void> listen(const Address& address);
+    /// The same with options (SO_REUSEPORT: see ListenOptions).
+    Result<void> listen(const Address& address, const ListenOptions& options);
     /// Fixes the peer: write(data) goes there, only its datagrams are
     /// received, and an ICMP port-unreachable arrives as ECONNREFUSED.
     Result<void> connect(const Address& address);

@@ -25,6 +25,7 @@
 #include <pants/address.hpp>
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
+#include <pants/listen_options.hpp>
 #include <pants/stream.hpp>
 #include <pants/task.hpp>
 
@@ -48,6 +49,9 @@ public:
     Result<void> listen(std::uint16_t port, std::string_view host = "", int backlog = 1024);
     /// Listens on an address: IP and port, or a Unix socket path.
     Result<void> listen(const Address& address, int backlog = 1024);
+    /// The same with options (SO_REUSEPORT: see ListenOptions).
+    Result<void> listen(const Address& address, const ListenOptions& options);
+    Result<void> listen(std::uint16_t port, std::string_view host, const ListenOptions& options);
     /// Stops listening and closes every connection.
     void close();
 

@@ -111,7 +111,10 @@ private:
                 f(engine);
                 return nullptr;
             } else if constexpr (requires { typename R::promise_type; }) {
-                engine.spawn(f(engine));  // a Task: the lambda outlives it (see launch)
+                // A Task starts on the loop's first turn, where
+                // Engine::current() is set (co_await engine.call needs it).
+                // The lambda outlives it: engine_thread keeps its copy.
+                engine.callback([&engine, task = f(engine)]() mutable { engine.spawn(std::move(task)); });
                 return nullptr;
             } else {
                 return std::make_shared<R>(f(engine));
