@@ -30,6 +30,7 @@ ServerBase::ServerBase(Engine& engine) : engine_(&engine) {}
 ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
     drop_listener();
+    if (acceptor_) acceptor_->leave(member_);
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
     if (shutdown_)  // coroutines waiting for the shutdown learn the server is gone
         while (detail::Waiter* w = shutdown_->waiters.front())
@@ -76,6 +77,36 @@ Result<void> ServerBase::listen(const Address& address, const ListenOptions& opt
     return ok();
 }
 
+Result<void> ServerBase::listen(SharedAcceptor& acceptor) {
+    if (listening() || acceptor_) return fail(EISCONN);
+    int accept_fd = -1;
+    member_ = acceptor.join(*this, *engine_, accept_fd);
+    acceptor_ = &acceptor;
+    if (accept_fd >= 0) {
+        drop_listener();
+        listener_ = new detail::ListenerIo(*engine_, this, accept_fd);
+    }
+    return ok();
+}
+
+void ServerBase::accepted(int fd) {
+    if (acceptor_)
+        acceptor_->dispatch(fd);
+    else
+        adopt(fd);
+}
+
+void ServerBase::adopt_handed(int fd) {
+    member_->pending.fetch_sub(1, std::memory_order_relaxed);
+    try {
+        adopt(fd);
+    } catch (...) {
+        // As an accept whose wrapping threw: adopt() closed the socket if no
+        // Stream took it, and the error goes to the engine's handler.
+        engine_->report(std::current_exception());
+    }
+}
+
 void ServerBase::close() {
     if (listener_) listener_->close();
     for (Stream* s : connections()) s->close();
@@ -99,12 +130,14 @@ std::vector<Stream*> ServerBase::connections() const {
 void ServerBase::own(std::unique_ptr<Stream> stream) {
     Stream* s = stream.get();
     connections_.emplace(s, std::move(stream));
+    if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
     s->io().on_finished = [this, s] { forget(s); };
     s->io().start_receiving();
 }
 
 void ServerBase::track(Stream& stream) {
     connections_.emplace(&stream, nullptr);
+    if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
     stream.io().on_finished = [this, s = &stream] { forget(s); };
 }
 
@@ -113,6 +146,7 @@ void ServerBase::forget(Stream* stream) noexcept {
     if (it == connections_.end()) return;
     auto owned = std::move(it->second);
     connections_.erase(it);
+    if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
     if (shutdown_) maybe_finish_shutdown();
     // `owned` dies here: the Stream is freed after its on_close.
 }

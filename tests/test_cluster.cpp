@@ -265,3 +265,40 @@ TEST_CASE("destroying a cluster while its connections are busy leaks no descript
     }
     CHECK(count_fds() == fds);
 }
+
+TEST_CASE("acceptor mode: one engine accepts, every engine gets an even share of 1,000 connections") {
+    raise_fd_limit(4096);
+    for (auto& a : accepted_on) a = 0;
+    pants::SharedAcceptor acceptor;
+    REQUIRE(acceptor.listen(pants::Address::loopback_v4(0)));
+    const auto port = acceptor.local_address()->port();
+    constexpr unsigned n = 4;
+    Cluster cluster(engines(n));
+    std::atomic<int> listening{0};
+    cluster.start([&](Engine& engine) {
+        auto server = std::make_unique<pants::Server<Echo>>(engine);
+        REQUIRE(server->listen(acceptor));
+        listening += server->listening();
+        return server;
+    });
+    CHECK(listening == 1);  // one of them accepts for all
+    echo_many(port, 1000, 1000);
+    const auto shares = acceptor.shares();
+    REQUIRE(shares.size() == n);
+    std::size_t total = 0, low = shares[0], high = shares[0];
+    for (auto s : shares) {
+        total += s;
+        low = std::min(low, s);
+        high = std::max(high, s);
+    }
+    CHECK(total == 1000);
+    // All stay open until the end: least-loaded keeps the counts within
+    // one of each other (two, to allow for a race with a late adoption).
+    CHECK(high - low <= 2);
+    for (unsigned i = 0; i < n; ++i) {
+        INFO("engine " << i);
+        CHECK(accepted_on[i] >= 240);
+    }
+    cluster.stop();
+    cluster.join();
+}

@@ -5,6 +5,7 @@
 #include <pants/client.hpp>
 #include <pants/datagram.hpp>
 #include <pants/listen_options.hpp>
+#include <pants/shared_acceptor.hpp>
 #include <pants/net_error.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/server.hpp>

@@ -26,6 +26,7 @@
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/listen_options.hpp>
+#include <pants/shared_acceptor.hpp>
 #include <pants/stream.hpp>
 #include <pants/task.hpp>
 
@@ -52,6 +53,10 @@ public:
     /// The same with options (SO_REUSEPORT: see ListenOptions).
     Result<void> listen(const Address& address, const ListenOptions& options);
     Result<void> listen(std::uint16_t port, std::string_view host, const ListenOptions& options);
+    /// Joins a SharedAcceptor: connections come from it, to whichever of
+    /// its Servers has the fewest (the first to join accepts for all, and
+    /// only it is listening()).
+    Result<void> listen(SharedAcceptor& acceptor);
     /// Stops listening and closes every connection.
     void close();
 
@@ -100,7 +105,12 @@ protected:
 
 private:
     friend class detail::ListenerIo;
+    friend class SharedAcceptor;
     void drop_listener() noexcept;
+    /// A socket the listener accepted: adopt it, or pass it to the acceptor.
+    void accepted(int fd);
+    /// A socket a SharedAcceptor sent us.
+    void adopt_handed(int fd);
     void begin_shutdown(Engine::Duration deadline);
     void arm_shutdown_deadline(Engine::Clock::time_point until);
     void maybe_finish_shutdown();
@@ -109,6 +119,8 @@ private:
     detail::ListenerIo* listener_ = nullptr;
     std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
     std::unique_ptr<detail::ServerShutdown> shutdown_;
+    SharedAcceptor* acceptor_ = nullptr;
+    std::shared_ptr<detail::AcceptorMember> member_;
 
 public:
     /// What `co_await server.shutdown(deadline)` waits on.
