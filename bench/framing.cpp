@@ -87,6 +87,16 @@ int main() {
         std::printf("%-28s %8zu %8u %12.3f\n", "string \"\\r\\n\\r\\n\"", big.size(), 1u,
                     feed(pants::ReadDelimiter("\r\n\r\n"), big, 1, 1, 4));
     }
+    // The cost the incremental search does not remove: a match that stays
+    // partial (an open quote) is searched again from its start on each
+    // chunk, so this is quadratic in the frame, bounded by buffer_size.
+    {
+        const std::string quoted = "\"" + std::string(60 * 1024, 'x') + "\"";
+        const auto quote = pants::ReadDelimiter::regex("\"[^\"]*\"", pants::RegexMode::match);
+        for (std::size_t c : {1u, 16u, 1460u})
+            std::printf("%-28s %8zu %8zu %12.3f\n", "regex open quote (match)", quoted.size(), c,
+                        feed(quote, quoted, c, 1, 1));
+    }
 
     // Packed records: decode every value, encode them again.
     const pants::PackedFormat format("!BIhqd8s");
