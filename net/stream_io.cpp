@@ -327,6 +327,7 @@ std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_cons
 bool StreamIo::try_read(Stream::ReadAwaiter& r) {
     reclaim_lent();
     if (!error && owner) {
+        if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
         auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
         if (!frame) {
             r.result_ = unexpected(frame.error());

@@ -4,7 +4,9 @@
 
 #include <pants/address.hpp>
 #include <pants/datagram.hpp>
+#include <pants/frame_error.hpp>
 #include <pants/net_error.hpp>
+#include <pants/packed.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/server.hpp>
 #include <pants/stream.hpp>
