@@ -79,7 +79,7 @@ struct QueryOptions {
     /// Bounds the whole call: the callback runs (with DNS_TIMEOUT at the
     /// latest) no later than this after the call, and no single try waits
     /// longer. None: the resolver's timeout per try and attempts.
-    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> timeout{};
     /// Read and fill the cache (query only; Pants' allow_cache).
     bool use_cache = true;
     /// Answer A, AAAA and PTR from the hosts file first (query only;
