@@ -23,7 +23,9 @@
 // and, with --checkpoint CMD, `CMD warmup` and then `CMD measured` run
 // (through /bin/sh) before anything else is sent or closed, so that a
 // profiler can be told to dump its counters exactly between the stages.
-// secs is then the measured stage's wall time.
+// secs is then the measured stage's wall time. In timed mode --checkpoint
+// runs `CMD start` right before the measurement window and `CMD end` right
+// after it (bench/echo.sh reads the server's CPU time there).
 //
 // Output, one line on stdout:
 //   conns=50 size=64 pipeline=1 secs=5.00 msgs=... msgs/s=... MB/s=...
@@ -132,8 +134,7 @@ Options parse(int argc, char** argv) {
         else usage(("unknown option " + std::string(a)).c_str());
     }
     if (o.duration <= 0) usage("--duration must be > 0");
-    if (!o.messages && (o.warmup_messages || !o.checkpoint.empty()))
-        usage("--warmup-messages and --checkpoint need --messages");
+    if (!o.messages && o.warmup_messages) usage("--warmup-messages needs --messages");
     o.threads = std::min(o.threads, o.connections);
     return o;
 }
@@ -514,6 +515,15 @@ int main(int argc, char** argv) {
     while (sh.connected.load() < opt.connections) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     int status = 0;
     double secs = 0;
+    // Runs `--checkpoint CMD name` (waits for it); a failure fails the run.
+    auto checkpoint = [&](const char* name) {
+        if (opt.checkpoint.empty()) return;
+        const std::string cmd = opt.checkpoint + " " + name;
+        if (const int rc = std::system(cmd.c_str()); rc != 0) {
+            std::fprintf(stderr, "loadgen: checkpoint command failed (status %d): %s\n", rc, cmd.c_str());
+            status = 1;
+        }
+    };
     if (sh.connect_failed) {
         sh.phase = 3;
         status = 1;
@@ -526,13 +536,7 @@ int main(int argc, char** argv) {
             sh.stage = stage + 1;
             while (sh.idle.load() < nthreads * (stage + 1)) std::this_thread::sleep_for(std::chrono::microseconds(200));
             if (stage == 1) secs = fsec(Clock::now() - start).count();
-            if (!opt.checkpoint.empty()) {
-                const std::string cmd = opt.checkpoint + " " + name;
-                if (const int rc = std::system(cmd.c_str()); rc != 0) {
-                    std::fprintf(stderr, "loadgen: checkpoint command failed (status %d): %s\n", rc, cmd.c_str());
-                    status = 1;
-                }
-            }
+            checkpoint(name);
         };
         run_stage(0, "warmup");
         start = Clock::now();
@@ -541,11 +545,13 @@ int main(int argc, char** argv) {
     } else {
         using fsec = std::chrono::duration<double>;
         std::this_thread::sleep_for(fsec(opt.warmup));
+        checkpoint("start");
         const auto start = Clock::now();
         sh.phase = 1;
         std::this_thread::sleep_for(fsec(opt.duration));
         sh.phase = 2;
         secs = fsec(Clock::now() - start).count();
+        checkpoint("end");
         // Messages in flight get 2 s to come back; past that they count as lost.
         const auto give_up = Clock::now() + std::chrono::seconds(2);
         auto all_finished = [&] {
