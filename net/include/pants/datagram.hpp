@@ -80,8 +80,17 @@ public:
     class SendAwaiter;
 
     /// Binds to `address` ("0.0.0.0:5000", "[::]:0", "/run/x.sock") and
-    /// starts receiving.
+    /// starts receiving; on_listen() follows on a later turn.
     Result<void> listen(const Address& address);
+    /// Takes ownership of a datagram socket made elsewhere (bound, maybe
+    /// connected: systemd socket activation, an inherited descriptor),
+    /// makes it non-blocking and starts receiving; on_listen() follows if
+    /// it is bound. EISCONN if this channel has a socket already; ENOTSOCK
+    /// or EPROTOTYPE when `fd` is not a datagram socket (then left alone).
+    Result<void> assign(int fd);
+    /// True once listen() (or assign() of a bound socket) succeeded, until
+    /// the channel closes.
+    bool listening() const noexcept;
     /// Fixes the peer: write(data) goes there, only its datagrams are
     /// received, and an ICMP port-unreachable arrives as ECONNREFUSED.
     Result<void> connect(const Address& address);
@@ -117,6 +126,9 @@ public:
     virtual void on_read(std::string_view data, const Address& from);
     /// Called when the send queue has drained.
     virtual void on_write();
+    /// Called when listen() (or assign() of a bound socket) succeeded, on a
+    /// later turn.
+    virtual void on_listen();
     /// Called exactly once, when the channel has closed.
     virtual void on_close();
     /// A datagram could not be received whole (std::errc::message_size), a

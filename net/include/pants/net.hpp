@@ -4,6 +4,7 @@
 #include <pants/address.hpp>
 #include <pants/client.hpp>
 #include <pants/datagram.hpp>
+#include <pants/listen_fds.hpp>
 #include <pants/net_error.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/server.hpp>
