@@ -67,13 +67,13 @@ public:
     /// What one on_read() / receive() delivers, within each datagram.
     ReadDelimiterSetting read_delimiter;
     /// The largest datagram received whole; larger ones are reported as
-    /// truncated. Read when the socket opens. While on_read() receives,
-    /// datagrams land in the engine's receive buffers
-    /// (Engine::Options::buffer_size, 16384 by default), each of which also
-    /// holds the sender's address: there the bound is the smaller of this
-    /// and Options::buffer_size - 144 (16240 by default). That holds too for
-    /// datagrams the channel had already taken in when a coroutine's first
-    /// receive() took over; after that, receive() gets up to buffer_size.
+    /// truncated (std::errc::message_size). Read when the socket opens.
+    /// The default takes any UDP datagram (65,507 bytes over IPv4, 65,527
+    /// over IPv6). In callback mode datagrams land in the engine's datagram
+    /// buffers, which take up to 65,536 + 3,952 bytes (more than any UDP
+    /// datagram; a larger Unix datagram is reported as truncated); a
+    /// coroutine's receive() uses a buffer of this size, made when a
+    /// coroutine first receives, so an idle channel holds none.
     std::size_t buffer_size = 65536;
 
     class ReceiveAwaiter;
