@@ -5,6 +5,7 @@
 #include <pants/address.hpp>
 #include <pants/datagram.hpp>
 #include <pants/frame_error.hpp>
+#include <pants/listen_fds.hpp>
 #include <pants/net_error.hpp>
 #include <pants/packed.hpp>
 #include <pants/read_delimiter.hpp>
