@@ -22,13 +22,14 @@ AcceptContext& accept_context() noexcept {
 
 Connection::Connection()
     : Stream(detail::accept_context().engine ? *detail::accept_context().engine : Engine::instance(),
-             detail::accept_context().fd),
+             detail::AcceptedSocket{detail::accept_context().fd}),
       server_(detail::accept_context().server) {}
 
 ServerBase::ServerBase(Engine& engine) : engine_(&engine) {}
 
 ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
+    listen_notice_.cancel();
     drop_listener();
     if (acceptor_) acceptor_->leave(member_);
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
@@ -74,6 +75,7 @@ Result<void> ServerBase::listen(const Address& address, const ListenOptions& opt
     }
     drop_listener();  // a closed one from an earlier listen()
     listener_ = new detail::ListenerIo(*engine_, this, *fd);
+    listen_started();
     return ok();
 }
 
@@ -85,6 +87,7 @@ Result<void> ServerBase::listen(SharedAcceptor& acceptor) {
     if (accept_fd >= 0) {
         drop_listener();
         listener_ = new detail::ListenerIo(*engine_, this, accept_fd);
+        listen_started();
     }
     return ok();
 }
@@ -105,6 +108,13 @@ void ServerBase::adopt_handed(int fd) {
         // Stream took it, and the error goes to the engine's handler.
         engine_->report(std::current_exception());
     }
+}
+
+void ServerBase::listen_started() {
+    // On a later turn, never inside listen(); not at all if closed by then.
+    listen_notice_ = engine_->callback([this] {
+        if (listening()) on_listen();
+    });
 }
 
 void ServerBase::close() {
@@ -154,6 +164,7 @@ void ServerBase::forget(Stream* stream) noexcept {
 void ServerBase::close_unowned(int fd) noexcept { ::close(fd); }
 
 void ServerBase::on_accept(Stream&) {}
+void ServerBase::on_listen() {}
 void ServerBase::on_close() {}
 void ServerBase::on_error(std::error_code error) {
     std::fprintf(stderr, "pants: server: %s\n", error.message().c_str());
@@ -162,7 +173,7 @@ void ServerBase::on_error(std::error_code error) {
 // --- Server<void> -------------------------------------------------------------
 
 void Server<void>::adopt(int fd) {
-    auto stream = std::make_unique<Stream>(engine(), fd);
+    auto stream = std::make_unique<Stream>(engine(), detail::AcceptedSocket{fd});
     track(*stream);
     on_accept(*stream);
     if (handler_) {
