@@ -101,6 +101,10 @@ void ServerBase::accepted(int fd) {
 
 void ServerBase::adopt_handed(int fd) {
     member_->pending.fetch_sub(1, std::memory_order_relaxed);
+    if (shutting_down()) {  // sent before our shutdown began: refuse it as a closed listener would
+        close_unowned(fd);
+        return;
+    }
     try {
         adopt(fd);
     } catch (...) {

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 using namespace test;
@@ -15,6 +17,31 @@ using pants::Cluster;
 using pants::Engine;
 
 namespace {
+
+// Stops `cluster` if it still runs after `limit` (a lost message would
+// otherwise keep it running for ever); the test's checks then fail.
+class ClusterGuard {
+public:
+    ClusterGuard(Cluster& cluster, std::chrono::seconds limit)
+        : thread_([this, &cluster, limit] {
+              std::unique_lock lock(mutex_);
+              if (!cv_.wait_for(lock, limit, [this] { return done_; })) cluster.stop();
+          }) {}
+    ~ClusterGuard() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
 
 #if defined(__SANITIZE_ADDRESS__)
 // ASan makes each post (an allocation and a lock) some ten times dearer:
@@ -63,7 +90,10 @@ void all_to_all() {
         });
     });
     const auto start = Engine::now();
-    cluster.join();
+    {
+        ClusterGuard guard(cluster, std::chrono::seconds(120));
+        cluster.join();
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Engine::now() - start).count();
     MESSAGE(total << " messages in " << ms << " ms");
     CHECK(received == total);
@@ -149,7 +179,10 @@ TEST_CASE("co_await engine.call runs f on the other engine and resumes on its ow
         (void)engine;
         cluster.stop();
     });
-    cluster.join();
+    {
+        ClusterGuard guard(cluster, std::chrono::seconds(60));
+        cluster.join();
+    }
     CHECK(ran_on == 0);
     CHECK(resumed_on == 1);
     CHECK(value == 42);
@@ -169,7 +202,8 @@ TEST_CASE("a cancelled co_await engine.call resumes at once and skips f if it ha
         Engine& zero = cluster.engine(0);
         // Engine 0 is held busy, so the call below waits in its queue.
         zero.post([&] {
-            while (!release) std::this_thread::yield();
+            const auto limit = Engine::now() + std::chrono::seconds(30);  // bounded, should the test fail
+            while (!release && Engine::now() < limit) std::this_thread::yield();
         });
         auto call = [&]() -> pants::Task<int> {
             auto r = co_await zero.call([&] {
@@ -193,7 +227,10 @@ TEST_CASE("a cancelled co_await engine.call resumes at once and skips f if it ha
         co_await engine.sleep(std::chrono::milliseconds(1));
         cluster.stop();
     });
-    cluster.join();
+    {
+        ClusterGuard guard(cluster, std::chrono::seconds(60));
+        cluster.join();
+    }
     CHECK(index == 1);
     CHECK(cancelled);
     CHECK_FALSE(f_ran);
