@@ -71,12 +71,33 @@ private:
     Framer framer_;
 };
 
+/// Which part of a file write_file() sends. Named fields, so that a call
+/// cannot swap the two numbers: `s.write_file(fd, {.offset = 1000, .size = 5000})`
+/// (Pants' `write_file(sfile, nbytes, offset)` takes them the other way round).
+struct FileRange {
+    std::uint64_t offset = 0;  ///< where to start in the file
+    std::uint64_t size = 0;    ///< how many bytes; 0 = to the end of the file
+};
+
+namespace detail {
+/// Internal: a socket a Server accepted (the Server calls on_connect and
+/// starts receiving itself).
+struct AcceptedSocket {
+    int fd;
+};
+}  // namespace detail
+
 class Stream {
 public:
     /// A stream not yet connected, on `engine`.
     explicit Stream(Engine& engine = Engine::instance());
-    /// Takes ownership of a connected, non-blocking socket.
+    /// Takes ownership of a connected socket made elsewhere (another
+    /// library, a socketpair(), an inherited descriptor) and makes it
+    /// non-blocking. On a later turn on_connect() runs and reading starts,
+    /// as for a stream that connect()ed; a coroutine may read() at once.
     Stream(Engine& engine, int fd);
+    /// Internal: a socket accepted by a Server.
+    Stream(Engine& engine, detail::AcceptedSocket accepted);
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
     virtual ~Stream();
@@ -127,11 +148,12 @@ public:
     WriteAwaiter write_packed(const PackedFormat& format, const Ts&... values) {
         return write_packed(format.format(), values...);
     }
-    /// Queues `nbytes` of a file from `offset` (0 = to its end), sent by the
-    /// kernel without passing through user space. The fd is not closed.
-    Result<void> write_file(int fd, std::uint64_t offset = 0, std::uint64_t nbytes = 0);
+    /// Queues `range` of a file (all of it by default), sent by the kernel
+    /// without passing through user space: `write_file(fd, {.offset = 4096})`.
+    /// The fd is not closed.
+    Result<void> write_file(int fd, FileRange range = {});
     /// The same for a path, opened now and closed when sent.
-    Result<void> write_file(const std::string& path, std::uint64_t offset = 0, std::uint64_t nbytes = 0);
+    Result<void> write_file(const std::string& path, FileRange range = {});
     /// Closes once everything queued has been sent (see the header comment).
     void end();
     /// Closes now; queued data is dropped. on_close() follows, once.

@@ -1,4 +1,4 @@
-// net/client_happy_eyeballs.hpp: the connection race behind Client::connect
+// client/happy_eyeballs.hpp: the connection race behind Client::connect
 // by name (RFC 8305, Happy Eyeballs v2).
 //
 // One HappyEyeballs asks the resolver for AAAA and A at once, then opens one
@@ -20,7 +20,7 @@
 #include <pants/dns/resolver.hpp>
 #include <pants/engine.hpp>
 
-#include "stream_io.hpp"
+#include "net/stream_io.hpp"
 
 namespace pants::detail {
 

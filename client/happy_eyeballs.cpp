@@ -1,4 +1,4 @@
-#include "client_happy_eyeballs.hpp"
+#include "happy_eyeballs.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 
 #include <pants/net_error.hpp>
 
-#include "socket.hpp"
+#include "net/socket.hpp"
 
 namespace pants::detail {
 namespace {

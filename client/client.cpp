@@ -5,8 +5,8 @@
 
 #include <pants/dns/resolver.hpp>
 
-#include "client_happy_eyeballs.hpp"
-#include "stream_io.hpp"
+#include "happy_eyeballs.hpp"
+#include "net/stream_io.hpp"
 
 namespace pants {
 
