@@ -27,6 +27,7 @@ void StreamIo::remember_peer() noexcept {
 }
 
 StreamIo::~StreamIo() {
+    out_.drop(0, output_pool());  // warm blocks back to the engine's pool
     linger_timer_.cancel();
     deferred_pump_.cancel();
     deferred_report_.cancel();
@@ -258,7 +259,10 @@ void StreamIo::take_chunk(std::string_view chunk) {
         // Fast path: frame straight from the kernel's buffer; copy only an
         // incomplete tail.
         std::size_t used = deliver_callbacks(chunk);
-        if (!closing()) in_.append(chunk.substr(used));
+        if (closing()) return;
+        // All of it framed and nobody waits: nothing to pump or check.
+        if (used == chunk.size() && readers.empty()) return;
+        in_.append(chunk.substr(used));
     } else if (pending_consume_ > 0) {
         lent_tail_.append(chunk);  // a read() result still points into in_: don't move it
     } else {
@@ -317,6 +321,7 @@ std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
 }
 
 void StreamIo::reclaim_lent() {
+    if (pending_consume_ == 0) return;  // nothing lent: nothing to take back
     in_.consume(std::exchange(pending_consume_, 0));
     if (!lent_tail_.empty()) {
         in_.append(lent_tail_.view());
@@ -338,7 +343,19 @@ std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_cons
 
 bool StreamIo::try_read(Stream::ReadAwaiter& r) {
     reclaim_lent();
+    if (!error && owner && !r.once_ && owner->read_delimiter.get().is_none() && !in_.empty()) {
+        // No delimiter: whatever is buffered is the frame (the framer would
+        // say the same, at more cost).
+        r.result_ = in_.view();
+        pending_consume_ = in_.size();
+        if (input_paused_ && unread() <= read_limit() / 2) {
+            input_paused_ = false;
+            update_receive();
+        }
+        return true;
+    }
     if (!error && owner) {
+        if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
         auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
         if (!frame) {
             r.result_ = unexpected(frame.error());

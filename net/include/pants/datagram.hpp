@@ -29,6 +29,7 @@
 // operations in flight is safe.
 #pragma once
 
+#include <array>
 #include <coroutine>
 #include <cstdint>
 #include <optional>
@@ -38,6 +39,7 @@
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/net_error.hpp>
+#include <pants/packed.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/result.hpp>
 #include <pants/stream.hpp>
@@ -101,6 +103,21 @@ public:
     /// whichever came last (as Pants), else the connected peer. With none,
     /// on_write_error(EDESTADDRREQ) follows.
     void write(std::string_view data);
+    /// Queues one datagram holding `values` encoded as one record of a
+    /// Python struct `format` (see pants/packed.hpp), to the address
+    /// write(data) uses; a bad format or value throws std::invalid_argument
+    /// and queues nothing.
+    template <class... Ts>
+    void write_packed(std::string_view format, const Ts&... values) {
+        const std::array<detail::PackedArg, sizeof...(Ts)> args{detail::packed_arg(values)...};
+        write(detail::PackedBytes(format, args).view());
+    }
+    /// The same, to `to` (which becomes the address write(data) uses).
+    template <class... Ts>
+    void write_packed_to(const Address& to, std::string_view format, const Ts&... values) {
+        const std::array<detail::PackedArg, sizeof...(Ts)> args{detail::packed_arg(values)...};
+        write(detail::PackedBytes(format, args).view(), to);
+    }
     /// Closes once every queued datagram has been sent.
     void end();
     /// Closes now; queued datagrams are dropped. on_close() follows, once.

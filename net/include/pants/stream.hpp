@@ -27,6 +27,7 @@
 // A Stream belongs to one Engine and is used on that engine's thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -38,6 +39,7 @@
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/net_error.hpp>
+#include <pants/packed.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/result.hpp>
 
@@ -56,6 +58,12 @@ public:
         return *this;
     }
     const ReadDelimiter& get() const noexcept { return framer_.delimiter(); }
+    /// The groups of the regex match that ended the frame being delivered
+    /// (in on_read, or after `co_await read()`); see Framer::match().
+    RegexMatch match() const { return framer_.match(); }
+    /// The frame being delivered as a record of the packed format, for
+    /// get<T>(i) / unpack<Ts...>(); see Framer::record().
+    PackedRecord record() const { return framer_.record(); }
     /// Internal: the framer that keeps the search position.
     Framer& framer() noexcept { return framer_; }
 
@@ -127,6 +135,19 @@ public:
     /// In a coroutine, `co_await s.write(d)` resumes once the queue is
     /// under high_water (backpressure), or with the stream's error.
     WriteAwaiter write(std::string_view data);
+    /// Queues `values` encoded as one record of a Python struct `format`
+    /// (see pants/packed.hpp), as write() does; a bad format or a value
+    /// that does not match it throws std::invalid_argument and queues
+    /// nothing. A record of up to 256 bytes is encoded without allocating.
+    template <class... Ts>
+    WriteAwaiter write_packed(std::string_view format, const Ts&... values) {
+        const std::array<detail::PackedArg, sizeof...(Ts)> args{detail::packed_arg(values)...};
+        return write(detail::PackedBytes(format, args).view());
+    }
+    template <class... Ts>
+    WriteAwaiter write_packed(const PackedFormat& format, const Ts&... values) {
+        return write_packed(format.format(), values...);
+    }
     /// Queues `range` of a file (all of it by default), sent by the kernel
     /// without passing through user space: `write_file(fd, {.offset = 4096})`.
     /// The fd is not closed.

@@ -105,6 +105,10 @@ public:
     void stop() noexcept;
     /// True while start() runs.
     bool running() const noexcept { return running_; }
+    /// True while a turn runs on this engine's thread (inside start(),
+    /// poll(), run_until() or run()): code that sees it is being called
+    /// from one of this engine's callbacks or coroutines.
+    bool in_turn() const noexcept { return turn_depth_ > 0; }
 
     /// Runs one turn, waiting for I/O at most `timeout` (less if a timer is
     /// due sooner; not at all if callbacks are pending). For embedding.
@@ -224,6 +228,7 @@ private:
     detail::DetachedPromise* detached_ = nullptr;  // intrusive list
     detail::EngineClient* clients_ = nullptr;      // intrusive list
     std::size_t detached_count_ = 0;
+    int turn_depth_ = 0;  // nested poll() calls on the engine's thread
 };
 
 namespace detail {
