@@ -38,6 +38,7 @@ const std::error_category& net_category() noexcept {
 Stream::Stream(Engine& engine) : engine_(&engine), io_(new detail::StreamIo(engine, this, -1)) {}
 
 Stream::Stream(Engine& engine, int fd) : Stream(engine, detail::AcceptedSocket{fd}) {
+    if (fd < 0) return;  // nothing adopted: an unconnected stream
     // The epoll backend tries each call first and parks on EAGAIN: a
     // blocking socket would stall the loop.
     if (int flags = ::fcntl(fd, F_GETFL); flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);

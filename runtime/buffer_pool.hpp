@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 namespace pants::detail {
@@ -28,6 +29,8 @@ class BufferPool {
 public:
     BufferPool(unsigned count, unsigned size)
         : count_(count), size_(size), memory_(new char[std::size_t(count) * size]) {
+        // Buffer ids share 16 bits with kDatagramBufferTag.
+        if (count > kDatagramBufferTag) throw std::invalid_argument("pants: at most 32768 receive buffers");
         free_.reserve(count);
         for (unsigned i = count; i-- > 0;) free_.push_back(static_cast<std::uint16_t>(i));
     }

@@ -10,22 +10,7 @@
 #include <cstring>
 #include <new>
 
-// The replacements below pair operator new with malloc and delete with
-// free, which is correct; GCC 12 still flags the pairs it inlines into this
-// file in sanitizer builds.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    ++allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "alloc_counter.hpp"
 
 using namespace test;
 using pants::Engine;

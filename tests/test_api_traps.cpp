@@ -4,25 +4,9 @@
 // with an interval that is not positive.
 #include "net_helpers.hpp"
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <stdexcept>
 
-// Counts allocations around for_each_connection (as test_alloc does).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    ++allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "alloc_counter.hpp"  // counts allocations around for_each_connection
 
 using namespace std::chrono_literals;
 using test::run_until;
@@ -54,9 +38,9 @@ public:
     long allocations_in_broadcast = -1;
 
     void broadcast(std::string_view line) {
-        const long before = allocations.load();
+        const long before = test::allocations.load();
         for_each_connection([&](Member& m) { m.write(line); });
-        allocations_in_broadcast = allocations.load() - before;
+        allocations_in_broadcast = test::allocations.load() - before;
     }
 
 private:

@@ -31,6 +31,9 @@
 // match that more bytes could still change waits for them (as PCRE2's
 // PCRE2_PARTIAL_HARD): `\n+` waits for the byte after the newlines, `\n`
 // does not; `$`, `\z` and `\b` at the end of what is buffered also wait.
+// A match that stays partial (an open quote under `"[^"]*"`) is searched
+// again from its start as bytes arrive, so such a frame costs its length
+// squared over the chunk size; keep buffer_size modest for such patterns.
 // An empty match never counts. Each search is bounded (a match limit and a
 // backtracking limit): a pattern such as (a+)+b against a long run of `a`s
 // fails the channel with FrameError::regex_limit instead of hanging it.
