@@ -9,7 +9,7 @@ namespace pants::dns {
 namespace detail {
 
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
-    : engine(engine_), config(std::move(config_)), hosts_(std::move(hosts)) {}
+    : engine(engine_), config(std::move(config_)), udp_pool(engine_), hosts_(std::move(hosts)) {}
 
 ResolverCore::~ResolverCore() = default;
 
@@ -84,7 +84,7 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, AnswerFn 
     pending.type = type;
     pending.waiters.push_back(std::move(done));
     pending.lookup = std::make_unique<Lookup>(
-        engine, server_order(), config.attempts, config.timeout, std::move(*query), Question{fqdn, type, IN}, true,
+        engine, udp_pool, server_order(), config.attempts, config.timeout, std::move(*query), Question{fqdn, type, IN}, true,
         [this, key](Status status, Result<Message> reply) { settled(key, status, std::move(reply)); });
     pending.lookup->start();
 }
@@ -121,7 +121,7 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, Resolver::Mes
     const std::uint64_t id = next_raw_++;
     Raw& raw = raw_[id];
     raw.done = std::move(done);
-    raw.lookup = std::make_unique<Lookup>(engine, std::move(first), config.attempts, config.timeout, std::move(message),
+    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, std::move(first), config.attempts, config.timeout, std::move(message),
                                           std::move(question), false, [this, id](Status status, Result<Message> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
@@ -157,6 +157,7 @@ void ResolverCore::shutdown() {
         r.lookup.reset();
         engine.callback([done = std::move(r.done)] { done(DNS_TIMEOUT, unexpected(make_error_code(DNS_TIMEOUT))); });
     }
+    udp_pool.close_all();
 }
 
 }  // namespace detail

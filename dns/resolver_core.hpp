@@ -78,7 +78,7 @@ public:
 
     /// `query`: the message; with `fresh_ids` each try gets a new random id
     /// written over the first two bytes.
-    Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
+    Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int attempts, Engine::Duration timeout,
            std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done);
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
@@ -93,6 +93,7 @@ private:
     void settle(Status status, Result<Message> reply);
 
     Engine& engine_;
+    UdpPool& pool_;
     std::vector<Address> servers_;
     int attempts_;
     Engine::Duration timeout_;
@@ -131,6 +132,7 @@ public:
     Engine& engine;
     Config config;
     Cache cache;
+    UdpPool udp_pool;  // before the lookups: they release into it as they go
 
 private:
     struct Pending {
