@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
-# bench/dns.sh: DNS queries per second through pants::dns::Resolver against
-# a local dnsmasq, cache cold and warm, io_uring vs epoll in one run
-# (bench/dns_bench.cpp does the querying).
+# bench/dns.sh: DNS through pants::dns::Resolver beside a c-ares client,
+# against the same local dnsmasq, io_uring vs epoll, in one run:
+# queries per second and CPU per query (bench/dns_bench.cpp and
+# bench/peers/ares_client.c do the querying).
 #
 # Usage:
-#   bench/dns.sh [NAMES [WINDOW]]
+#   bench/dns.sh [NAMES [WINDOW [BIG]]]
 #
-#   NAMES    distinct names asked per backend (default 2000, at most 4000:
-#            both backends' names must fit dnsmasq's 10000-entry cache)
+#   NAMES    distinct names asked per client (default 2000, at most 3000:
+#            the three clients' names must fit dnsmasq's 10000-entry cache)
 #   WINDOW   queries in flight (default 32)
+#   BIG      names of the fill-big workload (default 100000)
 #
 # Starts two dnsmasq on free loopback ports and stops them on exit:
 #   upstream  answers any *.bench.test with 192.0.2.1 (TTL 3600) from its
 #             configuration, no cache involved;
-#   front     a caching forwarder to upstream: what the benchmark asks.
-# "cold" is the first query of each name (front forwards it upstream),
-# "warm" the same names again (front answers from its cache). The queries
-# use Resolver::send_message, which skips the Resolver's own cache, so
-# every query is a UDP round trip to the front dnsmasq.
+#   front     a caching forwarder to upstream.
+# Workloads (see bench/dns_bench.cpp): cold (front forwards each name
+# upstream) and warm (front answers from its cache), both without the
+# Resolver's cache, as c-ares 1.18 (which has none) does them; cached (our
+# cache answers); fill and fill-big (every answer stored in our cache, 2000
+# vs 100000 names, asked of upstream directly).
+# The c-ares client is built (cc, -lcares) when Debian's libc-ares-dev is
+# installed; without it the c-ares columns are left out.
 #
-# dnsmasq is single-threaded: past some rate it, not pants, is the limit,
-# and the ratio tends to 1. Numbers mean something only on an idle machine.
+# dnsmasq is single-threaded: past some rate it, not the client, is the
+# limit, and q/s ratios tend to 1; CPU per query is the steadier figure.
+# Numbers mean something only on an idle machine.
 # Builds build-release/ (as ./run.sh does) if needed; PANTS_BUILD=<dir>
 # uses another release build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 names=${1:-2000}
 window=${2:-32}
-(( names <= 4000 )) || { echo "bench/dns.sh: NAMES is at most 4000" >&2; exit 1; }
+big=${3:-100000}
+(( names <= 3000 )) || { echo "bench/dns.sh: NAMES is at most 3000" >&2; exit 1; }
 
 dnsmasq=/usr/sbin/dnsmasq
 [[ -x $dnsmasq ]] || { echo "bench/dns.sh: $dnsmasq missing (Debian package dnsmasq-base)" >&2; exit 1; }
@@ -37,6 +44,13 @@ if [[ ! -d $build ]]; then
     meson setup "$build" -Dbuildtype=release -Dtests=false -Dexamples=false -Dbench=true >/dev/null
 fi
 ninja -C "$build" bench/dns_bench >/dev/null
+ares_client=
+if [[ -f /usr/include/ares.h ]]; then
+    ares_client=$build/bench/ares_client
+    cc -O2 -Wall -o "$ares_client" bench/peers/ares_client.c -lcares
+else
+    echo "bench/dns.sh: no c-ares (Debian package libc-ares-dev): its columns are left out" >&2
+fi
 
 # A loopback port free for UDP and TCP right now (the kernel picks it).
 free_port() {
@@ -89,4 +103,9 @@ start_dnsmasq "$upstream" --address=/bench.test/192.0.2.1 --local-ttl=3600 --cac
 front=$(free_port)
 start_dnsmasq "$front" --server=/bench.test/127.0.0.1#"$upstream" --cache-size=10000 --dns-forward-max=1000
 
-"$build/bench/dns_bench" "$front" "$names" "$window" bench.test
+ares=()
+if [[ -n $ares_client ]]; then
+    ares_out=$("$ares_client" "$front" "$names" "$window" bench.test)
+    ares=("$(awk '$1 == "cold" {print $2, $3}' <<<"$ares_out")" "$(awk '$1 == "warm" {print $2, $3}' <<<"$ares_out")")
+fi
+"$build/bench/dns_bench" "$front" "$upstream" "$names" "$window" bench.test "$big" "${ares[@]}"

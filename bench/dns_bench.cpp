@@ -1,29 +1,38 @@
-// dns_bench: DNS queries per second through pants::dns::Resolver against a
-// DNS server, on io_uring and then on epoll, in one run; bench/dns.sh
-// starts the dnsmasq it talks to and runs it.
+// dns_bench: DNS queries per second and CPU per query through
+// pants::dns::Resolver against a DNS server, on io_uring and then on epoll,
+// in one run; bench/dns.sh starts the dnsmasq it talks to and runs it
+// (with the c-ares client of bench/peers/ beside it).
 //
-//   build-release/bench/dns_bench PORT [NAMES [WINDOW [ZONE]]]
+//   build-release/bench/dns_bench FRONT UPSTREAM [NAMES [WINDOW [ZONE [BIG [ARES_COLD ARES_WARM]]]]]
 //
-// Asks 127.0.0.1:PORT for A records of NAMES distinct names
-// "q<i>.<backend>.<ZONE>" (default 2000 names, zone "bench.test"),
-// keeping WINDOW queries in flight (default 32), twice per backend:
-//   cold  the first time the server sees each name (a caching forwarder
-//         must ask its upstream),
-//   warm  the same names again (the forwarder answers from its cache).
-// Queries go through Resolver::send_message, which never consults the
-// Resolver's own cache: every query is a network round trip, so "warm"
-// measures the server's cache, not ours. Each backend gets its own names,
-// so both see a cold server. Every reply must be NOERROR with one answer;
-// the run fails otherwise.
-#include <pants/dns/message.hpp>
+// FRONT is a caching forwarder's port, UPSTREAM a server that answers any
+// name of ZONE (default "bench.test") from its configuration, without a
+// cache. Each backend asks for A records of names of its own, WINDOW
+// queries in flight (default 32), through Resolver::query:
+//   cold    NAMES (default 2000) names new to FRONT (it must ask
+//           UPSTREAM), a Resolver with Options::cache false;
+//   warm    the same names again (FRONT answers from its cache), still
+//           without our cache: the cost of one uncached query;
+//   cached  the same names through a Resolver with its cache on, once to
+//           fill it (not measured), then again: answered from our cache;
+//   fill    NAMES new names asked of UPSTREAM with our cache on: every
+//           answer is stored (past the cache's capacity, each store evicts);
+//   fill-big  the same with BIG names (default 100000): how the cache's
+//           cost grows with the number of names it has seen.
+// CPU is user + system time of this process (getrusage) per query. Every
+// answer must be DNS_OK with one record; the run fails otherwise.
+// ARES_COLD / ARES_WARM ("<q/s> <CPU µs>", from bench/peers/ares_client)
+// add c-ares columns to the cold and warm rows.
 #include <pants/dns/resolver.hpp>
 #include <pants/engine.hpp>
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <random>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,52 +43,88 @@ namespace dns = pants::dns;
 
 struct Phase {
     double per_second = 0;
-    int failed = 0;
+    double cpu_us = 0;  // per query
 };
 
-// Sends one query per name, `window` at a time; returns queries per second.
-Phase ask_all(pants::Engine& engine, dns::Resolver& resolver, const std::vector<std::string>& names, int window) {
-    std::mt19937 random(std::random_device{}());
+double cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Asks for every name once, `window` at a time.
+Phase ask_all(pants::Engine& engine, dns::Resolver& resolver, const std::vector<std::string>& names, int window,
+              const char* label) {
     std::size_t sent = 0, done = 0;
-    Phase phase;
+    int failed = 0;
     std::function<void()> send_next = [&] {
-        auto query = dns::encode_query(static_cast<std::uint16_t>(random()), names[sent++], dns::A);
-        if (!query) std::abort();
-        resolver.send_message(std::move(*query), [&](dns::Status status, pants::Result<dns::Message> reply) {
-            ++done;
-            if (status != dns::DNS_OK || !reply || reply->answers.size() != 1) ++phase.failed;
-            if (sent < names.size()) send_next();
-        });
+        resolver.query(names[sent++], dns::A,
+                       [&](dns::Status status, std::string, std::uint32_t, std::vector<dns::Rdata> rdata) {
+                           ++done;
+                           if (status != dns::DNS_OK || rdata.size() != 1) ++failed;
+                           if (sent < names.size()) send_next();
+                       });
     };
     const auto t0 = Clock::now();
+    const double cpu0 = cpu_seconds();
     for (int i = 0; i < window && sent < names.size(); ++i) send_next();
-    if (!engine.run_until([&] { return done == names.size(); }, std::chrono::seconds(120))) {
-        std::fprintf(stderr, "dns_bench: %zu of %zu replies after 120 s\n", done, names.size());
+    if (!engine.run_until([&] { return done == names.size(); }, std::chrono::seconds(300))) {
+        std::fprintf(stderr, "dns_bench: %s: %zu of %zu answers after 300 s\n", label, done, names.size());
         std::exit(1);
     }
+    const double cpu = cpu_seconds() - cpu0;
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    phase.per_second = static_cast<double>(names.size()) / seconds;
-    return phase;
+    if (failed) {
+        std::fprintf(stderr, "dns_bench: %s: %d bad answers\n", label, failed);
+        std::exit(1);
+    }
+    return Phase{double(names.size()) / seconds, cpu * 1e6 / double(names.size())};
+}
+
+std::vector<std::string> names_of(const std::string& prefix, int count, const std::string& zone) {
+    std::vector<std::string> names;
+    names.reserve(std::size_t(count));
+    for (int i = 0; i < count; ++i) names.push_back("q" + std::to_string(i) + "." + prefix + "." + zone + ".");
+    return names;
+}
+
+dns::Resolver::Options options(std::uint16_t port, bool cache) {
+    dns::Resolver::Options o;
+    o.servers = {pants::Address::loopback_v4(port)};
+    o.resolv_conf_path.clear();
+    o.hosts_path.clear();
+    o.cache = cache;
+    return o;
 }
 
 struct Run {
-    Phase cold, warm;
+    Phase cold, warm, cached, fill, fill_big;
 };
 
-Run run(pants::BackendKind kind, const char* label, std::uint16_t port, int count, int window,
-        const std::string& zone) {
-    pants::Engine::Options options;
-    options.backend = kind;
-    pants::Engine engine(options);
-    dns::Resolver resolver(std::vector<pants::Address>{pants::Address::loopback_v4(port)}, engine);
-    std::vector<std::string> names;
-    for (int i = 0; i < count; ++i) names.push_back("q" + std::to_string(i) + "." + label + "." + zone);
+Run run(pants::BackendKind kind, const char* label, std::uint16_t front, std::uint16_t upstream, int count, int big,
+        int window, const std::string& zone) {
+    pants::Engine::Options engine_options;
+    engine_options.backend = kind;
+    pants::Engine engine(engine_options);
     Run r;
-    r.cold = ask_all(engine, resolver, names, window);
-    r.warm = ask_all(engine, resolver, names, window);
-    if (r.cold.failed + r.warm.failed > 0) {
-        std::fprintf(stderr, "dns_bench: %s: %d bad replies\n", label, r.cold.failed + r.warm.failed);
-        std::exit(1);
+    const auto names = names_of(label, count, zone);
+    {
+        dns::Resolver resolver(options(front, false), engine);
+        r.cold = ask_all(engine, resolver, names, window, "cold");
+        r.warm = ask_all(engine, resolver, names, window, "warm");
+    }
+    {
+        dns::Resolver resolver(options(front, true), engine);
+        ask_all(engine, resolver, names, window, "cache fill");
+        r.cached = ask_all(engine, resolver, names, window, "cached");
+    }
+    {
+        dns::Resolver resolver(options(upstream, true), engine);
+        r.fill = ask_all(engine, resolver, names_of(std::string("fill.") + label, count, zone), window, "fill");
+    }
+    {
+        dns::Resolver resolver(options(upstream, true), engine);
+        r.fill_big = ask_all(engine, resolver, names_of(std::string("big.") + label, big, zone), window, "fill-big");
     }
     return r;
 }
@@ -87,24 +132,45 @@ Run run(pants::BackendKind kind, const char* label, std::uint16_t port, int coun
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: dns_bench PORT [NAMES [WINDOW [ZONE]]]\n");
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: dns_bench FRONT UPSTREAM [NAMES [WINDOW [ZONE [BIG [ARES_COLD ARES_WARM]]]]]\n");
         return 1;
     }
-    const auto port = static_cast<std::uint16_t>(std::atoi(argv[1]));
-    const int count = argc > 2 ? std::atoi(argv[2]) : 2000;
-    const int window = argc > 3 ? std::atoi(argv[3]) : 32;
-    const std::string zone = argc > 4 ? argv[4] : "bench.test";
+    const auto front = static_cast<std::uint16_t>(std::atoi(argv[1]));
+    const auto upstream = static_cast<std::uint16_t>(std::atoi(argv[2]));
+    const int count = argc > 3 ? std::atoi(argv[3]) : 2000;
+    const int window = argc > 4 ? std::atoi(argv[4]) : 32;
+    const std::string zone = argc > 5 ? argv[5] : "bench.test";
+    const int big = argc > 6 ? std::atoi(argv[6]) : 100000;
+    Phase ares_cold, ares_warm;
+    const bool ares = argc > 8;
+    if (ares) {
+        std::sscanf(argv[7], "%lf %lf", &ares_cold.per_second, &ares_cold.cpu_us);
+        std::sscanf(argv[8], "%lf %lf", &ares_warm.per_second, &ares_warm.cpu_us);
+    }
 
-    std::printf("DNS A queries via Resolver::send_message (no resolver cache), %d names, %d in flight\n", count,
-                window);
-    const Run u = run(pants::BackendKind::io_uring, "uring", port, count, window, zone);
-    const Run e = run(pants::BackendKind::epoll, "epoll", port, count, window, zone);
+    const Run u = run(pants::BackendKind::io_uring, "uring", front, upstream, count, big, window, zone);
+    const Run e = run(pants::BackendKind::epoll, "epoll", front, upstream, count, big, window, zone);
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf("%-6s %14s %14s %8s\n", "cache", "io_uring q/s", "epoll q/s", "ratio");
-    std::printf("%-6s %14.0f %14.0f %8.2f\n", "cold", u.cold.per_second, e.cold.per_second,
-                ratio(u.cold.per_second, e.cold.per_second));
-    std::printf("%-6s %14.0f %14.0f %8.2f\n", "warm", u.warm.per_second, e.warm.per_second,
-                ratio(u.warm.per_second, e.warm.per_second));
-    std::printf("(ratio = io_uring / epoll; above 1: io_uring is faster)\n");
+
+    std::printf("DNS A queries through Resolver::query, %d names (fill-big: %d), %d in flight\n", count, big, window);
+    std::printf("%-9s %10s %8s %10s %8s %7s", "workload", "uring q/s", "uring us", "epoll q/s", "epoll us", "u/e q/s");
+    if (ares) std::printf(" %10s %8s %7s %7s", "c-ares q/s", "c-ares us", "us u/c", "us e/c");
+    std::printf("\n");
+    auto row = [&](const char* name, const Phase& pu, const Phase& pe, const Phase* pa) {
+        std::printf("%-9s %10.0f %8.2f %10.0f %8.2f %7.2f", name, pu.per_second, pu.cpu_us, pe.per_second, pe.cpu_us,
+                    ratio(pu.per_second, pe.per_second));
+        if (pa) std::printf(" %10.0f %8.2f %7.2f %7.2f", pa->per_second, pa->cpu_us, ratio(pu.cpu_us, pa->cpu_us),
+                            ratio(pe.cpu_us, pa->cpu_us));
+        std::printf("\n");
+    };
+    row("cold", u.cold, e.cold, ares ? &ares_cold : nullptr);
+    row("warm", u.warm, e.warm, ares ? &ares_warm : nullptr);
+    row("cached", u.cached, e.cached, nullptr);
+    row("fill", u.fill, e.fill, nullptr);
+    row("fill-big", u.fill_big, e.fill_big, nullptr);
+    std::printf("us = CPU microseconds per query (user + system). u/e q/s = io_uring / epoll queries per second;\n"
+                "us u/c, us e/c = CPU per query of io_uring, epoll over c-ares' (at most 1: as cheap as c-ares).\n"
+                "fill-big / fill q/s: io_uring %.2f, epoll %.2f (1: the cache's cost does not grow with its size).\n",
+                ratio(u.fill_big.per_second, u.fill.per_second), ratio(e.fill_big.per_second, e.fill.per_second));
 }

@@ -12,7 +12,7 @@ namespace pants::dns {
 namespace detail {
 
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
-    : engine(engine_), config(std::move(config_)), hosts_(std::move(hosts)) {}
+    : engine(engine_), config(std::move(config_)), udp_pool(engine_), hosts_(std::move(hosts)) {}
 
 ResolverCore::~ResolverCore() = default;
 
@@ -119,7 +119,7 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
     pending.store = use_cache;
     pending.waiters.push_back(std::move(done));
     pending.lookup = std::make_unique<Lookup>(
-        engine, server_order(), config.attempts, per_try, std::move(*query), Question{fqdn, type, options.klass}, true,
+        engine, udp_pool, server_order(), config.attempts, per_try, std::move(*query), Question{fqdn, type, options.klass}, true,
         [this, pending_key](Status status, Result<Message> reply) { settled(pending_key, status, std::move(reply)); },
         options.tcp, std::move(without_edns));
     pending.lookup->start();
@@ -171,7 +171,7 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     raw.done = std::move(done);
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    raw.lookup = std::make_unique<Lookup>(engine, std::move(first), config.attempts, per_try, std::move(message),
+    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, std::move(first), config.attempts, per_try, std::move(message),
                                           std::move(question), false, [this, id](Status status, Result<Message> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
@@ -208,6 +208,7 @@ void ResolverCore::shutdown() {
         r.lookup.reset();
         engine.callback([done = std::move(r.done)] { done(DNS_TIMEOUT, unexpected(make_error_code(DNS_TIMEOUT))); });
     }
+    udp_pool.close_all();
 }
 
 }  // namespace detail

@@ -16,12 +16,13 @@ std::string cache_key(std::string_view fqdn, std::uint16_t type) {
 std::optional<Answer> Cache::find(const std::string& key, Clock::time_point now) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
-    if (it->second.expires <= now) {
-        entries_.erase(it);
+    const Clock::time_point expires = it->second.deadline->first;
+    if (expires <= now) {
+        erase(it);
         return std::nullopt;
     }
     Answer answer = it->second.answer;
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(it->second.expires - now).count();
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(expires - now).count();
     // Round down, as a downstream cache must not keep it longer than we may.
     answer.ttl = static_cast<std::uint32_t>(left);
     return answer;
@@ -29,19 +30,32 @@ std::optional<Answer> Cache::find(const std::string& key, Clock::time_point now)
 
 void Cache::store(const std::string& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now) {
     if (ttl == 0 || capacity_ == 0) return;
-    if (entries_.size() >= capacity_ && !entries_.count(key)) evict(now);
-    entries_[key] = Entry{answer, now + std::chrono::seconds(ttl)};
+    const Clock::time_point expires = now + std::chrono::seconds(ttl);
+    drop_expired(now);
+    if (auto it = entries_.find(key); it != entries_.end()) {
+        it->second.answer = answer;
+        deadlines_.erase(it->second.deadline);
+        it->second.deadline = deadlines_.emplace(expires, &it->first);
+        return;
+    }
+    // Full of live answers: the one closest to expiry makes room.
+    if (entries_.size() >= capacity_) erase(entries_.find(*deadlines_.begin()->second));
+    auto it = entries_.try_emplace(key, Entry{answer, deadlines_.end()}).first;
+    it->second.deadline = deadlines_.emplace(expires, &it->first);
 }
 
-void Cache::evict(Clock::time_point now) {
-    std::erase_if(entries_, [now](const auto& e) { return e.second.expires <= now; });
-    // Still full of live entries: drop the one closest to expiry.
-    if (entries_.size() >= capacity_) {
-        auto oldest = entries_.begin();
-        for (auto it = entries_.begin(); it != entries_.end(); ++it)
-            if (it->second.expires < oldest->second.expires) oldest = it;
-        entries_.erase(oldest);
-    }
+void Cache::clear() noexcept {
+    deadlines_.clear();
+    entries_.clear();
+}
+
+void Cache::erase(Entries::iterator it) {
+    deadlines_.erase(it->second.deadline);
+    entries_.erase(it);
+}
+
+void Cache::drop_expired(Clock::time_point now) {
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) erase(entries_.find(*deadlines_.begin()->second));
 }
 
 }  // namespace pants::dns::detail

@@ -1,11 +1,18 @@
 // The resolver's cache: answers kept for their TTL, negative answers for
 // their RFC 2308 negative TTL, keyed by (name, type) with the name folded
 // to lower case (RFC 4343).
+//
+// At most `capacity` answers are kept. The entries are also ordered by
+// expiry time, so that storing costs O(log n) whatever the cache holds:
+// expired answers are dropped from the front of that order, and when the
+// cache is full of live answers the one that expires first makes room (it
+// has the least time left to be useful).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,24 +30,36 @@ public:
     using Clock = std::chrono::steady_clock;
 
     explicit Cache(std::size_t capacity = 4096) : capacity_(capacity) {}
+    Cache(const Cache&) = delete;
+    Cache& operator=(const Cache&) = delete;
 
     /// The answer stored under `key` with its TTL lowered to what remains;
     /// nullopt when absent or expired.
     std::optional<Answer> find(const std::string& key, Clock::time_point now = Clock::now());
-    /// Keeps `answer` for `ttl` seconds (nothing when ttl is 0).
+    /// Keeps `answer` for `ttl` seconds (nothing when ttl is 0), replacing
+    /// what `key` held.
     void store(const std::string& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now = Clock::now());
-    void clear() { entries_.clear(); }
+    void clear() noexcept;
     std::size_t size() const noexcept { return entries_.size(); }
+    std::size_t capacity() const noexcept { return capacity_; }
 
 private:
+    struct Entry;
+    // Expiry time -> the entry's key (owned by its node in entries_, whose
+    // address never changes).
+    using Deadlines = std::multimap<Clock::time_point, const std::string*>;
     struct Entry {
         Answer answer;
-        Clock::time_point expires;
+        Deadlines::iterator deadline;
     };
-    void evict(Clock::time_point now);
+    using Entries = std::unordered_map<std::string, Entry>;
+
+    void erase(Entries::iterator it);
+    void drop_expired(Clock::time_point now);
 
     std::size_t capacity_;
-    std::unordered_map<std::string, Entry> entries_;
+    Entries entries_;
+    Deadlines deadlines_;
 };
 
 }  // namespace pants::dns::detail

@@ -91,7 +91,7 @@ public:
     /// `without_edns`: the same query without its OPT record, sent instead
     /// from the first server that answers FORMERR without one (RFC 6891 7);
     /// empty: no such fallback.
-    Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
+    Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int attempts, Engine::Duration timeout,
            std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
            bool tcp = false, std::vector<std::uint8_t> without_edns = {});
     Lookup(const Lookup&) = delete;
@@ -110,6 +110,7 @@ private:
     void settle(Status status, Result<Message> reply);
 
     Engine& engine_;
+    UdpPool& pool_;
     std::vector<Address> servers_;
     int attempts_;
     Engine::Duration timeout_;
@@ -152,6 +153,7 @@ public:
     Engine& engine;
     Config config;
     Cache cache;
+    UdpPool udp_pool;  // before the lookups: they release into it as they go
 
 private:
     struct Pending {

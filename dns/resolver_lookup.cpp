@@ -27,10 +27,11 @@ bool server_unreachable(std::error_code error) {
 }
 }  // namespace
 
-Lookup::Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
+Lookup::Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int attempts, Engine::Duration timeout,
                std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
                bool tcp, std::vector<std::uint8_t> without_edns)
     : engine_(engine),
+      pool_(pool),
       servers_(std::move(servers)),
       attempts_(attempts),
       timeout_(timeout),
@@ -65,7 +66,7 @@ void Lookup::next_try() {
         } else {
             id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         }
-        exchange_ = std::make_unique<Exchange>(engine_, servers_[server], query_, Expected{id, question_}, timeout_,
+        exchange_ = std::make_unique<Exchange>(engine_, pool_, servers_[server], query_, Expected{id, question_}, timeout_,
                                                [this, server](Result<Message> outcome) {
                                                    on_outcome(server, std::move(outcome));
                                                },

@@ -27,36 +27,25 @@ bool reply_matches(const Message& reply, const Expected& expected) {
 }
 
 std::uint16_t random_id() {
-    std::uint16_t id = 0;
-    // RFC 5452 9.2: ids must be unpredictable; getrandom() never blocks
-    // once the kernel's pool is initialised, which it is after boot.
-    if (::getrandom(&id, sizeof id, GRND_NONBLOCK) == sizeof id) return id;
-    static std::random_device device;
-    return static_cast<std::uint16_t>(device());
-}
-
-/// The UDP socket of one try: hands everything to the Exchange.
-class Exchange::Udp final : public Datagram {
-public:
-    Udp(Engine& engine, Exchange& owner) : Datagram(engine), owner_(owner) {}
-    void on_read(std::string_view data, const Address& from) override { owner_.on_udp(data, from); }
-    void on_read_error(std::error_code error) override {
-        // A reply too big for the receive buffer is what TCP is for (as a
-        // truncated one); ECONNREFUSED (ICMP port unreachable) means nobody
-        // listens.
-        if (error == std::errc::message_size)
-            owner_.on_oversized();
-        else
-            owner_.finish(unexpected(error));
+    // RFC 5452 9.2: ids must be unpredictable. The kernel's CSPRNG output,
+    // fetched 256 bytes at a time (a syscall per id cost more than the
+    // rest of choosing it); getrandom() never blocks once the kernel's pool
+    // is initialised, which it is after boot.
+    thread_local std::uint8_t pool[256];
+    thread_local std::size_t left = 0;
+    if (left < 2) {
+        if (::getrandom(pool, sizeof pool, GRND_NONBLOCK) == ssize_t(sizeof pool)) {
+            left = sizeof pool;
+        } else {
+            static std::random_device device;
+            return static_cast<std::uint16_t>(device());
+        }
     }
-    void on_write_error(std::error_code error) override { owner_.finish(unexpected(error)); }
-    // The socket itself failed (the channel closes): this try is over now,
-    // not at its timeout.
-    void on_error(std::error_code error) override { owner_.finish(unexpected(error)); }
-
-private:
-    Exchange& owner_;
-};
+    left -= 2;
+    const auto id = static_cast<std::uint16_t>(pool[left] << 8 | pool[left + 1]);
+    pool[left] = pool[left + 1] = 0;  // used: not kept in memory
+    return id;
+}
 
 /// The TCP connection of a try whose UDP reply was truncated. Shared by the
 /// Exchange and the coroutine that drives it, which outlives the Exchange
@@ -67,9 +56,10 @@ struct Exchange::TcpLink {
     Exchange* owner = nullptr;  // null once the Exchange is gone
 };
 
-Exchange::Exchange(Engine& engine, const Address& server, std::vector<std::uint8_t> query, Expected expected,
-                   Engine::Duration timeout, Done done, bool tcp)
+Exchange::Exchange(Engine& engine, UdpPool& pool, const Address& server, std::vector<std::uint8_t> query,
+                   Expected expected, Engine::Duration timeout, Done done, bool tcp)
     : engine_(engine),
+      pool_(pool),
       server_(server),
       query_(std::move(query)),
       expected_(std::move(expected)),
@@ -80,18 +70,15 @@ Exchange::Exchange(Engine& engine, const Address& server, std::vector<std::uint8
         start_tcp();
         return;
     }
-    udp_ = std::make_unique<Udp>(engine_, *this);
-    // A fresh socket per try: a new ephemeral source port each time
-    // (RFC 5452 9.2), and connect() makes the kernel drop datagrams from
-    // any other source address.
-    if (auto connected = udp_->connect(server_); !connected) {
-        finish(unexpected(connected.error()));
-        return;
-    }
-    udp_->write(std::string_view(reinterpret_cast<const char*>(query_.data()), query_.size()));
+    auto port = pool_.send(server_, query_, *this);
+    if (port)
+        port_ = *port;
+    else
+        finish(unexpected(port.error()));  // no socket: EMFILE and the like
 }
 
 Exchange::~Exchange() {
+    release_udp();
     timeout_timer_.cancel();
     finish_timer_.cancel();
     if (tcp_) {
@@ -109,10 +96,25 @@ void Exchange::arm_timeout() {
     });
 }
 
-void Exchange::on_udp(std::string_view data, const Address& from) {
+void Exchange::release_udp() noexcept {
+    pool_.release(std::exchange(port_, nullptr), *this);
+}
+
+// The pool hands over only datagrams from the server with our id (or too
+// short to carry one); the rest is checked here.
+void Exchange::on_udp_reply(std::string_view data) {
     if (finished_ || tcp_) return;  // a late or duplicate datagram
-    if (!(from == server_)) return;
     on_reply_bytes(data, false);
+}
+
+void Exchange::on_udp_oversized() {
+    if (!finished_ && !tcp_) start_tcp();
+}
+
+void Exchange::on_udp_error(std::error_code error) {
+    // ECONNREFUSED (ICMP port unreachable: nobody listens), or the socket
+    // itself failed: this try is over now, not at its timeout.
+    finish(unexpected(error));
 }
 
 void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
@@ -129,12 +131,8 @@ void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
     finish(std::move(*reply));
 }
 
-void Exchange::on_oversized() {
-    if (!finished_ && !tcp_) start_tcp();
-}
-
 void Exchange::start_tcp() {
-    if (udp_) udp_->close();
+    release_udp();
     arm_timeout();  // the TCP exchange gets a full timeout of its own
     tcp_ = std::make_shared<TcpLink>(engine_);
     tcp_->owner = this;
@@ -185,6 +183,7 @@ void Exchange::finish(Result<Message> outcome) {
     if (finished_) return;
     finished_ = true;
     timeout_timer_.cancel();
+    release_udp();  // later datagrams are nothing to us
     // Report on a later turn: whoever owns this Exchange may destroy it
     // from `done`, and must not do so under a socket's own callback.
     finish_timer_ = engine_.callback([this, outcome = std::move(outcome)]() mutable {

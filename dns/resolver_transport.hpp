@@ -1,8 +1,8 @@
 // The resolver's transport: one try of one query at one server.
 //
-// An Exchange sends the query over UDP from a fresh socket (a new source
-// port for every try), connected to the server so the kernel drops
-// datagrams from other sources. Replies whose id or question do not match,
+// An Exchange sends the query over UDP from one of the resolver's pooled
+// sockets to that server (resolver_udp_pool.hpp: random source ports,
+// connected so the kernel drops datagrams from other sources). Replies whose id or question do not match,
 // and bytes that do not decode, are dropped and the wait goes on: an
 // off-path attacker or a confused middlebox must not end a query early. A
 // reply with TC set is retried over TCP (RFC 1035 4.2.2: each message
@@ -27,6 +27,8 @@
 #include <pants/task.hpp>
 #include <pants/timer.hpp>
 
+#include "resolver_udp_pool.hpp"
+
 namespace pants::dns::detail {
 
 /// What a reply must echo to be accepted (RFC 5452 9.1: id, question, source).
@@ -41,10 +43,11 @@ struct Expected {
 /// (some servers answer FORMERR that way) is accepted on the id alone.
 bool reply_matches(const Message& reply, const Expected& expected);
 
-/// A random 16-bit query id from the kernel's CSPRNG.
+/// A random 16-bit query id from the kernel's CSPRNG (drawn in batches:
+/// one getrandom() per 128 ids).
 std::uint16_t random_id();
 
-class Exchange {
+class Exchange final : private UdpPool::Client {
 public:
     /// The accepted reply, or an error: DNS_TIMEOUT when nothing valid came
     /// in time; a WireError (pants.dns.wire) when only malformed replies came
@@ -53,7 +56,7 @@ public:
     using Done = std::function<void(Result<Message>)>;
 
     /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
-    Exchange(Engine& engine, const Address& server, std::vector<std::uint8_t> query, Expected expected,
+    Exchange(Engine& engine, UdpPool& pool, const Address& server, std::vector<std::uint8_t> query, Expected expected,
              Engine::Duration timeout, Done done, bool tcp = false);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
@@ -63,26 +66,29 @@ public:
     bool over_tcp() const noexcept { return tcp_ != nullptr; }
 
 private:
-    class Udp;
     struct TcpLink;
-    friend class Udp;
 
-    void on_udp(std::string_view data, const Address& from);
+    // UdpPool::Client.
+    void on_udp_reply(std::string_view data) override;
+    void on_udp_oversized() override;
+    void on_udp_error(std::error_code error) override;
+    void release_udp() noexcept;
+
     void on_reply_bytes(std::string_view data, bool from_tcp);
     void start_tcp();
-    void on_oversized();
     void finish(Result<Message> outcome);
     void arm_timeout();
     static Task<> run_tcp(std::shared_ptr<TcpLink> link, Address server, std::string framed);
     static Task<> tcp_exchange(TcpLink& link, const Address& server, std::string framed);
 
     Engine& engine_;
+    UdpPool& pool_;
     Address server_;
     std::vector<std::uint8_t> query_;
     Expected expected_;
     Engine::Duration timeout_;
     Done done_;
-    std::unique_ptr<Udp> udp_;
+    UdpPool::Port* port_ = nullptr;  // while registered for UDP replies
     std::shared_ptr<TcpLink> tcp_;
     Timer timeout_timer_;
     Timer finish_timer_;

@@ -1,0 +1,226 @@
+// The resolver's pooled UDP sockets (see resolver_udp_pool.hpp).
+#include "resolver_udp_pool.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <pants/datagram.hpp>
+
+#include "resolver_transport.hpp"
+
+namespace pants::dns::detail {
+
+namespace {
+std::uint16_t id_of(std::span<const std::uint8_t> message) {
+    return static_cast<std::uint16_t>(message[0] << 8 | message[1]);
+}
+}  // namespace
+
+/// One socket connected to one server, and the queries waiting on it.
+class UdpPool::Port final : public Datagram {
+public:
+    Port(UdpPool& pool, const Address& server) : Datagram(pool.engine_), pool_(pool), server_(server) {}
+
+    const Address& server() const noexcept { return server_; }
+    bool waits_for(std::uint16_t id) const noexcept {
+        return std::any_of(waiting_.begin(), waiting_.end(), [id](const Waiting& w) { return w.id == id; });
+    }
+    bool holds(const Client& client) const noexcept {
+        return std::any_of(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.client == &client; });
+    }
+    bool idle() const noexcept { return waiting_.empty(); }
+
+    void send(std::span<const std::uint8_t> query, Client& client) {
+        waiting_.push_back(Waiting{id_of(query), &client});
+        sends_.push_back(&client);
+        write(std::string_view(reinterpret_cast<const char*>(query.data()), query.size()));
+    }
+    void forget(Client& client) noexcept {
+        std::erase_if(waiting_, [&](const Waiting& w) { return w.client == &client; });
+        std::replace(sends_.begin(), sends_.end(), &client, static_cast<Client*>(nullptr));
+    }
+    void forget_all() noexcept {
+        waiting_.clear();
+        sends_.clear();
+    }
+
+    unsigned uses_left = kQueriesPerPort;
+    bool retired = false;
+
+    void on_read(std::string_view data, const Address& from) override {
+        // connect() already makes the kernel drop other sources.
+        if (!(from == server_)) return;
+        if (data.size() < 2) {
+            // No id: a malformed reply to whichever query it was meant for.
+            return for_each_client([&](Client& c) { c.on_udp_reply(data); });
+        }
+        const auto id = static_cast<std::uint16_t>(std::uint8_t(data[0]) << 8 | std::uint8_t(data[1]));
+        for (const Waiting& w : waiting_)
+            if (w.id == id) return w.client->on_udp_reply(data);  // ids are unique per port
+    }
+    void on_read_error(std::error_code error) override {
+        // A reply too big for the receive buffer: TCP is what it is for (as
+        // for a truncated one). We cannot tell whose it was, so every query
+        // here asks again over TCP.
+        if (error == std::errc::message_size) return for_each_client([](Client& c) { c.on_udp_oversized(); });
+        // An ICMP report (ECONNREFUSED: nobody listens there) concerns the
+        // server, so every query on this socket.
+        fail(error);
+    }
+    void on_send_error(std::error_code error, const Address&) override {
+        // Datagrams are sent in order and pending_writes() are still queued
+        // behind this one: the ones before it in sends_ went out.
+        const std::size_t after = pending_writes();
+        if (sends_.size() > after) {
+            const std::size_t index = sends_.size() - after - 1;
+            Client* client = sends_[index];
+            sends_.erase(sends_.begin(), sends_.begin() + std::ptrdiff_t(index) + 1);
+            pool_.retire(*this);  // a socket that cannot send serves nobody well
+            if (client && holds(*client)) client->on_udp_error(error);
+            return;
+        }
+        fail(error);
+    }
+    void on_write() override { sends_.clear(); }  // every datagram went out
+    void on_error(std::error_code error) override { fail(error); }  // the socket broke
+
+private:
+    struct Waiting {
+        std::uint16_t id;
+        Client* client;
+    };
+
+    void fail(std::error_code error) {
+        pool_.retire(*this);
+        for_each_client([&](Client& c) { c.on_udp_error(error); });
+    }
+    // Calls `f` on each waiting client; a client may release itself (or
+    // others) from `f`, so the list is copied and each checked again.
+    template <class F>
+    void for_each_client(F&& f) {
+        const std::vector<Waiting> now = waiting_;
+        for (const Waiting& w : now)
+            if (holds(*w.client)) f(*w.client);
+    }
+
+    UdpPool& pool_;
+    Address server_;
+    std::vector<Waiting> waiting_;
+    std::deque<Client*> sends_;  // queued datagrams' clients, oldest first (null: gone)
+};
+
+UdpPool::UdpPool(Engine& engine) : engine_(engine) {}
+
+UdpPool::~UdpPool() {
+    idle_timer_.cancel();
+    close_all();
+}
+
+Result<UdpPool::Port*> UdpPool::send(const Address& server, std::span<const std::uint8_t> query, Client& client) {
+    bury();
+    const std::uint16_t id = id_of(query);
+    // The server's ports that take queries and have none with this id.
+    Port* candidates[kPortsPerServer];
+    std::size_t count = 0, total = 0;
+    for (auto& port : ports_) {
+        if (!(port->server() == server)) continue;
+        ++total;
+        if (count < kPortsPerServer && !port->waits_for(id)) candidates[count++] = port.get();
+    }
+    Port* port = nullptr;
+    if (total < kPortsPerServer || count == 0) {
+        auto opened = open_port(server);
+        if (!opened) return unexpected(opened.error());
+        port = *opened;
+    } else {
+        // Which of them is not for anyone to predict (see the header).
+        port = candidates[random_id() % count];
+    }
+    port->send(query, client);
+    ++in_flight_;
+    if (--port->uses_left == 0) retire(*port);
+    return port;
+}
+
+Result<UdpPool::Port*> UdpPool::open_port(const Address& server) {
+    auto port = std::make_unique<Port>(*this, server);
+    // connect() picks a random ephemeral port (the kernel's choice is
+    // randomised), and the kernel then drops datagrams from other sources.
+    if (auto connected = port->connect(server); !connected) {
+        port->close();
+        closed_.push_back(std::move(port));
+        return unexpected(connected.error());
+    }
+    ++opened_;
+    ports_.push_back(std::move(port));
+    return ports_.back().get();
+}
+
+bool UdpPool::known(const Port* port) const noexcept {
+    // Closed ports have forgotten their clients, and may be freed already.
+    for (const auto* list : {&ports_, &retiring_})
+        for (const auto& p : *list)
+            if (p.get() == port) return true;
+    return false;
+}
+
+void UdpPool::release(Port* port, Client& client) noexcept {
+    if (!known(port) || !port->holds(client)) return;
+    port->forget(client);
+    --in_flight_;
+    if (port->retired && port->idle()) became_idle(*port);
+    if (in_flight_ == 0 && !idle_timer_.active()) {
+        idle_timer_ = engine_.defer(kIdleClose, [this] {
+            if (in_flight_ != 0) return;  // busy again: the next lull re-arms
+            for (auto& p : ports_) p->retired = true;
+            for (auto& p : ports_) p->close();
+            std::move(ports_.begin(), ports_.end(), std::back_inserter(closed_));
+            ports_.clear();
+            bury();
+        });
+    }
+}
+
+void UdpPool::retire(Port& port) noexcept {
+    if (port.retired) return;
+    port.retired = true;
+    auto it = std::find_if(ports_.begin(), ports_.end(), [&](const auto& p) { return p.get() == &port; });
+    if (it == ports_.end()) return;
+    retiring_.push_back(std::move(*it));
+    ports_.erase(it);
+    if (port.idle()) became_idle(port);
+}
+
+void UdpPool::became_idle(Port& port) noexcept {
+    // A retired port with no query left: close it; free it later, outside
+    // whatever callback of its own we may be in.
+    auto it = std::find_if(retiring_.begin(), retiring_.end(), [&](const auto& p) { return p.get() == &port; });
+    if (it == retiring_.end()) return;
+    port.close();
+    closed_.push_back(std::move(*it));
+    retiring_.erase(it);
+}
+
+void UdpPool::bury() { closed_.clear(); }
+
+void UdpPool::close_all() noexcept {
+    for (auto* list : {&ports_, &retiring_}) {
+        for (auto& port : *list) {
+            port->retired = true;
+            port->forget_all();
+            port->close();
+            closed_.push_back(std::move(port));
+        }
+        list->clear();
+    }
+    in_flight_ = 0;
+}
+
+std::size_t UdpPool::open_ports() const noexcept {
+    std::size_t n = 0;
+    for (const auto* list : {&ports_, &retiring_, &closed_})
+        for (const auto& port : *list) n += port->closed() ? 0 : 1;
+    return n;
+}
+
+}  // namespace pants::dns::detail

@@ -1,0 +1,198 @@
+// The resolver's pooled UDP sockets (dns/resolver_udp_pool.*, issue 14):
+// queries share a few sockets per server, yet source ports still vary,
+// replies still go only to the query they answer, and no socket is left
+// behind.
+#include <doctest/doctest.h>
+
+#include <pants/pants.hpp>
+
+#include <dirent.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using pants::Address;
+namespace dns = pants::dns;
+
+namespace {
+
+std::string bytes_of(const dns::Message& m) {
+    auto bytes = dns::encode(m);
+    REQUIRE(bytes);
+    return std::string(bytes->begin(), bytes->end());
+}
+
+dns::Message reply_to(const dns::Message& q, std::array<std::uint8_t, 4> ip) {
+    dns::Message r;
+    r.id = q.id;
+    r.qr = true;
+    r.rd = q.rd;
+    r.questions = q.questions;
+    r.answers.push_back(dns::ResourceRecord{q.questions.at(0).name, dns::A, dns::IN, 300, dns::rdata::A{ip}});
+    return r;
+}
+
+/// A DNS server on 127.0.0.1 that keeps each query with its sender and
+/// answers only when the test says so.
+struct Server : pants::Datagram {
+    struct Query {
+        dns::Message message;
+        Address from;
+    };
+    explicit Server(pants::Engine& engine) : pants::Datagram(engine) {
+        REQUIRE(listen(Address::loopback_v4(0)));
+        address = *local_address();
+    }
+    void on_read(std::string_view data, const Address& from) override {
+        auto m = dns::decode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+        REQUIRE(m);
+        queries.push_back(Query{*m, from});
+        if (answer_at_once) write(bytes_of(reply_to(*m, {10, 0, 0, 1})), from);
+    }
+    Address address;
+    std::vector<Query> queries;
+    bool answer_at_once = true;
+};
+
+dns::Resolver::Options options(const Address& server, bool cache = false) {
+    dns::Resolver::Options o;
+    o.servers = {server};
+    o.resolv_conf_path.clear();
+    o.hosts_path.clear();
+    o.timeout = 3000ms;
+    o.attempts = 1;
+    o.cache = cache;
+    return o;
+}
+
+std::size_t open_fds() {
+    std::size_t n = 0;
+    DIR* dir = ::opendir("/proc/self/fd");
+    REQUIRE(dir);
+    while (dirent* e = ::readdir(dir))
+        if (e->d_name[0] != '.') ++n;
+    ::closedir(dir);
+    return n - 1;  // the directory's own descriptor
+}
+
+/// Asks for `count` names, `window` at a time; returns the answers' statuses.
+std::vector<dns::Status> ask(pants::Engine& engine, dns::Resolver& resolver, int count, int window) {
+    std::vector<dns::Status> statuses;
+    int sent = 0;
+    std::function<void()> next = [&] {
+        resolver.query("n" + std::to_string(sent++) + ".pool.test.", dns::A,
+                       [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) {
+                           statuses.push_back(s);
+                           if (sent < count) next();
+                       });
+    };
+    for (int i = 0; i < window && sent < count; ++i) next();
+    REQUIRE(engine.run_until([&] { return int(statuses.size()) == count; }, 20000ms));
+    return statuses;
+}
+
+}  // namespace
+
+TEST_CASE("queries share sockets, yet their source ports vary and each socket is retired in time") {
+    pants::Engine engine;
+    Server server(engine);
+    dns::Resolver resolver(options(server.address), engine);
+    const int count = 640;
+    for (dns::Status s : ask(engine, resolver, count, 32)) CHECK(s == dns::DNS_OK);
+    REQUIRE(server.queries.size() == std::size_t(count));
+    std::map<std::uint16_t, int> per_port;
+    for (const auto& q : server.queries) ++per_port[q.from.port()];
+    // At most 32 queries per socket: at least 20 different source ports,
+    // and no port carried more than its share.
+    CHECK(per_port.size() >= std::size_t(count / 32));
+    for (const auto& [port, n] : per_port) CHECK(n <= 32);
+    // Sharing is real: fewer sockets than queries (one each was the old cost).
+    CHECK(per_port.size() < std::size_t(count / 4));
+}
+
+TEST_CASE("concurrent queries on shared sockets each get their own answer, whatever order the replies come in") {
+    pants::Engine engine;
+    Server server(engine);
+    server.answer_at_once = false;
+    dns::Resolver resolver(options(server.address), engine);
+    const int count = 24;
+    std::map<std::string, std::array<std::uint8_t, 4>> got;
+    for (int i = 0; i < count; ++i) {
+        std::string name = "c" + std::to_string(i) + ".pool.test.";
+        resolver.query(name, dns::A, [&got, name](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata> r) {
+            CHECK(s == dns::DNS_OK);
+            REQUIRE(r.size() == 1);
+            got[name] = std::get<dns::rdata::A>(r[0]).address;
+        });
+    }
+    REQUIRE(engine.run_until([&] { return server.queries.size() == std::size_t(count); }, 10000ms));
+    std::set<std::uint16_t> ports;
+    for (const auto& q : server.queries) ports.insert(q.from.port());
+    CHECK(ports.size() < std::size_t(count));  // some socket carries several queries
+    // Forgeries first, on each query's own port: another query's id with
+    // this query's question, this id with another question, an id nobody
+    // waits for. Then the real replies, last query first.
+    for (std::size_t i = 0; i < server.queries.size(); ++i) {
+        const auto& q = server.queries[i];
+        const auto& other = server.queries[(i + 1) % server.queries.size()];
+        auto wrong_id = reply_to(q.message, {6, 6, 6, 1});
+        wrong_id.id = other.message.id;
+        server.write(bytes_of(wrong_id), q.from);
+        auto wrong_question = reply_to(other.message, {6, 6, 6, 2});
+        wrong_question.id = q.message.id;
+        server.write(bytes_of(wrong_question), q.from);
+        auto nobody = reply_to(q.message, {6, 6, 6, 3});
+        nobody.id = static_cast<std::uint16_t>(q.message.id ^ 0x8000);
+        server.write(bytes_of(nobody), q.from);
+    }
+    for (std::size_t i = server.queries.size(); i-- > 0;) {
+        const auto& q = server.queries[i];
+        server.write(bytes_of(reply_to(q.message, {10, 1, 0, std::uint8_t(i)})), q.from);
+    }
+    REQUIRE(engine.run_until([&] { return got.size() == std::size_t(count); }, 10000ms));
+    for (std::size_t i = 0; i < server.queries.size(); ++i) {
+        const auto& q = server.queries[i];
+        CHECK(got[q.message.questions[0].name] == std::array<std::uint8_t, 4>{10, 1, 0, std::uint8_t(i)});
+    }
+}
+
+TEST_CASE("a reply from the server's address but another port is dropped on a shared socket") {
+    pants::Engine engine;
+    Server server(engine), impostor(engine);
+    server.answer_at_once = false;
+    dns::Resolver resolver(options(server.address), engine);
+    std::optional<dns::Answer> got;
+    resolver.query("spoof.pool.test.", dns::A, [&](dns::Status s, std::string c, std::uint32_t t, std::vector<dns::Rdata> r) {
+        got = dns::Answer{s, std::move(c), t, std::move(r)};
+    });
+    REQUIRE(engine.run_until([&] { return server.queries.size() == 1; }, 10000ms));
+    const auto& q = server.queries[0];
+    impostor.write(bytes_of(reply_to(q.message, {6, 6, 6, 6})), q.from);
+    // The impostor's datagram has reached the socket (or been dropped by
+    // the kernel) once the real server's later one has: send it after.
+    server.write(bytes_of(reply_to(q.message, {10, 0, 0, 9})), q.from);
+    REQUIRE(engine.run_until([&] { return got.has_value(); }, 10000ms));
+    REQUIRE(got->rdata.size() == 1);
+    CHECK(std::get<dns::rdata::A>(got->rdata[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 9});
+}
+
+TEST_CASE("no socket is left open: idle sockets close, and so do all of them with the resolver") {
+    pants::Engine engine;
+    Server server(engine);
+    const std::size_t before = open_fds();
+    {
+        dns::Resolver resolver(options(server.address), engine);
+        for (dns::Status s : ask(engine, resolver, 300, 32)) CHECK(s == dns::DNS_OK);
+        CHECK(open_fds() > before);  // the pool keeps some for the next queries
+        CHECK(open_fds() <= before + 8);
+        // A second without queries: the pool closes them all.
+        REQUIRE(engine.run_until([&] { return open_fds() == before; }, 5000ms));
+        for (dns::Status s : ask(engine, resolver, 100, 32)) CHECK(s == dns::DNS_OK);
+        CHECK(open_fds() > before);
+    }
+    // Destroyed while its sockets were open: they close (on a later turn).
+    REQUIRE(engine.run_until([&] { return open_fds() == before; }, 5000ms));
+}
