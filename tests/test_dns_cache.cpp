@@ -15,7 +15,7 @@ using dns::detail::Cache;
 namespace {
 
 dns::Answer answer_a(std::uint8_t last) {
-    return dns::Answer{dns::DNS_OK, {}, 0, {dns::rdata::A{{192, 0, 2, last}}}};
+    return dns::Answer{dns::DNS_OK, {}, 0, {dns::rdata::A{{192, 0, 2, last}}}, {}};
 }
 
 std::uint8_t last_octet(const dns::Answer& a) {

@@ -166,7 +166,7 @@ TEST_CASE("a reply from the server's address but another port is dropped on a sh
     dns::Resolver resolver(options(server.address), engine);
     std::optional<dns::Answer> got;
     resolver.query("spoof.pool.test.", dns::A, [&](dns::Status s, std::string c, std::uint32_t t, std::vector<dns::Rdata> r) {
-        got = dns::Answer{s, std::move(c), t, std::move(r)};
+        got = dns::Answer{s, std::move(c), t, std::move(r), {}};
     });
     REQUIRE(engine.run_until([&] { return server.queries.size() == 1; }, 10000ms));
     const auto& q = server.queries[0];
