@@ -136,7 +136,10 @@ Task<> Server<void>::serve(Handler handler, std::unique_ptr<Stream> stream) {
     stream->io().start_receiving();
     // A TLS connection is handed over once its handshake is done; a failed
     // one was reported to on_tls_error and is closing.
-    if (stream->tls() && !co_await stream->handshake()) co_return;
+    if (stream->tls()) {
+        Result<void> shaken = co_await stream->handshake();
+        if (!shaken) co_return;
+    }
     co_await handler(*stream);
     stream->end();
     // The Stream dies with this frame; its I/O state finishes the close.
