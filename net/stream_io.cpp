@@ -109,6 +109,7 @@ void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool an
     transform_ = std::move(transform);
     if (!connected) return;  // connect_done() starts it
     transform_->start(announce);
+    update_receive();  // a handshake needs the peer's bytes, whoever reads
     // Bytes that came after the plain-text exchange but before the switch
     // (a STARTTLS peer that did not wait) are the transform's.
     if (!in_.empty() && pending_consume_ == 0 && lent_tail_.empty()) {
