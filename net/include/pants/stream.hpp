@@ -188,7 +188,8 @@ public:
     Result<void> start_tls(const tls::Context& context, std::string_view server_name = {});
     /// What TLS knows about this connection; null before start_tls().
     const tls::Session* tls() const noexcept;
-    /// Resumes when the handshake has finished, or with its error.
+    /// Resumes when the handshake has finished, or with its error (EINVAL
+    /// before start_tls()).
     HandshakeAwaiter handshake();
     /// The handshake finished (before on_connect() where that waits for it).
     virtual void on_tls_handshake();
