@@ -1,9 +1,9 @@
 // tls_echo: the echo server over TLS, callback style.
 //
 // Make a throwaway certificate for localhost, start the server, talk to it:
-//   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-//       -keyout key.pem -out cert.pem -days 30 -subj /CN=localhost \
-//       -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+//   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes
+//       -keyout key.pem -out cert.pem -days 30 -subj /CN=localhost
+//       -addext subjectAltName=DNS:localhost,IP:127.0.0.1     (one line)
 //   build-release/examples/tls_echo cert.pem key.pem &
 //   openssl s_client -connect localhost:4433 -CAfile cert.pem -quiet
 //   build-release/examples/tls_line_client localhost 4433 cert.pem
