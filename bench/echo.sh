@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# bench/echo.sh: the echo server under io_uring and under epoll, in one run.
+# bench/echo.sh: the echo server under io_uring and under epoll, and the
+# peer servers of bench/peers/ (hand-written liburing and epoll loops, Asio,
+# libuv), in one run.
 #
 # Usage:
 #   bench/echo.sh [-d SECONDS] [-p DEPTH] [-s echo|echo_coro] [-w SECONDS]
@@ -10,15 +12,24 @@
 #                echo_coro (coroutines)
 #   -w SECONDS   warm-up before each measurement (default 0.5)
 #
-# It builds build-release/ if needed (release build, as ./run.sh does), then
-# for each case runs build-release/examples/<SERVER> with PANTS_BACKEND=io_uring
-# and then with PANTS_BACKEND=epoll, the server pinned to CPU 0 and
-# build-release/bench/loadgen pinned to CPU 1, and prints one table:
+# It builds build-release/ if needed (release build, as ./run.sh does) and
+# the peers whose packages are installed (bench/peers/build.sh), then for
+# each case runs build-release/examples/<SERVER> with PANTS_BACKEND=io_uring,
+# then with PANTS_BACKEND=epoll, then each peer, the server pinned to CPU 0
+# and build-release/bench/loadgen pinned to CPU 1, and prints one table:
 #
 #   case            1, 50 and 500 connections at 64 B, 50 connections at 4 KiB
-#   msgs/s          echoed messages per second, for each backend
-#   ratio           io_uring msgs/s / epoll msgs/s (above 1: io_uring is faster)
+#   msgs/s          echoed messages per second
 #   p99             99th percentile round-trip latency in microseconds
+#   cpu/msg         server CPU time (user + system, from /proc/PID/stat over
+#                   the measured window) per echoed message, in microseconds
+#   x loop          cpu/msg / cpu/msg of the hand-written C loop on the same
+#                   backend (uring_c for io_uring, epoll_c for epoll, Asio and
+#                   libuv); 1.10 means 10% more CPU per message than the loop
+#
+# and under each case the ratio io_uring msgs/s / epoll msgs/s for Pants
+# (above 1: io_uring is faster). Only the ratios are worth comparing across
+# runs: on a shared machine absolute numbers swing by tens of percent.
 #
 # The servers listen on port 4000, so nothing else may listen there (the
 # script checks and stops if something does). Each server is killed after its
@@ -45,7 +56,6 @@ done
 [[ $server == echo || $server == echo_coro ]] || { echo "echo.sh: -s must be echo or echo_coro" >&2; exit 2; }
 
 port=4000
-backends=(io_uring epoll)
 # name connections size
 cases=("1 conn, 64 B:1:64" "50 conns, 64 B:50:64" "500 conns, 64 B:500:64" "50 conns, 4 KiB:50:4096")
 
@@ -65,6 +75,17 @@ if ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^examples/$server:"
     meson configure "$build" -Dexamples=true -Dbench=true >/dev/null
 fi
 ninja -C "$build" "examples/$server" bench/loadgen >/dev/null
+declare -A peer_bin=()
+while read -r name path; do peer_bin[$name]=$path; done < <(bench/peers/build.sh "$build/peers")
+
+# label|command|PANTS_BACKEND (checked; "" for a peer)|loop to compare with
+servers=("pants io_uring|$server_bin|io_uring|uring_c" "pants epoll|$server_bin|epoll|epoll_c")
+for p in uring_c epoll_c asio_uring asio_epoll libuv; do
+    [[ -n ${peer_bin[$p]:-} ]] || continue
+    ref=epoll_c
+    [[ $p == uring_c || $p == asio_uring ]] && ref=uring_c
+    servers+=("$p|${peer_bin[$p]} $port||$ref")
+done
 
 if (( $(nproc) < 2 )); then
     echo "echo.sh: needs 2 CPUs (server on CPU 0, load on CPU 1); this machine has $(nproc)" >&2
@@ -81,11 +102,14 @@ if listening; then
     exit 1
 fi
 
-# Starts the server with backend $1; on failure sets $why and returns 1.
-# (These functions run in the main shell, not in $(...), so that $server_pid
-# stays visible to cleanup and the server stays our child for `wait`.)
+# Starts command $2... with PANTS_BACKEND=$1 ("" for a peer: not checked);
+# on failure sets $why and returns 1. (These functions run in the main
+# shell, not in $(...), so that $server_pid stays visible to cleanup and the
+# server stays our child for `wait`.)
 start_server() {
-    PANTS_BACKEND=$1 taskset -c 0 "$server_bin" >"$tmp/server.log" 2>&1 &
+    local backend=$1
+    shift
+    PANTS_BACKEND=${backend:-io_uring} taskset -c 0 "$@" >"$tmp/server.log" 2>&1 &
     server_pid=$!
     local deadline=$((SECONDS + 5)) rc
     until listening; do
@@ -101,12 +125,13 @@ start_server() {
         fi
         sleep 0.02
     done
+    [[ -n $backend ]] || return 0
     # Make sure the backend asked for is the one running (no quiet fallback):
     # each backend shows up as its own anonymous inode among the server's fds.
     local want=io_uring
-    [[ $1 == epoll ]] && want=eventpoll
+    [[ $backend == epoll ]] && want=eventpoll
     if ! ls -l "/proc/$server_pid/fd" 2>/dev/null | grep -q "anon_inode:\[$want\]"; then
-        why="server does not hold an [$want] fd: PANTS_BACKEND=$1 was not honoured"
+        why="server does not hold an [$want] fd: PANTS_BACKEND=$backend was not honoured"
         return 1
     fi
 }
@@ -131,31 +156,50 @@ stop_server() {
     while listening && (( SECONDS < deadline )); do sleep 0.02; done
 }
 
-# Runs one case with backend $1, $2 connections of $3 bytes; sets $result to
-# the loadgen CSV line, or to FAIL, and appends what went wrong to
+# The server's CPU time in clock ticks, appended to a file: loadgen runs
+# this at the start and the end of its measurement window (--checkpoint).
+cat >"$tmp/cpu_mark" <<'MARK'
+#!/bin/sh
+# cpu_mark PID FILE WHEN: utime + stime of PID (fields 14 and 15).
+awk '{ print $14 + $15 }' "/proc/$1/stat" >>"$2"
+MARK
+chmod +x "$tmp/cpu_mark"
+ticks=$(getconf CLK_TCK)
+
+# Runs one case: server entry $1, $2 connections of $3 bytes; sets $result
+# to "msgs/s p99 cpu_us_per_msg", or to FAIL, and appends what went wrong to
 # $tmp/failures.
 run_case() {
-    local backend=$1 conns=$2 size=$3 out rc=0
+    local label cmd backend ref conns=$2 size=$3 out rc=0
+    IFS='|' read -r label cmd backend ref <<<"$1"
     why=
     result=FAIL
-    if ! start_server "$backend"; then
-        { echo "[$backend, $conns conns, $size B] $why"; sed 's/^/    server: /' "$tmp/server.log"; } >>"$tmp/failures"
+    # shellcheck disable=SC2086  # cmd is a word list built above
+    if ! start_server "$backend" $cmd; then
+        { echo "[$label, $conns conns, $size B] $why"; sed 's/^/    server: /' "$tmp/server.log"; } >>"$tmp/failures"
         stop_server || true
         return
     fi
+    rm -f "$tmp/cpu"
     # timeout: loadgen stops by itself; this only guards against a bug in it.
     out=$(timeout $(( ${duration%.*} + 30 )) taskset -c 1 "$loadgen_bin" --host 127.0.0.1 --port "$port" \
         --connections "$conns" --size "$size" --pipeline "$pipeline" --duration "$duration" \
-        --warmup "$warmup" --threads 1 --csv 2>"$tmp/loadgen.err") || rc=$?
+        --warmup "$warmup" --threads 1 --csv --checkpoint "$tmp/cpu_mark $server_pid $tmp/cpu" \
+        2>"$tmp/loadgen.err") || rc=$?
     stop_server || true
     if (( rc != 0 )) || [[ -n $why ]] || [[ -s $tmp/server.log ]]; then
         {
-            echo "[$backend, $conns conns, $size B] loadgen exit status $rc${why:+; $why}"
+            echo "[$label, $conns conns, $size B] loadgen exit status $rc${why:+; $why}"
             sed 's/^/    loadgen: /' "$tmp/loadgen.err"
             sed 's/^/    server: /' "$tmp/server.log"
         } >>"$tmp/failures"
     fi
-    if (( rc == 0 )) && [[ -n $out ]]; then result=$out; fi
+    if (( rc == 0 )) && [[ -n $out ]]; then
+        local cpu
+        cpu=$(awk -v t="$ticks" -v msgs="$(field "$out" 5)" 'NR == 1 { a = $1 } NR == 2 { b = $1 }
+            END { printf "%.2f", msgs > 0 ? (b - a) / t * 1e6 / msgs : 0 }' "$tmp/cpu")
+        result="$(field "$out" 6) $(field "$out" 9) $cpu"
+    fi
 }
 
 field() { cut -d, -f"$2" <<<"$1"; }  # CSV columns: see loadgen --csv-header
@@ -168,28 +212,39 @@ rows=()
 for c in "${cases[@]}"; do
     IFS=: read -r name conns size <<<"$c"
     declare -A res=()
-    for b in "${backends[@]}"; do
-        run_case "$b" "$conns" "$size"
-        res[$b]=$result
+    for s in "${servers[@]}"; do
+        label=${s%%|*}
+        run_case "$s" "$conns" "$size"
+        res[$label]=$result
         # Progress on stderr: loadgen's own summary line (it prints it there with --csv).
-        echo "  $b: $(grep '^conns=' "$tmp/loadgen.err" 2>/dev/null || echo FAIL)" >&2
+        echo "  $name, $label: $(grep '^conns=' "$tmp/loadgen.err" 2>/dev/null || echo FAIL)" >&2
     done
-    u=${res[io_uring]} e=${res[epoll]}
-    if [[ $u == FAIL || $e == FAIL ]]; then
-        rows+=("$(printf '%-18s %12s %12s %7s %12s %12s' "$name" \
-            "$([[ $u == FAIL ]] && echo FAIL || field "$u" 6)" "$([[ $e == FAIL ]] && echo FAIL || field "$e" 6)" "-" \
-            "$([[ $u == FAIL ]] && echo FAIL || field "$u" 9)" "$([[ $e == FAIL ]] && echo FAIL || field "$e" 9)")")
-    else
-        ratio=$(awk -v a="$(field "$u" 6)" -v b="$(field "$e" 6)" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / (b > 0 ? b : 1) }')
-        rows+=("$(printf '%-18s %12s %12s %7s %12s %12s' "$name" "$(field "$u" 6)" "$(field "$e" 6)" "$ratio" \
-            "$(field "$u" 9)" "$(field "$e" 9)")")
+    for s in "${servers[@]}"; do
+        IFS='|' read -r label cmd backend ref <<<"$s"
+        r=${res[$label]}
+        if [[ $r == FAIL ]]; then
+            rows+=("$(printf '%-18s %-15s %10s %9s %9s %7s' "$name" "$label" FAIL - - -)")
+            continue
+        fi
+        read -r rate p99 cpu <<<"$r"
+        x=-
+        base=${res[$ref]:-FAIL}
+        if [[ $base != FAIL ]]; then
+            x=$(awk -v a="$cpu" -v b="$(cut -d' ' -f3 <<<"$base")" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / (b > 0 ? b : 1) }')
+        fi
+        rows+=("$(printf '%-18s %-15s %10s %9s %9s %7s' "$name" "$label" "$rate" "$p99" "$cpu" "$x")")
+    done
+    u=${res["pants io_uring"]} e=${res["pants epoll"]}
+    if [[ $u != FAIL && $e != FAIL ]]; then
+        rows+=("$(printf '%-18s %-15s %10s' "" "pants u/e" \
+            "$(awk -v a="${u%% *}" -v b="${e%% *}" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / (b > 0 ? b : 1) }')")")
     fi
     unset res
 done
 
 echo
-printf '%-18s %12s %12s %7s %12s %12s\n' "case" "io_uring/s" "epoll/s" "ratio" "io_uring p99" "epoll p99"
-printf '%-18s %12s %12s %7s %12s %12s\n' "" "msgs" "msgs" "u/e" "us" "us"
+printf '%-18s %-15s %10s %9s %9s %7s\n' "case" "server" "msgs/s" "p99 us" "cpu/msg" "x loop"
+printf '%-18s %-15s %10s %9s %9s %7s\n' "" "" "" "" "us" "cpu"
 printf '%s\n' "${rows[@]}"
 
 if [[ -s $tmp/failures ]]; then

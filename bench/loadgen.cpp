@@ -16,6 +16,17 @@
 //   build-release/bench/loadgen --port 4000 --connections 50 --size 64
 //       --pipeline 1 --duration 5 --threads 1 [--warmup 0.5] [--csv]
 //
+// Counted mode (bench/callgrind.sh): --messages M makes exactly W warm-up
+// messages (--warmup-messages W, default 0) and then exactly M measured ones,
+// spread evenly over the connections, instead of running for a time. After
+// each of the two stages every connection is idle (all its messages echoed)
+// and, with --checkpoint CMD, `CMD warmup` and then `CMD measured` run
+// (through /bin/sh) before anything else is sent or closed, so that a
+// profiler can be told to dump its counters exactly between the stages.
+// secs is then the measured stage's wall time. In timed mode --checkpoint
+// runs `CMD start` right before the measurement window and `CMD end` right
+// after it (bench/echo.sh reads the server's CPU time there).
+//
 // Output, one line on stdout:
 //   conns=50 size=64 pipeline=1 secs=5.00 msgs=... msgs/s=... MB/s=...
 //       p50_us=... p99_us=... p999_us=... max_us=... errors=0
@@ -63,6 +74,10 @@ struct Options {
     double warmup = 0.5;
     int threads = 1;
     bool csv = false;
+    // Counted mode: messages > 0.
+    std::uint64_t messages = 0;
+    std::uint64_t warmup_messages = 0;
+    std::string checkpoint;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -70,7 +85,8 @@ struct Options {
                  "loadgen: %s\n"
                  "usage: loadgen [--host 127.0.0.1] [--port 4000] [--connections N] [--size BYTES]\n"
                  "               [--pipeline DEPTH] [--duration SECONDS] [--warmup SECONDS]\n"
-                 "               [--threads T] [--csv] [--csv-header]\n",
+                 "               [--threads T] [--csv] [--csv-header]\n"
+                 "               [--messages M [--warmup-messages W] [--checkpoint CMD]]\n",
                  why);
     std::exit(1);
 }
@@ -108,12 +124,17 @@ Options parse(int argc, char** argv) {
         else if (a == "--duration") o.duration = parse_seconds(value(), "bad --duration");
         else if (a == "--warmup") o.warmup = parse_seconds(value(), "bad --warmup");
         else if (a == "--threads") o.threads = int(parse_long(value(), 1, 256, "bad --threads"));
+        else if (a == "--messages") o.messages = std::uint64_t(parse_long(value(), 1, 1L << 40, "bad --messages"));
+        else if (a == "--warmup-messages")
+            o.warmup_messages = std::uint64_t(parse_long(value(), 0, 1L << 40, "bad --warmup-messages"));
+        else if (a == "--checkpoint") o.checkpoint = value();
         else if (a == "--csv") o.csv = true;
         else if (a == "--csv-header") { std::puts(csv_header); std::exit(0); }
         else if (a == "--help" || a == "-h") usage("help");
         else usage(("unknown option " + std::string(a)).c_str());
     }
     if (o.duration <= 0) usage("--duration must be > 0");
+    if (!o.messages && o.warmup_messages) usage("--warmup-messages needs --messages");
     o.threads = std::min(o.threads, o.connections);
     return o;
 }
@@ -210,6 +231,7 @@ struct Conn {
     std::uint64_t sent = 0;           // bytes written to the socket
     std::uint64_t received = 0;       // bytes echoed back
     std::uint64_t next_done = 0;      // index of the oldest message in flight
+    std::uint64_t limit = UINT64_MAX; // counted mode: queue no bytes past this
     std::vector<Clock::time_point> stamps;  // send time of message n at [n % depth]
     bool dead = false;
 };
@@ -221,6 +243,11 @@ struct Shared {
     std::atomic<int> connected{0};
     std::atomic<bool> connect_failed{false};
     std::atomic<int> phase{0};  // 0 warm-up, 1 measuring, 2 draining, 3 stop
+    // Counted mode: the main thread opens stage s (0 warm-up, 1 measured) by
+    // setting `stage` to s + 1; each worker adds 1 to `idle` when all its
+    // connections have echoed their share of the stage.
+    std::atomic<int> stage{0};
+    std::atomic<int> idle{0};
 };
 
 /// Per-thread results, merged at the end.
@@ -252,30 +279,16 @@ public:
         while (sh_.connected.load() < sh_.opt->connections) std::this_thread::yield();
         if (sh_.connect_failed) return void(finished_ = true);
 
-        for (auto& c : conns_)
-            for (int i = 0; i < depth(); ++i) queue_message(c);
-        for (std::size_t i = 0; i < conns_.size(); ++i) flush(i);
-
-        epoll_event events[256];
-        while (sh_.phase.load(std::memory_order_relaxed) < 3) {
-            const int n = epoll_wait(ep_, events, 256, 5);
-            if (n < 0 && errno != EINTR) {
-                std::perror("loadgen: epoll_wait");
-                break;
+        if (sh_.opt->messages) {
+            run_counted();
+        } else {
+            for (auto& c : conns_)
+                for (int i = 0; i < depth(); ++i) queue_message(c);
+            for (std::size_t i = 0; i < conns_.size(); ++i) flush(i);
+            while (sh_.phase.load(std::memory_order_relaxed) < 3) {
+                if (!poll_once()) break;
+                if (sh_.phase.load(std::memory_order_relaxed) == 2 && all_drained()) break;
             }
-            for (int i = 0; i < n; ++i) {
-                const std::size_t id = events[i].data.u64;
-                if (conns_[id].dead) continue;
-                if (events[i].events & EPOLLIN) drain_input(id);
-                if (!conns_[id].dead) flush(id);
-                if (events[i].events & (EPOLLERR | EPOLLHUP) && !conns_[id].dead) {
-                    int err = 0;
-                    socklen_t len = sizeof err;
-                    getsockopt(conns_[id].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-                    report(stats_, conns_[id], first_ + id, err ? std::strerror(err) : "hung up");
-                }
-            }
-            if (sh_.phase.load(std::memory_order_relaxed) == 2 && all_drained()) break;
         }
         finished_ = true;
         for (auto& c : conns_) {
@@ -291,6 +304,73 @@ public:
 
 private:
     int depth() const { return sh_.opt->pipeline; }
+
+    /// Waits for events and serves them; false if epoll itself failed.
+    bool poll_once() {
+        epoll_event events[256];
+        const int n = epoll_wait(ep_, events, 256, 5);
+        if (n < 0 && errno != EINTR) {
+            std::perror("loadgen: epoll_wait");
+            return false;
+        }
+        for (int i = 0; i < n; ++i) {
+            const std::size_t id = events[i].data.u64;
+            if (conns_[id].dead) continue;
+            if (events[i].events & EPOLLIN) drain_input(id);
+            if (!conns_[id].dead) flush(id);
+            if (events[i].events & (EPOLLERR | EPOLLHUP) && !conns_[id].dead) {
+                int err = 0;
+                socklen_t len = sizeof err;
+                getsockopt(conns_[id].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                report(stats_, conns_[id], first_ + id, err ? std::strerror(err) : "hung up");
+            }
+        }
+        return true;
+    }
+
+    /// Counted mode: each stage sends this worker's share of the stage's
+    /// messages, waits until every one has come back, and reports idle.
+    void run_counted() {
+        const std::uint64_t totals[2] = {sh_.opt->warmup_messages, sh_.opt->messages};
+        const auto all = std::uint64_t(sh_.opt->connections);
+        for (int stage = 0; stage < 2; ++stage) {
+            while (sh_.stage.load() <= stage) {
+                if (sh_.phase.load() == 3) return;
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            for (std::size_t i = 0; i < conns_.size(); ++i) {
+                Conn& c = conns_[i];
+                const std::uint64_t global = first_ + i;
+                const std::uint64_t share = totals[stage] / all + (global < totals[stage] % all ? 1 : 0);
+                c.limit = c.queued + share * size();
+                for (int k = 0; k < depth() && c.queued < c.limit; ++k) queue_message(c);
+                flush(i);
+            }
+            // A server that stops answering must not hang the run: give up
+            // after 60 s without a single byte echoed.
+            std::uint64_t seen = received_total();
+            auto last_progress = Clock::now();
+            while (!all_drained()) {
+                if (!poll_once()) break;
+                if (const std::uint64_t now = received_total(); now != seen) {
+                    seen = now;
+                    last_progress = Clock::now();
+                } else if (Clock::now() - last_progress > std::chrono::seconds(60)) {
+                    for (std::size_t i = 0; i < conns_.size(); ++i)
+                        if (!conns_[i].dead && conns_[i].received < conns_[i].queued)
+                            report(stats_, conns_[i], first_ + i, "no echo for 60 s");
+                }
+            }
+            sh_.idle.fetch_add(1);
+        }
+        while (sh_.phase.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+
+    std::uint64_t received_total() const {
+        std::uint64_t n = 0;
+        for (const auto& c : conns_) n += c.received;
+        return n;
+    }
     std::size_t size() const { return sh_.opt->size; }
 
     bool connect_all() {
@@ -392,7 +472,7 @@ private:
                 stats_.bytes += size();
             }
             ++c.next_done;
-            if (phase < 2) queue_message(c);  // reuses the slot just freed
+            if (phase < 2 && c.queued < c.limit) queue_message(c);  // reuses the slot just freed
         }
     }
 
@@ -435,17 +515,43 @@ int main(int argc, char** argv) {
     while (sh.connected.load() < opt.connections) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     int status = 0;
     double secs = 0;
+    // Runs `--checkpoint CMD name` (waits for it); a failure fails the run.
+    auto checkpoint = [&](const char* name) {
+        if (opt.checkpoint.empty()) return;
+        const std::string cmd = opt.checkpoint + " " + name;
+        if (const int rc = std::system(cmd.c_str()); rc != 0) {
+            std::fprintf(stderr, "loadgen: checkpoint command failed (status %d): %s\n", rc, cmd.c_str());
+            status = 1;
+        }
+    };
     if (sh.connect_failed) {
         sh.phase = 3;
         status = 1;
+    } else if (opt.messages) {
+        using fsec = std::chrono::duration<double>;
+        const int nthreads = int(workers.size());
+        Clock::time_point start;
+        auto run_stage = [&](int stage, const char* name) {
+            sh.phase = stage;  // 0: warm-up (not recorded), 1: measured
+            sh.stage = stage + 1;
+            while (sh.idle.load() < nthreads * (stage + 1)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+            if (stage == 1) secs = fsec(Clock::now() - start).count();
+            checkpoint(name);
+        };
+        run_stage(0, "warmup");
+        start = Clock::now();
+        if (status == 0) run_stage(1, "measured");
+        sh.phase = 3;
     } else {
         using fsec = std::chrono::duration<double>;
         std::this_thread::sleep_for(fsec(opt.warmup));
+        checkpoint("start");
         const auto start = Clock::now();
         sh.phase = 1;
         std::this_thread::sleep_for(fsec(opt.duration));
         sh.phase = 2;
         secs = fsec(Clock::now() - start).count();
+        checkpoint("end");
         // Messages in flight get 2 s to come back; past that they count as lost.
         const auto give_up = Clock::now() + std::chrono::seconds(2);
         auto all_finished = [&] {
@@ -456,6 +562,8 @@ int main(int argc, char** argv) {
     }
     for (auto& t : threads) t.join();
     if (status) return status;
+    // (Counted mode: every message came back before its checkpoint, so
+    // nothing is in flight now.)
 
     Stats total;
     for (auto& w : workers) {

@@ -21,13 +21,14 @@ AcceptContext& accept_context() noexcept {
 
 Connection::Connection()
     : Stream(detail::accept_context().engine ? *detail::accept_context().engine : Engine::instance(),
-             detail::accept_context().fd),
+             detail::AcceptedSocket{detail::accept_context().fd}),
       server_(detail::accept_context().server) {}
 
 ServerBase::ServerBase(Engine& engine) : engine_(&engine) {}
 
 ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
+    listen_notice_.cancel();
     drop_listener();
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
 }
@@ -61,7 +62,15 @@ Result<void> ServerBase::listen(const Address& address, int backlog) {
     }
     drop_listener();  // a closed one from an earlier listen()
     listener_ = new detail::ListenerIo(*engine_, this, *fd);
+    listen_started();
     return ok();
+}
+
+void ServerBase::listen_started() {
+    // On a later turn, never inside listen(); not at all if closed by then.
+    listen_notice_ = engine_->callback([this] {
+        if (listening()) on_listen();
+    });
 }
 
 void ServerBase::close() {
@@ -113,6 +122,7 @@ void ServerBase::announce(Stream& connection) {
 }
 
 void ServerBase::on_accept(Stream&) {}
+void ServerBase::on_listen() {}
 void ServerBase::on_close() {}
 void ServerBase::on_error(std::error_code error) {
     std::fprintf(stderr, "pants: server: %s\n", error.message().c_str());
@@ -121,7 +131,7 @@ void ServerBase::on_error(std::error_code error) {
 // --- Server<void> -------------------------------------------------------------
 
 void Server<void>::adopt(int fd) {
-    auto stream = std::make_unique<Stream>(engine(), fd);
+    auto stream = std::make_unique<Stream>(engine(), detail::AcceptedSocket{fd});
     track(*stream);
     if (start_tls_) start_tls_(*stream);  // on_accept after its handshake
     else on_accept(*stream);

@@ -27,9 +27,11 @@ void StreamIo::remember_peer() noexcept {
 }
 
 StreamIo::~StreamIo() {
+    out_.drop(0, output_pool());  // warm blocks back to the engine's pool
     linger_timer_.cancel();
     deferred_pump_.cancel();
     deferred_report_.cancel();
+    adopted_start_.cancel();
 }
 
 // --- connecting ------------------------------------------------------------
@@ -249,6 +251,17 @@ void StreamIo::update_receive() {
 
 void StreamIo::start_receiving() { update_receive(); }
 
+void StreamIo::start_adopted() {
+    // As a connect() that succeeded: on_connect first, then on_read. Both on
+    // a later turn (the owner's constructor has not finished yet), and in
+    // that order: a receive armed now could complete before on_connect.
+    adopted_start_ = engine.callback([this] {
+        if (closing() || !owner) return;
+        call([&] { owner->on_connect(); });
+        update_receive();
+    });
+}
+
 void StreamIo::pause_reading() {
     user_paused_ = true;
     update_receive();
@@ -294,7 +307,10 @@ void StreamIo::take_chunk(std::string_view chunk) {
         // Fast path: frame straight from the kernel's buffer; copy only an
         // incomplete tail.
         std::size_t used = deliver_callbacks(chunk);
-        if (!closing()) in_.append(chunk.substr(used));
+        if (closing()) return;
+        // All of it framed and nobody waits: nothing to pump or check.
+        if (used == chunk.size() && readers.empty()) return;
+        in_.append(chunk.substr(used));
     } else if (pending_consume_ > 0) {
         lent_tail_.append(chunk);  // a read() result still points into in_: don't move it
     } else {
@@ -353,6 +369,7 @@ std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
 }
 
 void StreamIo::reclaim_lent() {
+    if (pending_consume_ == 0) return;  // nothing lent: nothing to take back
     in_.consume(std::exchange(pending_consume_, 0));
     if (!lent_tail_.empty()) {
         in_.append(lent_tail_.view());
@@ -374,7 +391,19 @@ std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_cons
 
 bool StreamIo::try_read(Stream::ReadAwaiter& r) {
     reclaim_lent();
+    if (!error && owner && !r.once_ && owner->read_delimiter.get().is_none() && !in_.empty()) {
+        // No delimiter: whatever is buffered is the frame (the framer would
+        // say the same, at more cost).
+        r.result_ = in_.view();
+        pending_consume_ = in_.size();
+        if (input_paused_ && unread() <= read_limit() / 2) {
+            input_paused_ = false;
+            update_receive();
+        }
+        return true;
+    }
     if (!error && owner) {
+        if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
         auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
         if (!frame) {
             r.result_ = unexpected(frame.error());

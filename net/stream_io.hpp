@@ -18,6 +18,7 @@
 #include <pants/stream.hpp>
 
 #include "channel_io.hpp"
+#include "output_queue.hpp"
 #include "stream_transform.hpp"
 
 namespace pants::detail {
@@ -57,6 +58,8 @@ public:
     // Reading.
     /// Arms the receive (a Server calls it once the connection is set up).
     void start_receiving();
+    /// A socket the user adopted: on_connect, then receiving, next turn.
+    void start_adopted();
     void pause_reading();
     void resume_reading();
     bool reading_paused() const noexcept { return user_paused_; }
@@ -101,37 +104,7 @@ private:
         Op(Handler h, StreamIo* s) : Operation(h), io(s) {}
         StreamIo* io;
     };
-    struct Segment {
-        std::string bytes;
-        std::size_t sent = 0;       // bytes of `bytes` already sent
-        int file_fd = -1;           // a write_file() segment when >= 0
-        bool owns_fd = false;
-        std::uint64_t offset = 0;
-        std::uint64_t remaining = 0;
-    };
     static constexpr int kMaxIov = 16;
-    // Queued bytes are kept in segments of at most this size, so a growing
-    // queue is never one string that is copied as it grows.
-    static constexpr std::size_t kSegmentSize = 64 << 10;
-
-    /// A FIFO of segments over one vector that keeps its capacity (a deque
-    /// would allocate and free blocks as the queue moves: not on this path).
-    class SegmentQueue {
-    public:
-        bool empty() const noexcept { return head_ == items_.size(); }
-        std::size_t size() const noexcept { return items_.size() - head_; }
-        Segment& front() noexcept { return items_[head_]; }
-        Segment& back() noexcept { return items_.back(); }
-        auto begin() noexcept { return items_.begin() + std::ptrdiff_t(head_); }
-        auto end() noexcept { return items_.end(); }
-        Segment& emplace_back() { return items_.emplace_back(); }
-        void pop_back() { items_.pop_back(); }
-        void pop_front();
-
-    private:
-        std::vector<Segment> items_;
-        std::size_t head_ = 0;
-    };
 
     // ChannelIo.
     bool busy() const noexcept override;
@@ -165,7 +138,9 @@ private:
     void queue_output(std::string_view data);
     void sent(std::size_t n);
     void drained();
-    Segment& tail_for_bytes();
+    /// Where emptied output blocks go: the engine's pool, or the heap once
+    /// the engine is gone.
+    ChunkPool* output_pool() noexcept { return detached() ? nullptr : &backend.output_blocks(); }
 
     Op recv_op_{&StreamIo::on_receive, this};
     Op send_op_{&StreamIo::on_sent, this};
@@ -187,10 +162,9 @@ private:
     bool input_paused_ = false;
 
     // Writing.
-    SegmentQueue out_;
-    std::vector<std::string> spare_;
+    OutputQueue out_;
     std::size_t out_bytes_ = 0;
-    std::size_t in_flight_segments_ = 0;
+    std::size_t in_flight_nodes_ = 0;  // front nodes the send in flight points at
     iovec iov_[kMaxIov];
     msghdr msg_{};
 
@@ -199,6 +173,7 @@ private:
     Timer linger_timer_;
     Timer deferred_pump_;    // resume_reading()'s delivery, on a later turn
     Timer deferred_report_;  // a misused connect()'s error, on a later turn
+    Timer adopted_start_;    // start_adopted()'s on_connect, on a later turn
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
 };
 

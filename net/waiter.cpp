@@ -4,7 +4,7 @@
 
 namespace pants::detail {
 
-Waiter::~Waiter() {
+void Waiter::release() noexcept {
     unlink();
     deferred_.cancel();  // a frame that dies is never resumed
 }
@@ -67,9 +67,10 @@ void WaitList::resume_later(Waiter& w, std::error_code error) {
     remove(w);
     w.error_ = error;
     w.deferred_ = engine_->callback([&w] { w.handle_.resume(); });
+    w.deferred_armed_ = true;
 }
 
-void WaitList::resume_all(std::error_code error) {
+void WaitList::resume_each(std::error_code error) {
     // Move them to a list of their own first: a resumed coroutine may wait
     // here again, or destroy another waiter's frame (which then unlinks
     // itself from `batch`).

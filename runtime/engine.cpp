@@ -98,6 +98,11 @@ bool Engine::run_until(const std::function<bool()>& done, Duration limit) {
 }
 
 void Engine::poll(Duration timeout) {
+    struct TurnScope {
+        int& depth;
+        explicit TurnScope(int& d) : depth(d) { ++depth; }
+        ~TurnScope() { --depth; }
+    } scope(turn_depth_);
     run_flushes();
     Duration wait = timeout;
     if (!next_turn_.empty() || !every_turn_.empty() || has_posted_.load(std::memory_order_relaxed) ||

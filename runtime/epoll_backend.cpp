@@ -2,6 +2,7 @@
 #include "sigpipe_guard.hpp"
 
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -112,6 +113,7 @@ void EpollBackend::submit(Operation& op) {
     started(op);
     op.transferred = 0;
     FdState& s = state(op.fd);
+    if (op.kind == OpKind::poll) op.transferred = 1;  // look at the fd's state first (run_watchers)
     if (!s.registered) {
         // Once per fd, for its whole life: both directions, edge-triggered.
         epoll_event ev{};
@@ -122,7 +124,7 @@ void EpollBackend::submit(Operation& op) {
         }
         s.registered = true;
     }
-    (is_reader(op) ? s.readers : s.writers).push(op);
+    (op.kind == OpKind::poll ? s.watchers : is_reader(op) ? s.readers : s.writers).push(op);
     mark_dirty(op.fd);
 }
 
@@ -138,13 +140,29 @@ void EpollBackend::cancel(Operation& op) {
     if (!op.in_flight || op.cancelling) return;
     op.cancelling = true;
     FdState& s = state(op.fd);
+    if (op.kind == OpKind::poll) {
+        if (s.watchers.remove(op)) cancelled_.push(op);
+        forget_if_unused(op.fd);
+        return;
+    }
     if ((is_reader(op) ? s.readers : s.writers).remove(op)) cancelled_.push(op);
+}
+
+// A descriptor from elsewhere that nothing here uses any more is taken out
+// of the epoll set: its owner may close it, and a descriptor reusing the
+// number must then be registered afresh.
+void EpollBackend::forget_if_unused(int fd) {
+    FdState& s = state(fd);
+    if (!s.registered || s.readers.head || s.writers.head || s.watchers.head) return;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // EBADF if it is closed already: fine
+    s.registered = false;
+    s.ready = 0;
 }
 
 void EpollBackend::close(int fd) {
     if (std::size_t(fd) < fds_.size()) {
         FdState& s = fds_[std::size_t(fd)];
-        for (OpQueue* q : {&s.readers, &s.writers})
+        for (OpQueue* q : {&s.readers, &s.writers, &s.watchers})
             while (Operation* op = q->pop()) {
                 op->cancelling = true;
                 cancelled_.push(*op);
@@ -152,13 +170,17 @@ void EpollBackend::close(int fd) {
         if (s.registered) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         s.registered = false;
         s.dirty = false;  // a stale entry in dirty_ finds empty queues
+        s.ready = 0;
     }
     ::close(fd);
 }
 
 void EpollBackend::release(std::uint16_t buffer_id) {
     returned();
-    pool_.give(buffer_id);
+    if (buffer_id & kDatagramBufferTag)
+        dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
+    else
+        pool_.give(buffer_id);
     if (!starved_.empty()) {
         for (int fd : starved_) mark_dirty(fd);
         starved_.clear();
@@ -177,6 +199,7 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
             [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
             continue;
         }
+        state(fd).ready |= events[i].events;
         mark_dirty(fd);
     }
 
@@ -186,6 +209,7 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     dirty.swap(dirty_);
     for (int fd : dirty) {
         state(fd).dirty = false;
+        run_watchers(fd);
         run_queue(fd, true);
         run_queue(fd, false);
     }
@@ -235,6 +259,32 @@ void EpollBackend::run_queue(int fd, bool readers) {
     mark_dirty(fd);  // budget spent: go on next turn
 }
 
+// Watchers hear of the events epoll reported since they last ran; a new
+// one (or one armed again by modify()) asks poll(2) for the fd's state
+// now, since the edge that made it ready may have come and gone unseen.
+void EpollBackend::run_watchers(int fd) {
+    const std::uint32_t ready = std::exchange(state(fd).ready, 0);
+    if (!state(fd).watchers.head) return;
+    // A snapshot: a callback may cancel watchers (they leave the queue)
+    // or add new ones (those run next turn: the fd is marked again).
+    watching_.clear();
+    for (Operation* op = state(fd).watchers.head; op; op = op->next) watching_.push_back(op);
+    for (std::size_t i = 0; i < watching_.size(); ++i) {
+        Operation& op = *watching_[i];
+        // Cancelled by an earlier callback: its ECANCELED comes next turn.
+        if (op.cancelling || !op.in_flight) continue;
+        std::uint32_t events = ready;
+        if (std::exchange(op.transferred, 0)) {
+            pollfd p{fd, short(op.poll_events), 0};
+            events = ::poll(&p, 1, 0) > 0 ? std::uint32_t(std::uint16_t(p.revents)) : 0;
+        }
+        events &= op.poll_events | EPOLLERR | EPOLLHUP;
+        if (!events) continue;
+        if (!op.multishot) state(fd).watchers.remove(op);
+        dispatch(op, Completion{int(events), op.multishot, nullptr, 0});
+    }
+}
+
 EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     int r = 0;
     switch (op.kind) {
@@ -256,6 +306,8 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     case OpKind::recvmsg:
         r = int(::recvmsg(op.fd, op.msg, MSG_DONTWAIT));
         break;
+    case OpKind::poll:
+        return Attempt::blocked;  // never queued here: run_watchers
     case OpKind::sendfile: {
         off_t offset = off_t(op.offset);
         SigpipeGuard guard;  // sendfile has no MSG_NOSIGNAL
@@ -270,18 +322,21 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
 }
 
 EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c) {
+    const bool datagrams = op.kind == OpKind::receive_from;
+    if (datagrams && !dgram_pool_) dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
+    BufferPool& pool = datagrams ? *dgram_pool_ : pool_;
     std::uint16_t id;
-    if (!pool_.take(id)) return Attempt::again;
-    char* buffer = pool_.at(id);
+    if (!pool.take(id)) return Attempt::again;
+    char* buffer = pool.at(id);
     ssize_t r;
     c = Completion{};
-    if (op.kind == OpKind::receive) {
-        r = ::recv(op.fd, buffer, pool_.size(), 0);
+    if (!datagrams) {
+        r = ::recv(op.fd, buffer, pool.size(), 0);
     } else {
         // Leave the room io_uring's multishot takes for its header and the
         // name, so that both backends cut a datagram at the same size.
         const std::size_t overhead = datagram_overhead(*op.msg);
-        iovec iov{buffer, pool_.size() > overhead ? pool_.size() - overhead : 0};
+        iovec iov{buffer, pool.size() > overhead ? pool.size() - overhead : 0};
         msghdr msg{};
         msg.msg_name = &name_;
         msg.msg_namelen = sizeof name_;
@@ -297,11 +352,11 @@ EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c
         c.result = int(r);
         c.more = true;
         c.data = buffer;
-        c.buffer_id = id;
+        c.buffer_id = datagrams ? std::uint16_t(id | kDatagramBufferTag) : id;
         return Attempt::done;
     }
     int err = errno;
-    pool_.give(id);
+    pool.give(id);
     if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return Attempt::blocked;
     c = Completion{r == 0 ? 0 : -err, false, nullptr, 0};
     return Attempt::done;

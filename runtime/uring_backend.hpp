@@ -38,6 +38,7 @@ private:
     explicit UringBackend(const BackendConfig& config);
     Result<void> init(const BackendConfig& config);
     Result<void> init_buffer_ring();
+    Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes);
     io_uring_sqe* next_sqe();
     void enable();
     static void check_enter(int result);
@@ -60,6 +61,15 @@ private:
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::size_t buf_ring_bytes_ = 0;
     int buffers_returned_ = 0;          // added to the ring, not yet advanced
+
+    // Datagram receive buffers (buffer_pool.hpp): a second provided-buffer
+    // group, set up by the first receive_from.
+    void ensure_datagram_ring();
+    char* buffer_at(std::uint16_t tagged_id) const noexcept;
+    std::unique_ptr<BufferPool> dgram_pool_;
+    io_uring_buf_ring* dgram_ring_ = nullptr;
+    std::size_t dgram_ring_bytes_ = 0;
+    int dgram_returned_ = 0;
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
 

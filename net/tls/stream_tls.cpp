@@ -1,5 +1,4 @@
-// The TLS entry points of Stream, ServerBase and Client.
-#include <pants/client.hpp>
+// The TLS entry points of Stream and ServerBase (Client's: client/client_tls.cpp).
 #include <pants/server.hpp>
 #include <pants/tls.hpp>
 
@@ -27,11 +26,6 @@ void ServerBase::set_tls(const tls::Context& context) {
         }
         s.io().set_transform(std::move(*t), true);
     };
-}
-
-Stream::ConnectAwaiter Client::connect(std::string_view host, std::uint16_t port, const tls::Context& context) {
-    if (auto started = start_tls(context, host); !started) return ConnectAwaiter(io(), started);
-    return connect(host, port);
 }
 
 }  // namespace pants

@@ -53,12 +53,14 @@ public:
     bool listening() const noexcept;
     /// Where it listens (the real port after listen(0)).
     Result<Address> local_address() const;
-    /// The open connections.
+    /// The open connections (a new vector: see for_each_connection()).
     std::vector<Stream*> connections() const;
     Engine& engine() const noexcept { return *engine_; }
 
     /// Called with each accepted connection, after its on_connect().
     virtual void on_accept(Stream& connection);
+    /// Called once listen() or assign() succeeded, on a later turn.
+    virtual void on_listen();
     /// Called when the server has stopped listening (a later turn than close()).
     virtual void on_close();
     /// listen() failed, or accept() failed in a way that is not a transient
@@ -98,6 +100,27 @@ private:
     Engine* engine_;
     detail::ListenerIo* listener_ = nullptr;
     std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
+
+    // --- issue 10: adopting a listener, on_listen, visiting connections ---
+public:
+    /// Listens on a socket made elsewhere: already bound and listening
+    /// (systemd socket activation, see pants::listen_fds(), or inherited
+    /// from a parent). Takes ownership, makes it non-blocking and starts
+    /// accepting. ENOTSOCK / EINVAL when `fd` is not a listening stream
+    /// socket (the fd is then left alone).
+    Result<void> assign(int listening_fd);
+    /// Calls f(Stream&) for each open connection, without allocating (an
+    /// echo-to-all server calls it per message). f may write to or close
+    /// connections.
+    template <class F>
+    void for_each_connection(F&& f) const {
+        for (auto& entry : connections_)
+            if (!entry.first->closing()) f(*entry.first);
+    }
+
+private:
+    void listen_started();
+    Timer listen_notice_;
 };
 
 /// A Stream created by a Server. Subclass it and override the callbacks.
@@ -107,6 +130,12 @@ public:
     Connection();
     /// The server that accepted this connection (nullptr if none).
     ServerBase* server() const noexcept { return server_; }
+    /// The same as your server class: `server<ChatServer>()->broadcast(x)`.
+    /// nullptr if there is none or it is not a T (checked with dynamic_cast).
+    template <class T>
+    T* server() const noexcept {
+        return dynamic_cast<T*>(server_);
+    }
 
 private:
     ServerBase* server_;
@@ -149,9 +178,19 @@ protected:
             throw;
         }
         ctx = {};
-        ConnectionClass& ref = *c;
+        // Through the base class: C may override its callbacks in a
+        // private: section, as `class Echo : public Connection { ... }` does.
+        Stream& ref = *c;
         own(std::move(c));
         announce(ref);
+    }
+
+public:
+    /// Calls f(ConnectionClass&) for each open connection, without
+    /// allocating. f may write to or close connections.
+    template <class F>
+    void for_each_connection(F&& f) const {
+        ServerBase::for_each_connection([&f](Stream& s) { f(static_cast<ConnectionClass&>(s)); });
     }
 };
 

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include <pants/detail/callback.hpp>
 #include <pants/detail/deadline.hpp>
 #include <pants/detail/timer_queue.hpp>
+#include <pants/fd_watch.hpp>
 #include <pants/result.hpp>
 #include <pants/task.hpp>
 #include <pants/timer.hpp>
@@ -103,6 +105,10 @@ public:
     void stop() noexcept;
     /// True while start() runs.
     bool running() const noexcept { return running_; }
+    /// True while a turn runs on this engine's thread (inside start(),
+    /// poll(), run_until() or run()): code that sees it is being called
+    /// from one of this engine's callbacks or coroutines.
+    bool in_turn() const noexcept { return turn_depth_ > 0; }
 
     /// Runs one turn, waiting for I/O at most `timeout` (less if a timer is
     /// due sooner; not at all if callbacks are pending). For embedding.
@@ -132,10 +138,12 @@ public:
         return add_deadline(detail::saturating_nanoseconds(delay), Duration::zero(),
                             detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
     }
-    /// Runs f(args...) every `interval` until cancelled (interval > 0).
+    /// Runs f(args...) every `interval` until cancelled. A zero or
+    /// negative interval throws std::invalid_argument (as Pants 1.x).
     template <class Rep, class Period, class F, class... Args>
     Timer cycle(std::chrono::duration<Rep, Period> interval, F&& f, Args&&... args) {
         auto d = detail::saturating_nanoseconds(interval);
+        if (d <= Duration::zero()) throw std::invalid_argument("pants: cycle() needs an interval > 0");
         return add_deadline(d, d, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
     }
 
@@ -158,6 +166,17 @@ public:
     /// error if the coroutine is cancelled first.
     template <class Rep, class Period>
     detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d);
+
+    // --- descriptors from elsewhere (pants/fd_watch.hpp) ---
+    /// Calls f(ready) whenever `fd` becomes ready for `events` (edge-
+    /// triggered; see fd_watch.hpp) until the returned handle is cancelled
+    /// or destroyed. Throws std::system_error for a descriptor that is not
+    /// open (EBADF) or cannot be polled (EPERM: a regular file, a directory).
+    FdWatch watch(int fd, FdEvents events, std::function<void(FdEvents)> f);
+    /// co_await: resumes when `fd` is readable (or has hung up or failed).
+    detail::FdReadyAwaiter readable(int fd) noexcept { return {*this, fd, FdEvents::readable}; }
+    /// co_await: resumes when `fd` is writable (or has hung up or failed).
+    detail::FdReadyAwaiter writable(int fd) noexcept { return {*this, fd, FdEvents::writable}; }
 
     /// "io_uring" or "epoll".
     std::string_view backend_name() const noexcept { return backend_->name(); }
@@ -209,6 +228,7 @@ private:
     detail::DetachedPromise* detached_ = nullptr;  // intrusive list
     detail::EngineClient* clients_ = nullptr;      // intrusive list
     std::size_t detached_count_ = 0;
+    int turn_depth_ = 0;  // nested poll() calls on the engine's thread
 };
 
 namespace detail {

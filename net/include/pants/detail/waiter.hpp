@@ -25,7 +25,11 @@ public:
     Waiter() noexcept = default;
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
-    ~Waiter();
+    ~Waiter() {
+        // Inline: most awaiters never suspend (Stream::write's in callback
+        // code is made and dropped once per write).
+        if (list_ || deferred_armed_) release();
+    }
 
     /// Linked in a WaitList (suspended, not yet resumed).
     bool linked() const noexcept { return list_ != nullptr; }
@@ -47,6 +51,7 @@ private:
     friend class WaitList;
     static void cancel_requested(void* self) noexcept;
     void unlink() noexcept;
+    void release() noexcept;
 
     WaitList* list_ = nullptr;
     Waiter* prev_ = nullptr;
@@ -56,6 +61,7 @@ private:
     CancelHook hook_ = nullptr;
     std::error_code error_;
     Timer deferred_;  // a resumption scheduled for the next turn
+    bool deferred_armed_ = false;
 };
 
 /// The Waiters of one direction of a channel, in the order they came.
@@ -78,12 +84,15 @@ public:
     void resume_later(Waiter& w, std::error_code error);
     /// Unlinks and resumes every Waiter linked now, each with `error` (if
     /// not empty); one that links again meanwhile waits for the next call.
-    void resume_all(std::error_code error = {});
+    void resume_all(std::error_code error = {}) {
+        if (head_) resume_each(error);  // inline: mostly nobody waits
+    }
 
 private:
     friend class Waiter;
     void push_back(Waiter& w) noexcept;
     void remove(Waiter& w) noexcept;
+    void resume_each(std::error_code error);
 
     Engine* engine_;
     Waiter* head_ = nullptr;

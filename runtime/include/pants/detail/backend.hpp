@@ -12,6 +12,7 @@
 #include <memory>
 #include <string_view>
 
+#include <pants/detail/chunk_pool.hpp>
 #include <pants/detail/operation.hpp>
 #include <pants/result.hpp>
 
@@ -73,6 +74,9 @@ public:
     /// given back with release() (tests: 0 once every channel is done).
     std::size_t buffers_lent() const noexcept { return buffers_lent_; }
 
+    /// Blocks for the channels' queued output (see chunk_pool.hpp).
+    ChunkPool& output_blocks() noexcept { return output_blocks_; }
+
     /// Where exceptions thrown by completion handlers go.
     void set_error_sink(std::function<void(std::exception_ptr)> sink) { sink_ = std::move(sink); }
 
@@ -106,6 +110,7 @@ private:
     std::uint64_t submitted_ = 0;
     std::size_t buffers_lent_ = 0;
     std::function<void(std::exception_ptr)> sink_;
+    ChunkPool output_blocks_;
 };
 
 /// Holds a receive buffer from a Completion and gives it back when the scope

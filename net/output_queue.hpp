@@ -1,0 +1,84 @@
+// net/output_queue.hpp: a stream's queued output, in blocks that never move.
+//
+// write() copies bytes to the back; a sendmsg in flight points at the bytes
+// it covers, and they stay put while later writes append behind them (a
+// block is never reallocated, only filled). Sent bytes are consumed from
+// the front, and each emptied block goes back to the engine's ChunkPool at
+// once, so an idle stream holds no output memory. A write_file() segment
+// is a node of its own in the same FIFO. Engine thread only.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <pants/detail/chunk_pool.hpp>
+
+namespace pants::detail {
+
+class OutputQueue {
+public:
+    /// A block of bytes, or a file segment (file_fd >= 0, no bytes).
+    struct Node {
+        Node* next = nullptr;
+        std::uint32_t begin = 0;  // first byte not yet sent
+        std::uint32_t end = 0;    // one past the last byte queued
+        int file_fd = -1;
+        bool owns_fd = false;
+        std::uint64_t offset = 0;     // file: next byte to send
+        std::uint64_t remaining = 0;  // file: bytes left to send
+
+        bool is_file() const noexcept { return file_fd >= 0; }
+        char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
+    };
+    static constexpr std::uint32_t kBlockBytes = std::uint32_t(ChunkPool::kBlockSize - sizeof(Node));
+
+    OutputQueue() noexcept = default;
+    OutputQueue(const OutputQueue&) = delete;
+    OutputQueue& operator=(const OutputQueue&) = delete;
+    ~OutputQueue();  // nodes left are freed to the heap
+
+    bool empty() const noexcept { return head_ == nullptr; }
+    Node* front() const noexcept { return head_; }
+
+    /// Copies `data` to the back.
+    void append(std::string_view data, ChunkPool* pool) {
+        Node* t = tail_;
+        if (t && !t->is_file()) {
+            // The common case: it fits behind the last write.
+            const std::size_t room = kBlockBytes - t->end;
+            if (data.size() <= room) {
+                copy_into(*t, data);
+                return;
+            }
+        }
+        append_blocks(data, pool);
+    }
+    /// Queues a file segment.
+    void push_file(int fd, bool owns_fd, std::uint64_t offset, std::uint64_t size);
+
+    /// Fills `iov` with the byte blocks from the front (up to the first file
+    /// segment); returns how many entries it used (at most `max`).
+    int gather(iovec* iov, int max) const noexcept;
+
+    /// `n` bytes of the front blocks were sent: drops them, giving emptied
+    /// blocks back to `pool` (nullptr: to the heap).
+    void consume(std::size_t n, ChunkPool* pool) noexcept;
+    /// Removes the front node (a finished file segment, closing its fd if owned).
+    void pop_front(ChunkPool* pool) noexcept;
+    /// Frees every node except the first `keep` (those a send in flight points at).
+    void drop(std::size_t keep, ChunkPool* pool) noexcept;
+
+private:
+    static void copy_into(Node& n, std::string_view data) noexcept;
+    void append_blocks(std::string_view data, ChunkPool* pool);
+    void push(Node* n) noexcept;
+    static void free_node(Node* n, ChunkPool* pool) noexcept;
+
+    Node* head_ = nullptr;
+    Node* tail_ = nullptr;
+};
+
+}  // namespace pants::detail
