@@ -27,16 +27,6 @@ struct EchoLines : pants::Connection {
     void on_close() override { events.push_back("server_close"); }
 };
 
-/// A client that records the TLS callbacks too.
-struct TlsRecorder : Recorder {
-    using Recorder::Recorder;
-    void on_tls_handshake() override { events.push_back("handshake"); }
-    void on_tls_error(std::error_code e) override {
-        error = e;
-        events.push_back("tls_error");
-    }
-};
-
 struct TlsEchoServer {
     pants::Server<EchoLines> server;
     std::uint16_t port = 0;

@@ -31,15 +31,6 @@ struct Echo : pants::Connection {
     }
 };
 
-struct TlsRecorder : Recorder {
-    using Recorder::Recorder;
-    void on_tls_handshake() override { events.push_back("handshake"); }
-    void on_tls_error(std::error_code e) override {
-        error = e;
-        events.push_back("tls_error");
-    }
-};
-
 struct Fixture {
     Engine engine;
     Pki pki;

@@ -17,15 +17,6 @@ struct Echo : pants::Connection {
     void on_close() override { ++closes; }
 };
 
-struct TlsRecorder : Recorder {
-    using Recorder::Recorder;
-    void on_tls_handshake() override { events.push_back("handshake"); }
-    void on_tls_error(std::error_code e) override {
-        error = e;
-        events.push_back("tls_error");
-    }
-};
-
 /// `openssl s_server` on a port of its choosing; the port it printed.
 struct OpensslServer {
     Child child;

@@ -140,6 +140,16 @@ struct Pki {
     }
 };
 
+/// A client that records the TLS callbacks too.
+struct TlsRecorder : Recorder {
+    using Recorder::Recorder;
+    void on_tls_handshake() override { events.push_back("handshake"); }
+    void on_tls_error(std::error_code e) override {
+        error = e;
+        events.push_back("tls_error");
+    }
+};
+
 /// A child process with its stdin and its stdout+stderr on pipes; killed
 /// (SIGKILL) and reaped when destroyed.
 struct Child {
