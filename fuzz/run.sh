@@ -14,7 +14,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=${PANTS_FUZZ_BUILD:-$root/build-fuzz}
-all_targets="fuzz_decode fuzz_resolver_reply fuzz_hosts_file fuzz_resolv_conf fuzz_address fuzz_framer"
+all_targets="fuzz_decode fuzz_resolver_reply fuzz_hosts_file fuzz_resolv_conf fuzz_address fuzz_framer fuzz_tls_server"
 
 total=""
 if [ "${1:-}" = "--total" ]; then

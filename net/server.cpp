@@ -167,6 +167,12 @@ void ServerBase::forget(Stream* stream) noexcept {
 
 void ServerBase::close_unowned(int fd) noexcept { ::close(fd); }
 
+void ServerBase::announce(Stream& connection) {
+    if (start_tls_) return start_tls_(connection);  // both come after its handshake
+    connection.on_connect();
+    on_accept(connection);
+}
+
 void ServerBase::on_accept(Stream&) {}
 void ServerBase::on_listen() {}
 void ServerBase::on_close() {}
@@ -179,7 +185,8 @@ void ServerBase::on_error(std::error_code error) {
 void Server<void>::adopt(int fd) {
     auto stream = std::make_unique<Stream>(engine(), detail::AcceptedSocket{fd});
     track(*stream);
-    on_accept(*stream);
+    if (start_tls_) start_tls_(*stream);  // on_accept after its handshake
+    else on_accept(*stream);
     if (handler_) {
         engine().spawn(serve(handler_, std::move(stream)));
         return;
@@ -189,6 +196,12 @@ void Server<void>::adopt(int fd) {
 
 Task<> Server<void>::serve(Handler handler, std::unique_ptr<Stream> stream) {
     stream->io().start_receiving();
+    // A TLS connection is handed over once its handshake is done; a failed
+    // one was reported to on_tls_error and is closing.
+    if (stream->tls()) {
+        Result<void> shaken = co_await stream->handshake();
+        if (!shaken) co_return;
+    }
     co_await handler(*stream);
     stream->end();
     // The Stream dies with this frame; its I/O state finishes the close.

@@ -1,5 +1,7 @@
 #include <pants/stream.hpp>
 
+#include <pants/tls.hpp>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -97,11 +99,16 @@ void Stream::on_read_error(std::error_code e) { on_error(e); }
 void Stream::on_write_error(std::error_code e) { on_error(e); }
 void Stream::on_overflow_error(std::error_code e) { on_error(e); }
 void Stream::on_error(std::error_code) {}
+void Stream::on_tls_handshake() {}
+void Stream::on_tls_error(std::error_code e) { on_error(e); }
 
 Stream::ReadAwaiter Stream::read() { return ReadAwaiter(*io_, std::nullopt); }
 Stream::ReadAwaiter Stream::read_exactly(std::size_t n) { return ReadAwaiter(*io_, ReadDelimiter(n)); }
 Stream::ReadAwaiter Stream::read_until(std::string_view d) { return ReadAwaiter(*io_, ReadDelimiter(d)); }
 void Stream::callbacks() { io_->set_pull(false); }
+
+const tls::Session* Stream::tls() const noexcept { return dynamic_cast<const tls::Session*>(io_->transform()); }
+Stream::HandshakeAwaiter Stream::handshake() { return HandshakeAwaiter(*io_); }
 
 // --- awaiters ----------------------------------------------------------------
 // Each is a detail::Waiter on the I/O state: it unlinks itself when its
@@ -141,6 +148,22 @@ bool Stream::ConnectAwaiter::suspend(std::coroutine_handle<> h, detail::CancelSt
     }
     if (cancel && cancel->requested()) io_->close();  // as a cancel that came while waiting
     return wait(io_->connectors, h, cancel, &ConnectAwaiter::on_cancel);
+}
+
+bool Stream::HandshakeAwaiter::await_ready() noexcept {
+    if (!io_->transform()) {
+        result_ = unexpected(std::make_error_code(std::errc::invalid_argument));  // start_tls() first
+        return true;
+    }
+    if (io_->closing() && !io_->transform()->established()) {
+        result_ = unexpected(io_->close_error());
+        return true;
+    }
+    return io_->transform()->established();
+}
+
+bool Stream::HandshakeAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
+    return wait(io_->handshakers, h, cancel);
 }
 
 bool Stream::ConnectAwaiter::on_cancel(detail::Waiter& self) noexcept {

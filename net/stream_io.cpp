@@ -96,9 +96,29 @@ void StreamIo::connect_done(std::error_code error) {
     if (phase() == Phase::idle) set_phase(Phase::open);
     if (is_tcp(fd)) set_nodelay(fd, true);
     update_receive();
+    // With a transform (TLS), on_connect waits for its handshake.
+    if (transform_) transform_->start(true);
+    else announce_connected();
+    engine.queue_flush(*this);  // what was written while connecting; end() goes on from there
+}
+
+void StreamIo::announce_connected() {
     if (owner) call([&] { owner->on_connect(); });
     connectors.resume_all();
-    engine.queue_flush(*this);  // what was written while connecting; end() goes on from there
+}
+
+void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool announce) {
+    transform_ = std::move(transform);
+    if (!connected) return;  // connect_done() starts it
+    transform_->start(announce);
+    update_receive();  // a handshake needs the peer's bytes, whoever reads
+    // Bytes that came after the plain-text exchange but before the switch
+    // (a STARTTLS peer that did not wait) are the transform's.
+    if (!in_.empty() && pending_consume_ == 0 && lent_tail_.empty()) {
+        std::string early(in_.view());
+        in_.clear();
+        transform_->receive(early);
+    }
 }
 
 Result<Address> StreamIo::local_address() const {
@@ -114,6 +134,7 @@ Result<Address> StreamIo::remote_address() const {
 }
 
 void StreamIo::before_close() noexcept {
+    if (transform_) transform_->closed(close_error());
     // Kept for on_close, which runs after the socket is gone.
     if (fd < 0 || !connected) return;
     if (auto a = detail::local_address(fd)) local_ = *a;
@@ -138,6 +159,14 @@ void StreamIo::begin_end() {
         if (!connecting()) close();  // nothing to send it on
         return;  // else connect_done() flushes, then this goes on
     }
+    finish_output();
+}
+
+void StreamIo::finish_output() {
+    if (phase() != Phase::ending) return;
+    // A transform may first have to finish its handshake, then say goodbye
+    // (TLS close_notify), which joins the queue.
+    if (transform_ && !transform_->end()) return;
     if (send_op_.in_flight || !out_.empty()) return engine.queue_flush(*this);
     linger();
 }
@@ -168,6 +197,27 @@ void StreamIo::report(Report r, std::error_code ec) {
     }
 }
 
+
+void StreamIo::peer_ended() {
+    // The peer closed its side: deliver what is left, then flush our
+    // queued writes and close (a half-closed peer still gets them).
+    eof_ = true;
+    update_receive();  // a transform's end comes while the receive is armed
+    pump();
+    // A coroutine reader learns of the end from its next read() and
+    // decides what to do; callbacks get on_close.
+    if (!pull_) end();
+}
+
+void StreamIo::transform_failed(std::error_code ec, bool flush) {
+    if (!error) error = ec;
+    connectors.resume_all(ec);  // a connect() waiting for the handshake
+    if (owner && phase() < Phase::closing) call([&] { owner->on_tls_error(ec); });
+    if (!flush || phase() >= Phase::lingering) return close();
+    // What the transform queued for the peer (an alert) goes first.
+    if (phase() == Phase::ending) return finish_output();
+    end();
+}
 
 std::error_code StreamIo::reader_close_error() const noexcept {
     return eof_ && !error ? make_error_code(NetError::end_of_stream) : close_error();
@@ -231,18 +281,16 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         // The kernel's buffer goes back to the ring as soon as the bytes
         // are framed or copied into in_.
         BufferLoan loan(s.backend, c);
-        s.take_chunk(std::string_view(c.data, std::size_t(c.result)));
+        std::string_view wire(c.data, std::size_t(c.result));
+        // Lingering discards input: a transform has nothing left to do.
+        if (s.transform_ && s.phase() < Phase::lingering) s.transform_->receive(wire);
+        else s.take_chunk(wire);
         return;
     }
     if (s.phase() == Phase::lingering && c.result != -ECANCELED) return s.close();  // the peer closed (or failed): done
     if (c.result == 0) {
-        // The peer closed its side: deliver what is left, then flush our
-        // queued writes and close (a half-closed peer still gets them).
-        s.eof_ = true;
-        s.pump();
-        // A coroutine reader learns of the end from its next read() and
-        // decides what to do; callbacks get on_close.
-        if (!s.pull_) s.end();
+        // A transform may call it a truncation (and fail the stream).
+        if (!s.transform_ || s.transform_->peer_closed()) s.peer_ended();
     } else if (c.result == -ECANCELED) {
         // A pause that may have ended meanwhile, or one cancelled before
         // end() began to linger: lingering drains, so it re-arms.

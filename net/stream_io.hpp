@@ -8,6 +8,7 @@
 // sendmsg per turn) -> on_sent (stream_output.cpp).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 #include "channel_io.hpp"
 #include "output_queue.hpp"
+#include "stream_transform.hpp"
 
 namespace pants::detail {
 
@@ -39,6 +41,7 @@ public:
 
     bool connected = false;
     WaitList connectors{engine};
+    WaitList handshakers{engine};  // co_await handshake(): the transform resumes them
 
     // Connecting.
     Result<void> connect(const Address& address);
@@ -69,8 +72,32 @@ public:
     void write(std::string_view data);
     Result<void> write_file(int fd, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd);
     void flush() override;
-    std::size_t out_bytes() const noexcept { return out_bytes_; }
+    std::size_t out_bytes() const noexcept { return out_bytes_ + (transform_ ? transform_->pending() : 0); }
     std::size_t high_water() const noexcept { return owner ? owner->high_water : 1 << 20; }
+
+    // A transform between the stream and its socket (TLS; see
+    // stream_transform.hpp). Set once; it starts now if connected (with
+    // `announce` as given), else when the connect completes (announcing).
+    void set_transform(std::unique_ptr<StreamTransform> transform, bool announce);
+    StreamTransform* transform() const noexcept { return transform_.get(); }
+    /// Plain bytes from the transform, framed and delivered as if received.
+    void receive_plain(std::string_view data) { take_chunk(data); }
+    /// Bytes from the transform for the socket, in the batched send.
+    void send_wire(std::string_view data) { queue_output(data); }
+    /// The peer ended the stream inside the transform (TLS close_notify).
+    void peer_ended();
+    /// on_connect, then a waiting connect() resumes.
+    void announce_connected();
+    /// end() goes on once the transform can end (see StreamTransform::end).
+    void finish_output();
+    /// The transform failed: on_tls_error, then close (after sending what
+    /// it queued for the peer, such as an alert, when `flush`).
+    void transform_failed(std::error_code ec, bool flush);
+    /// Runs user code as the channel does (exceptions to the engine).
+    template <class F>
+    void call_user(F&& f) noexcept {
+        call(std::forward<F>(f));
+    }
 
 private:
     struct Op : Operation {
@@ -108,6 +135,7 @@ private:
     Stream::ReadAwaiter* reader() const noexcept;
 
     // Writing.
+    void queue_output(std::string_view data);
     void sent(std::size_t n);
     void drained();
     /// Where emptied output blocks go: the engine's pool, or the heap once
@@ -118,6 +146,7 @@ private:
     Op send_op_{&StreamIo::on_sent, this};
     Op connect_op_{&StreamIo::on_connected, this};
     PendingConnect* pending_connect_ = nullptr;  // begin_connect() until adopt_connection()
+    std::unique_ptr<StreamTransform> transform_;  // TLS, when started
 
     // Reading.
     InputBuffer in_;

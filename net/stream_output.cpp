@@ -16,10 +16,15 @@ constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 void StreamIo::write(std::string_view data) {
     if (closing() || data.empty()) return;
     const std::size_t cap = owner ? owner->max_write_buffer : 0;
-    if (cap && out_bytes_ + data.size() > cap) {
+    if (cap && out_bytes() + data.size() > cap) {
         // A peer that never reads must not grow us without bound.
         return fail_later(make_error_code(NetError::write_buffer_full), Report::write);
     }
+    if (transform_) return transform_->write(data);  // back through send_wire()
+    queue_output(data);
+}
+
+void StreamIo::queue_output(std::string_view data) {
     out_bytes_ += data.size();
     out_.append(data, output_pool());
     if (!write_paused_ && owner && owner->pause_on_high_water && out_bytes_ > owner->high_water) {
@@ -31,6 +36,8 @@ void StreamIo::write(std::string_view data) {
 
 Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd) {
     if (closing()) return pants::fail(EPIPE);
+    // The kernel would send the file's bytes as they are: not over TLS.
+    if (transform_) return pants::fail(ENOTSUP);
     if (nbytes == 0) {
         struct stat st;
         if (::fstat(file, &st) < 0) return pants::fail(errno);
@@ -100,7 +107,9 @@ void StreamIo::sent(std::size_t n) {
 }
 
 void StreamIo::drained() {
-    if (phase() == Phase::ending) return linger();
+    if (phase() == Phase::ending) return finish_output();
+    // A transform's own traffic (a handshake) is not the user's write.
+    if (transform_ && (!transform_->established() || transform_->pending())) return;
     if (owner) call([&] { owner->on_write(); });
 }
 

@@ -54,6 +54,11 @@ public:
     /// A or AAAA records gives DNS_NAMEERROR); when every address fails, the
     /// last attempt's error.
     ConnectAwaiter connect(std::string_view host, std::uint16_t port);
+    /// The same over TLS with a client `context` (pants/tls.hpp): `host`
+    /// is sent as SNI and the server's certificate must name it. on_connect()
+    /// and the co_await come after the handshake; a failed handshake gives
+    /// on_tls_error() and the co_await its error.
+    ConnectAwaiter connect(std::string_view host, std::uint16_t port, const tls::Context& context);
 
 private:
     dns::Resolver* resolver_ = nullptr;

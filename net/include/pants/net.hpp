@@ -13,3 +13,4 @@
 #include <pants/read_delimiter.hpp>
 #include <pants/server.hpp>
 #include <pants/stream.hpp>
+#include <pants/tls.hpp>

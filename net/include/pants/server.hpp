@@ -91,6 +91,13 @@ public:
     /// shortage. Default: one line on stderr.
     virtual void on_error(std::error_code error);
 
+    /// Serves TLS (pants/tls.hpp) on every connection accepted from now
+    /// on: its handshake comes first, then its on_connect() and the
+    /// server's on_accept() (a coroutine handler starts after it). A
+    /// failed handshake gives that connection on_tls_error(), then
+    /// on_close(); the server goes on.
+    void set_tls(const tls::Context& context);
+
 protected:
     /// Wraps an accepted socket (Server<C> builds a C).
     virtual void adopt(int fd) = 0;
@@ -101,6 +108,11 @@ protected:
     /// Registers a connection owned elsewhere (a coroutine handler).
     void track(Stream& stream);
     void forget(Stream* stream) noexcept;
+    /// The new connection's on_connect(), then on_accept(): now, or after
+    /// its TLS handshake (set_tls()).
+    void announce(Stream& connection);
+    /// Starts a new connection's server-side TLS (set by set_tls()).
+    std::function<void(Stream&)> start_tls_;
 
     /// The listener's I/O state, if listen() succeeded.
     detail::ListenerIo* listener() const noexcept { return listener_; }
@@ -222,8 +234,7 @@ protected:
         // private: section, as `class Echo : public Connection { ... }` does.
         Stream& ref = *c;
         own(std::move(c));
-        ref.on_connect();
-        on_accept(ref);
+        announce(ref);
     }
 
 public:

@@ -24,6 +24,12 @@
 // kept until the kernel is done; coroutines waiting on the stream resume
 // with an error (NetError::closed, or end_of_stream after the peer's EOF).
 //
+// TLS (pants/tls.hpp): start_tls() puts TLS between the stream and its
+// socket; everything above (framing, backpressure, end(), the awaiters)
+// works unchanged on the plain bytes. end() then sends close_notify first,
+// and a peer that closes without it is reported as tls::Error::truncated,
+// not as a clean end. write_file() is not available over TLS (ENOTSUP).
+//
 // A Stream belongs to one Engine and is used on that engine's thread.
 #pragma once
 
@@ -48,6 +54,11 @@ namespace pants {
 namespace detail {
 class StreamIo;
 }  // namespace detail
+
+namespace tls {
+class Context;
+class Session;
+}  // namespace tls
 
 /// The `read_delimiter` property: assign anything a ReadDelimiter takes.
 class ReadDelimiterSetting {
@@ -124,6 +135,7 @@ public:
     class ReadAwaiter;
     class WriteAwaiter;
     class ConnectAwaiter;
+    class HandshakeAwaiter;
 
     /// Starts connecting; on_connect() or on_connect_error() follows (on a
     /// later turn, also when it fails at once: then on_close() follows
@@ -207,6 +219,28 @@ public:
     /// Any error not handled by a more specific callback. Default: nothing.
     virtual void on_error(std::error_code error);
 
+    // --- TLS (pants/tls.hpp) ---------------------------------------------
+
+    /// Starts TLS on this stream, as a client or server as `context` is
+    /// (a client verifies `server_name` and sends it as SNI). On a
+    /// connected stream the handshake begins now (what was written before
+    /// goes out first, in the clear: STARTTLS); on a stream not yet
+    /// connected it begins at the connect, and on_connect() (and a
+    /// co_await connect()) then wait for it. Later writes are encrypted
+    /// (held until the handshake finishes). Fails if TLS already started.
+    Result<void> start_tls(const tls::Context& context, std::string_view server_name = {});
+    /// What TLS knows about this connection; null before start_tls().
+    const tls::Session* tls() const noexcept;
+    /// Resumes when the handshake has finished, or with its error (EINVAL
+    /// before start_tls()).
+    HandshakeAwaiter handshake();
+    /// The handshake finished (before on_connect() where that waits for it).
+    virtual void on_tls_handshake();
+    /// The handshake failed or a record was bad (verification failures,
+    /// alerts from the peer, truncation, timeout); the stream closes.
+    /// Default: on_error().
+    virtual void on_tls_error(std::error_code error);
+
     // --- coroutine style ------------------------------------------------
 
     /// The next frame, or an error (NetError::end_of_stream at the end).
@@ -287,6 +321,26 @@ public:
     private:
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
         static bool on_cancel(detail::Waiter& self) noexcept;
+        detail::StreamIo* io_;
+        Result<void> result_;
+    };
+
+    /// What `co_await stream.handshake()` waits on.
+    class HandshakeAwaiter : public detail::Waiter {
+    public:
+        explicit HandshakeAwaiter(detail::StreamIo& io) noexcept : io_(&io) {}
+        bool await_ready() noexcept;
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return suspend(h, detail::cancel_state_of(h));
+        }
+        Result<void> await_resume() const noexcept {
+            if (error()) return unexpected(error());
+            return result_;
+        }
+
+    private:
+        bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
         detail::StreamIo* io_;
         Result<void> result_;
     };
