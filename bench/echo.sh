@@ -93,8 +93,6 @@ if (( $(nproc) < 2 )); then
 fi
 
 # --- helpers -----------------------------------------------------------------
-# True when something accepts connections on 127.0.0.1:$port.
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
 if listening; then
     echo "echo.sh: something already listens on port $port; stop it first (it would be measured instead):" >&2

@@ -39,6 +39,7 @@ private:
     Result<void> init(const BackendConfig& config);
     Result<void> init_buffer_ring();
     io_uring_sqe* next_sqe();
+    io_uring_sqe* next_sqe_after_submit();
     void enable();
     static void check_enter(int result);
     void prepare(Operation& op, io_uring_sqe* sqe);
