@@ -195,7 +195,7 @@ run_case() {
     if (( rc == 0 )) && [[ -n $out ]]; then
         local cpu
         cpu=$(awk -v t="$ticks" -v msgs="$(field "$out" 5)" 'NR == 1 { a = $1 } NR == 2 { b = $1 }
-            END { printf "%.2f", msgs > 0 ? (b - a) / t * 1e6 / msgs : 0 }' "$tmp/cpu")
+            END { printf "%.2f", (msgs > 0 ? (b - a) / t * 1e6 / msgs : 0) }' "$tmp/cpu")
         result="$(field "$out" 6) $(field "$out" 9) $cpu"
     fi
 }
