@@ -102,6 +102,18 @@ install_check() {
         g++ -std=c++20 -Wall -Wextra -Werror timers.cpp -o timers $("${pc[@]}" --cflags --libs pants)
         LD_LIBRARY_PATH=$("${pc[@]}" --variable=libdir pants) timeout 20 ./timers
     )
+
+    # Installed programs run from their prefix without LD_LIBRARY_PATH:
+    # pants-dig's RUNPATH is relative to it (issue 10).
+    local dig
+    dig=$(find "$tmp/root" -name pants-dig -type f -print -quit)
+    [[ -x "$dig" ]] || { echo "pants-dig was not installed" >&2; return 1; }
+    readelf -d "$dig" | grep -q 'RUNPATH.*\$ORIGIN/\.\./' ||
+        { echo "pants-dig has no \$ORIGIN-relative RUNPATH:" >&2; readelf -d "$dig" | grep -i path >&2; return 1; }
+    env -u LD_LIBRARY_PATH timeout 20 "$dig" --help >/dev/null ||
+        { echo "the installed pants-dig does not run" >&2; return 1; }
+    ldd "$dig" | grep -q "$tmp/root.*libpants" ||
+        { echo "the installed pants-dig does not load the installed libpants:" >&2; ldd "$dig" >&2; return 1; }
 }
 
 # Bounded fuzzing: fuzz/run.sh builds every libFuzzer target (build-fuzz/,

@@ -172,11 +172,12 @@ Result<std::vector<std::uint8_t>> encode(const Message& message) {
 }
 
 Result<std::vector<std::uint8_t>> encode_query(std::uint16_t id, std::string_view name, std::uint16_t type,
-                                               bool recursion_desired, std::uint16_t edns_udp_size) {
+                                               bool recursion_desired, std::uint16_t edns_udp_size,
+                                               std::uint16_t klass) {
     Message query;
     query.id = id;
     query.rd = recursion_desired;
-    query.questions.push_back(Question{std::string(name), type, IN});
+    query.questions.push_back(Question{std::string(name), type, klass});
     if (edns_udp_size != 0) query.edns = Edns{edns_udp_size, 0, false, 0, {}};
     return encode(query);
 }

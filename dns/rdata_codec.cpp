@@ -15,6 +15,18 @@ namespace {
 
 std::vector<std::uint8_t> to_vector(std::span<const std::uint8_t> s) { return {s.begin(), s.end()}; }
 
+// A WKS bit map covers ports 0..65535 at most: 8192 bytes (as BIND checks).
+constexpr std::size_t kMaxWksBitmap = 65536 / 8;
+
+// RDATA that is one domain name in a struct's `name`.
+template <class T>
+WireError parse_name(WireReader& in, Rdata& out) {
+    T r;
+    PANTS_DNS_TRY(in.name(r.name));
+    out = std::move(r);
+    return WireError::ok;
+}
+
 WireError parse_typed(std::uint16_t type, WireReader& in, Rdata& out) {
     switch (type) {
     case A: {  // RFC 1035 3.4.1
@@ -163,6 +175,24 @@ WireError parse_typed(std::uint16_t type, WireReader& in, Rdata& out) {
         out = std::move(r);
         return WireError::ok;
     }
+    // RFC 1035 3.3.4-3.3.8: the obsolete and experimental mail types, a
+    // domain name each.
+    case MB: return parse_name<rdata::MB>(in, out);
+    case MD: return parse_name<rdata::MD>(in, out);
+    case MF: return parse_name<rdata::MF>(in, out);
+    case MG: return parse_name<rdata::MG>(in, out);
+    case MR: return parse_name<rdata::MR>(in, out);
+    case WKS: {  // RFC 1035 3.4.2: address, protocol, bit map of ports
+        rdata::WKS r;
+        std::span<const std::uint8_t> b;
+        PANTS_DNS_TRY(in.bytes(4, b));
+        std::copy(b.begin(), b.end(), r.address.begin());
+        PANTS_DNS_TRY(in.u8(r.protocol));
+        r.bitmap = to_vector(in.rest());
+        if (r.bitmap.size() > kMaxWksBitmap) return WireError::bad_rdata;
+        out = std::move(r);
+        return WireError::ok;
+    }
     default:
         out = rdata::Raw{to_vector(in.rest())};
         return WireError::ok;
@@ -257,14 +287,26 @@ struct Encoder {
         w.bytes(r.public_key);
         return WireError::ok;
     }
+    WireError operator()(const rdata::MB& r) { return name(w, r.name, true); }
+    WireError operator()(const rdata::MD& r) { return name(w, r.name, true); }
+    WireError operator()(const rdata::MF& r) { return name(w, r.name, true); }
+    WireError operator()(const rdata::MG& r) { return name(w, r.name, true); }
+    WireError operator()(const rdata::MR& r) { return name(w, r.name, true); }
+    WireError operator()(const rdata::WKS& r) {
+        if (r.bitmap.size() > kMaxWksBitmap) return WireError::bad_rdata;
+        w.bytes(r.address);
+        w.u8(r.protocol);
+        w.bytes(r.bitmap);
+        return WireError::ok;
+    }
 };
 
 }  // namespace
 
 WireError decode_rdata(std::uint16_t type, std::uint16_t klass, WireReader in, Rdata& out) {
-    // A and AAAA mean addresses only in class IN (RFC 1035 3.4.1): elsewhere
-    // (CH A is a Chaosnet address) keep the bytes.
-    if ((type == A || type == AAAA) && klass != IN) type = 0;
+    // A, AAAA and WKS are Internet-specific (RFC 1035 3.4): elsewhere (CH A
+    // is a Chaosnet address) keep the bytes.
+    if ((type == A || type == AAAA || type == WKS) && klass != IN) type = 0;
     WireError e = parse_typed(type, in, out);
     // Inside an RDATA, running out of bytes means RDLENGTH is too short.
     if (e == WireError::truncated) return WireError::rdata_length_mismatch;
@@ -289,8 +331,8 @@ WireError encode_rdata(std::uint16_t type, const Rdata& data, WireWriter& out) {
 namespace pants::dns {
 
 std::uint16_t rdata_type(const Rdata& data) noexcept {
-    static constexpr std::uint16_t types[] = {0,   A,   AAAA,  NS,    CNAME, DNAME, PTR,   MX,  SOA, SRV,
-                                              TXT, HINFO, MINFO, RP, AFSDB, NAPTR, CAA, DS,  DNSKEY};
+    static constexpr std::uint16_t types[] = {0,   A,     AAAA,  NS, CNAME, DNAME, PTR, MX, SOA, SRV, TXT, HINFO, MINFO,
+                                              RP,  AFSDB, NAPTR, CAA, DS, DNSKEY, MB, MD, MF, MG, MR, WKS};
     static_assert(std::size(types) == std::variant_size_v<Rdata>);
     return types[data.index()];
 }

@@ -146,6 +146,20 @@ struct Printer {
         }
         return out;
     }
+    std::string operator()(const rdata::MB& r) const { return r.name; }
+    std::string operator()(const rdata::MD& r) const { return r.name; }
+    std::string operator()(const rdata::MF& r) const { return r.name; }
+    std::string operator()(const rdata::MG& r) const { return r.name; }
+    std::string operator()(const rdata::MR& r) const { return r.name; }
+    std::string operator()(const rdata::WKS& r) const {
+        // As BIND prints it: address, protocol number, then each port whose
+        // bit is set, by number.
+        std::string out = address(AF_INET, r.address.data()) + " " + std::to_string(r.protocol);
+        for (std::size_t i = 0; i < r.bitmap.size(); ++i)
+            for (int bit = 0; bit < 8; ++bit)
+                if (r.bitmap[i] & (0x80 >> bit)) out += " " + std::to_string(i * 8 + std::size_t(bit));
+        return out;
+    }
 };
 
 }  // namespace

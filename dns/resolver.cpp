@@ -2,8 +2,11 @@
 // Lookup/Exchange machinery; the public query, resolve and send_message.
 #include <pants/dns/resolver.hpp>
 
+#include <algorithm>
+
 #include "resolver_await.hpp"
 #include "resolver_core.hpp"
+#include "resolver_deadline.hpp"
 
 namespace pants::dns {
 namespace detail {
@@ -22,6 +25,7 @@ struct Search {
     std::vector<std::string> names;
     std::size_t next = 0;
     std::uint16_t type = 0;
+    QueryOptions options;
     ResolverCore::AnswerFn done;
     std::optional<Answer> nodata;  // a name that exists without records of this type
     Answer last;
@@ -30,7 +34,7 @@ struct Search {
         auto core = self->core.lock();
         if (!core) return self->done(Answer{});
         const std::string& name = self->names[self->next++];
-        core->lookup(name, self->type, [self](Answer answer) {
+        core->lookup(name, self->type, self->options, [self](Answer answer) {
             // NXDOMAIN and NODATA move on to the next candidate; anything
             // else (records, a failing server, a timeout) ends the search.
             const bool negative = answer.status == DNS_NAMEERROR || (answer.status == DNS_OK && answer.rdata.empty());
@@ -45,47 +49,79 @@ struct Search {
 
 }  // namespace
 
-void ResolverCore::query(std::string_view name, std::uint16_t type, AnswerFn done) {
-    if (hosts_ && (type == A || type == AAAA || type == PTR)) {
+namespace {
+/// Answers `done` on a later turn, never inside the call that asked.
+void answer_later(Engine& engine, ResolverCore::AnswerFn done, Answer answer) {
+    engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
+}
+
+Answer status_only(Status status) {
+    Answer answer;
+    answer.status = status;
+    return answer;
+}
+}  // namespace
+
+void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerFn done) {
+    done = bounded(engine, options.timeout, std::move(done), [](const AnswerFn& expired) {
+        expired(status_only(DNS_TIMEOUT));
+    });
+    if (hosts_ && options.use_hosts && options.klass == IN && (type == A || type == AAAA || type == PTR)) {
         if (auto records = hosts_(name, type)) {
-            Answer answer{DNS_OK, {}, 0, std::move(*records)};
-            engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
-            return;
+            Answer answer;
+            answer.status = DNS_OK;
+            answer.rdata = std::move(*records);
+            return answer_later(engine, std::move(done), std::move(answer));
         }
     }
+    // RFC 6761 6.3: localhost names never go to a server, hosts file or not.
+    if (auto local = localhost_answer(name, type, options.klass))
+        return answer_later(engine, std::move(done), std::move(*local));
     auto search = std::make_shared<Search>();
     search->core = weak_from_this();
     search->names = search_candidates(name, config.search, config.ndots);
     search->type = type;
+    search->options = options;
     search->done = std::move(done);
     Search::step(search);
 }
 
-void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, AnswerFn done) {
+void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const QueryOptions& options, AnswerFn done) {
+    // Classes other than IN get their own cache entries (the cache keys
+    // name and type; the class is appended here).
     std::string key = cache_key(fqdn, type);
-    if (config.cache) {
-        if (auto hit = cache.find(key)) {
-            engine.callback([done = std::move(done), answer = std::move(*hit)]() mutable { done(std::move(answer)); });
-            return;
-        }
+    if (options.klass != IN) key += "/" + std::to_string(options.klass);
+    const bool use_cache = config.cache && options.use_cache;
+    if (use_cache) {
+        if (auto hit = cache.find(key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
-    if (auto it = pending_.find(key); it != pending_.end()) {
+    // A query forced onto TCP does not join one going over UDP.
+    const std::string pending_key = options.tcp ? key + "/tcp" : key;
+    if (auto it = pending_.find(pending_key); it != pending_.end()) {
         it->second.waiters.push_back(std::move(done));  // share the request in flight
+        it->second.store = it->second.store || use_cache;
         return;
     }
-    auto query = encode_query(0, fqdn, type, true, config.edns_udp_size);
+    auto query = encode_query(0, fqdn, type, true, config.edns_udp_size, options.klass);
     if (!query) {
         // A name that cannot be encoded (empty label, over 255 bytes).
-        engine.callback([done = std::move(done)] { done(Answer{DNS_FORMATERROR, {}, 0, {}}); });
-        return;
+        return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     }
-    Pending& pending = pending_[key];
+    std::vector<std::uint8_t> without_edns;
+    if (config.edns_udp_size != 0) without_edns = *encode_query(0, fqdn, type, true, 0, options.klass);
+    Engine::Duration per_try = config.timeout;
+    if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
+    Pending& pending = pending_[pending_key];
     pending.fqdn = fqdn;
     pending.type = type;
+    pending.klass = options.klass;
+    pending.cache_key = key;
+    pending.store = use_cache;
     pending.waiters.push_back(std::move(done));
     pending.lookup = std::make_unique<Lookup>(
-        engine, server_order(), config.attempts, config.timeout, std::move(*query), Question{fqdn, type, IN}, true,
-        [this, key](Status status, Result<Message> reply) { settled(key, status, std::move(reply)); });
+        engine, server_order(), config.attempts, per_try, std::move(*query), Question{fqdn, type, options.klass}, true,
+        [this, pending_key](Status status, Result<Message> reply) { settled(pending_key, status, std::move(reply)); },
+        options.tcp, std::move(without_edns));
     pending.lookup->start();
 }
 
@@ -101,12 +137,24 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
         std::uint32_t cache_ttl = 0;
         answer = answer_from_reply(*reply, pending.fqdn, pending.type, cache_ttl);
         answer.status = status;
-        if (config.cache && (status == DNS_OK || status == DNS_NAMEERROR)) cache.store(key, answer, cache_ttl);
+        if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR))
+            cache.store(pending.cache_key, answer, cache_ttl);
+        // RFC 2308 7.1: a server failure may be cached for at most five
+        // minutes, against the query and the server. Only when every server
+        // failed (so the entry holds for each of them), and only a reply
+        // that echoes the question (one without proves nothing about it).
+        if (pending.store && status == DNS_SERVERFAILURE && !reply->questions.empty() &&
+            pending.lookup->every_server_failed())
+            cache.store(pending.cache_key, answer, config.servfail_ttl);
     }
     for (auto& waiter : pending.waiters) waiter(answer);
 }
 
-void ResolverCore::send_message(std::vector<std::uint8_t> message, Resolver::MessageCallback done) {
+void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
+                                Resolver::MessageCallback done) {
+    done = bounded(engine, options.timeout, std::move(done), [](const Resolver::MessageCallback& expired) {
+        expired(DNS_TIMEOUT, unexpected(make_error_code(DNS_TIMEOUT)));
+    });
     auto parsed = decode(message);
     if (!parsed || message.size() < 12) {
         engine.callback([done = std::move(done)] {
@@ -121,7 +169,9 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, Resolver::Mes
     const std::uint64_t id = next_raw_++;
     Raw& raw = raw_[id];
     raw.done = std::move(done);
-    raw.lookup = std::make_unique<Lookup>(engine, std::move(first), config.attempts, config.timeout, std::move(message),
+    Engine::Duration per_try = config.timeout;
+    if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
+    raw.lookup = std::make_unique<Lookup>(engine, std::move(first), config.attempts, per_try, std::move(message),
                                           std::move(question), false, [this, id](Status status, Result<Message> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
@@ -129,7 +179,8 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, Resolver::Mes
                                               Raw r = std::move(it->second);
                                               raw_.erase(it);
                                               r.done(status, std::move(reply));
-                                          });
+                                          },
+                                          options.tcp);
     raw.lookup->start();
 }
 
@@ -151,7 +202,7 @@ void ResolverCore::shutdown() {
     for (auto& [key, p] : pending) {
         p.lookup.reset();
         for (auto& waiter : p.waiters)
-            engine.callback([waiter = std::move(waiter)] { waiter(Answer{DNS_TIMEOUT, {}, 0, {}}); });
+            engine.callback([waiter = std::move(waiter)] { waiter(status_only(DNS_TIMEOUT)); });
     }
     for (auto& [id, r] : raw) {
         r.lookup.reset();
@@ -183,32 +234,42 @@ Resolver::Resolver(std::vector<Address> servers, Engine& engine) : Resolver(expl
 
 Resolver::~Resolver() { core_->shutdown(); }
 
+void Resolver::query(std::string_view name, QueryCallback callback) { query(name, A, {}, std::move(callback)); }
+
 void Resolver::query(std::string_view name, std::uint16_t type, QueryCallback callback) {
-    core_->query(name, type, [callback = std::move(callback)](Answer a) {
+    query(name, type, {}, std::move(callback));
+}
+
+void Resolver::query(std::string_view name, std::uint16_t type, const QueryOptions& options, QueryCallback callback) {
+    core_->query(name, type, options, [callback = std::move(callback)](Answer a) {
         callback(a.status, std::move(a.cname), a.ttl, std::move(a.rdata));
     });
 }
 
-Task<Answer> Resolver::resolve(std::string name, std::uint16_t type) {
+Task<Answer> Resolver::resolve(std::string name, std::uint16_t type, QueryOptions options) {
     auto core = core_;  // the Resolver may go while we wait; the core answers DNS_TIMEOUT then
     // A named awaiter, not a temporary in the co_await expression: GCC 12
     // mishandles temporaries with non-trivial destructors there.
     detail::CallbackAwaiter<Answer> awaiter(core->engine, Answer{}, [&](auto deliver) {
-        core->query(name, type, std::move(deliver));
+        core->query(name, type, options, std::move(deliver));
     });
     Answer answer = co_await awaiter;
     co_return answer;
 }
 
 void Resolver::send_message(std::vector<std::uint8_t> message, MessageCallback callback) {
-    core_->send_message(std::move(message), std::move(callback));
+    core_->send_message(std::move(message), {}, std::move(callback));
 }
 
-Task<Result<Message>> Resolver::send_message(std::vector<std::uint8_t> message) {
+void Resolver::send_message(std::vector<std::uint8_t> message, const QueryOptions& options, MessageCallback callback) {
+    core_->send_message(std::move(message), options, std::move(callback));
+}
+
+Task<Result<Message>> Resolver::send_message(std::vector<std::uint8_t> message, QueryOptions options) {
     auto core = core_;
     detail::CallbackAwaiter<Result<Message>> awaiter(
         core->engine, unexpected(make_error_code(DNS_TIMEOUT)), [&](auto deliver) {
-            core->send_message(std::move(message), [deliver = std::move(deliver)](Status status, Result<Message> reply) {
+            core->send_message(std::move(message), options, [deliver = std::move(deliver)](Status status, Result<Message> reply) {
                 if (reply || status == DNS_OK)
                     deliver(std::move(reply));
                 else

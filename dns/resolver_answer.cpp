@@ -73,6 +73,7 @@ Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint
         }
         if (!answer.rdata.empty() || !next || links == 16) break;
         ttl = std::min(ttl, next_ttl);
+        answer.cname_chain.push_back(current);
         answer.cname = *next;
         current = *next;
     }

@@ -37,6 +37,7 @@ struct Config {
     bool rotate = false;
     bool cache = true;
     std::uint16_t edns_udp_size = 1232;
+    std::uint32_t servfail_ttl = 30;  // seconds, at most 300 (RFC 2308 7.1)
 };
 
 /// Answers from the hosts file: the records for (name, type), or nullopt
@@ -60,6 +61,15 @@ Status status_of_rcode(std::uint16_t rcode);
 /// reply has no SOA or the answer must not be cached.
 Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint16_t qtype, std::uint32_t& cache_ttl);
 
+/// True for "localhost" and the names under it (RFC 6761 6.3), with or
+/// without the trailing dot, in any case.
+bool is_localhost_name(std::string_view name);
+
+/// The answer the resolver gives itself for a localhost name (RFC 6761
+/// 6.3): 127.0.0.1 for A, ::1 for AAAA, NODATA for other types; nullopt
+/// for other names and classes other than IN (resolver_local.cpp).
+std::optional<Answer> localhost_answer(std::string_view name, std::uint16_t type, std::uint16_t klass);
+
 /// The names to try for `name`, in order (resolv.conf(5), "search" and
 /// "ndots"): an absolute name alone; a name with at least `ndots` dots
 /// as-is first, then with each search domain; others the other way round.
@@ -77,15 +87,22 @@ public:
     using Done = std::function<void(Status, Result<Message>)>;
 
     /// `query`: the message; with `fresh_ids` each try gets a new random id
-    /// written over the first two bytes.
+    /// written over the first two bytes. `tcp`: every try over TCP.
+    /// `without_edns`: the same query without its OPT record, sent instead
+    /// from the first server that answers FORMERR without one (RFC 6891 7);
+    /// empty: no such fallback.
     Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
-           std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done);
+           std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
+           bool tcp = false, std::vector<std::uint8_t> without_edns = {});
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
     ~Lookup() { deferred_.cancel(); }
 
     /// Starts the first try. `done` runs on a later turn; it may destroy this.
     void start();
+    /// True once every server has answered with a failure (SERVFAIL,
+    /// REFUSED, NOTIMP) and none is left to ask.
+    bool every_server_failed() const noexcept;
 
 private:
     void next_try();
@@ -100,6 +117,8 @@ private:
     std::optional<Question> question_;
     bool fresh_ids_;
     Done done_;
+    bool tcp_;
+    std::vector<std::uint8_t> without_edns_;
     std::unique_ptr<Exchange> exchange_;
     std::vector<bool> given_up_;  // servers that refused or failed: not asked again
     std::size_t slot_ = 0;        // position in the attempts × servers schedule
@@ -118,12 +137,14 @@ public:
     ResolverCore(Engine& engine, Config config, HostsLookup hosts);
     ~ResolverCore();
 
-    /// Hosts file, then search list, then lookup() per candidate.
-    void query(std::string_view name, std::uint16_t type, AnswerFn done);
+    /// Hosts file, localhost names, then search list, then lookup() per
+    /// candidate; the whole bounded by options.timeout.
+    void query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerFn done);
     /// One absolute name: cache, then a Lookup shared with identical queries.
-    void lookup(const std::string& fqdn, std::uint16_t type, AnswerFn done);
+    void lookup(const std::string& fqdn, std::uint16_t type, const QueryOptions& options, AnswerFn done);
     /// A raw message to the first server.
-    void send_message(std::vector<std::uint8_t> message, Resolver::MessageCallback done);
+    void send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
+                      Resolver::MessageCallback done);
     /// Answers everything pending with DNS_TIMEOUT (on a later turn) and
     /// closes every socket.
     void shutdown();
@@ -137,6 +158,9 @@ private:
         std::unique_ptr<Lookup> lookup;
         std::string fqdn;
         std::uint16_t type = 0;
+        std::uint16_t klass = IN;
+        std::string cache_key;
+        bool store = false;  // a waiter wants the answer cached
         std::vector<AnswerFn> waiters;
     };
     void settled(const std::string& key, Status status, Result<Message> reply);

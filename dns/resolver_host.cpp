@@ -5,10 +5,12 @@
 
 #include <cstring>
 
+#include <pants/dns/address_order.hpp>
 #include <pants/dns/name.hpp>
 #include <pants/dns/resolver.hpp>
 
 #include "resolver_await.hpp"
+#include "resolver_core.hpp"
 
 namespace pants::dns {
 
@@ -26,10 +28,14 @@ std::string host_name(std::string_view name) {
     return std::string(name);
 }
 
+/// The IPv4 addresses of `rdata` as text, in RFC 6724 order.
 std::vector<std::string> addresses_of(const std::vector<Rdata>& rdata) {
-    std::vector<std::string> out;
+    std::vector<Address> addresses;
     for (const auto& r : rdata)
-        if (const auto* a = std::get_if<rdata::A>(&r)) out.push_back(ipv4_text(*a));
+        if (const auto* a = std::get_if<rdata::A>(&r)) addresses.push_back(*Address::from_ip(ipv4_text(*a), 0));
+    sort_destinations(addresses);
+    std::vector<std::string> out;
+    for (const auto& a : addresses) out.push_back(a.host());
     return out;
 }
 
@@ -62,9 +68,9 @@ void Resolver::gethostbyname(std::string_view name, HostCallback callback) {
         engine().callback([callback = std::move(callback), text = std::string(name)] { callback(DNS_OK, text); });
         return;
     }
-    query(name, A, [callback = std::move(callback)](Status status, std::string, std::uint32_t, std::vector<Rdata> rdata) {
-        auto addresses = addresses_of(rdata);
-        status = host_status(status, addresses.empty());
+    core_->query(name, A, {}, [callback = std::move(callback)](Answer answer) {
+        auto addresses = addresses_of(answer.rdata);
+        const Status status = host_status(answer.status, addresses.empty());
         callback(status, status == DNS_OK ? addresses.front() : std::string());
     });
 }
@@ -75,18 +81,18 @@ void Resolver::gethostbyname_ex(std::string_view name, HostEntryCallback callbac
         engine().callback([callback = std::move(callback), entry = std::move(entry)] { callback(DNS_OK, entry); });
         return;
     }
-    query(name, A,
-          [callback = std::move(callback), asked = std::string(name)](Status status, std::string cname, std::uint32_t,
-                                                                       std::vector<Rdata> rdata) {
-              HostEntry entry;
-              entry.addresses = addresses_of(rdata);
-              status = host_status(status, entry.addresses.empty());
-              if (status == DNS_OK) {
-                  entry.name = host_name(cname.empty() ? asked : cname);
-                  if (!cname.empty()) entry.aliases.push_back(host_name(asked));
-              }
-              callback(status, std::move(entry));
-          });
+    core_->query(name, A, {}, [callback = std::move(callback), asked = std::string(name)](Answer answer) {
+        HostEntry entry;
+        entry.addresses = addresses_of(answer.rdata);
+        const Status status = host_status(answer.status, entry.addresses.empty());
+        if (status == DNS_OK) {
+            entry.name = host_name(answer.cname.empty() ? asked : answer.cname);
+            // Every name the CNAME chain went through, the asked one first,
+            // as glibc's gethostbyname_ex lists them.
+            for (const auto& alias : answer.cname_chain) entry.aliases.push_back(host_name(alias));
+        }
+        callback(status, std::move(entry));
+    });
 }
 
 void Resolver::gethostbyaddr(const Address& address, HostEntryCallback callback) {

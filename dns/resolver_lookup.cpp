@@ -1,7 +1,9 @@
 // One message asked of the servers: the timeout and retry schedule.
 #include "resolver_core.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <utility>
 
 namespace pants::dns::detail {
 
@@ -26,7 +28,8 @@ bool server_unreachable(std::error_code error) {
 }  // namespace
 
 Lookup::Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engine::Duration timeout,
-               std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done)
+               std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
+               bool tcp, std::vector<std::uint8_t> without_edns)
     : engine_(engine),
       servers_(std::move(servers)),
       attempts_(attempts),
@@ -35,9 +38,15 @@ Lookup::Lookup(Engine& engine, std::vector<Address> servers, int attempts, Engin
       question_(std::move(question)),
       fresh_ids_(fresh_ids),
       done_(std::move(done)),
+      tcp_(tcp),
+      without_edns_(std::move(without_edns)),
       given_up_(servers_.size(), false) {}
 
 void Lookup::start() { next_try(); }
+
+bool Lookup::every_server_failed() const noexcept {
+    return !given_up_.empty() && std::all_of(given_up_.begin(), given_up_.end(), [](bool b) { return b; });
+}
 
 void Lookup::next_try() {
     exchange_.reset();
@@ -59,7 +68,8 @@ void Lookup::next_try() {
         exchange_ = std::make_unique<Exchange>(engine_, servers_[server], query_, Expected{id, question_}, timeout_,
                                                [this, server](Result<Message> outcome) {
                                                    on_outcome(server, std::move(outcome));
-                                               });
+                                               },
+                                               tcp_);
         return;
     }
     // Out of tries: the last server failure if one replied; else what went
@@ -91,6 +101,14 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
         } else {
             socket_error_ = error;  // our socket could not be opened or used
         }
+        return next_try();
+    }
+    if (outcome->rcode == DNS_FORMATERROR && !outcome->edns && !without_edns_.empty()) {
+        // RFC 6891 7: a server that does not know EDNS answers a query with
+        // an OPT record FORMERR (and without OPT). Ask it again without one;
+        // the servers after it get the plain query too.
+        query_ = std::exchange(without_edns_, {});
+        --slot_;  // the same server, not another try used up
         return next_try();
     }
     switch (outcome->rcode) {

@@ -1,6 +1,8 @@
 // The resolver's system configuration: resolv.conf and the hosts file,
 // merged with the overrides of Resolver::Options.
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 #include <pants/dns/hosts_file.hpp>
 #include <pants/dns/resolv_conf.hpp>
@@ -27,6 +29,8 @@ Config load_config(const Resolver::Options& options) {
     config.rotate = options.rotate.value_or(conf.rotate);
     config.cache = options.cache;
     config.edns_udp_size = options.edns_udp_size;
+    // RFC 2308 7.1: never longer than five minutes.
+    config.servfail_ttl = static_cast<std::uint32_t>(std::clamp<std::int64_t>(options.servfail_ttl.count(), 0, 300));
     return config;
 }
 

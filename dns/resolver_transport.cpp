@@ -68,7 +68,7 @@ struct Exchange::TcpLink {
 };
 
 Exchange::Exchange(Engine& engine, const Address& server, std::vector<std::uint8_t> query, Expected expected,
-                   Engine::Duration timeout, Done done)
+                   Engine::Duration timeout, Done done, bool tcp)
     : engine_(engine),
       server_(server),
       query_(std::move(query)),
@@ -76,6 +76,10 @@ Exchange::Exchange(Engine& engine, const Address& server, std::vector<std::uint8
       timeout_(timeout),
       done_(std::move(done)) {
     arm_timeout();
+    if (tcp) {
+        start_tcp();
+        return;
+    }
     udp_ = std::make_unique<Udp>(engine_, *this);
     // A fresh socket per try: a new ephemeral source port each time
     // (RFC 5452 9.2), and connect() makes the kernel drop datagrams from
@@ -130,7 +134,7 @@ void Exchange::on_oversized() {
 }
 
 void Exchange::start_tcp() {
-    udp_->close();
+    if (udp_) udp_->close();
     arm_timeout();  // the TCP exchange gets a full timeout of its own
     tcp_ = std::make_shared<TcpLink>(engine_);
     tcp_->owner = this;

@@ -52,8 +52,9 @@ public:
     /// match the query; or the socket's error (EMFILE, ECONNREFUSED, ...).
     using Done = std::function<void(Result<Message>)>;
 
+    /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
     Exchange(Engine& engine, const Address& server, std::vector<std::uint8_t> query, Expected expected,
-             Engine::Duration timeout, Done done);
+             Engine::Duration timeout, Done done, bool tcp = false);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
     ~Exchange();

@@ -50,15 +50,19 @@ public:
     }
 };
 
-// One table for both directions; RFC 1035 3.2.2 and later RFCs.
-constexpr std::array<std::pair<std::uint16_t, std::string_view>, 37> kTypes{{
-    {1, "A"},        {2, "NS"},       {3, "MD"},     {4, "MF"},    {5, "CNAME"},  {6, "SOA"},
-    {7, "MB"},       {8, "MG"},       {9, "MR"},     {10, "NULL"}, {11, "WKS"},   {12, "PTR"},
-    {13, "HINFO"},   {14, "MINFO"},   {15, "MX"},    {16, "TXT"},  {17, "RP"},    {18, "AFSDB"},
-    {19, "X25"},     {20, "ISDN"},    {21, "RT"},    {22, "NSAP"}, {28, "AAAA"},  {33, "SRV"},
-    {35, "NAPTR"},   {39, "DNAME"},   {41, "OPT"},   {43, "DS"},   {46, "RRSIG"}, {47, "NSEC"},
-    {48, "DNSKEY"},  {50, "NSEC3"},   {52, "TLSA"},  {64, "SVCB"}, {65, "HTTPS"}, {255, "ANY"},
-    {257, "CAA"},
+// One table for both directions; RFC 1035 3.2.2 and later RFCs, the
+// mnemonics of IANA's registry (which dig prints).
+constexpr std::array<std::pair<std::uint16_t, std::string_view>, 56> kTypes{{
+    {1, "A"},         {2, "NS"},         {3, "MD"},       {4, "MF"},       {5, "CNAME"},     {6, "SOA"},
+    {7, "MB"},        {8, "MG"},         {9, "MR"},       {10, "NULL"},    {11, "WKS"},      {12, "PTR"},
+    {13, "HINFO"},    {14, "MINFO"},     {15, "MX"},      {16, "TXT"},     {17, "RP"},       {18, "AFSDB"},
+    {19, "X25"},      {20, "ISDN"},      {21, "RT"},      {22, "NSAP"},    {23, "NSAP-PTR"}, {24, "SIG"},
+    {25, "KEY"},      {26, "PX"},        {27, "GPOS"},    {28, "AAAA"},    {29, "LOC"},      {30, "NXT"},
+    {31, "EID"},      {32, "NIMLOC"},    {33, "SRV"},     {34, "ATMA"},    {35, "NAPTR"},    {36, "KX"},
+    {37, "CERT"},     {38, "A6"},        {39, "DNAME"},   {40, "SINK"},    {41, "OPT"},      {42, "APL"},
+    {43, "DS"},       {44, "SSHFP"},     {45, "IPSECKEY"}, {46, "RRSIG"},  {47, "NSEC"},     {48, "DNSKEY"},
+    {49, "DHCID"},    {50, "NSEC3"},     {51, "NSEC3PARAM"}, {52, "TLSA"}, {64, "SVCB"},     {65, "HTTPS"},
+    {255, "ANY"},     {257, "CAA"},
 }};
 
 constexpr std::array<std::pair<std::uint16_t, std::string_view>, 5> kClasses{{
@@ -112,7 +116,11 @@ std::string type_to_string(std::uint16_t type) {
     return "TYPE" + std::to_string(type);
 }
 
-std::optional<std::uint16_t> type_from_string(std::string_view name) { return lookup(kTypes, name, "TYPE"); }
+std::optional<std::uint16_t> type_from_string(std::string_view name) {
+    // Pants spells type 23 NSAP_PTR (a Python name); IANA and dig NSAP-PTR.
+    if (iequal(name, "NSAP_PTR")) return NSAP_PTR;
+    return lookup(kTypes, name, "TYPE");
+}
 
 std::string class_to_string(std::uint16_t klass) {
     for (const auto& [value, text] : kClasses)
@@ -135,11 +143,11 @@ std::string rcode_to_string(std::uint16_t rcode) {
 
 std::string opcode_to_string(std::uint8_t opcode) {
     switch (opcode) {
-    case 0: return "QUERY";
-    case 1: return "IQUERY";
-    case 2: return "STATUS";
-    case 4: return "NOTIFY";
-    case 5: return "UPDATE";
+    case OP_QUERY: return "QUERY";
+    case OP_IQUERY: return "IQUERY";
+    case OP_STATUS: return "STATUS";
+    case OP_NOTIFY: return "NOTIFY";
+    case OP_UPDATE: return "UPDATE";
     default: return "RESERVED" + std::to_string(opcode);
     }
 }

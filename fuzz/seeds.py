@@ -84,3 +84,48 @@ for i, text in enumerate(["127.0.0.1:80", "[::1]:80", "[fe80::1%lo]:443", "[fe80
 write('fuzz_framer', 'lines', b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody" + b"\x10\x20\x30\x00\x01\x02\x01")
 write('fuzz_framer', 'prefixed', b"\x00\x03abc\x00\x00\x00\x05hello" + b"\x05\x07\x03\x01\x00\x00\x04")
 write('fuzz_framer', 'records', b"0123456789abcdef" * 4 + b"\x02\x03\x04\x10\x00\x02")
+
+# Regex and packed framers (issue 10). FuzzedDataProvider takes strings
+# from the front and integers from the back (the first integer from the
+# last bytes, high byte first); framer_input() lays out one input that
+# reads back as the given kind, limit, pattern or format, stream and chunks.
+def framer_input(kind, limit, pattern, stream, chunks, match_mode=None):
+    def ints_before_stream(k):
+        ints = [(kind, 1), (limit - 1, 2)]
+        if match_mode is not None:
+            ints.append((1 if match_mode else 0, 1))
+        ints.append((len(pattern) - 1 if kind == 6 else len(pattern), 1))
+        return ints
+    # The stream size's integer has as many bytes as its range needs: the
+    # bytes remaining when it is read.
+    for k in range(1, 9):
+        ints = ints_before_stream(k)
+        tail_before = sum(n for _, n in ints)
+        total = len(pattern) + len(stream) + tail_before + k + len(chunks)
+        remaining = total - len(pattern) - tail_before
+        if (remaining.bit_length() + 7) // 8 == k:
+            break
+    seq = []
+    for v, n in ints + [(len(stream), k)] + [(c, 1) for c in chunks]:
+        seq += list(v.to_bytes(n, 'big'))
+    return pattern + stream + bytes(reversed(seq))
+
+
+def chunked(stream, size):
+    return [size] * (len(stream) // size) + ([len(stream) % size] if len(stream) % size else [])
+
+
+lines = b"GET / HTTP/1.1\r\nHost: x\n\r\nbody\r"
+write('fuzz_framer', 'regex_lines', framer_input(6, 4096, rb"\r?\n", lines, chunked(lines, 3), False))
+pairs = b"a=1;bb=22;ccc=333;d"
+write('fuzz_framer', 'regex_groups', framer_input(6, 4096, rb"(\w+)=(\d+)(!)?;", pairs, [1] * len(pairs), True))
+write('fuzz_framer', 'regex_named', framer_input(6, 64, rb"(?<k>\w+):(?<v>[^\n]*)\n", b"a:b\nc:\n::\n", [2, 5, 4], True))
+write('fuzz_framer', 'regex_lookbehind', framer_input(6, 4096, rb"(?<=END)\n+", b"x\nEND\n\ny\nEND\nz", [4, 4, 4, 2], False))
+write('fuzz_framer', 'regex_hostile', framer_input(6, 4096, rb"(a+)+b", b"a" * 40 + b"c" + b"ab", [41, 2], False))
+write('fuzz_framer', 'regex_empty', framer_input(6, 4096, rb"x*|\b", b"abxxcx d", [1] * 8, False))
+rec = bytes(range(7)) * 3
+write('fuzz_framer', 'packed_network', framer_input(7, 4096, b"!BIh", rec, [5, 9, 7]))
+native = bytes(range(64))
+write('fuzz_framer', 'packed_native', framer_input(7, 4096, b"@bq?3sxl", native, [1] * 10 + [54]))
+floats = b"\x00\x00\xc0\x7f" + b"\x01\x00\x80\x7f" + b"\x00\x00\x00\x00\x00\x00\xf8\x7f" + b"\x00" * 4
+write('fuzz_framer', 'packed_floats', framer_input(7, 8, b"<fd", floats, [3, 17]))

@@ -13,8 +13,13 @@ Datagram::Datagram(Engine& engine) : engine_(&engine), io_(new detail::DatagramI
 
 Datagram::~Datagram() { io_->abandon(); }
 
-Result<void> Datagram::listen(const Address& address) { return io_->listen(address); }
+Result<void> Datagram::listen(const Address& address) { return listen(address, ListenOptions{}); }
+Result<void> Datagram::listen(const Address& address, const ListenOptions& options) {
+    return io_->listen(address, detail::wants_reuse_port(options));
+}
 Result<void> Datagram::connect(const Address& address) { return io_->connect(address); }
+Result<void> Datagram::assign(int fd) { return io_->assign(fd); }
+bool Datagram::listening() const noexcept { return io_->listening && !io_->closing(); }
 void Datagram::write(std::string_view data, const Address& to) { io_->queue(data, &to); }
 void Datagram::write(std::string_view data) { io_->queue(data, nullptr); }
 void Datagram::end() { io_->end(); }
@@ -30,6 +35,7 @@ int Datagram::fd() const noexcept { return io_->fd; }
 
 void Datagram::on_read(std::string_view, const Address&) {}
 void Datagram::on_write() {}
+void Datagram::on_listen() {}
 void Datagram::on_close() {}
 void Datagram::on_read_error(std::error_code e) { on_error(e); }
 void Datagram::on_send_error(std::error_code e, const Address&) { on_write_error(e); }

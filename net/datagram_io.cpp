@@ -44,8 +44,8 @@ DatagramIo::DatagramIo(Engine& e, Datagram* o) : OwnedChannelIo(e, o) {
 
 // --- lifecycle ---------------------------------------------------------
 
-Result<void> DatagramIo::open(int family, const Address* bind_to) {
-    auto s = bind_to ? open_bound(*bind_to, SOCK_DGRAM) : open_socket(family, SOCK_DGRAM);
+Result<void> DatagramIo::open(int family, const Address* bind_to, bool reuse_port) {
+    auto s = bind_to ? open_bound(*bind_to, SOCK_DGRAM, reuse_port) : open_socket(family, SOCK_DGRAM);
     if (!s) return unexpected(s.error());
     fd = *s;
     if (family == AF_UNIX && !bind_to) {
@@ -56,21 +56,45 @@ Result<void> DatagramIo::open(int family, const Address* bind_to) {
         sun.sun_family = AF_UNIX;
         ::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sa_family_t));
     }
+    take(fd);
+    return ok();
+}
+
+// The socket is ours from here: set up the operations and receive.
+void DatagramIo::take(int socket_fd) {
+    fd = socket_fd;
     if (broadcast) set_broadcast(true);
     buf_size_ = owner ? std::max<std::size_t>(owner->buffer_size, 1) : 65536;
-    buf_.reset(new char[buf_size_]);
     recv_op_.fd = fd;
     multi_op_.fd = fd;
     send_op_.fd = fd;
     set_phase(Phase::open);
     start_receiving();
-    return ok();
 }
 
-Result<void> DatagramIo::listen(const Address& address) {
+DatagramIo::~DatagramIo() { listen_notice_.cancel(); }
+
+char* DatagramIo::buffer() {
+    // Made when first needed (a coroutine receives, or frames must outlive
+    // the engine's buffer): a channel receiving by callbacks never needs it.
+    if (!buf_) buf_.reset(new char[buf_size_]);
+    return buf_.get();
+}
+
+void DatagramIo::announce_listen() {
+    listening = true;
+    // On a later turn, never inside listen(); not at all if closed by then.
+    listen_notice_ = engine.callback([this] {
+        if (owner && !closing()) call([&] { owner->on_listen(); });
+    });
+}
+
+Result<void> DatagramIo::listen(const Address& address, bool reuse_port) {
     if (closing()) return unexpected(close_error());
     if (fd >= 0) return pants::fail(EISCONN);
-    return open(address.family(), &address);
+    auto r = open(address.family(), &address, reuse_port);
+    if (r) announce_listen();
+    return r;
 }
 
 Result<void> DatagramIo::connect(const Address& address) {
@@ -131,7 +155,7 @@ void DatagramIo::start_receiving() {
     // wants it: that keeps the previous frame's view valid, and the socket
     // buffer is the backpressure.
     if (readers.empty() || !early_.empty()) return;
-    recv_iov_.iov_base = buf_.get();
+    recv_iov_.iov_base = buffer();
     recv_iov_.iov_len = buf_size_;
     recv_msg_.msg_name = from_.data();
     recv_msg_.msg_namelen = Address::capacity();
@@ -159,7 +183,7 @@ void DatagramIo::on_received(Operation& op, const Completion& c) {
     d.from_.set_size(d.recv_msg_.msg_namelen);
     // An unnamed Unix sender has only a family: nothing to reply to.
     if (d.from_.size() > sizeof(sa_family_t)) d.last = d.from_;
-    d.datagram_ = std::string_view(d.buf_.get(), std::size_t(c.result));
+    d.datagram_ = std::string_view(d.buffer(), std::size_t(c.result));
     d.has_datagram_ = true;
     if (d.owner) d.owner->read_delimiter.framer().reset();
     d.deliver();
@@ -214,17 +238,17 @@ void DatagramIo::received(const Completion& c) {
 void DatagramIo::keep_datagram() {
     if (!std::exchange(lent_, false) || !has_datagram_) return;
     // Fits: received() took only datagrams of at most buf_size_ bytes.
-    std::memcpy(buf_.get(), datagram_.data(), datagram_.size());
-    datagram_ = std::string_view(buf_.get(), datagram_.size());
+    std::memcpy(buffer(), datagram_.data(), datagram_.size());
+    datagram_ = std::string_view(buffer(), datagram_.size());
 }
 
 std::error_code DatagramIo::unstash() {
     Early e = std::move(early_.front());
     early_.pop_front();
     if (e.error) return e.error;
-    std::memcpy(buf_.get(), e.bytes.data(), e.bytes.size());
+    std::memcpy(buffer(), e.bytes.data(), e.bytes.size());
     from_ = e.from;
-    datagram_ = std::string_view(buf_.get(), e.bytes.size());
+    datagram_ = std::string_view(buffer(), e.bytes.size());
     has_datagram_ = true;
     if (owner) owner->read_delimiter.framer().reset();
     return {};

@@ -39,14 +39,18 @@ namespace pants::detail {
 class DatagramIo final : public OwnedChannelIo<Datagram> {
 public:
     DatagramIo(Engine& engine, Datagram* owner);
+    ~DatagramIo() override;
 
     bool connected = false;
+    bool listening = false;  // bound by listen() or assign()
     bool broadcast = false;
     std::optional<Address> last;  // where write(data) goes
 
-    Result<void> listen(const Address& address);
+    Result<void> listen(const Address& address, bool reuse_port);
     Result<void> connect(const Address& address);
     Result<void> set_broadcast(bool on);
+    /// Takes a datagram socket made elsewhere (datagram_adopt.cpp).
+    Result<void> assign(int fd);
 
     // Sending. queue() returns the datagram's sequence number (> 0), or 0
     // when the channel is closing and nothing was queued.
@@ -97,7 +101,10 @@ private:
     static void on_datagram(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
 
-    Result<void> open(int family, const Address* bind_to);
+    Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
+    void take(int socket_fd);
+    char* buffer();
+    void announce_listen();
     void start_receiving();
     void receive_ended(int result);
     void received(const Completion& c);
@@ -116,7 +123,8 @@ private:
 
     // Receiving: the datagram being framed lies in buf_ (or, in callback
     // mode, in a provided buffer: lent_) until every frame of it is
-    // delivered (and, for a coroutine, until its next receive()).
+    // delivered (and, for a coroutine, until its next receive()). buf_ is
+    // made by buffer() when first needed: an idle channel has none.
     std::unique_ptr<char[]> buf_;
     std::size_t buf_size_ = 0;
     iovec recv_iov_{};
@@ -141,6 +149,7 @@ private:
     std::uint64_t next_seq_ = 1;
     std::uint64_t done_seq_ = 0;  // every datagram up to this one is resolved
     std::error_code open_error_;  // why a write() could not open a socket
+    Timer listen_notice_;         // on_listen, on a later turn
 };
 
 }  // namespace pants::detail

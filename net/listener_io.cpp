@@ -37,7 +37,7 @@ void ListenerIo::on_accepted(Operation& op, const Completion& c) {
     ListenerIo& l = *static_cast<Op&>(op).io;
     if (c.result >= 0) {
         if (l.owner && !l.closing())
-            l.call([&] { l.owner->adopt(c.result); });
+            l.call([&] { l.owner->accepted(c.result); });
         else
             ::close(c.result);  // the server is gone or closing
     } else if (c.result != -ECANCELED && !is_shortage(-c.result) && !is_transient(-c.result)) {

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string.h>  // memmem (GNU)
 
+#include "regex_program.hpp"
+
 namespace pants {
 
 ReadDelimiter::ReadDelimiter(std::string delimiter) : kind_(Kind::delimiter), delimiter_(std::move(delimiter)) {
@@ -47,6 +49,29 @@ ReadDelimiter ReadDelimiter::function(FrameFunction f) {
     return d;
 }
 
+ReadDelimiter ReadDelimiter::regex(std::string_view pattern, RegexMode mode) {
+    ReadDelimiter d;
+    d.kind_ = Kind::regex;
+    d.mode_ = mode;
+    d.regex_ = std::make_shared<const detail::RegexProgram>(pattern, mode);
+    return d;
+}
+
+ReadDelimiter ReadDelimiter::packed(std::string_view format) { return packed(PackedFormat(format)); }
+
+ReadDelimiter ReadDelimiter::packed(PackedFormat format) {
+    if (format.size() == 0)
+        throw std::invalid_argument("read_delimiter: packed format \"" + std::string(format.format()) +
+                                    "\" has no bytes to frame");
+    ReadDelimiter d;
+    d.kind_ = Kind::packed;
+    d.count_ = format.size();
+    d.format_ = std::make_shared<const PackedFormat>(std::move(format));
+    return d;
+}
+
+std::size_t ReadDelimiter::regex_groups() const noexcept { return regex_ ? regex_->groups() : 0; }
+
 Result<std::size_t> ReadDelimiter::payload_length(std::string_view buffered) const noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(buffered.data());
     std::uint64_t length = 0;
@@ -69,7 +94,8 @@ Result<std::size_t> ReadDelimiter::payload_length(std::string_view buffered) con
     return static_cast<std::size_t>(length);
 }
 
-Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std::size_t& scanned) const {
+Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std::size_t& scanned,
+                                                 std::size_t* ovector) const {
     switch (kind_) {
     case Kind::none:
         if (buffered.empty())
@@ -98,6 +124,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
     }
 
     case Kind::count:
+    case Kind::packed:
         if (buffered.size() < count_)
             return std::nullopt;
         return Frame{0, count_, count_};
@@ -124,6 +151,9 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
         }
         return frame;
     }
+
+    case Kind::regex:
+        return regex_->next(buffered, scanned, ovector);
     }
     return std::nullopt;  // unreachable: every Kind is handled above
 }
@@ -131,6 +161,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
 std::optional<std::size_t> ReadDelimiter::required_size(std::string_view buffered) const noexcept {
     switch (kind_) {
     case Kind::count:
+    case Kind::packed:
         return count_;
     case Kind::length_prefixed: {
         if (buffered.size() < width_)
@@ -143,6 +174,45 @@ std::optional<std::size_t> ReadDelimiter::required_size(std::string_view buffere
     default:
         return std::nullopt;
     }
+}
+
+RegexMatch Framer::match() const {
+    if (delimiter_.kind() != ReadDelimiter::Kind::regex)
+        throw std::logic_error("read_delimiter.match(): the read_delimiter is not a regex");
+    if (!current_) throw std::logic_error("read_delimiter.match(): no regex frame is being delivered");
+    return RegexMatch(subject_, ovector_.data(), delimiter_.regex_groups(), delimiter_.regex_.get());
+}
+
+PackedRecord Framer::record() const {
+    const PackedFormat* format = delimiter_.packed_format();
+    if (!format) throw std::logic_error("read_delimiter.record(): the read_delimiter is not packed");
+    if (!current_) throw std::logic_error("read_delimiter.record(): no record is being delivered");
+    return PackedRecord(*format, subject_.substr(frame_.offset, frame_.length));
+}
+
+std::string_view RegexMatch::group(std::size_t i) const {
+    if (i >= groups_)
+        throw std::out_of_range("RegexMatch: no group " + std::to_string(i) + " (the match has " +
+                                std::to_string(groups_) + ")");
+    if (!matched(i)) return {};
+    return subject_.substr(ovector_[2 * i], ovector_[2 * i + 1] - ovector_[2 * i]);
+}
+
+std::string_view RegexMatch::group(std::string_view name) const {
+    const int n = program_ ? program_->group_number(name) : -1;
+    if (n < 0) throw std::invalid_argument("RegexMatch: no group named \"" + std::string(name) + "\"");
+    return group(std::size_t(n));
+}
+
+bool RegexMatch::matched(std::size_t i) const {
+    // PCRE2_UNSET is ~0: a group that did not take part.
+    return i < groups_ && ovector_[2 * i] <= subject_.size() && ovector_[2 * i + 1] <= subject_.size() &&
+           ovector_[2 * i] <= ovector_[2 * i + 1];
+}
+
+std::size_t RegexMatch::position(std::size_t i) const {
+    if (i >= groups_) throw std::out_of_range("RegexMatch: no group " + std::to_string(i));
+    return matched(i) ? ovector_[2 * i] : std::string_view::npos;
 }
 
 }  // namespace pants

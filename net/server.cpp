@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "listener_io.hpp"
+#include "server_shutdown.hpp"
 #include "socket.hpp"
 #include "stream_io.hpp"
 
@@ -21,15 +22,20 @@ AcceptContext& accept_context() noexcept {
 
 Connection::Connection()
     : Stream(detail::accept_context().engine ? *detail::accept_context().engine : Engine::instance(),
-             detail::accept_context().fd),
+             detail::AcceptedSocket{detail::accept_context().fd}),
       server_(detail::accept_context().server) {}
 
 ServerBase::ServerBase(Engine& engine) : engine_(&engine) {}
 
 ServerBase::~ServerBase() {
     // Subclasses call close() in their destructor; this is the backstop.
+    listen_notice_.cancel();
     drop_listener();
+    if (acceptor_) acceptor_->leave(member_);
     for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
+    if (shutdown_)  // coroutines waiting for the shutdown learn the server is gone
+        while (detail::Waiter* w = shutdown_->waiters.front())
+            shutdown_->waiters.resume_later(*w, make_error_code(NetError::closed));
 }
 
 void ServerBase::drop_listener() noexcept {
@@ -38,21 +44,29 @@ void ServerBase::drop_listener() noexcept {
 }
 
 Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, int backlog) {
+    return listen(port, host, ListenOptions{backlog, {}});
+}
+
+Result<void> ServerBase::listen(std::uint16_t port, std::string_view host, const ListenOptions& options) {
     if (host.empty()) {
         // Dual stack where the machine has IPv6.
-        if (auto r = listen(Address::ipv6_any(port), backlog); r || r.error() != std::errc::address_family_not_supported)
+        if (auto r = listen(Address::ipv6_any(port), options); r || r.error() != std::errc::address_family_not_supported)
             return r;
-        return listen(Address::ipv4_any(port), backlog);
+        return listen(Address::ipv4_any(port), options);
     }
-    if (host == "localhost") return listen(Address::loopback_v4(port), backlog);
+    if (host == "localhost") return listen(Address::loopback_v4(port), options);
     auto address = Address::from_ip(host, port);
     if (!address) return unexpected(address.error());
-    return listen(*address, backlog);
+    return listen(*address, options);
 }
 
 Result<void> ServerBase::listen(const Address& address, int backlog) {
+    return listen(address, ListenOptions{backlog, {}});
+}
+
+Result<void> ServerBase::listen(const Address& address, const ListenOptions& options) {
     if (listening()) return fail(EISCONN);
-    auto fd = detail::open_listener(address, backlog);
+    auto fd = detail::open_listener(address, options.backlog, detail::wants_reuse_port(options));
     if (!fd) {
         // Also through on_error: a server whose listen() result is ignored
         // must not sit there silently not listening.
@@ -61,7 +75,46 @@ Result<void> ServerBase::listen(const Address& address, int backlog) {
     }
     drop_listener();  // a closed one from an earlier listen()
     listener_ = new detail::ListenerIo(*engine_, this, *fd);
+    listen_started();
     return ok();
+}
+
+Result<void> ServerBase::listen(SharedAcceptor& acceptor) {
+    if (listening() || acceptor_) return fail(EISCONN);
+    int accept_fd = -1;
+    member_ = acceptor.join(*this, *engine_, accept_fd);
+    acceptor_ = &acceptor;
+    if (accept_fd >= 0) {
+        drop_listener();
+        listener_ = new detail::ListenerIo(*engine_, this, accept_fd);
+        listen_started();
+    }
+    return ok();
+}
+
+void ServerBase::accepted(int fd) {
+    if (acceptor_)
+        acceptor_->dispatch(fd);
+    else
+        adopt(fd);
+}
+
+void ServerBase::adopt_handed(int fd) {
+    member_->pending.fetch_sub(1, std::memory_order_relaxed);
+    try {
+        adopt(fd);
+    } catch (...) {
+        // As an accept whose wrapping threw: adopt() closed the socket if no
+        // Stream took it, and the error goes to the engine's handler.
+        engine_->report(std::current_exception());
+    }
+}
+
+void ServerBase::listen_started() {
+    // On a later turn, never inside listen(); not at all if closed by then.
+    listen_notice_ = engine_->callback([this] {
+        if (listening()) on_listen();
+    });
 }
 
 void ServerBase::close() {
@@ -87,12 +140,14 @@ std::vector<Stream*> ServerBase::connections() const {
 void ServerBase::own(std::unique_ptr<Stream> stream) {
     Stream* s = stream.get();
     connections_.emplace(s, std::move(stream));
+    if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
     s->io().on_finished = [this, s] { forget(s); };
     s->io().start_receiving();
 }
 
 void ServerBase::track(Stream& stream) {
     connections_.emplace(&stream, nullptr);
+    if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
     stream.io().on_finished = [this, s = &stream] { forget(s); };
 }
 
@@ -101,12 +156,15 @@ void ServerBase::forget(Stream* stream) noexcept {
     if (it == connections_.end()) return;
     auto owned = std::move(it->second);
     connections_.erase(it);
+    if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
+    if (shutdown_) maybe_finish_shutdown();
     // `owned` dies here: the Stream is freed after its on_close.
 }
 
 void ServerBase::close_unowned(int fd) noexcept { ::close(fd); }
 
 void ServerBase::on_accept(Stream&) {}
+void ServerBase::on_listen() {}
 void ServerBase::on_close() {}
 void ServerBase::on_error(std::error_code error) {
     std::fprintf(stderr, "pants: server: %s\n", error.message().c_str());
@@ -115,7 +173,7 @@ void ServerBase::on_error(std::error_code error) {
 // --- Server<void> -------------------------------------------------------------
 
 void Server<void>::adopt(int fd) {
-    auto stream = std::make_unique<Stream>(engine(), fd);
+    auto stream = std::make_unique<Stream>(engine(), detail::AcceptedSocket{fd});
     track(*stream);
     on_accept(*stream);
     if (handler_) {

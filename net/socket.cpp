@@ -1,5 +1,8 @@
 #include "socket.hpp"
 
+#include <pants/cluster.hpp>
+#include <pants/listen_options.hpp>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -22,11 +25,17 @@ Result<int> open_socket(int family, int type) {
     return fd;
 }
 
-Result<int> open_bound(const Address& address, int type) {
+Result<int> open_bound(const Address& address, int type, bool reuse_port) {
     auto fd = open_socket(address.family(), type);
     if (!fd) return fd;
     if (address.is_ipv6()) set_int(*fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);  // dual stack
     if (!address.is_unix()) set_int(*fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (reuse_port && !address.is_unix()) {
+        if (auto r = set_int(*fd, SOL_SOCKET, SO_REUSEPORT, 1); !r) {
+            ::close(*fd);
+            return unexpected(r.error());
+        }
+    }
     if (::bind(*fd, address.data(), address.size()) < 0) {
         int err = errno;
         ::close(*fd);
@@ -35,8 +44,8 @@ Result<int> open_bound(const Address& address, int type) {
     return fd;
 }
 
-Result<int> open_listener(const Address& address, int backlog) {
-    auto fd = open_bound(address, SOCK_STREAM);
+Result<int> open_listener(const Address& address, int backlog, bool reuse_port) {
+    auto fd = open_bound(address, SOCK_STREAM, reuse_port);
     if (!fd) return fd;
     if (::listen(*fd, backlog) < 0) {
         int err = errno;
@@ -73,6 +82,14 @@ Result<Address> remote_address(int fd) {
     if (::getpeername(fd, a.data(), &len) < 0) return fail(errno);
     a.set_size(len);
     return a;
+}
+
+}  // namespace pants::detail
+
+namespace pants::detail {
+
+bool wants_reuse_port(const ListenOptions& options) noexcept {
+    return options.reuse_port ? *options.reuse_port : Cluster::current() != nullptr;
 }
 
 }  // namespace pants::detail

@@ -37,8 +37,17 @@ const std::error_category& net_category() noexcept {
 
 Stream::Stream(Engine& engine) : engine_(&engine), io_(new detail::StreamIo(engine, this, -1)) {}
 
-Stream::Stream(Engine& engine, int fd) : engine_(&engine), io_(new detail::StreamIo(engine, this, fd)) {
-    if (detail::is_tcp(fd)) detail::set_nodelay(fd, true);
+Stream::Stream(Engine& engine, int fd) : Stream(engine, detail::AcceptedSocket{fd}) {
+    if (fd < 0) return;  // nothing adopted: an unconnected stream
+    // The epoll backend tries each call first and parks on EAGAIN: a
+    // blocking socket would stall the loop.
+    if (int flags = ::fcntl(fd, F_GETFL); flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    io_->start_adopted();
+}
+
+Stream::Stream(Engine& engine, detail::AcceptedSocket accepted)
+    : engine_(&engine), io_(new detail::StreamIo(engine, this, accepted.fd)) {
+    if (detail::is_tcp(accepted.fd)) detail::set_nodelay(accepted.fd, true);
 }
 
 Stream::~Stream() { io_->abandon(); }
@@ -50,14 +59,12 @@ Stream::WriteAwaiter Stream::write(std::string_view data) {
     return WriteAwaiter(*io_);
 }
 
-Result<void> Stream::write_file(int fd, std::uint64_t offset, std::uint64_t nbytes) {
-    return io_->write_file(fd, offset, nbytes, false);
-}
+Result<void> Stream::write_file(int fd, FileRange range) { return io_->write_file(fd, range.offset, range.size, false); }
 
-Result<void> Stream::write_file(const std::string& path, std::uint64_t offset, std::uint64_t nbytes) {
+Result<void> Stream::write_file(const std::string& path, FileRange range) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail(errno);
-    auto r = io_->write_file(fd, offset, nbytes, true);
+    auto r = io_->write_file(fd, range.offset, range.size, true);
     if (!r) ::close(fd);
     return r;
 }

@@ -31,6 +31,7 @@ StreamIo::~StreamIo() {
     linger_timer_.cancel();
     deferred_pump_.cancel();
     deferred_report_.cancel();
+    adopted_start_.cancel();
 }
 
 // --- connecting ------------------------------------------------------------
@@ -200,6 +201,17 @@ void StreamIo::update_receive() {
 
 void StreamIo::start_receiving() { update_receive(); }
 
+void StreamIo::start_adopted() {
+    // As a connect() that succeeded: on_connect first, then on_read. Both on
+    // a later turn (the owner's constructor has not finished yet), and in
+    // that order: a receive armed now could complete before on_connect.
+    adopted_start_ = engine.callback([this] {
+        if (closing() || !owner) return;
+        call([&] { owner->on_connect(); });
+        update_receive();
+    });
+}
+
 void StreamIo::pause_reading() {
     user_paused_ = true;
     update_receive();
@@ -338,6 +350,7 @@ bool StreamIo::try_read(Stream::ReadAwaiter& r) {
             // No delimiter: whatever is buffered is the frame.
             if (!in_.empty()) return lend(r, in_.view(), in_.size());
         } else {
+            if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
             auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
             if (!frame) {
                 r.result_ = unexpected(frame.error());

@@ -55,6 +55,8 @@ public:
     // Reading.
     /// Arms the receive (a Server calls it once the connection is set up).
     void start_receiving();
+    /// A socket the user adopted: on_connect, then receiving, next turn.
+    void start_adopted();
     void pause_reading();
     void resume_reading();
     bool reading_paused() const noexcept { return user_paused_; }
@@ -145,6 +147,7 @@ private:
     Timer linger_timer_;
     Timer deferred_pump_;    // resume_reading()'s delivery, on a later turn
     Timer deferred_report_;  // a misused connect()'s error, on a later turn
+    Timer adopted_start_;    // start_adopted()'s on_connect, on a later turn
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
 };
 

@@ -8,14 +8,29 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 namespace pants::detail {
+
+// Datagrams get buffers of their own, large enough for any UDP datagram
+// (65,535 bytes of payload) plus what comes before it in a multishot
+// recvmsg buffer (datagram_overhead: 16-byte header, 128-byte name), so
+// that every legal datagram arrives whole without making every stream's
+// buffer that large. A few, shared by every datagram channel of the engine
+// and allocated when the first one receives: an idle channel holds none,
+// and only the pages datagrams are written into become resident.
+constexpr unsigned kDatagramBufferCount = 32;  // a power of two (io_uring)
+constexpr unsigned kDatagramBufferSize = 65536 + 4096;
+// Completion::buffer_id of a datagram buffer: which pool release() returns it to.
+constexpr std::uint16_t kDatagramBufferTag = 0x8000;
 
 class BufferPool {
 public:
     BufferPool(unsigned count, unsigned size)
         : count_(count), size_(size), memory_(new char[std::size_t(count) * size]) {
+        // Buffer ids share 16 bits with kDatagramBufferTag.
+        if (count > kDatagramBufferTag) throw std::invalid_argument("pants: at most 32768 receive buffers");
         free_.reserve(count);
         for (unsigned i = count; i-- > 0;) free_.push_back(static_cast<std::uint16_t>(i));
     }

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
+
+#include "signal_watch.hpp"
 
 namespace pants {
 namespace {
@@ -23,7 +26,23 @@ detail::BackendConfig backend_config(const Engine::Options& o) {
     return detail::BackendConfig{o.ring_entries, o.buffer_count, o.buffer_size};
 }
 
+thread_local Engine* current_engine = nullptr;
+
+// Engine::current() for the length of one loop turn.
+class CurrentEngine {
+public:
+    explicit CurrentEngine(Engine* e) noexcept : saved_(std::exchange(current_engine, e)) {}
+    ~CurrentEngine() { current_engine = saved_; }
+    CurrentEngine(const CurrentEngine&) = delete;
+    CurrentEngine& operator=(const CurrentEngine&) = delete;
+
+private:
+    Engine* saved_;
+};
+
 }  // namespace
+
+Engine* Engine::current() noexcept { return current_engine; }
 
 Engine& Engine::instance() {
     static Engine engine;
@@ -45,12 +64,14 @@ Engine::~Engine() {
     // Channels still open are closed first, so that their operations come
     // back (a multishot receive would otherwise never end).
     for (auto* c = clients_; c; c = c->next_) c->engine_stopping();
+    if (signals_) signals_->stop();
     for (auto* d = detached_; d; d = d->next()) d->cancel_state()->request();
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     while ((detached_ || backend_->in_flight() > 0 || !next_turn_.empty()) && Clock::now() < deadline)
         poll(std::chrono::milliseconds(10));
     // Whatever is still suspended will never be resumed: free its frame.
     while (detached_) std::coroutine_handle<detail::DetachedPromise>::from_promise(*detached_).destroy();
+    signals_.reset();
     // Channels that outlive us become inert (and free themselves if no one
     // owns them).
     while (auto* c = clients_) {
@@ -98,6 +119,12 @@ bool Engine::run_until(const std::function<bool()>& done, Duration limit) {
 }
 
 void Engine::poll(Duration timeout) {
+    CurrentEngine current(this);
+    struct TurnScope {
+        int& depth;
+        explicit TurnScope(int& d) : depth(d) { ++depth; }
+        ~TurnScope() { --depth; }
+    } scope(turn_depth_);
     // Each step is checked here first: most turns have nothing for most
     // of them, and a turn's fixed cost is what one connection pays per
     // message.
@@ -113,6 +140,9 @@ void Engine::poll(Duration timeout) {
     if (has_posted_.load(std::memory_order_relaxed)) run_posted();
     if (!timers_.empty()) run_timers();  // also saves the clock read
     if (!next_turn_.empty() || !every_turn_.empty()) run_turn_callbacks();
+    // Wake-ups for other engines queued this turn leave now, not at our
+    // next wait (which may never come if this loop is stopping).
+    backend_->flush_notifications();
 }
 
 void Engine::invoke(TimerState& t) noexcept {
@@ -230,12 +260,26 @@ void Engine::run_flushes() {
 }
 
 void Engine::post(detail::Callback f) {
+    bool first;
     {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(f));
-        has_posted_.store(true, std::memory_order_release);
+        first = !has_posted_.exchange(true, std::memory_order_acq_rel);
     }
-    backend_->wake();
+    // One wake-up per batch: whoever made the queue non-empty wakes the
+    // engine, and run_posted() takes the whole batch.
+    if (!first) return;
+    Engine* from = current_engine;
+    if (from == this) return;  // our own loop checks has_posted_ before it waits
+    if (from)
+        from->backend_->notify(*backend_);  // sent with from's next submission
+    else
+        backend_->wake();
+}
+
+Timer Engine::add_signal(int signo, detail::Callback fn) {
+    if (!signals_) signals_ = std::make_unique<detail::SignalWatch>(*this);
+    return signals_->add(signo, std::move(fn));
 }
 
 void Engine::set_error_handler(std::function<void(std::exception_ptr)> handler) {

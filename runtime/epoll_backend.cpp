@@ -2,6 +2,7 @@
 #include "sigpipe_guard.hpp"
 
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -109,6 +110,7 @@ void EpollBackend::submit(Operation& op) {
     started(op);
     op.transferred = 0;
     FdState& s = state(op.fd);
+    if (op.kind == OpKind::poll) op.transferred = 1;  // look at the fd's state first (run_watchers)
     if (!s.registered) {
         // Once per fd, for its whole life: both directions, edge-triggered.
         epoll_event ev{};
@@ -118,6 +120,14 @@ void EpollBackend::submit(Operation& op) {
             // Not pollable (a regular file): the syscall itself never blocks.
         }
         s.registered = true;
+        // Edges before this registration were not seen: assume ready.
+        s.readable = s.writable = true;
+        s.hung_up = false;
+    }
+    if (op.kind == OpKind::poll) {
+        s.watchers.push(op);
+        mark_dirty(op.fd);
+        return;
     }
     const bool reader = is_reader(op);
     (reader ? s.readers : s.writers).push(op);
@@ -138,13 +148,29 @@ void EpollBackend::cancel(Operation& op) {
     if (!op.in_flight || op.cancelling) return;
     op.cancelling = true;
     FdState& s = state(op.fd);
+    if (op.kind == OpKind::poll) {
+        if (s.watchers.remove(op)) cancelled_.push(op);
+        forget_if_unused(op.fd);
+        return;
+    }
     if ((is_reader(op) ? s.readers : s.writers).remove(op)) cancelled_.push(op);
+}
+
+// A descriptor from elsewhere that nothing here uses any more is taken out
+// of the epoll set: its owner may close it, and a descriptor reusing the
+// number must then be registered afresh.
+void EpollBackend::forget_if_unused(int fd) {
+    FdState& s = state(fd);
+    if (!s.registered || s.readers.head || s.writers.head || s.watchers.head) return;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // EBADF if it is closed already: fine
+    s.registered = false;
+    s.ready = 0;
 }
 
 void EpollBackend::close(int fd) {
     if (std::size_t(fd) < fds_.size()) {
         FdState& s = fds_[std::size_t(fd)];
-        for (OpQueue* q : {&s.readers, &s.writers})
+        for (OpQueue* q : {&s.readers, &s.writers, &s.watchers})
             while (Operation* op = q->pop()) {
                 op->cancelling = true;
                 cancelled_.push(*op);
@@ -152,6 +178,7 @@ void EpollBackend::close(int fd) {
         if (s.registered) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         s.registered = false;
         s.dirty = false;  // a stale entry in dirty_ finds empty queues
+        s.ready = 0;
         s.readable = s.writable = true;  // the number's next socket starts afresh
         s.hung_up = false;
     }
@@ -160,7 +187,10 @@ void EpollBackend::close(int fd) {
 
 void EpollBackend::release(std::uint16_t buffer_id) {
     returned();
-    pool_.give(buffer_id);
+    if (buffer_id & kDatagramBufferTag)
+        dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
+    else
+        pool_.give(buffer_id);
     if (!starved_.empty()) {
         for (int fd : starved_) mark_dirty(fd);
         starved_.clear();
@@ -181,11 +211,12 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         }
         FdState& s = state(fd);
         const std::uint32_t ev = events[i].events;
+        s.ready |= ev;
         // Errors and hang-ups wake both directions: each op learns of it.
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.readable = true;
         if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.hung_up = true;
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
-        if ((s.readable && s.readers.head) || (s.writable && s.writers.head)) mark_dirty(fd);
+        if (s.watchers.head || (s.readable && s.readers.head) || (s.writable && s.writers.head)) mark_dirty(fd);
     }
 
     while (Operation* op = cancelled_.pop()) dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
@@ -195,9 +226,13 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     for (int fd : dirty) {
         FdState& s = state(fd);
         s.dirty = false;
-        if (s.readable && s.readers.head) run_queue(fd, true);
-        // Re-fetched: the readers' handlers may have grown fds_.
-        if (FdState& t = state(fd); t.writable && t.writers.head) run_queue(fd, false);
+        if (s.watchers.head)
+            run_watchers(fd);
+        else
+            s.ready = 0;
+        // Re-fetched after each step: handlers may have grown fds_.
+        if (FdState& r = state(fd); r.readable && r.readers.head) run_queue(fd, true);
+        if (FdState& w = state(fd); w.writable && w.writers.head) run_queue(fd, false);
     }
     if (dirty_.empty()) dirty_.swap(dirty), dirty_.clear();  // keep the capacity
 }
@@ -252,6 +287,32 @@ void EpollBackend::run_queue(int fd, bool readers) {
     mark_dirty(fd);  // budget spent: go on next turn
 }
 
+// Watchers hear of the events epoll reported since they last ran; a new
+// one (or one armed again by modify()) asks poll(2) for the fd's state
+// now, since the edge that made it ready may have come and gone unseen.
+void EpollBackend::run_watchers(int fd) {
+    const std::uint32_t ready = std::exchange(state(fd).ready, 0);
+    if (!state(fd).watchers.head) return;
+    // A snapshot: a callback may cancel watchers (they leave the queue)
+    // or add new ones (those run next turn: the fd is marked again).
+    watching_.clear();
+    for (Operation* op = state(fd).watchers.head; op; op = op->next) watching_.push_back(op);
+    for (std::size_t i = 0; i < watching_.size(); ++i) {
+        Operation& op = *watching_[i];
+        // Cancelled by an earlier callback: its ECANCELED comes next turn.
+        if (op.cancelling || !op.in_flight) continue;
+        std::uint32_t events = ready;
+        if (std::exchange(op.transferred, 0)) {
+            pollfd p{fd, short(op.poll_events), 0};
+            events = ::poll(&p, 1, 0) > 0 ? std::uint32_t(std::uint16_t(p.revents)) : 0;
+        }
+        events &= op.poll_events | EPOLLERR | EPOLLHUP;
+        if (!events) continue;
+        if (!op.multishot) state(fd).watchers.remove(op);
+        dispatch(op, Completion{int(events), op.multishot, nullptr, 0});
+    }
+}
+
 EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     int r = 0;
     switch (op.kind) {
@@ -273,6 +334,8 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     case OpKind::recvmsg:
         r = int(::recvmsg(op.fd, op.msg, MSG_DONTWAIT));
         break;
+    case OpKind::poll:
+        return Attempt::blocked;  // never queued here: run_watchers
     case OpKind::sendfile: {
         off_t offset = off_t(op.offset);
         SigpipeGuard guard;  // sendfile has no MSG_NOSIGNAL
@@ -287,18 +350,21 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
 }
 
 EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c) {
+    const bool datagrams = op.kind == OpKind::receive_from;
+    if (datagrams && !dgram_pool_) dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
+    BufferPool& pool = datagrams ? *dgram_pool_ : pool_;
     std::uint16_t id;
-    if (!pool_.take(id)) return Attempt::again;
-    char* buffer = pool_.at(id);
+    if (!pool.take(id)) return Attempt::again;
+    char* buffer = pool.at(id);
     ssize_t r;
     c = Completion{};
-    if (op.kind == OpKind::receive) {
-        r = ::recv(op.fd, buffer, pool_.size(), 0);
+    if (!datagrams) {
+        r = ::recv(op.fd, buffer, pool.size(), 0);
     } else {
         // Leave the room io_uring's multishot takes for its header and the
         // name, so that both backends cut a datagram at the same size.
         const std::size_t overhead = datagram_overhead(*op.msg);
-        iovec iov{buffer, pool_.size() > overhead ? pool_.size() - overhead : 0};
+        iovec iov{buffer, pool.size() > overhead ? pool.size() - overhead : 0};
         msghdr msg{};
         msg.msg_name = &name_;
         msg.msg_namelen = sizeof name_;
@@ -314,11 +380,11 @@ EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c
         c.result = int(r);
         c.more = true;
         c.data = buffer;
-        c.buffer_id = id;
+        c.buffer_id = datagrams ? std::uint16_t(id | kDatagramBufferTag) : id;
         return Attempt::done;
     }
     int err = errno;
-    pool_.give(id);
+    pool.give(id);
     if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return Attempt::blocked;
     c = Completion{r == 0 ? 0 : -err, false, nullptr, 0};
     return Attempt::done;

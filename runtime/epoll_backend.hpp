@@ -9,6 +9,7 @@
 
 #include <sys/epoll.h>
 
+#include <memory>
 #include <vector>
 
 #include <pants/detail/backend.hpp>
@@ -42,6 +43,8 @@ private:
     struct FdState {
         OpQueue readers;  // accept, receive, receive_from, read, recvmsg
         OpQueue writers;  // send, connect, sendfile
+        OpQueue watchers; // poll: told of readiness, never attempt a syscall
+        std::uint32_t ready = 0;  // epoll events since the watchers last ran
         bool registered = false;
         bool dirty = false;  // listed in dirty_
         // Edge-triggered readiness: false once a direction said EAGAIN (or
@@ -66,6 +69,8 @@ private:
     static bool is_reader(const Operation& op) noexcept;
     int wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout);
     void run_queue(int fd, bool readers);
+    void run_watchers(int fd);
+    void forget_if_unused(int fd);
     Attempt attempt(Operation& op, Completion& c);
     Attempt attempt_receive(Operation& op, Completion& c);
     Attempt attempt_connect(Operation& op, Completion& c);
@@ -73,10 +78,12 @@ private:
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     BufferPool pool_;
+    std::unique_ptr<BufferPool> dgram_pool_;  // datagram buffers (buffer_pool.hpp), made on first use
     std::vector<FdState> fds_;
     std::vector<int> dirty_;       // fds whose queues should be tried this turn
     std::vector<int> starved_;     // fds whose receive waits for a free buffer
     OpQueue cancelled_;            // unparked by cancel(), completed next turn
+    std::vector<Operation*> watching_;  // run_watchers' snapshot (kept for its capacity)
     sockaddr_storage name_{};      // receive_from: the sender, for the handler
 };
 

@@ -16,11 +16,16 @@ namespace pants::detail {
 namespace {
 
 constexpr std::uint16_t kBufferGroup = 0;
+constexpr std::uint16_t kDatagramGroup = 1;
 static_assert(sizeof(io_uring_recvmsg_out) == 4 * sizeof(std::uint32_t), "see datagram_overhead");
 constexpr unsigned kCompletionBatch = 256;
 
 // user_data of operations whose completion nobody waits for (cancels).
 constexpr std::uint64_t kIgnored = 0;
+// user_data of the CQE another engine's MSG_RING posts into this ring: it
+// only has to end our wait. Operation addresses are even, so 1 is free, and
+// a failed MSG_RING comes back to its sender as (target address | 1).
+constexpr std::uint64_t kRingMessage = 1;
 
 std::uint64_t tag(Operation& op) { return reinterpret_cast<std::uintptr_t>(&op); }
 
@@ -85,6 +90,10 @@ Result<void> UringBackend::init(const BackendConfig& config) {
     // accept (5.19) and IORING_OP_SEND_ZC with multishot recv (6.0).
     multishot_accept_ = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
     multishot_recv_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+    // Test hook: behave as a kernel without MSG_RING (before 5.18).
+    const char* no_msg_ring = std::getenv("PANTS_URING_NO_MSG_RING");
+    msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+                !(no_msg_ring && *no_msg_ring && *no_msg_ring != '0');
     io_uring_free_probe(probe);
     if (!complete) return fail(ENOSYS);
 
@@ -100,30 +109,52 @@ Result<void> UringBackend::init(const BackendConfig& config) {
     return ok();
 }
 
-// liburing 2.3 has no io_uring_setup_buf_ring: map and register it here.
 Result<void> UringBackend::init_buffer_ring() {
-    buf_ring_bytes_ = sizeof(io_uring_buf) * pool_.count();
-    void* mem = ::mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
-                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    auto r = register_buffers(pool_, kBufferGroup, buf_ring_bytes_);
+    if (!r) return unexpected(r.error());
+    buf_ring_ = *r;
+    return ok();
+}
+
+// liburing 2.3 has no io_uring_setup_buf_ring: map and register it here.
+Result<io_uring_buf_ring*> UringBackend::register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes) {
+    bytes = sizeof(io_uring_buf) * pool.count();
+    void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (mem == MAP_FAILED) return fail(errno);
-    buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
-    io_uring_buf_ring_init(buf_ring_);
+    auto* br = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_ring_init(br);
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
-    reg.ring_entries = pool_.count();
-    reg.bgid = kBufferGroup;
-    if (int r = io_uring_register_buf_ring(&ring_, &reg, 0); r < 0) return fail(-r);
-    const int mask = io_uring_buf_ring_mask(pool_.count());
-    for (unsigned i = 0; i < pool_.count(); ++i)
-        io_uring_buf_ring_add(buf_ring_, pool_.at(std::uint16_t(i)), pool_.size(),
-                              std::uint16_t(i), mask, int(i));
-    io_uring_buf_ring_advance(buf_ring_, int(pool_.count()));
-    return ok();
+    reg.ring_entries = pool.count();
+    reg.bgid = group;
+    if (int r = io_uring_register_buf_ring(&ring_, &reg, 0); r < 0) {
+        ::munmap(mem, bytes);
+        return fail(-r);
+    }
+    const int mask = io_uring_buf_ring_mask(pool.count());
+    for (unsigned i = 0; i < pool.count(); ++i)
+        io_uring_buf_ring_add(br, pool.at(std::uint16_t(i)), pool.size(), std::uint16_t(i), mask, int(i));
+    io_uring_buf_ring_advance(br, int(pool.count()));
+    return br;
+}
+
+void UringBackend::ensure_datagram_ring() {
+    if (dgram_ring_) return;
+    dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
+    auto r = register_buffers(*dgram_pool_, kDatagramGroup, dgram_ring_bytes_);
+    if (!r) throw std::system_error(r.error(), "pants: io_uring datagram buffers");
+    dgram_ring_ = *r;
+}
+
+char* UringBackend::buffer_at(std::uint16_t tagged_id) const noexcept {
+    if (tagged_id & kDatagramBufferTag) return dgram_pool_->at(std::uint16_t(tagged_id & ~kDatagramBufferTag));
+    return pool_.at(tagged_id);
 }
 
 UringBackend::~UringBackend() {
     if (ring_ready_) io_uring_queue_exit(&ring_);  // the kernel cancels what is left
     if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes_);
+    if (dgram_ring_) ::munmap(dgram_ring_, dgram_ring_bytes_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -168,6 +199,7 @@ void UringBackend::submit(Operation& op) {
     op.transferred = 0;
     op.in_pipe = 0;
     op.polling = false;
+    if (op.kind == OpKind::receive_from) ensure_datagram_ring();  // before taking an SQE: it may throw
     prepare(op, next_sqe());
 }
 
@@ -195,11 +227,11 @@ void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
             // and puts the payload at the buffer's start: cap it to the room
             // multishot leaves, so that both cut a datagram at the same size.
             op.msg->msg_namelen = sizeof(sockaddr_storage);
-            op.msg->msg_iov[0].iov_len = pool_.size() - datagram_overhead(*op.msg);
+            op.msg->msg_iov[0].iov_len = dgram_pool_->size() - datagram_overhead(*op.msg);
             io_uring_prep_recvmsg(sqe, op.fd, op.msg, 0);
         }
         sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = kBufferGroup;
+        sqe->buf_group = kDatagramGroup;
         break;
     case OpKind::read:
         io_uring_prep_read(sqe, op.fd, op.data, unsigned(op.size), std::uint64_t(-1));
@@ -212,6 +244,14 @@ void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
         break;
     case OpKind::connect:
         io_uring_prep_connect(sqe, op.fd, op.address, op.address_size);
+        break;
+    case OpKind::poll:
+        // Multishot poll (5.13) is older than multishot accept (5.19),
+        // which multishot_accept_ probes for.
+        if (op.multishot && multishot_accept_)
+            io_uring_prep_poll_multishot(sqe, op.fd, op.poll_events);
+        else
+            io_uring_prep_poll_add(sqe, op.fd, op.poll_events);
         break;
     case OpKind::sendfile:
         // io_uring has no sendfile: splice file -> pipe, then pipe -> socket.
@@ -252,6 +292,12 @@ void UringBackend::release(std::uint16_t buffer_id) {
 }
 
 void UringBackend::recycle(std::uint16_t buffer_id) {
+    if (buffer_id & kDatagramBufferTag) {
+        const auto id = std::uint16_t(buffer_id & ~kDatagramBufferTag);
+        io_uring_buf_ring_add(dgram_ring_, dgram_pool_->at(id), dgram_pool_->size(), id,
+                              io_uring_buf_ring_mask(dgram_pool_->count()), dgram_returned_++);
+        return;
+    }
     io_uring_buf_ring_add(buf_ring_, pool_.at(buffer_id), pool_.size(), buffer_id,
                           io_uring_buf_ring_mask(pool_.count()), buffers_returned_++);
 }
@@ -260,6 +306,10 @@ void UringBackend::flush_buffers() {
     if (buffers_returned_ > 0) {
         io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
         buffers_returned_ = 0;
+    }
+    if (dgram_returned_ > 0) {
+        io_uring_buf_ring_advance(dgram_ring_, dgram_returned_);
+        dgram_returned_ = 0;
     }
     // Receives that ran dry get re-armed now that buffers are back.
     if (!starved_.empty()) {
@@ -307,7 +357,11 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
         }
         io_uring_cq_advance(&ring_, n);
         for (unsigned i = 0; i < n; ++i) {
-            if (batch[i].user_data == kIgnored) continue;
+            if (batch[i].user_data == kIgnored || batch[i].user_data == kRingMessage) continue;
+            if (batch[i].user_data & 1) {
+                notify_failed(batch[i].user_data);
+                continue;
+            }
             complete(*reinterpret_cast<Operation*>(batch[i].user_data), batch[i].res, batch[i].flags);
         }
         if (n < kCompletionBatch) break;
@@ -335,6 +389,9 @@ void UringBackend::complete(Operation& op, int res, unsigned flags) {
     case OpKind::sendfile:
         complete_sendfile(op, res);
         return;
+    case OpKind::poll:
+        if (!op.multishot) return dispatch(op, Completion{res, false, nullptr, 0});
+        [[fallthrough]];  // a watch stays armed as a listener does
     case OpKind::accept: {
         bool more = flags & IORING_CQE_F_MORE;
         if (!more && res >= 0 && !op.cancelling) {
@@ -355,9 +412,10 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
     const bool more = flags & IORING_CQE_F_MORE;
     if (flags & IORING_CQE_F_BUFFER) {
         auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
+        if (op.kind == OpKind::receive_from) id = std::uint16_t(id | kDatagramBufferTag);  // kDatagramGroup
         // An empty datagram is a datagram; an empty stream read is its end.
         if (op.kind == OpKind::receive_from && res >= 0)
-            return keep_armed(op, more, datagram(op, res, pool_.at(id), id));
+            return keep_armed(op, more, datagram(op, res, buffer_at(id), id));
         if (res > 0) return keep_armed(op, more, Completion{res, true, pool_.at(id), id});
         recycle(id);  // consumed by an end of stream or an error: nothing in it
     } else if (op.kind == OpKind::receive_from && res == 0) {
@@ -446,6 +504,32 @@ void UringBackend::complete_sendfile(Operation& op, int res) {
 void UringBackend::wake() noexcept {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+// --- cross-engine wake-ups -----------------------------------------------------
+
+void UringBackend::notify(Backend& target) noexcept {
+    auto* t = dynamic_cast<UringBackend*>(&target);
+    if (!msg_ring_ || !t || !t->msg_ring_) return target.wake();
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) return target.wake();  // queue full: not worth an early submit
+    // A CQE in the target's ring ends its wait; success posts nothing here.
+    io_uring_prep_msg_ring(sqe, t->ring_.ring_fd, 0, kRingMessage, 0);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    sqe->user_data = reinterpret_cast<std::uintptr_t>(t) | 1;
+    notifications_queued_ = true;
+}
+
+void UringBackend::flush_notifications() {
+    if (!std::exchange(notifications_queued_, false)) return;
+    enable();
+    check_enter(io_uring_submit(&ring_));
+}
+
+void UringBackend::notify_failed(std::uint64_t user_data) noexcept {
+    // The target's ring refused (still disabled before its first turn:
+    // EBADFD; or its queue overflowed): wake it the ordinary way.
+    reinterpret_cast<UringBackend*>(user_data & ~std::uint64_t(1))->wake();
 }
 
 }  // namespace pants::detail

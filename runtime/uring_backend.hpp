@@ -30,6 +30,8 @@ public:
     void release(std::uint16_t buffer_id) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
+    void notify(Backend& target) noexcept override;
+    void flush_notifications() override;
 
     /// The setup flags the ring got (for tests and the benchmark banner).
     unsigned setup_flags() const noexcept { return setup_flags_; }
@@ -38,6 +40,7 @@ private:
     explicit UringBackend(const BackendConfig& config);
     Result<void> init(const BackendConfig& config);
     Result<void> init_buffer_ring();
+    Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes);
     io_uring_sqe* next_sqe();
     io_uring_sqe* next_sqe_after_submit();
     void enable();
@@ -61,8 +64,22 @@ private:
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::size_t buf_ring_bytes_ = 0;
     int buffers_returned_ = 0;          // added to the ring, not yet advanced
+
+    // Datagram receive buffers (buffer_pool.hpp): a second provided-buffer
+    // group, set up by the first receive_from.
+    void ensure_datagram_ring();
+    char* buffer_at(std::uint16_t tagged_id) const noexcept;
+    std::unique_ptr<BufferPool> dgram_pool_;
+    io_uring_buf_ring* dgram_ring_ = nullptr;
+    std::size_t dgram_ring_bytes_ = 0;
+    int dgram_returned_ = 0;
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
+
+    // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.
+    bool msg_ring_ = false;
+    bool notifications_queued_ = false;
+    void notify_failed(std::uint64_t user_data) noexcept;
 
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;

@@ -7,7 +7,8 @@
 # asking for sudo from inside a build script surprises people.
 
 # Packages every build needs (DESIGN.md, Dependencies).
-PANTS_BUILD_PACKAGES=(g++ meson ninja-build cmake pkg-config liburing-dev doctest-dev libexpected-dev)
+# libpcre2-dev: the regex read_delimiter (PCRE2, JIT, partial matching).
+PANTS_BUILD_PACKAGES=(g++ meson ninja-build cmake pkg-config liburing-dev doctest-dev libexpected-dev libpcre2-dev)
 # Extra packages for ./test.sh: a local DNS server and dig for the resolver
 # tests, clang and its runtime for the libFuzzer targets.
 PANTS_TEST_PACKAGES=(dnsmasq-base bind9-dnsutils clang libclang-rt-14-dev)

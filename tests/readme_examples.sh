@@ -21,7 +21,8 @@ cxx=("$@")
 libdir=$(dirname "$lib")
 flags=(-std=c++20 -Wall -Wextra -Werror -O0 -pthread
        -I"$PANTS_SOURCE_ROOT/include" -I"$PANTS_SOURCE_ROOT/runtime/include"
-       -I"$PANTS_SOURCE_ROOT/net/include" -I"$PANTS_SOURCE_ROOT/dns/include")
+       -I"$PANTS_SOURCE_ROOT/net/include" -I"$PANTS_SOURCE_ROOT/dns/include"
+       -I"$PANTS_SOURCE_ROOT/client/include")
 libs=(-L"$libdir" -Wl,-rpath,"$libdir" -lpants)
 
 rm -rf "$work"

@@ -10,22 +10,7 @@
 #include <cstring>
 #include <new>
 
-// The replacements below pair operator new with malloc and delete with
-// free, which is correct; GCC 12 still flags the pairs it inlines into this
-// file in sanitizer builds.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    ++allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "alloc_counter.hpp"
 
 using namespace test;
 using pants::Engine;
@@ -79,16 +64,52 @@ long allocations_per_2000_round_trips(Engine& engine, ServerT& server) {
 
 }  // namespace
 
-TEST_CASE("the callback echo path allocates nothing per message") {
+// A Server<ConnectionClass> on loopback, counted over 2,000 round trips.
+template <class ConnectionClass>
+long callback_server_allocations() {
     Engine engine;
-    pants::Server<Echo> server(engine);
+    pants::Server<ConnectionClass> server(engine);
     REQUIRE(server.listen(loopback()));
-    CHECK(allocations_per_2000_round_trips(engine, server) == 0);
+    return allocations_per_2000_round_trips(engine, server);
 }
+
+TEST_CASE("the callback echo path allocates nothing per message") { CHECK(callback_server_allocations<Echo>() == 0); }
 
 TEST_CASE("the coroutine echo path allocates nothing per message") {
     Engine engine;
     pants::Server server(echo, engine);
     REQUIRE(server.listen(loopback()));
     CHECK(allocations_per_2000_round_trips(engine, server) == 0);
+}
+
+// Issue 10: a regex frame (with its groups) and a packed record read and
+// written back with write_packed allocate nothing per message either.
+namespace {
+
+struct RegexEcho : pants::Connection {
+    void on_connect() override { read_delimiter = pants::ReadDelimiter::regex("(x{32})(x{32})", pants::RegexMode::match); }
+    void on_read(std::string_view) override {
+        const pants::RegexMatch m = read_delimiter.match();
+        write(m[1]);
+        write(m[2]);
+    }
+};
+
+struct PackedEcho : pants::Connection {
+    void on_connect() override { read_delimiter = pants::ReadDelimiter::packed("!32s4Q"); }
+    void on_read(std::string_view) override {
+        const pants::PackedRecord r = read_delimiter.record();
+        auto [text, a, b, c, d] = r.unpack<std::string_view, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t>();
+        write_packed("!32s4Q", text, a, b, c, d);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the regex framing path allocates nothing per message") {
+    CHECK(callback_server_allocations<RegexEcho>() == 0);
+}
+
+TEST_CASE("packed records and write_packed allocate nothing per message") {
+    CHECK(callback_server_allocations<PackedEcho>() == 0);
 }

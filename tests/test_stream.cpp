@@ -337,7 +337,7 @@ struct Sender : pants::Connection {
 struct Slice : pants::Connection {
     static inline int fd;
     void on_connect() override {
-        REQUIRE(write_file(fd, 1000, 5000));
+        REQUIRE(write_file(fd, {.offset = 1000, .size = 5000}));
         end();
     }
 };

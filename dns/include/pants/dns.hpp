@@ -1,6 +1,7 @@
 // pants/dns.hpp: the asynchronous DNS resolver and its wire codec.
 //
 //   pants/dns/resolver.hpp     Resolver, query/resolve, gethostby*, sync::
+//   pants/dns/address_order.hpp  sort_destinations (RFC 6724)
 //   pants/dns/message.hpp      Message, encode_query/encode/decode
 //   pants/dns/rdata.hpp        typed RDATA
 //   pants/dns/types.hpp        Status, types, classes
@@ -8,6 +9,7 @@
 //   pants/dns/resolv_conf.hpp  /etc/resolv.conf
 #pragma once
 
+#include <pants/dns/address_order.hpp>
 #include <pants/dns/hosts_file.hpp>
 #include <pants/dns/message.hpp>
 #include <pants/dns/name.hpp>

@@ -29,6 +29,7 @@
 // operations in flight is safe.
 #pragma once
 
+#include <array>
 #include <coroutine>
 #include <cstdint>
 #include <optional>
@@ -37,7 +38,9 @@
 #include <pants/address.hpp>
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
+#include <pants/listen_options.hpp>
 #include <pants/net_error.hpp>
+#include <pants/packed.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/result.hpp>
 #include <pants/stream.hpp>
@@ -67,21 +70,32 @@ public:
     /// What one on_read() / receive() delivers, within each datagram.
     ReadDelimiterSetting read_delimiter;
     /// The largest datagram received whole; larger ones are reported as
-    /// truncated. Read when the socket opens. While on_read() receives,
-    /// datagrams land in the engine's receive buffers
-    /// (Engine::Options::buffer_size, 16384 by default), each of which also
-    /// holds the sender's address: there the bound is the smaller of this
-    /// and Options::buffer_size - 144 (16240 by default). That holds too for
-    /// datagrams the channel had already taken in when a coroutine's first
-    /// receive() took over; after that, receive() gets up to buffer_size.
+    /// truncated (std::errc::message_size). Read when the socket opens.
+    /// The default takes any UDP datagram (65,507 bytes over IPv4, 65,527
+    /// over IPv6). In callback mode datagrams land in the engine's datagram
+    /// buffers, which take up to 65,536 + 3,952 bytes (more than any UDP
+    /// datagram; a larger Unix datagram is reported as truncated); a
+    /// coroutine's receive() uses a buffer of this size, made when a
+    /// coroutine first receives, so an idle channel holds none.
     std::size_t buffer_size = 65536;
 
     class ReceiveAwaiter;
     class SendAwaiter;
 
     /// Binds to `address` ("0.0.0.0:5000", "[::]:0", "/run/x.sock") and
-    /// starts receiving.
+    /// starts receiving; on_listen() follows on a later turn.
     Result<void> listen(const Address& address);
+    /// The same with options (SO_REUSEPORT: see ListenOptions).
+    Result<void> listen(const Address& address, const ListenOptions& options);
+    /// Takes ownership of a datagram socket made elsewhere (bound, maybe
+    /// connected: systemd socket activation, an inherited descriptor),
+    /// makes it non-blocking and starts receiving; on_listen() follows if
+    /// it is bound. EISCONN if this channel has a socket already; ENOTSOCK
+    /// or EPROTOTYPE when `fd` is not a datagram socket (then left alone).
+    Result<void> assign(int fd);
+    /// True once listen() (or assign() of a bound socket) succeeded, until
+    /// the channel closes.
+    bool listening() const noexcept;
     /// Fixes the peer: write(data) goes there, only its datagrams are
     /// received, and an ICMP port-unreachable arrives as ECONNREFUSED.
     Result<void> connect(const Address& address);
@@ -92,6 +106,21 @@ public:
     /// whichever came last (as Pants), else the connected peer. With none,
     /// on_write_error(EDESTADDRREQ) follows.
     void write(std::string_view data);
+    /// Queues one datagram holding `values` encoded as one record of a
+    /// Python struct `format` (see pants/packed.hpp), to the address
+    /// write(data) uses; a bad format or value throws std::invalid_argument
+    /// and queues nothing.
+    template <class... Ts>
+    void write_packed(std::string_view format, const Ts&... values) {
+        const std::array<detail::PackedArg, sizeof...(Ts)> args{detail::packed_arg(values)...};
+        write(detail::PackedBytes(format, args).view());
+    }
+    /// The same, to `to` (which becomes the address write(data) uses).
+    template <class... Ts>
+    void write_packed_to(const Address& to, std::string_view format, const Ts&... values) {
+        const std::array<detail::PackedArg, sizeof...(Ts)> args{detail::packed_arg(values)...};
+        write(detail::PackedBytes(format, args).view(), to);
+    }
     /// Closes once every queued datagram has been sent.
     void end();
     /// Closes now; queued datagrams are dropped. on_close() follows, once.
@@ -117,6 +146,9 @@ public:
     virtual void on_read(std::string_view data, const Address& from);
     /// Called when the send queue has drained.
     virtual void on_write();
+    /// Called when listen() (or assign() of a bound socket) succeeded, on a
+    /// later turn.
+    virtual void on_listen();
     /// Called exactly once, when the channel has closed.
     virtual void on_close();
     /// A datagram could not be received whole (std::errc::message_size), a

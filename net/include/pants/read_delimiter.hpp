@@ -10,11 +10,33 @@
 //   ReadDelimiter::length_prefixed(2)    a 2-byte big-endian length, then
 //                                        that many payload bytes
 //   ReadDelimiter::function(f)           whatever f says
+//   ReadDelimiter::regex("\\r?\\n")       up to, and without, a match of a
+//                                        regular expression (RegexMode::search)
+//   ReadDelimiter::regex("(\\w+)=(\\d+);", RegexMode::match)
+//                                        a match at the front, with its groups
+//   ReadDelimiter::packed("!BIh")         one record of a Python struct format
 //
 // It is a value with no I/O and no state; `next(buffered)` finds the first
 // frame. The built-in kinds use no heap and no indirect call per frame.
 // Callback and coroutine reads of a channel share one Framer (below), so
-// both see the same frames from the same buffer.
+// both see the same frames from the same buffer; the Framer also holds the
+// groups of a regex frame (Framer::match(), `read_delimiter.match()` on a
+// channel) and the record view of a packed frame (`read_delimiter.record()`).
+//
+// Regular expressions are PCRE2 (Perl syntax, byte semantics unless the
+// pattern starts with (*UTF)), compiled once with its JIT. Matching is
+// incremental: bytes that arrive later continue the search from where a
+// match could still begin, instead of rescanning everything buffered, and
+// the frames do not depend on how the bytes were split into chunks. A
+// match that more bytes could still change waits for them (as PCRE2's
+// PCRE2_PARTIAL_HARD): `\n+` waits for the byte after the newlines, `\n`
+// does not; `$`, `\z` and `\b` at the end of what is buffered also wait.
+// A match that stays partial (an open quote under `"[^"]*"`) is searched
+// again from its start as bytes arrive, so such a frame costs its length
+// squared over the chunk size; keep buffer_size modest for such patterns.
+// An empty match never counts. Each search is bounded (a match limit and a
+// backtracking limit): a pattern such as (a+)+b against a long run of `a`s
+// fails the channel with FrameError::regex_limit instead of hanging it.
 #pragma once
 
 #include <concepts>
@@ -22,13 +44,21 @@
 #include <cstdint>
 #include <type_traits>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include <pants/frame_error.hpp>
+#include <pants/packed.hpp>
 #include <pants/result.hpp>
 
 namespace pants {
+
+namespace detail {
+class RegexProgram;
+}  // namespace detail
 
 /// Where one frame lies in the bytes buffered so far: the payload is
 /// `buffered.substr(offset, length)`, and once it has been delivered the
@@ -52,10 +82,57 @@ using FrameFunction = std::function<Result<std::optional<Frame>>(std::string_vie
 /// Byte order of a length prefix.
 enum class ByteOrder : std::uint8_t { big, little };
 
+/// What a regex read_delimiter delivers (Pants' `regex_search`).
+enum class RegexMode : std::uint8_t {
+    /// The bytes before the first match; the match itself is consumed
+    /// (Python's re.search, Pants' default).
+    search,
+    /// The match, which must start at the front of the buffered bytes
+    /// (Python's re.match). Bytes that can never start a match fail the
+    /// channel with FrameError::no_match at once (Pants waits until
+    /// buffer_size overflows).
+    match,
+};
+
+/// The groups of the regex match that ended the current frame: a view of
+/// the received bytes, valid as long as the frame's data is (during
+/// on_read, or until the next read()) and while read_delimiter is unchanged.
+class RegexMatch {
+public:
+    RegexMatch() noexcept = default;
+    /// Groups including group 0 (the whole match).
+    std::size_t size() const noexcept { return groups_; }
+    /// The whole match.
+    std::string_view str() const { return group(0); }
+    /// Group `i` (0 = the whole match); empty if it did not take part in
+    /// the match. Throws std::out_of_range for i >= size().
+    std::string_view group(std::size_t i) const;
+    /// The group named `name` ((?<name>...)); throws std::invalid_argument
+    /// if the pattern has no such group.
+    std::string_view group(std::string_view name) const;
+    std::string_view operator[](std::size_t i) const { return group(i); }
+    /// Whether group `i` took part in the match.
+    bool matched(std::size_t i) const;
+    /// Where group `i` starts in the bytes buffered when the frame was
+    /// found (the frame's data starts at 0 in RegexMode::search and is the
+    /// match itself in RegexMode::match); std::string_view::npos if unset.
+    std::size_t position(std::size_t i) const;
+
+private:
+    friend class Framer;
+    RegexMatch(std::string_view subject, const std::size_t* ovector, std::size_t groups,
+               const detail::RegexProgram* program) noexcept
+        : subject_(subject), ovector_(ovector), groups_(groups), program_(program) {}
+    std::string_view subject_;
+    const std::size_t* ovector_ = nullptr;
+    std::size_t groups_ = 0;
+    const detail::RegexProgram* program_ = nullptr;
+};
+
 /// How to cut received bytes into frames (see the header comment).
 class ReadDelimiter {
 public:
-    enum class Kind : std::uint8_t { none, delimiter, count, length_prefixed, function };
+    enum class Kind : std::uint8_t { none, delimiter, count, length_prefixed, function, regex, packed };
 
     /// No framing: each chunk as it arrives.
     ReadDelimiter() noexcept = default;
@@ -83,13 +160,31 @@ public:
                                          bool length_includes_header = false);
     /// Frames cut by a user function; throws std::invalid_argument if empty.
     static ReadDelimiter function(FrameFunction f);
+    /// Frames cut by a PCRE2 regular expression (see the header comment
+    /// and RegexMode). A pattern that does not compile throws
+    /// std::invalid_argument with PCRE2's message and the offset.
+    static ReadDelimiter regex(std::string_view pattern, RegexMode mode = RegexMode::search);
+    /// Records of a Python struct format (see pants/packed.hpp): each
+    /// frame is exactly format.size() bytes, read through
+    /// `read_delimiter.record()`. A bad format throws
+    /// std::invalid_argument; so does a format of zero bytes.
+    static ReadDelimiter packed(std::string_view format);
+    static ReadDelimiter packed(PackedFormat format);
 
     Kind kind() const noexcept { return kind_; }
     bool is_none() const noexcept { return kind_ == Kind::none; }
     /// The delimiter bytes; empty unless kind() == Kind::delimiter.
     std::string_view delimiter() const noexcept { return delimiter_; }
-    /// The frame size of a count or fixed record; 0 for other kinds.
-    std::size_t count() const noexcept { return kind_ == Kind::count ? count_ : 0; }
+    /// The frame size of a count, fixed record or packed record; 0 for
+    /// other kinds.
+    std::size_t count() const noexcept { return kind_ == Kind::count || kind_ == Kind::packed ? count_ : 0; }
+    /// The record format of a packed delimiter; nullptr for other kinds.
+    const PackedFormat* packed_format() const noexcept { return format_.get(); }
+    /// The mode of a regex delimiter (RegexMode::search for other kinds).
+    RegexMode regex_mode() const noexcept { return mode_; }
+    /// Groups of a regex delimiter's matches, group 0 included; 0 for
+    /// other kinds.
+    std::size_t regex_groups() const noexcept;
 
     /// The first frame in `buffered`, std::nullopt if more bytes are needed,
     /// or an error: std::errc::bad_message for a header-inclusive length
@@ -106,8 +201,12 @@ public:
     /// finding the start of a delimiter. Start at 0; after std::nullopt it
     /// is advanced, so a caller that only appends bytes never rescans them;
     /// after a frame it is 0 again, for the bytes left once `consumed` are
-    /// dropped. Other kinds ignore it. Framer keeps it for you.
-    Result<std::optional<Frame>> next(std::string_view buffered, std::size_t& scanned) const;
+    /// dropped. For a regex it is where a match could still begin. Other
+    /// kinds ignore it. Framer keeps it for you.
+    /// Errors besides those above: a regex's FrameError.
+    Result<std::optional<Frame>> next(std::string_view buffered, std::size_t& scanned) const {
+        return next(buffered, scanned, nullptr);
+    }
 
     /// The total bytes the next frame needs buffered, when known: the
     /// count, or prefix plus payload once the prefix has arrived. For
@@ -115,6 +214,11 @@ public:
     std::optional<std::size_t> required_size(std::string_view buffered) const noexcept;
 
 private:
+    friend class Framer;
+    // As next(buffered, scanned); a regex frame also leaves its groups'
+    // offsets in `ovector` (2 * regex_groups() entries) when not null.
+    Result<std::optional<Frame>> next(std::string_view buffered, std::size_t& scanned, std::size_t* ovector) const;
+
     // Throws std::invalid_argument for a count that is not positive.
     [[noreturn]] static void bad_count();
     template <std::integral T>
@@ -141,12 +245,17 @@ private:
     std::uint8_t width_ = 0;
     ByteOrder order_ = ByteOrder::big;
     bool includes_header_ = false;
-    // count
+    // regex
+    RegexMode mode_ = RegexMode::search;
+    // count, packed (the record size)
     std::size_t count_ = 0;
     // delimiter
     std::string delimiter_;
     // function
     FrameFunction function_;
+    // regex, packed: immutable, shared by copies
+    std::shared_ptr<const detail::RegexProgram> regex_;
+    std::shared_ptr<const PackedFormat> format_;
 };
 
 /// The framing state one channel keeps: its ReadDelimiter plus how far the
@@ -161,29 +270,57 @@ private:
 class Framer {
 public:
     Framer() noexcept = default;
-    explicit Framer(ReadDelimiter delimiter) noexcept : delimiter_(std::move(delimiter)) {}
+    explicit Framer(ReadDelimiter delimiter) { set_delimiter(std::move(delimiter)); }
 
     /// Switches to another framing (e.g. from on_read); restarts the search.
     void set_delimiter(ReadDelimiter delimiter) {
+        ovector_.assign(2 * delimiter.regex_groups(), 0);  // once per delimiter, not per frame
         delimiter_ = std::move(delimiter);
         scanned_ = 0;
+        forget();
     }
     const ReadDelimiter& delimiter() const noexcept { return delimiter_; }
 
-    /// The next frame in `buffered` (see ReadDelimiter::next).
+    /// The next frame in `buffered` (see ReadDelimiter::next). A frame
+    /// becomes the current one (match(), record()) until the next call.
     Result<std::optional<Frame>> next(std::string_view buffered) {
-        return delimiter_.next(buffered, scanned_);
+        auto frame = delimiter_.next(buffered, scanned_, ovector_.data());
+        if (frame && *frame) {
+            subject_ = buffered;
+            frame_ = **frame;
+            current_ = true;
+        } else {
+            current_ = false;
+        }
+        return frame;
     }
+    /// The groups of the current frame's regex match; throws
+    /// std::logic_error if the delimiter is not a regex or no frame is current.
+    RegexMatch match() const;
+    /// The current frame as a record of the packed delimiter's format;
+    /// throws std::logic_error if the delimiter is not packed or no frame
+    /// is current.
+    PackedRecord record() const;
+    /// Ends the current frame (its bytes are going away).
+    void forget() noexcept { current_ = false; }
     /// See ReadDelimiter::required_size.
     std::optional<std::size_t> required_size(std::string_view buffered) const noexcept {
         return delimiter_.required_size(buffered);
     }
     /// Forgets the search progress, for a buffer that was cleared or replaced.
-    void reset() noexcept { scanned_ = 0; }
+    void reset() noexcept {
+        scanned_ = 0;
+        forget();
+    }
 
 private:
     ReadDelimiter delimiter_;
     std::size_t scanned_ = 0;
+    // The current frame: what it was cut from, and a regex's group offsets.
+    std::string_view subject_;
+    Frame frame_{};
+    bool current_ = false;
+    std::vector<std::size_t> ovector_;
 };
 
 }  // namespace pants

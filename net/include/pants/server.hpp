@@ -25,6 +25,8 @@
 #include <pants/address.hpp>
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
+#include <pants/listen_options.hpp>
+#include <pants/shared_acceptor.hpp>
 #include <pants/stream.hpp>
 #include <pants/task.hpp>
 
@@ -32,6 +34,7 @@ namespace pants {
 
 namespace detail {
 class ListenerIo;
+struct ServerShutdown;
 }
 
 /// What every Server<...> shares: the listener and the set of connections.
@@ -47,18 +50,41 @@ public:
     Result<void> listen(std::uint16_t port, std::string_view host = "", int backlog = 1024);
     /// Listens on an address: IP and port, or a Unix socket path.
     Result<void> listen(const Address& address, int backlog = 1024);
+    /// The same with options (SO_REUSEPORT: see ListenOptions).
+    Result<void> listen(const Address& address, const ListenOptions& options);
+    Result<void> listen(std::uint16_t port, std::string_view host, const ListenOptions& options);
+    /// Joins a SharedAcceptor: connections come from it, to whichever of
+    /// its Servers has the fewest (the first to join accepts for all, and
+    /// only it is listening()).
+    Result<void> listen(SharedAcceptor& acceptor);
     /// Stops listening and closes every connection.
     void close();
+
+    // --- graceful shutdown (net/server_shutdown.cpp) ---------------------
+    class ShutdownAwaiter;
+    /// Stops accepting and end()s every connection (each sends what it has
+    /// queued, then closes); when all have closed, or once `deadline` has
+    /// passed (the rest are then close()d and awaited), calls `done` on a
+    /// later turn. Called again while under way, it adds `done` and keeps
+    /// the earlier of the two deadlines.
+    void shutdown(Engine::Duration deadline, std::function<void()> done);
+    /// The same, started now; `co_await` the result to wait until every
+    /// connection is gone (NetError::closed if the server is destroyed first).
+    ShutdownAwaiter shutdown(Engine::Duration deadline);
+    /// True from shutdown() until it is done.
+    bool shutting_down() const noexcept;
 
     bool listening() const noexcept;
     /// Where it listens (the real port after listen(0)).
     Result<Address> local_address() const;
-    /// The open connections.
+    /// The open connections (a new vector: see for_each_connection()).
     std::vector<Stream*> connections() const;
     Engine& engine() const noexcept { return *engine_; }
 
     /// Called with each accepted connection, after its on_connect().
     virtual void on_accept(Stream& connection);
+    /// Called once listen() or assign() succeeded, on a later turn.
+    virtual void on_listen();
     /// Called when the server has stopped listening (a later turn than close()).
     virtual void on_close();
     /// listen() failed, or accept() failed in a way that is not a transient
@@ -81,11 +107,60 @@ protected:
 
 private:
     friend class detail::ListenerIo;
+    friend class SharedAcceptor;
     void drop_listener() noexcept;
+    /// A socket the listener accepted: adopt it, or pass it to the acceptor.
+    void accepted(int fd);
+    /// A socket a SharedAcceptor sent us.
+    void adopt_handed(int fd);
+    void begin_shutdown(Engine::Duration deadline);
+    void arm_shutdown_deadline(Engine::Clock::time_point until);
+    void maybe_finish_shutdown();
 
     Engine* engine_;
     detail::ListenerIo* listener_ = nullptr;
     std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
+    std::unique_ptr<detail::ServerShutdown> shutdown_;
+    SharedAcceptor* acceptor_ = nullptr;
+    std::shared_ptr<detail::AcceptorMember> member_;
+
+public:
+    /// What `co_await server.shutdown(deadline)` waits on.
+    class ShutdownAwaiter : public detail::Waiter {
+    public:
+        explicit ShutdownAwaiter(ServerBase* server) noexcept : server_(server) {}
+        bool await_ready() const noexcept;
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return suspend(h, detail::cancel_state_of(h));
+        }
+        Result<void> await_resume() const noexcept;
+
+    private:
+        bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        ServerBase* server_;
+    };
+
+    // --- issue 10: adopting a listener, on_listen, visiting connections ---
+public:
+    /// Listens on a socket made elsewhere: already bound and listening
+    /// (systemd socket activation, see pants::listen_fds(), or inherited
+    /// from a parent). Takes ownership, makes it non-blocking and starts
+    /// accepting. ENOTSOCK / EINVAL when `fd` is not a listening stream
+    /// socket (the fd is then left alone).
+    Result<void> assign(int listening_fd);
+    /// Calls f(Stream&) for each open connection, without allocating (an
+    /// echo-to-all server calls it per message). f may write to or close
+    /// connections.
+    template <class F>
+    void for_each_connection(F&& f) const {
+        for (auto& entry : connections_)
+            if (!entry.first->closing()) f(*entry.first);
+    }
+
+private:
+    void listen_started();
+    Timer listen_notice_;
 };
 
 /// A Stream created by a Server. Subclass it and override the callbacks.
@@ -95,6 +170,12 @@ public:
     Connection();
     /// The server that accepted this connection (nullptr if none).
     ServerBase* server() const noexcept { return server_; }
+    /// The same as your server class: `server<ChatServer>()->broadcast(x)`.
+    /// nullptr if there is none or it is not a T (checked with dynamic_cast).
+    template <class T>
+    T* server() const noexcept {
+        return dynamic_cast<T*>(server_);
+    }
 
 private:
     ServerBase* server_;
@@ -137,10 +218,20 @@ protected:
             throw;
         }
         ctx = {};
-        ConnectionClass& ref = *c;
+        // Through the base class: C may override its callbacks in a
+        // private: section, as `class Echo : public Connection { ... }` does.
+        Stream& ref = *c;
         own(std::move(c));
         ref.on_connect();
         on_accept(ref);
+    }
+
+public:
+    /// Calls f(ConnectionClass&) for each open connection, without
+    /// allocating. f may write to or close connections.
+    template <class F>
+    void for_each_connection(F&& f) const {
+        ServerBase::for_each_connection([&f](Stream& s) { f(static_cast<ConnectionClass&>(s)); });
     }
 };
 

@@ -27,6 +27,7 @@
 // A Stream belongs to one Engine and is used on that engine's thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -38,6 +39,7 @@
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/net_error.hpp>
+#include <pants/packed.hpp>
 #include <pants/read_delimiter.hpp>
 #include <pants/result.hpp>
 
@@ -56,6 +58,12 @@ public:
         return *this;
     }
     const ReadDelimiter& get() const noexcept { return framer_.delimiter(); }
+    /// The groups of the regex match that ended the frame being delivered
+    /// (in on_read, or after `co_await read()`); see Framer::match().
+    RegexMatch match() const { return framer_.match(); }
+    /// The frame being delivered as a record of the packed format, for
+    /// get<T>(i) / unpack<Ts...>(); see Framer::record().
+    PackedRecord record() const { return framer_.record(); }
     /// Internal: the framer that keeps the search position.
     Framer& framer() noexcept { return framer_; }
 
@@ -63,12 +71,33 @@ private:
     Framer framer_;
 };
 
+/// Which part of a file write_file() sends. Named fields, so that a call
+/// cannot swap the two numbers: `s.write_file(fd, {.offset = 1000, .size = 5000})`
+/// (Pants' `write_file(sfile, nbytes, offset)` takes them the other way round).
+struct FileRange {
+    std::uint64_t offset = 0;  ///< where to start in the file
+    std::uint64_t size = 0;    ///< how many bytes; 0 = to the end of the file
+};
+
+namespace detail {
+/// Internal: a socket a Server accepted (the Server calls on_connect and
+/// starts receiving itself).
+struct AcceptedSocket {
+    int fd;
+};
+}  // namespace detail
+
 class Stream {
 public:
     /// A stream not yet connected, on `engine`.
     explicit Stream(Engine& engine = Engine::instance());
-    /// Takes ownership of a connected, non-blocking socket.
+    /// Takes ownership of a connected socket made elsewhere (another
+    /// library, a socketpair(), an inherited descriptor) and makes it
+    /// non-blocking. On a later turn on_connect() runs and reading starts,
+    /// as for a stream that connect()ed; a coroutine may read() at once.
     Stream(Engine& engine, int fd);
+    /// Internal: a socket accepted by a Server.
+    Stream(Engine& engine, detail::AcceptedSocket accepted);
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
     virtual ~Stream();
@@ -106,11 +135,25 @@ public:
     /// In a coroutine, `co_await s.write(d)` resumes once the queue is
     /// under high_water (backpressure), or with the stream's error.
     WriteAwaiter write(std::string_view data);
-    /// Queues `nbytes` of a file from `offset` (0 = to its end), sent by the
-    /// kernel without passing through user space. The fd is not closed.
-    Result<void> write_file(int fd, std::uint64_t offset = 0, std::uint64_t nbytes = 0);
+    /// Queues `values` encoded as one record of a Python struct `format`
+    /// (see pants/packed.hpp), as write() does; a bad format or a value
+    /// that does not match it throws std::invalid_argument and queues
+    /// nothing. A record of up to 256 bytes is encoded without allocating.
+    template <class... Ts>
+    WriteAwaiter write_packed(std::string_view format, const Ts&... values) {
+        const std::array<detail::PackedArg, sizeof...(Ts)> args{detail::packed_arg(values)...};
+        return write(detail::PackedBytes(format, args).view());
+    }
+    template <class... Ts>
+    WriteAwaiter write_packed(const PackedFormat& format, const Ts&... values) {
+        return write_packed(format.format(), values...);
+    }
+    /// Queues `range` of a file (all of it by default), sent by the kernel
+    /// without passing through user space: `write_file(fd, {.offset = 4096})`.
+    /// The fd is not closed.
+    Result<void> write_file(int fd, FileRange range = {});
     /// The same for a path, opened now and closed when sent.
-    Result<void> write_file(const std::string& path, std::uint64_t offset = 0, std::uint64_t nbytes = 0);
+    Result<void> write_file(const std::string& path, FileRange range = {});
     /// Closes once everything queued has been sent (see the header comment).
     void end();
     /// Closes now; queued data is dropped. on_close() follows, once.

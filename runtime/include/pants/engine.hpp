@@ -19,13 +19,16 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
 #include <pants/detail/backend.hpp>
 #include <pants/detail/callback.hpp>
 #include <pants/detail/deadline.hpp>
+#include <pants/detail/signal_awaiter.hpp>
 #include <pants/detail/timer_queue.hpp>
+#include <pants/fd_watch.hpp>
 #include <pants/result.hpp>
 #include <pants/task.hpp>
 #include <pants/timer.hpp>
@@ -35,7 +38,10 @@ namespace pants {
 class Engine;
 
 namespace detail {
+template <class F>
+class CallAwaiter;
 class DetachedPromise;
+class SignalWatch;
 class SleepAwaiter;
 
 /// Something that batches work during a turn and submits it once, right
@@ -103,6 +109,10 @@ public:
     void stop() noexcept;
     /// True while start() runs.
     bool running() const noexcept { return running_; }
+    /// True while a turn runs on this engine's thread (inside start(),
+    /// poll(), run_until() or run()): code that sees it is being called
+    /// from one of this engine's callbacks or coroutines.
+    bool in_turn() const noexcept { return turn_depth_ > 0; }
 
     /// Runs one turn, waiting for I/O at most `timeout` (less if a timer is
     /// due sooner; not at all if callbacks are pending). For embedding.
@@ -132,16 +142,32 @@ public:
         return add_deadline(detail::saturating_nanoseconds(delay), Duration::zero(),
                             detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
     }
-    /// Runs f(args...) every `interval` until cancelled (interval > 0).
+    /// Runs f(args...) every `interval` until cancelled. A zero or
+    /// negative interval throws std::invalid_argument (as Pants 1.x).
     template <class Rep, class Period, class F, class... Args>
     Timer cycle(std::chrono::duration<Rep, Period> interval, F&& f, Args&&... args) {
         auto d = detail::saturating_nanoseconds(interval);
+        if (d <= Duration::zero()) throw std::invalid_argument("pants: cycle() needs an interval > 0");
         return add_deadline(d, d, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
     }
 
     /// Runs f on the engine's thread on its next turn, waking it if it is
     /// blocked. The only function besides stop() callable from any thread.
+    /// Functions posted from one thread run in the order posted; to send a
+    /// value to another engine, post a function that captures it. From
+    /// another engine's loop the wake-up is a ring-to-ring message where
+    /// the backends allow it (io_uring's MSG_RING), else an eventfd write.
     void post(detail::Callback f);
+
+    /// `co_await target.call(f)`: runs f() on this engine and resumes the
+    /// awaiting coroutine on its own engine (Engine::current()) with
+    /// Result<R> (R: what f returns); operation_canceled if the coroutine is
+    /// cancelled first (f is then skipped unless it has started); what f
+    /// throws is rethrown in the coroutine. Both engines must outlive it.
+    template <class F>
+    detail::CallAwaiter<std::decay_t<F>> call(F&& f) {
+        return detail::CallAwaiter<std::decay_t<F>>(*this, std::forward<F>(f));
+    }
 
     /// Where exceptions from callbacks and detached coroutines go (default:
     /// print to stderr). The loop goes on either way.
@@ -158,6 +184,44 @@ public:
     /// error if the coroutine is cancelled first.
     template <class Rep, class Period>
     detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d);
+
+    // --- signals (runtime/signal_watch.cpp) ---------------------------------
+    /// Runs f() (or f(signo)) on this engine each time signal `signo`
+    /// arrives, until the returned handle is cancelled. The signal is read
+    /// from a signalfd on the loop, no handler is installed: on_signal
+    /// blocks it in the calling thread (this engine's), and it stays
+    /// blocked. Block it in every other thread of the process too, before
+    /// starting them, or a signal sent to the process (kill) may go to one
+    /// of them instead (pants::Cluster blocks its signals for you).
+    template <class F>
+    Timer on_signal(int signo, F&& f) {
+        if constexpr (std::is_invocable_v<std::decay_t<F>&, int>)
+            return add_signal(signo, [signo, f = std::forward<F>(f)]() mutable { f(signo); });
+        else
+            return add_signal(signo, detail::Callback(std::forward<F>(f)));
+    }
+    /// An awaitable that resumes with the number of the first of the given
+    /// signals to arrive (at most 8), or operation_canceled. As on_signal,
+    /// it blocks them in the calling thread.
+    template <class... More>
+    detail::SignalAwaiter signal(int signo, More... more) {
+        return detail::SignalAwaiter(*this, {signo, int(more)...});
+    }
+
+    /// The engine whose loop runs on the calling thread (inside start(),
+    /// poll() or run()), or nullptr.
+    static Engine* current() noexcept;
+
+    // --- descriptors from elsewhere (pants/fd_watch.hpp) ---
+    /// Calls f(ready) whenever `fd` becomes ready for `events` (edge-
+    /// triggered; see fd_watch.hpp) until the returned handle is cancelled
+    /// or destroyed. Throws std::system_error for a descriptor that is not
+    /// open (EBADF) or cannot be polled (EPERM: a regular file, a directory).
+    FdWatch watch(int fd, FdEvents events, std::function<void(FdEvents)> f);
+    /// co_await: resumes when `fd` is readable (or has hung up or failed).
+    detail::FdReadyAwaiter readable(int fd) noexcept { return {*this, fd, FdEvents::readable}; }
+    /// co_await: resumes when `fd` is writable (or has hung up or failed).
+    detail::FdReadyAwaiter writable(int fd) noexcept { return {*this, fd, FdEvents::writable}; }
 
     /// "io_uring" or "epoll".
     std::string_view backend_name() const noexcept { return backend_->name(); }
@@ -182,7 +246,9 @@ public:
 
 private:
     friend class detail::DetachedPromise;
+    friend class detail::SignalWatch;
 
+    Timer add_signal(int signo, detail::Callback fn);
     Timer add_turn(detail::TimerState::Kind kind, detail::Callback fn);
     Timer add_deadline(Duration delay, Duration interval, detail::Callback fn);
     void invoke(detail::TimerState& t) noexcept;
@@ -208,7 +274,9 @@ private:
     std::function<void(std::exception_ptr)> error_handler_;
     detail::DetachedPromise* detached_ = nullptr;  // intrusive list
     detail::EngineClient* clients_ = nullptr;      // intrusive list
+    std::unique_ptr<detail::SignalWatch> signals_;  // made by the first on_signal
     std::size_t detached_count_ = 0;
+    int turn_depth_ = 0;  // nested poll() calls on the engine's thread
 };
 
 namespace detail {
@@ -315,6 +383,12 @@ private:
 };
 
 }  // namespace detail
+
+}  // namespace pants
+
+#include <pants/detail/call_awaiter.hpp>
+
+namespace pants {
 
 template <class T>
 void Engine::spawn(Task<T> task) {

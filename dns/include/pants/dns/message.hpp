@@ -83,15 +83,16 @@ struct Message {
     bool operator==(const Message&) const = default;
 };
 
-/// The bytes of a standard query for `name`/`type` in class IN, with an
-/// OPT record advertising `edns_udp_size` (none when it is 0).
+/// The bytes of a standard query for `name`/`type` in class `klass`, with
+/// an OPT record advertising `edns_udp_size` (none when it is 0).
 Result<std::vector<std::uint8_t>> encode_query(std::uint16_t id, std::string_view name, std::uint16_t type,
                                                bool recursion_desired = true,
-                                               std::uint16_t edns_udp_size = 1232);
+                                               std::uint16_t edns_udp_size = 1232, std::uint16_t klass = IN);
 
 /// The bytes of any message. Names in the header sections and in the RDATA
-/// of RFC 1035 types (NS, CNAME, SOA, PTR, MX, MINFO) are compressed
-/// (RFC 1035 4.1.4, RFC 3597 4); rdata::Raw is written verbatim. Fails
+/// of RFC 1035 types (NS, MD, MF, CNAME, SOA, MB, MG, MR, PTR, MINFO, MX)
+/// are compressed (RFC 1035 4.1.4, RFC 3597 4); rdata::Raw is written
+/// verbatim. Fails
 /// (WireError) on a name that cannot be encoded, an Rdata alternative that
 /// does not match its record type, or a message over 65535 bytes.
 Result<std::vector<std::uint8_t>> encode(const Message& message);

@@ -161,6 +161,46 @@ struct DNSKEY {
     bool operator==(const DNSKEY&) const = default;
 };
 
+/// RFC 1035 3.3.6: a host with the mailbox (obsolete, experimental).
+struct MB {
+    std::string name;
+    bool operator==(const MB&) const = default;
+};
+
+/// RFC 1035 3.3.4: a mail destination (obsolete: MX replaced it).
+struct MD {
+    std::string name;
+    bool operator==(const MD&) const = default;
+};
+
+/// RFC 1035 3.3.5: a mail forwarder (obsolete: MX replaced it).
+struct MF {
+    std::string name;
+    bool operator==(const MF&) const = default;
+};
+
+/// RFC 1035 3.3.6: a mailbox in the mail group (experimental).
+struct MG {
+    std::string name;
+    bool operator==(const MG&) const = default;
+};
+
+/// RFC 1035 3.3.8: the mailbox that renames the owner (experimental).
+struct MR {
+    std::string name;
+    bool operator==(const MR&) const = default;
+};
+
+/// RFC 1035 3.4.2: the well-known services of a protocol at an address
+/// (class IN only). Bit n of `bitmap` (bit 0 = the first byte's high bit)
+/// is port n; at most 8192 bytes (port 65535).
+struct WKS {
+    std::array<std::uint8_t, 4> address{};
+    std::uint8_t protocol = 0;  ///< IP protocol number: 6 TCP, 17 UDP
+    std::vector<std::uint8_t> bitmap;
+    bool operator==(const WKS&) const = default;
+};
+
 }  // namespace rdata
 
 /// The RDATA of one record. The alternative must agree with the record's
@@ -168,13 +208,14 @@ struct DNSKEY {
 using Rdata = std::variant<rdata::Raw, rdata::A, rdata::AAAA, rdata::NS, rdata::CNAME, rdata::DNAME,
                            rdata::PTR, rdata::MX, rdata::SOA, rdata::SRV, rdata::TXT, rdata::HINFO,
                            rdata::MINFO, rdata::RP, rdata::AFSDB, rdata::NAPTR, rdata::CAA, rdata::DS,
-                           rdata::DNSKEY>;
+                           rdata::DNSKEY, rdata::MB, rdata::MD, rdata::MF, rdata::MG, rdata::MR, rdata::WKS>;
 
 /// The RR type an alternative belongs to; 0 for rdata::Raw (any type).
 std::uint16_t rdata_type(const Rdata& data) noexcept;
 
 /// RDATA in dig's presentation format: "10 mail.example.com.",
-/// "\"v=spf1\" \"-all\"", "\\# 4 0A000001" for Raw.
+/// "\"v=spf1\" \"-all\"", "192.0.2.1 6 25 80" for WKS (ports by number),
+/// "\\# 4 0A000001" for Raw.
 std::string to_string(const Rdata& data);
 
 }  // namespace pants::dns

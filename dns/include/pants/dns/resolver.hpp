@@ -1,8 +1,10 @@
 // pants/dns/resolver.hpp: the asynchronous DNS resolver, as Pants' pants.dns.
 //
-// A Resolver answers queries from the hosts file (A, AAAA, PTR), then from
-// its cache, then by asking its name servers over UDP (TCP when a reply is
-// truncated). It never blocks: every answer arrives through a callback (on
+// A Resolver answers queries from the hosts file (A, AAAA, PTR), then
+// answers the localhost names itself (RFC 6761 6.3: "localhost." and every
+// name under it give 127.0.0.1 / ::1 and no records of other types, never
+// asking a server), then from its cache, then by asking its name servers
+// over UDP (TCP when a reply is truncated, or from the start when asked). It never blocks: every answer arrives through a callback (on
 // a later turn of the Engine, never inside the call that asked) or by
 // resuming a coroutine.
 //
@@ -10,11 +12,15 @@
 //   r.query("example.com", pants::dns::MX,
 //           [](pants::dns::Status s, std::string cname, std::uint32_t ttl,
 //              std::vector<pants::dns::Rdata> rdata) { ... });
-//   pants::dns::Answer a = co_await r.resolve("example.com", pants::dns::A);
+//   pants::dns::Answer a = co_await r.resolve("example.com");   // type A
+//   r.query("example.com", pants::dns::TXT, {.timeout = 500ms, .tcp = true}, cb);
 //
 // Relative names go through the search list and ndots of resolv.conf;
 // answers are cached by TTL, and negative answers (NXDOMAIN, NODATA) by the
-// SOA minimum of the authority section (RFC 2308 5). Each server gets
+// SOA minimum of the authority section (RFC 2308 5); a SERVFAIL that every
+// server gave is cached briefly (Options::servfail_ttl, RFC 2308 7.1). A
+// server that answers FORMERR without an OPT record to a query with one is
+// asked again without it (RFC 6891 7). Each server gets
 // `timeout` per try and `attempts` rounds over all servers; a reply with
 // the wrong id, question or source is dropped and the wait goes on, as is a
 // malformed one (reported as DNS_FORMATERROR only if nothing valid came
@@ -52,12 +58,36 @@ namespace pants::dns {
 /// the trailing dot), else empty. `ttl` is the seconds the answer stays
 /// valid (the smallest TTL of the records used; for a negative answer the
 /// RFC 2308 negative TTL; 0 for hosts-file answers). `rdata` holds the
-/// records of the asked type, in the order received.
+/// records of the asked type, in the order received. `cname_chain` holds
+/// the names the CNAME chain went through before `cname`, the asked name
+/// (fully qualified) first; empty when no CNAME was followed.
 struct Answer {
     Status status = DNS_TIMEOUT;
     std::string cname;
     std::uint32_t ttl = 0;
     std::vector<Rdata> rdata;
+    std::vector<std::string> cname_chain;
+};
+
+/// Per-call settings of query(), resolve() and send_message(): Pants'
+/// keyword arguments (qclass, timeout, allow_cache, allow_hosts, media).
+/// Designated initializers read well: `{.klass = dns::CH, .tcp = true}`.
+struct QueryOptions {
+    /// The class asked (query only; Pants' qclass). The hosts file and the
+    /// localhost names answer class IN only.
+    std::uint16_t klass = IN;
+    /// Bounds the whole call: the callback runs (with DNS_TIMEOUT at the
+    /// latest) no later than this after the call, and no single try waits
+    /// longer. None: the resolver's timeout per try and attempts.
+    std::optional<std::chrono::milliseconds> timeout{};
+    /// Read and fill the cache (query only; Pants' allow_cache).
+    bool use_cache = true;
+    /// Answer A, AAAA and PTR from the hosts file first (query only;
+    /// Pants' allow_hosts). The localhost names are answered either way.
+    bool use_hosts = true;
+    /// Ask over TCP from the first try (Pants' media="tcp"); by default
+    /// UDP, and TCP only when a reply is truncated.
+    bool tcp = false;
 };
 
 /// What gethostbyname_ex and gethostbyaddr give, as Python's socket module:
@@ -94,6 +124,9 @@ public:
         bool cache = true;
         /// Advertised EDNS0 UDP payload size (0: send no OPT record).
         std::uint16_t edns_udp_size = 1232;
+        /// How long a SERVFAIL that every server gave is cached (RFC 2308
+        /// 7.1; at most 5 minutes, longer values are cut to that; 0: never).
+        std::chrono::seconds servfail_ttl = std::chrono::seconds(30);
     };
 
     using QueryCallback = std::function<void(Status status, std::string cname, std::uint32_t ttl, std::vector<Rdata> rdata)>;
@@ -113,11 +146,13 @@ public:
     ~Resolver();
 
     /// Looks up `name` (relative names through the search list) for records
-    /// of `type` (A, MX, ...); `callback(status, cname, ttl, rdata)` runs on
-    /// a later turn.
+    /// of `type` (A, MX, ...; A when not given) with the per-call `options`;
+    /// `callback(status, cname, ttl, rdata)` runs on a later turn.
+    void query(std::string_view name, QueryCallback callback);
     void query(std::string_view name, std::uint16_t type, QueryCallback callback);
-    /// The same for a coroutine.
-    Task<Answer> resolve(std::string name, std::uint16_t type);
+    void query(std::string_view name, std::uint16_t type, const QueryOptions& options, QueryCallback callback);
+    /// The same for a coroutine, giving the whole Answer.
+    Task<Answer> resolve(std::string name, std::uint16_t type = A, QueryOptions options = {});
 
     /// Sends a raw message (as encode() or encode_query() build it) to the
     /// servers with the same timeout, retry and TCP rules as query(), no
@@ -128,17 +163,21 @@ public:
     /// came: the WireError that rejected them) or DNS_NETWORKERROR (the
     /// socket's error, as EMFILE).
     /// A message that does not decode gets DNS_FORMATERROR at once.
+    /// `options.timeout` and `options.tcp` apply; the others are for query().
     void send_message(std::vector<std::uint8_t> message, MessageCallback callback);
+    void send_message(std::vector<std::uint8_t> message, const QueryOptions& options, MessageCallback callback);
     /// The same for a coroutine: the reply, or the Status as an error.
-    Task<Result<Message>> send_message(std::vector<std::uint8_t> message);
+    Task<Result<Message>> send_message(std::vector<std::uint8_t> message, QueryOptions options = {});
 
-    /// The first IPv4 address of `name` as text (an IPv4 literal is given
-    /// back as is).
+    /// The first IPv4 address of `name` as text, in the order of
+    /// sort_destinations() (RFC 6724); an IPv4 literal is given back as is.
     void gethostbyname(std::string_view name, HostCallback callback);
     /// The same for a coroutine; the error is a Status.
     Task<Result<std::string>> gethostbyname(std::string name);
 
-    /// The canonical name, aliases and IPv4 addresses of `name`.
+    /// The canonical name, aliases and IPv4 addresses of `name`: the
+    /// aliases are the names the CNAME chain went through (the asked name
+    /// first), the addresses are ordered by sort_destinations() (RFC 6724).
     void gethostbyname_ex(std::string_view name, HostEntryCallback callback);
     Task<Result<HostEntry>> gethostbyname_ex(std::string name);
 
@@ -166,9 +205,13 @@ private:
 Resolver& default_resolver();
 
 // Pants' module-level functions, on default_resolver().
+void query(std::string_view name, Resolver::QueryCallback callback);
 void query(std::string_view name, std::uint16_t type, Resolver::QueryCallback callback);
-Task<Answer> resolve(std::string name, std::uint16_t type);
+void query(std::string_view name, std::uint16_t type, const QueryOptions& options, Resolver::QueryCallback callback);
+Task<Answer> resolve(std::string name, std::uint16_t type = A, QueryOptions options = {});
 void send_message(std::vector<std::uint8_t> message, Resolver::MessageCallback callback);
+void send_message(std::vector<std::uint8_t> message, const QueryOptions& options, Resolver::MessageCallback callback);
+Task<Result<Message>> send_message(std::vector<std::uint8_t> message, QueryOptions options = {});
 void gethostbyname(std::string_view name, Resolver::HostCallback callback);
 Task<Result<std::string>> gethostbyname(std::string name);
 void gethostbyname_ex(std::string_view name, Resolver::HostEntryCallback callback);
@@ -177,18 +220,20 @@ void gethostbyaddr(std::string_view address, Resolver::HostEntryCallback callbac
 Task<Result<HostEntry>> gethostbyaddr(std::string address);
 
 /// Blocking forms for scripts and tests: each runs the resolver's engine
-/// until the answer is in (bounded by the resolver's timeouts). Never call
-/// them from a callback or coroutine running on that engine.
+/// until the answer is in (bounded by the resolver's timeouts). Called from
+/// inside a turn of that engine (a callback or coroutine running on it),
+/// where it would re-enter the loop, each throws std::logic_error at once
+/// and starts nothing: use the callback or co_await form there.
 namespace sync {
-Answer query(Resolver& resolver, std::string_view name, std::uint16_t type);
-Result<Message> send_message(Resolver& resolver, std::vector<std::uint8_t> message);
+Answer query(Resolver& resolver, std::string_view name, std::uint16_t type = A, const QueryOptions& options = {});
+Result<Message> send_message(Resolver& resolver, std::vector<std::uint8_t> message, const QueryOptions& options = {});
 Result<std::string> gethostbyname(Resolver& resolver, std::string_view name);
 Result<HostEntry> gethostbyname_ex(Resolver& resolver, std::string_view name);
 Result<HostEntry> gethostbyaddr(Resolver& resolver, std::string_view address);
 
 /// The same on default_resolver().
-Answer query(std::string_view name, std::uint16_t type);
-Result<Message> send_message(std::vector<std::uint8_t> message);
+Answer query(std::string_view name, std::uint16_t type = A, const QueryOptions& options = {});
+Result<Message> send_message(std::vector<std::uint8_t> message, const QueryOptions& options = {});
 Result<std::string> gethostbyname(std::string_view name);
 Result<HostEntry> gethostbyname_ex(std::string_view name);
 Result<HostEntry> gethostbyaddr(std::string_view address);

@@ -65,9 +65,10 @@ const std::error_category& wire_category() noexcept;
 /// An error_code for a WireError; WireError::ok gives a code that tests false.
 inline std::error_code make_error_code(WireError e) noexcept { return {static_cast<int>(e), wire_category()}; }
 
-/// RR types (RFC 1035 3.2.2 and later RFCs), with the names Pants uses.
-/// Unscoped on purpose: `dns::MX` reads like Pants' `dns.MX` and converts to
-/// the uint16_t stored in records.
+/// RR types (RFC 1035 3.2.2 and later RFCs), with the names Pants uses:
+/// every one of Pants' 51 query types (A = 1 .. NSEC3PARAM = 51, IANA's
+/// numbers) and a few newer ones. Unscoped on purpose: `dns::MX` reads like
+/// Pants' `dns.MX` and converts to the uint16_t stored in records.
 enum Type : std::uint16_t {
     A = 1,
     NS = 2,
@@ -91,15 +92,38 @@ enum Type : std::uint16_t {
     ISDN = 20,
     RT = 21,
     NSAP = 22,
+    NSAP_PTR = 23,  // printed "NSAP-PTR", as dig does
+    SIG = 24,
+    KEY = 25,
+    PX = 26,
+    GPOS = 27,
     AAAA = 28,
+    LOC = 29,
+    NXT = 30,
+    EID = 31,
+    NIMLOC = 32,
     SRV = 33,
+    ATMA = 34,
     NAPTR = 35,
+    KX = 36,
+    CERT = 37,
+    A6 = 38,
     DNAME = 39,
+    SINK = 40,
     OPT = 41,
+    APL = 42,
     DS = 43,
+    SSHFP = 44,
+    IPSECKEY = 45,
     RRSIG = 46,
     NSEC = 47,
     DNSKEY = 48,
+    DHCID = 49,
+    NSEC3 = 50,
+    NSEC3PARAM = 51,
+    TLSA = 52,
+    SVCB = 64,
+    HTTPS = 65,
     ANY = 255,
     CAA = 257,
 };
@@ -109,6 +133,16 @@ enum Class : std::uint16_t {
     IN = 1,
     CH = 3,
     HS = 4,
+};
+
+/// OPCODEs of the header (RFC 1035 4.1.1, RFC 1996, RFC 2136), with
+/// Pants' names for the first three.
+enum Opcode : std::uint8_t {
+    OP_QUERY = 0,
+    OP_IQUERY = 1,  ///< obsolete (RFC 3425)
+    OP_STATUS = 2,
+    OP_NOTIFY = 4,
+    OP_UPDATE = 5,
 };
 
 /// Presentation name of a type: "MX", or "TYPE65280" when it has none.

@@ -66,6 +66,15 @@ public:
     /// Wakes a blocked run_once() from any thread.
     virtual void wake() noexcept = 0;
 
+    /// Wakes `target` (another engine's backend) from this backend's
+    /// thread, inside a loop turn. The default writes target's wake-up;
+    /// io_uring sends a ring message (MSG_RING) when both rings take it,
+    /// which leaves with flush_notifications() and costs the target no
+    /// system call.
+    virtual void notify(Backend& target) noexcept { target.wake(); }
+    /// Hands the notifications queued this turn to the kernel.
+    virtual void flush_notifications() {}
+
     /// Operations submitted whose final completion has not been delivered.
     std::size_t in_flight() const noexcept { return in_flight_; }
     /// Operations submitted since the backend was made (tests, benchmarks).

@@ -25,6 +25,7 @@ enum class OpKind : std::uint8_t {
     recvmsg,   ///< one recvmsg(fd, msg)
     connect,   ///< connect(fd, address)
     sendfile,  ///< copy up to size bytes from file_fd at offset to fd
+    poll,      ///< wait until fd is ready for poll_events; result: the ready mask
 };
 
 /// What the backend reports when an operation produces a result.
@@ -75,6 +76,8 @@ struct Operation {
     socklen_t address_size = 0;
     int file_fd = -1;              ///< sendfile: source
     std::uint64_t offset = 0;      ///< sendfile: source offset
+    std::uint32_t poll_events = 0;  ///< poll: POLLIN, POLLOUT, ...
+    bool multishot = false;        ///< poll: stay armed, one completion per wakeup
 
     // Backend bookkeeping: epoll's park lists; io_uring's splice through a
     // pipe for sendfile (bytes sitting in the pipe, bytes already sent).
