@@ -93,8 +93,6 @@ if (( $(nproc) < 2 )); then
 fi
 
 # --- helpers -----------------------------------------------------------------
-# True when something accepts connections on 127.0.0.1:$port.
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
 if listening; then
     echo "echo.sh: something already listens on port $port; stop it first (it would be measured instead):" >&2
@@ -197,7 +195,7 @@ run_case() {
     if (( rc == 0 )) && [[ -n $out ]]; then
         local cpu
         cpu=$(awk -v t="$ticks" -v msgs="$(field "$out" 5)" 'NR == 1 { a = $1 } NR == 2 { b = $1 }
-            END { printf "%.2f", msgs > 0 ? (b - a) / t * 1e6 / msgs : 0 }' "$tmp/cpu")
+            END { printf "%.2f", (msgs > 0 ? (b - a) / t * 1e6 / msgs : 0) }' "$tmp/cpu")
         result="$(field "$out" 6) $(field "$out" 9) $cpu"
     fi
 }

@@ -53,7 +53,6 @@ for p in uring_c epoll_c asio_uring asio_epoll libuv; do
     [[ -n ${peer_bin[$p]:-} ]] && servers+=("$p|${peer_bin[$p]} $port|")
 done
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 if listening; then
     echo "idle_memory.sh: something already listens on port $port; stop it first" >&2
     exit 1

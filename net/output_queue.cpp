@@ -13,11 +13,6 @@ static_assert(ChunkPool::kBlockSize > 4 * sizeof(OutputQueue::Node), "a block mu
 
 OutputQueue::~OutputQueue() { drop(0, nullptr); }
 
-void OutputQueue::copy_into(Node& n, std::string_view data) noexcept {
-    std::memcpy(n.bytes() + n.end, data.data(), data.size());
-    n.end += std::uint32_t(data.size());
-}
-
 void OutputQueue::push(Node* n) noexcept {
     (tail_ ? tail_->next : head_) = n;
     tail_ = n;
@@ -46,7 +41,7 @@ void OutputQueue::push_file(int fd, bool owns_fd, std::uint64_t offset, std::uin
     push(n);
 }
 
-int OutputQueue::gather(iovec* iov, int max) const noexcept {
+int OutputQueue::gather_all(iovec* iov, int max) const noexcept {
     int n = 0;
     for (Node* b = head_; b && !b->is_file() && n < max; b = b->next) {
         if (b->end == b->begin) continue;
@@ -57,7 +52,7 @@ int OutputQueue::gather(iovec* iov, int max) const noexcept {
     return n;
 }
 
-void OutputQueue::consume(std::size_t n, ChunkPool* pool) noexcept {
+void OutputQueue::consume_some(std::size_t n, ChunkPool* pool) noexcept {
     while (Node* b = head_) {
         if (b->is_file()) return;
         const std::size_t left = b->end - b->begin;
@@ -101,11 +96,7 @@ void OutputQueue::free_node(Node* n, ChunkPool* pool) noexcept {
         delete n;
         return;
     }
-    n->~Node();
-    if (pool)
-        pool->give(n);
-    else
-        ::operator delete(n);
+    give_block(n, pool);
 }
 
 }  // namespace pants::detail

@@ -12,7 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <new>
 #include <string_view>
+#include <type_traits>
 
 #include <pants/detail/chunk_pool.hpp>
 
@@ -45,14 +48,14 @@ public:
 
     /// Copies `data` to the back.
     void append(std::string_view data, ChunkPool* pool) {
+        // Inline, the two common cases: it fits behind the last write, or
+        // the queue is empty and it fits in one block.
         Node* t = tail_;
-        if (t && !t->is_file()) {
-            // The common case: it fits behind the last write.
-            const std::size_t room = kBlockBytes - t->end;
-            if (data.size() <= room) {
-                copy_into(*t, data);
-                return;
-            }
+        if (t && !t->is_file() && data.size() <= kBlockBytes - t->end) return copy_into(*t, data);
+        if (!t && data.size() <= kBlockBytes) {
+            t = new (pool ? pool->take() : ::operator new(ChunkPool::kBlockSize)) Node;
+            head_ = tail_ = t;
+            return copy_into(*t, data);
         }
         append_blocks(data, pool);
     }
@@ -61,19 +64,46 @@ public:
 
     /// Fills `iov` with the byte blocks from the front (up to the first file
     /// segment); returns how many entries it used (at most `max`).
-    int gather(iovec* iov, int max) const noexcept;
+    int gather(iovec* iov, int max) const noexcept {
+        if (head_ && head_ == tail_ && !head_->is_file()) {  // one block: the common case
+            iov[0].iov_base = head_->bytes() + head_->begin;
+            iov[0].iov_len = head_->end - head_->begin;
+            return 1;
+        }
+        return gather_all(iov, max);
+    }
 
     /// `n` bytes of the front blocks were sent: drops them, giving emptied
     /// blocks back to `pool` (nullptr: to the heap).
-    void consume(std::size_t n, ChunkPool* pool) noexcept;
+    void consume(std::size_t n, ChunkPool* pool) noexcept {
+        Node* b = head_;
+        if (b && b == tail_ && !b->is_file() && n == std::size_t(b->end - b->begin)) {
+            // All of the only block: the common case.
+            head_ = tail_ = nullptr;
+            return give_block(b, pool);
+        }
+        consume_some(n, pool);
+    }
     /// Removes the front node (a finished file segment, closing its fd if owned).
     void pop_front(ChunkPool* pool) noexcept;
     /// Frees every node except the first `keep` (those a send in flight points at).
     void drop(std::size_t keep, ChunkPool* pool) noexcept;
 
 private:
-    static void copy_into(Node& n, std::string_view data) noexcept;
+    static void copy_into(Node& n, std::string_view data) noexcept {
+        std::memcpy(n.bytes() + n.end, data.data(), data.size());
+        n.end += std::uint32_t(data.size());
+    }
+    static void give_block(Node* n, ChunkPool* pool) noexcept {
+        static_assert(std::is_trivially_destructible_v<Node>);
+        if (pool)
+            pool->give(n);
+        else
+            ::operator delete(n);
+    }
     void append_blocks(std::string_view data, ChunkPool* pool);
+    int gather_all(iovec* iov, int max) const noexcept;
+    void consume_some(std::size_t n, ChunkPool* pool) noexcept;
     void push(Node* n) noexcept;
     static void free_node(Node* n, ChunkPool* pool) noexcept;
 

@@ -345,11 +345,13 @@ std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
     while (owner && !closing() && !pull_ && readers.empty() && !user_paused_) {
         Framer& framer = owner->read_delimiter.framer();
         if (framer.delimiter().is_none()) {
-            if (used == buffered.size()) break;
-            std::string_view chunk = buffered.substr(used);
-            used = buffered.size();
-            call([&] { owner->on_read(chunk); });
-            continue;
+            // No delimiter: the rest is one chunk, and then nothing is left.
+            if (used < buffered.size()) {
+                std::string_view chunk = buffered.substr(used);
+                used = buffered.size();
+                call([&] { owner->on_read(chunk); });
+            }
+            break;
         }
         auto frame = framer.next(buffered.substr(used));
         if (!frame) {
@@ -391,45 +393,24 @@ std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_cons
 
 bool StreamIo::try_read(Stream::ReadAwaiter& r) {
     reclaim_lent();
-    if (!error && owner && !r.once_ && owner->read_delimiter.get().is_none() && !in_.empty()) {
-        // No delimiter: whatever is buffered is the frame (the framer would
-        // say the same, at more cost).
-        r.result_ = in_.view();
-        pending_consume_ = in_.size();
-        if (input_paused_ && unread() <= read_limit() / 2) {
-            input_paused_ = false;
-            update_receive();
-        }
-        return true;
-    }
     if (!error && owner) {
-        if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
-        auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
-        if (!frame) {
-            r.result_ = unexpected(frame.error());
-            fail(frame.error(), Report::read);
-            return true;
-        }
-        const bool none = !r.once_ && owner->read_delimiter.get().is_none();
-        if (*frame && !none && (*frame)->consumed > read_limit()) {
-            r.result_ = unexpected(make_error_code(NetError::buffer_overflow));
-            fail(make_error_code(NetError::buffer_overflow), Report::overflow);
-            return true;
-        }
-        if (*frame || (none && !in_.empty())) {
-            if (*frame) {
-                r.result_ = in_.view().substr((*frame)->offset, (*frame)->length);
-                pending_consume_ = (*frame)->consumed;
-            } else {
-                r.result_ = in_.view();
-                pending_consume_ = in_.size();
+        if (!r.once_ && owner->read_delimiter.get().is_none()) {
+            // No delimiter: whatever is buffered is the frame.
+            if (!in_.empty()) return lend(r, in_.view(), in_.size());
+        } else {
+            if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
+            auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
+            if (!frame) {
+                r.result_ = unexpected(frame.error());
+                fail(frame.error(), Report::read);
+                return true;
             }
-            // Room again: the pause for unread input ends at half the limit.
-            if (input_paused_ && unread() <= read_limit() / 2) {
-                input_paused_ = false;
-                update_receive();
+            if (*frame && (*frame)->consumed > read_limit()) {
+                r.result_ = unexpected(make_error_code(NetError::buffer_overflow));
+                fail(make_error_code(NetError::buffer_overflow), Report::overflow);
+                return true;
             }
-            return true;
+            if (*frame) return lend(r, in_.view().substr((*frame)->offset, (*frame)->length), (*frame)->consumed);
         }
     }
     if (eof_ || closing() || error) {
@@ -439,10 +420,22 @@ bool StreamIo::try_read(Stream::ReadAwaiter& r) {
     return false;
 }
 
+bool StreamIo::lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed) {
+    r.result_ = frame;
+    pending_consume_ = consumed;
+    // Room again: the pause for unread input ends at half the limit.
+    if (input_paused_ && unread() <= read_limit() / 2) {
+        input_paused_ = false;
+        update_receive();
+    }
+    return true;
+}
+
 void StreamIo::wait_read() {
     // No whole frame is buffered: a pause for unread input would wait
     // forever (more bytes past the limit are an overflow, reported then).
-    input_paused_ = false;
+    // Not paused and armed (every read in steady state): nothing changes.
+    if (!std::exchange(input_paused_, false) && recv_op_.in_flight) return;
     update_receive();
 }
 
@@ -459,6 +452,8 @@ void StreamIo::set_pull(bool pull) {
 void StreamIo::check_input() {
     if (closing() || !owner) return;
     const std::size_t limit = read_limit();
+    // No delimiter and under the limit: nothing can overflow or pause.
+    if (unread() < limit && owner->read_delimiter.get().is_none()) return;
     const std::string_view waiting = in_.view().substr(pending_consume_);
     if (lent_tail_.empty()) {
         // Bytes beside a lent frame wait for the next read(): they only pause.

@@ -133,6 +133,9 @@ private:
     bool want_receive() const noexcept;
     void update_receive();
     Stream::ReadAwaiter* reader() const noexcept;
+    /// try_read() found `frame`: it goes to `r`, and the `consumed` bytes
+    /// stay in in_ until the next read.
+    bool lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed);
 
     // Writing.
     void queue_output(std::string_view data);

@@ -125,7 +125,10 @@ void Engine::poll(Duration timeout) {
         explicit TurnScope(int& d) : depth(d) { ++depth; }
         ~TurnScope() { --depth; }
     } scope(turn_depth_);
-    run_flushes();
+    // Each step is checked here first: most turns have nothing for most
+    // of them, and a turn's fixed cost is what one connection pays per
+    // message.
+    if (!flushes_.empty()) run_flushes();
     Duration wait = timeout;
     if (!next_turn_.empty() || !every_turn_.empty() || has_posted_.load(std::memory_order_relaxed) ||
         stop_requested_.load(std::memory_order_relaxed)) {
@@ -134,9 +137,9 @@ void Engine::poll(Duration timeout) {
         wait = std::min(wait, std::max(Duration::zero(), Duration(timers_.next_deadline() - Clock::now())));
     }
     backend_->run_once(wait);
-    run_posted();
-    run_timers();
-    run_turn_callbacks();
+    if (has_posted_.load(std::memory_order_relaxed)) run_posted();
+    if (!timers_.empty()) run_timers();  // also saves the clock read
+    if (!next_turn_.empty() || !every_turn_.empty()) run_turn_callbacks();
     // Wake-ups for other engines queued this turn leave now, not at our
     // next wait (which may never come if this loop is stopping).
     backend_->flush_notifications();

@@ -91,10 +91,7 @@ EpollBackend::~EpollBackend() {
     ::close(epoll_fd_);
 }
 
-EpollBackend::FdState& EpollBackend::state(int fd) {
-    if (std::size_t(fd) >= fds_.size()) fds_.resize(std::size_t(fd) * 2 + 16);
-    return fds_[std::size_t(fd)];
-}
+void EpollBackend::grow(int fd) { fds_.resize(std::size_t(fd) * 2 + 16); }
 
 bool EpollBackend::is_reader(const Operation& op) noexcept {
     switch (op.kind) {
@@ -123,9 +120,20 @@ void EpollBackend::submit(Operation& op) {
             // Not pollable (a regular file): the syscall itself never blocks.
         }
         s.registered = true;
+        // Edges before this registration were not seen: assume ready.
+        s.readable = s.writable = true;
+        s.hung_up = false;
     }
-    (op.kind == OpKind::poll ? s.watchers : is_reader(op) ? s.readers : s.writers).push(op);
-    mark_dirty(op.fd);
+    if (op.kind == OpKind::poll) {
+        s.watchers.push(op);
+        mark_dirty(op.fd);
+        return;
+    }
+    const bool reader = is_reader(op);
+    (reader ? s.readers : s.writers).push(op);
+    // Tried this turn only if that direction may have room or data; else
+    // its next edge brings it.
+    if (reader ? s.readable : s.writable) mark_dirty(op.fd);
 }
 
 void EpollBackend::mark_dirty(int fd) {
@@ -171,6 +179,8 @@ void EpollBackend::close(int fd) {
         s.registered = false;
         s.dirty = false;  // a stale entry in dirty_ finds empty queues
         s.ready = 0;
+        s.readable = s.writable = true;  // the number's next socket starts afresh
+        s.hung_up = false;
     }
     ::close(fd);
 }
@@ -199,8 +209,14 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
             [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
             continue;
         }
-        state(fd).ready |= events[i].events;
-        mark_dirty(fd);
+        FdState& s = state(fd);
+        const std::uint32_t ev = events[i].events;
+        s.ready |= ev;
+        // Errors and hang-ups wake both directions: each op learns of it.
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.readable = true;
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.hung_up = true;
+        if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
+        if (s.watchers.head || (s.readable && s.readers.head) || (s.writable && s.writers.head)) mark_dirty(fd);
     }
 
     while (Operation* op = cancelled_.pop()) dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
@@ -208,10 +224,15 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     std::vector<int> dirty;
     dirty.swap(dirty_);
     for (int fd : dirty) {
-        state(fd).dirty = false;
-        run_watchers(fd);
-        run_queue(fd, true);
-        run_queue(fd, false);
+        FdState& s = state(fd);
+        s.dirty = false;
+        if (s.watchers.head)
+            run_watchers(fd);
+        else
+            s.ready = 0;
+        // Re-fetched after each step: handlers may have grown fds_.
+        if (FdState& r = state(fd); r.readable && r.readers.head) run_queue(fd, true);
+        if (FdState& w = state(fd); w.writable && w.writers.head) run_queue(fd, false);
     }
     if (dirty_.empty()) dirty_.swap(dirty), dirty_.clear();  // keep the capacity
 }
@@ -240,18 +261,25 @@ int EpollBackend::wait(epoll_event* events, int capacity, std::chrono::nanosecon
 void EpollBackend::run_queue(int fd, bool readers) {
     for (int budget = kFairnessBudget; budget > 0; --budget) {
         // Re-fetch each time: a handler may add fds and grow fds_.
-        OpQueue& q = readers ? state(fd).readers : state(fd).writers;
+        FdState& s = fds_[std::size_t(fd)];
+        OpQueue& q = readers ? s.readers : s.writers;
+        bool& ready = readers ? s.readable : s.writable;
         Operation* op = q.head;
-        if (!op) return;
+        if (!op || !ready) return;
         Completion c;
         switch (attempt(*op, c)) {
         case Attempt::blocked:
+            ready = false;
             return;  // parked until the next edge
         case Attempt::again:
             starved_.push_back(fd);
             return;
         case Attempt::done:
             if (!c.more) q.pop();
+            // A stream read that did not fill the buffer emptied the
+            // socket: the next bytes bring an edge (libuv's partial read).
+            if (op->kind == OpKind::receive && c.more && !s.hung_up && std::size_t(c.result) < pool_.size())
+                ready = false;
             dispatch(*op, c);
             break;
         }

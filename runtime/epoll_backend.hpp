@@ -47,10 +47,24 @@ private:
         std::uint32_t ready = 0;  // epoll events since the watchers last ran
         bool registered = false;
         bool dirty = false;  // listed in dirty_
+        // Edge-triggered readiness: false once a direction said EAGAIN (or
+        // a stream read came back short, so the socket is empty), true
+        // again at its next edge. A parked queue is only retried when set,
+        // so nothing calls into the kernel just to hear EAGAIN.
+        bool readable = true;
+        bool writable = true;
+        // The peer hung up (or an error is pending): a short read no longer
+        // means empty, since the end of stream waits behind the data and
+        // brings no further edge.
+        bool hung_up = false;
     };
     enum class Attempt { done, again, blocked };
 
-    FdState& state(int fd);
+    FdState& state(int fd) {
+        if (std::size_t(fd) >= fds_.size()) grow(fd);  // inline: several calls per message
+        return fds_[std::size_t(fd)];
+    }
+    void grow(int fd);
     void mark_dirty(int fd);
     static bool is_reader(const Operation& op) noexcept;
     int wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout);

@@ -42,6 +42,7 @@ private:
     Result<void> init_buffer_ring();
     Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes);
     io_uring_sqe* next_sqe();
+    io_uring_sqe* next_sqe_after_submit();
     void enable();
     static void check_enter(int result);
     void prepare(Operation& op, io_uring_sqe* sqe);

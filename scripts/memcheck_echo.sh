@@ -74,7 +74,6 @@ ninja -C "$build" examples/echo examples/echo_coro >/dev/null
 
 source scripts/server_process.sh  # $tmp, $server_pid, cleanup on exit
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
 if listening; then
     echo "memcheck_echo.sh: something already listens on port $port; stop it first:" >&2
