@@ -110,7 +110,7 @@ install_check() {
     [[ -x "$dig" ]] || { echo "pants-dig was not installed" >&2; return 1; }
     readelf -d "$dig" | grep -q 'RUNPATH.*\$ORIGIN/\.\./' ||
         { echo "pants-dig has no \$ORIGIN-relative RUNPATH:" >&2; readelf -d "$dig" | grep -i path >&2; return 1; }
-    env -u LD_LIBRARY_PATH timeout 20 "$dig" --help >/dev/null ||
+    env -u LD_LIBRARY_PATH timeout 20 "$dig" --help >/dev/null 2>&1 ||
         { echo "the installed pants-dig does not run" >&2; return 1; }
     ldd "$dig" | grep -q "$tmp/root.*libpants" ||
         { echo "the installed pants-dig does not load the installed libpants:" >&2; ldd "$dig" >&2; return 1; }
