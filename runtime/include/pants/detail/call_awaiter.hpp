@@ -23,7 +23,17 @@
 #include <pants/result.hpp>
 #include <pants/timer.hpp>
 
+namespace pants {
+class Engine;  // pants/engine.hpp includes this header once Engine is complete
+}  // namespace pants
+
 namespace pants::detail {
+
+// `T`, named so that it depends on `D`: Engine is used inside templates
+// before it is complete, and only looked into when they are instantiated.
+template <class T, class D>
+using Later = std::conditional_t<sizeof(D*) != 0, T, T>;
+
 
 template <class F>
 class CallAwaiter {
@@ -56,11 +66,11 @@ public:
             cancelled_ = true;
             return false;
         }
-        origin_ = Engine::current();
+        origin_ = Later<Engine, P>::current();
         if (!origin_) throw std::logic_error("pants: co_await engine.call() outside an engine's loop");
         waiter_ = h;
         state_->awaiter = this;
-        target_.post([s = state_, origin = origin_]() mutable {
+        static_cast<Later<Engine, P>&>(target_).post([s = state_, origin = static_cast<Later<Engine, P>*>(origin_)]() mutable {
             if (!s->abandoned.load(std::memory_order_acquire)) {
                 try {
                     if constexpr (std::is_void_v<R>) {
