@@ -291,16 +291,19 @@ TEST_CASE("use_hosts false skips the hosts file and asks the servers") {
 
 TEST_CASE("tcp asks over TCP from the first try, for query and send_message") {
     pants::Engine engine;
-    FakeServer udp(engine);
-    udp.handler = answer_a({10, 0, 0, 4});
     Tcp::queries.clear();
     Tcp::answer = [](const dns::Message& q) {
         auto r = reply_to(q);
         r.answers.push_back(record(q.questions[0].name, dns::A, 300, dns::rdata::A{{10, 0, 0, 5}}));
         return r;
     };
+    // TCP first, then UDP on its port: a port the kernel picks for UDP may
+    // be the local port of some TCP connection on the machine, and then the
+    // listener could not have it.
     pants::Server<Tcp> tcp(engine);
-    REQUIRE(tcp.listen(udp.address));
+    REQUIRE(tcp.listen(Address::loopback_v4(0)));
+    FakeServer udp(engine, *tcp.local_address());
+    udp.handler = answer_a({10, 0, 0, 4});
     dns::Resolver resolver(options({udp.address}), engine);
     auto answer = dns::sync::query(resolver, "tcp.example.", dns::A, {.tcp = true});
     CHECK(answer.status == dns::DNS_OK);
