@@ -131,6 +131,7 @@ Result<std::vector<std::uint8_t>> encode(const Message& message) {
     const std::size_t counts[4] = {message.questions.size(), message.answers.size(), message.authority.size(),
                                    message.additional.size() + (message.edns ? 1 : 0)};
     WireWriter w;
+    w.reserve(512);  // RFC 1035 4.2.1: most messages fit a classic UDP payload
     w.u16(message.id);
     w.u16(static_cast<std::uint16_t>(
         (message.qr ? 0x8000 : 0) | (message.opcode & 0xF) << 11 | (message.aa ? 0x0400 : 0) |
@@ -174,12 +175,32 @@ Result<std::vector<std::uint8_t>> encode(const Message& message) {
 Result<std::vector<std::uint8_t>> encode_query(std::uint16_t id, std::string_view name, std::uint16_t type,
                                                bool recursion_desired, std::uint16_t edns_udp_size,
                                                std::uint16_t klass) {
-    Message query;
-    query.id = id;
-    query.rd = recursion_desired;
-    query.questions.push_back(Question{std::string(name), type, klass});
-    if (edns_udp_size != 0) query.edns = Edns{edns_udp_size, 0, false, 0, {}};
-    return encode(query);
+    // The bytes encode() makes of a Message with this one question (and an
+    // empty OPT record), written directly: the resolver makes one per
+    // query, and a query's only name has nothing to be compressed against.
+    detail::WireName wire;
+    if (auto e = detail::name_to_wire(name, wire); e != WireError::ok) return failure(e);
+    WireWriter w;
+    w.reserve(12 + wire.size + 4 + (edns_udp_size != 0 ? 11 : 0));
+    w.u16(id);
+    w.u16(recursion_desired ? 0x0100 : 0);
+    w.u16(1);                         // QDCOUNT
+    w.u16(0);                         // ANCOUNT
+    w.u16(0);                         // NSCOUNT
+    w.u16(edns_udp_size != 0 ? 1 : 0);  // ARCOUNT: the OPT record
+    w.bytes(wire.view());
+    w.u16(type);
+    w.u16(klass);
+    if (edns_udp_size != 0) {
+        // RFC 6891 6.1.2: root owner, OPT, payload size, extended rcode 0,
+        // version 0, no flags, no options.
+        w.u8(0);
+        w.u16(OPT);
+        w.u16(edns_udp_size);
+        w.u32(0);
+        w.u16(0);
+    }
+    return w.take();
 }
 
 }  // namespace pants::dns

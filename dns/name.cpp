@@ -12,25 +12,24 @@ char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 3
 }  // namespace
 
 bool name_equal(std::string_view a, std::string_view b) {
-    std::vector<std::string> la, lb;
-    if (detail::parse_name(a, la) != WireError::ok || detail::parse_name(b, lb) != WireError::ok) return false;
-    if (la.size() != lb.size()) return false;
-    for (std::size_t i = 0; i < la.size(); ++i) {
-        if (la[i].size() != lb[i].size()) return false;
-        // RFC 4343: only ASCII letters fold; other bytes compare exactly.
-        for (std::size_t k = 0; k < la[i].size(); ++k)
-            if (ascii_lower(la[i][k]) != ascii_lower(lb[i][k])) return false;
-    }
+    detail::WireName wa, wb;
+    if (detail::name_to_wire(a, wa) != WireError::ok || detail::name_to_wire(b, wb) != WireError::ok) return false;
+    if (wa.size != wb.size) return false;
+    // RFC 4343: only ASCII letters fold; other bytes compare exactly. The
+    // length bytes (at most 63) are no letters, so folding them is harmless
+    // and a length mismatch still fails.
+    for (std::size_t i = 0; i < wa.size; ++i)
+        if (ascii_lower(static_cast<char>(wa.bytes[i])) != ascii_lower(static_cast<char>(wb.bytes[i]))) return false;
     return true;
 }
 
 Result<std::string> normalize_name(std::string_view name) {
-    std::vector<std::string> labels;
-    if (auto e = detail::parse_name(name, labels); e != WireError::ok) return tl::unexpected(make_error_code(e));
-    if (labels.empty()) return std::string(".");
+    detail::WireName wire;
+    if (auto e = detail::name_to_wire(name, wire); e != WireError::ok) return tl::unexpected(make_error_code(e));
+    if (wire.size == 1) return std::string(".");
     std::string out;
-    for (const auto& label : labels) {
-        detail::append_escaped_label(out, std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()));
+    for (std::size_t at = 0; wire.bytes[at] != 0; at += 1 + wire.bytes[at]) {
+        detail::append_escaped_label(out, std::span(wire.bytes.data() + at + 1, wire.bytes[at]));
         out.push_back('.');
     }
     return out;

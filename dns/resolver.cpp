@@ -50,6 +50,10 @@ struct Search {
 }  // namespace
 
 namespace {
+/// An OPT record without options (RFC 6891 6.1.2): root owner (1 byte),
+/// TYPE, CLASS (the payload size), TTL, RDLENGTH.
+constexpr std::size_t kEmptyOptSize = 1 + 2 + 2 + 4 + 2;
+
 /// Answers `done` on a later turn, never inside the call that asked.
 void answer_later(Engine& engine, ResolverCore::AnswerFn done, Answer answer) {
     engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
@@ -108,7 +112,12 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
         return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     }
     std::vector<std::uint8_t> without_edns;
-    if (config.edns_udp_size != 0) without_edns = *encode_query(0, fqdn, type, true, 0, options.klass);
+    if (config.edns_udp_size != 0) {
+        // The same query without its OPT record, which encode_query puts
+        // last (11 bytes: no options): copied, not encoded again.
+        without_edns.assign(query->begin(), query->end() - kEmptyOptSize);
+        without_edns[11] = 0;  // ARCOUNT: the OPT record was the only one
+    }
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     Pending& pending = pending_[pending_key];

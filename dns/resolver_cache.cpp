@@ -6,7 +6,9 @@ namespace pants::dns::detail {
 std::string cache_key(std::string_view fqdn, std::uint16_t type) {
     std::string key;
     key.reserve(fqdn.size() + 7);
-    for (char c : fqdn) key.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+    key.assign(fqdn);
+    for (char& c : key)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
     if (key.empty() || key.back() != '.') key.push_back('.');
     key.push_back('|');
     key += std::to_string(type);

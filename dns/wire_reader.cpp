@@ -62,6 +62,7 @@ WireError WireReader::name(std::string& out) {
     // A name has at most 127 labels; more hops than that cannot be a name.
     constexpr int max_hops = 127;
     std::string text;
+    text.reserve(64);  // most names: one allocation, not one per doubling
     std::size_t p = pos_;
     std::size_t limit = end_;    // inline labels stay inside this reader
     std::size_t lowest = pos_;   // lowest offset visited

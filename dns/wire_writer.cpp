@@ -2,6 +2,9 @@
 // the presentation form of names (RFC 1035 5.1 escapes, as dig prints them).
 #include <pants/dns/detail/wire_writer.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 namespace pants::dns::detail {
 
 void WireWriter::u16(std::uint16_t v) {
@@ -20,26 +23,20 @@ void WireWriter::patch_u16(std::size_t at, std::uint16_t v) {
 }
 
 WireError WireWriter::name(std::string_view presentation, bool compress) {
-    std::vector<std::string> labels;
-    if (auto e = parse_name(presentation, labels); e != WireError::ok) return e;
-    // The wire form of each suffix, built from the end: suffix[i] = labels[i..].
-    std::vector<std::string> suffix(labels.size() + 1);
-    for (std::size_t i = labels.size(); i-- > 0;) {
-        suffix[i].push_back(static_cast<char>(labels[i].size()));
-        suffix[i] += labels[i];
-        suffix[i] += suffix[i + 1];
-    }
-    for (std::size_t i = 0; i < labels.size(); ++i) {
+    WireName wire;
+    if (auto e = name_to_wire(presentation, wire); e != WireError::ok) return e;
+    // Each label starts a suffix: wire.bytes[at..] (the root alone is not one).
+    for (std::size_t at = 0; wire.bytes[at] != 0; at += 1 + wire.bytes[at]) {
         if (compress) {
-            if (auto it = suffixes_.find(suffix[i]); it != suffixes_.end()) {
+            const std::string_view suffix(reinterpret_cast<const char*>(wire.bytes.data() + at), wire.size - at);
+            if (auto it = suffixes_.find(suffix); it != suffixes_.end()) {
                 u16(static_cast<std::uint16_t>(0xC000 | it->second));
                 return WireError::ok;
             }
             // Pointers have 14 bits: later suffixes cannot be reached.
-            if (buf_.size() < 0x4000) suffixes_.emplace(suffix[i], static_cast<std::uint16_t>(buf_.size()));
+            if (buf_.size() < 0x4000) suffixes_.emplace(suffix, static_cast<std::uint16_t>(buf_.size()));
         }
-        u8(static_cast<std::uint8_t>(labels[i].size()));
-        bytes(std::span(reinterpret_cast<const std::uint8_t*>(labels[i].data()), labels[i].size()));
+        bytes(std::span(wire.bytes.data() + at, 1u + wire.bytes[at]));
     }
     u8(0);
     return WireError::ok;
@@ -53,25 +50,42 @@ WireError WireWriter::character_string(std::string_view s) {
 }
 
 // RFC 1035 5.1: `\X` is X itself, `\DDD` the byte with decimal value DDD.
-WireError parse_name(std::string_view text, std::vector<std::string>& labels) {
-    labels.clear();
+WireError name_to_wire(std::string_view text, WireName& out) {
+    out.size = 0;
     if (text.empty()) return WireError::bad_name;
-    if (text == ".") return WireError::ok;
-    std::string label;
-    std::size_t wire_length = 1;  // the root label
-    bool ended_with_dot = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        ended_with_dot = false;
-        if (c == '.') {
-            if (label.empty()) return WireError::bad_name;  // empty label: "a..b", ".a"
-            wire_length += 1 + label.size();
-            labels.push_back(std::move(label));
-            label.clear();
-            ended_with_dot = true;
-            continue;
-        }
-        if (c == '\\') {
+    std::size_t at = 0;      // where the current label's length byte goes
+    std::size_t length = 0;  // of the current label
+    // Past kMax the name is too long; scanning goes on (for bad_name and
+    // label_too_long, which take precedence) without writing.
+    auto put = [&](std::size_t i, std::uint8_t b) {
+        if (i < WireName::kMax) out.bytes[i] = b;
+    };
+    if (text != ".") {
+        bool ended_with_dot = false;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            char c = text[i];
+            ended_with_dot = false;
+            if (c == '.') {
+                if (length == 0) return WireError::bad_name;  // empty label: "a..b", ".a"
+                put(at, static_cast<std::uint8_t>(length));
+                at += 1 + length;
+                length = 0;
+                ended_with_dot = true;
+                continue;
+            }
+            if (c != '\\') {
+                // The plain run up to the next dot or escape, in one go.
+                std::size_t end = i + 1;
+                while (end < text.size() && text[end] != '.' && text[end] != '\\') ++end;
+                const std::size_t run = end - i;
+                if (length + run > 63) return WireError::label_too_long;
+                const std::size_t to = at + 1 + length;
+                if (to + run <= WireName::kMax) std::memcpy(out.bytes.data() + to, text.data() + i, run);
+                length += run;
+                i = end - 1;
+                continue;
+            }
+            // An escape: one byte.
             if (++i >= text.size()) return WireError::bad_name;
             c = text[i];
             if (c >= '0' && c <= '9') {
@@ -86,19 +100,38 @@ WireError parse_name(std::string_view text, std::vector<std::string>& labels) {
                 c = static_cast<char>(value);
                 i += 2;
             }
+            put(at + 1 + length, static_cast<std::uint8_t>(c));
+            if (++length > 63) return WireError::label_too_long;
         }
-        label.push_back(c);
-        if (label.size() > 63) return WireError::label_too_long;
+        if (!ended_with_dot) {
+            put(at, static_cast<std::uint8_t>(length));
+            at += 1 + length;
+        }
     }
-    if (!ended_with_dot) {
-        wire_length += 1 + label.size();
-        labels.push_back(std::move(label));
-    }
-    if (wire_length > 255) return WireError::name_too_long;
+    if (at + 1 > WireName::kMax) return WireError::name_too_long;
+    out.bytes[at] = 0;  // the root
+    out.size = at + 1;
     return WireError::ok;
 }
 
+namespace {
+// Bytes dig prints as themselves: printable ASCII other than the specials.
+bool plain(std::uint8_t c) {
+    switch (c) {
+    case '"': case '(': case ')': case '.': case ';': case '\\': case '@': case '$':
+        return false;
+    default:
+        return c > 0x20 && c < 0x7F;
+    }
+}
+}  // namespace
+
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label) {
+    // Most labels need no escape: appended whole.
+    if (std::all_of(label.begin(), label.end(), plain)) {
+        out.append(reinterpret_cast<const char*>(label.data()), label.size());
+        return;
+    }
     for (const std::uint8_t c : label) {
         switch (c) {
         case '"': case '(': case ')': case '.': case ';': case '\\': case '@': case '$':

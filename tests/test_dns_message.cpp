@@ -622,3 +622,54 @@ TEST_CASE("reverse names follow in-addr.arpa and ip6.arpa") {
     v6[15] = 0x1f;
     CHECK(reverse_name(v6) == "f.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.");
 }
+
+// Issue 14: encode_query writes its bytes directly (no Message, no
+// compression table); they must stay exactly what encode() makes.
+TEST_CASE("encode_query gives the bytes encode() gives for the same one-question message") {
+    const std::string long_label(63, 'x');
+    const std::vector<std::string> names = {
+        "example.com", "Example.COM.", ".", "a", "a.b.c.d.e.f.", "\\065\\.x.y", "sp\\032ace.\\\\.",
+        long_label + "." + long_label + ".", "q123.uring.bench.test."};
+    for (const auto& name : names) {
+        for (std::uint16_t edns : {std::uint16_t(0), std::uint16_t(1232), std::uint16_t(65000)}) {
+            for (bool rd : {true, false}) {
+                CAPTURE(name);
+                CAPTURE(edns);
+                Message m;
+                m.id = 0x1234;
+                m.rd = rd;
+                m.questions.push_back(Question{name, AAAA, CH});
+                if (edns != 0) m.edns = Edns{edns, 0, false, 0, {}};
+                const auto direct = encode_query(0x1234, name, AAAA, rd, edns, CH);
+                const auto general = encode(m);
+                REQUIRE(direct.has_value());
+                REQUIRE(general.has_value());
+                CHECK(*direct == *general);
+            }
+        }
+    }
+    // Errors are the same too, whichever comes first in the name.
+    for (const std::string& bad : {std::string(64, 'a') + "..", std::string("a..") + std::string(64, 'a'),
+                                  std::string(300, 'a'), std::string(130 * 2, '.')}) {
+        Message m;
+        m.questions.push_back(Question{bad, A, IN});
+        CHECK(encode_query(1, bad, A).error() == encode(m).error());
+    }
+}
+
+TEST_CASE("names of 255 wire bytes are the limit, labels of 63") {
+    // 4 labels of 63 + 3 length bytes... : 4 * 64 + 1 = 257 > 255.
+    const std::string l63(63, 'a');
+    CHECK(encode_query(1, l63 + "." + l63 + "." + l63 + "." + l63, A).error() == WireError::name_too_long);
+    // 3 * 64 + 62 ("a" * 61) + 1 = 255: the longest name there is.
+    const std::string longest = l63 + "." + l63 + "." + l63 + "." + std::string(61, 'b');
+    auto q = encode_query(1, longest, A, true, 0);
+    REQUIRE(q.has_value());
+    CHECK(q->size() == 12 + 255 + 4);
+    CHECK(name_equal(longest, longest + "."));
+    CHECK(normalize_name(longest).value() == longest + ".");
+    CHECK(encode_query(1, longest + "b", A).error() == WireError::name_too_long);
+    CHECK(encode_query(1, l63 + "a\\.", A).error() == WireError::label_too_long);
+    CHECK_FALSE(name_equal("ab.c", "a.bc"));
+    CHECK(name_equal("A\\066.c", "ab.C"));
+}

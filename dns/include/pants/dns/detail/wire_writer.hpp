@@ -5,8 +5,10 @@
 // (RFC 1035 4.1.4).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +21,7 @@ namespace pants::dns::detail {
 
 class WireWriter {
 public:
+    void reserve(std::size_t n) { buf_.reserve(n); }
     void u8(std::uint8_t v) { buf_.push_back(v); }
     void u16(std::uint16_t v);
     void u32(std::uint32_t v);
@@ -38,14 +41,29 @@ public:
     std::vector<std::uint8_t> take() { return std::move(buf_); }
 
 private:
+    // Looked up by string_view (no key built per lookup).
+    struct SuffixHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
     std::vector<std::uint8_t> buf_;
-    std::unordered_map<std::string, std::uint16_t> suffixes_;  // wire form of a suffix -> offset
+    // Wire form of a suffix -> offset.
+    std::unordered_map<std::string, std::uint16_t, SuffixHash, std::equal_to<>> suffixes_;
 };
 
-/// Splits a presentation name into raw labels (escapes resolved; the root
-/// is no labels). Checks RFC 1035 2.3.4 limits: labels <= 63 bytes, the
-/// whole name <= 255 bytes in wire form.
-[[nodiscard]] WireError parse_name(std::string_view presentation, std::vector<std::string>& labels);
+/// A name in wire form (RFC 1035 3.1): length-prefixed labels, then the
+/// root's zero byte; escapes resolved.
+struct WireName {
+    static constexpr std::size_t kMax = 255;  // RFC 1035 2.3.4
+    std::array<std::uint8_t, kMax> bytes;
+    std::size_t size = 0;  ///< bytes used, the root byte included
+    std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), size}; }
+};
+
+/// Converts a presentation name (RFC 1035 5.1: `\X` is X, `\DDD` a byte)
+/// to wire form, without allocating. Checks RFC 1035 2.3.4 limits: labels
+/// <= 63 bytes, the whole name <= 255 bytes in wire form.
+[[nodiscard]] WireError name_to_wire(std::string_view presentation, WireName& out);
 
 /// Appends one raw label in presentation form, escaped as dig does.
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label);
