@@ -81,6 +81,9 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
     // RFC 6761 6.3: localhost names never go to a server, hosts file or not.
     if (auto local = localhost_answer(name, type, options.klass))
         return answer_later(engine, std::move(done), std::move(*local));
+    // An absolute name is its only candidate (search_candidates): no search
+    // to walk, and a single candidate's answer is the search's answer.
+    if (name.size() > 1 && name.back() == '.') return lookup(std::string(name), type, options, std::move(done));
     auto search = std::make_shared<Search>();
     search->core = weak_from_this();
     search->names = search_candidates(name, config.search, config.ndots);
@@ -100,7 +103,7 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
         if (auto hit = cache.find(key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
     // A query forced onto TCP does not join one going over UDP.
-    const std::string pending_key = options.tcp ? key + "/tcp" : key;
+    std::string pending_key = options.tcp ? key + "/tcp" : key;
     if (auto it = pending_.find(pending_key); it != pending_.end()) {
         it->second.waiters.push_back(std::move(done));  // share the request in flight
         it->second.store = it->second.store || use_cache;
@@ -120,20 +123,26 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
     }
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    Pending& pending = pending_[pending_key];
+    auto node = pending_.try_emplace(std::move(pending_key)).first;
+    Pending& pending = node->second;
     pending.fqdn = fqdn;
     pending.type = type;
     pending.klass = options.klass;
-    pending.cache_key = key;
+    pending.cache_key = std::move(key);
     pending.store = use_cache;
     pending.waiters.push_back(std::move(done));
+    // The key lives in its map node, which stays put until settled()
+    // erases it: the callback holds a pointer (small enough for
+    // std::function to keep without allocating), not a copy.
+    const std::string* settle_key = &node->first;
     pending.lookup = std::make_unique<Lookup>(
         engine, udp_pool, server_order(), config.attempts, per_try, std::move(*query), Question{fqdn, type, options.klass}, true,
-        [this, pending_key](Status status, Result<Message> reply) { settled(pending_key, status, std::move(reply)); },
+        [this, settle_key](Status status, Result<Message> reply) { settled(*settle_key, status, std::move(reply)); },
         options.tcp, std::move(without_edns));
     pending.lookup->start();
 }
 
+// `key` may be the map node's own key: not used once the node is erased.
 void ResolverCore::settled(const std::string& key, Status status, Result<Message> reply) {
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
