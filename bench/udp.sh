@@ -11,8 +11,10 @@
 #   SIZE      bytes per datagram (default 64)
 #
 # Builds build-release/ (a release build, as ./run.sh does) if needed, then
-# prints datagrams/s for each backend and the ratio io_uring / epoll (above
-# 1: io_uring is faster). Numbers mean something only on an idle machine.
+# prints datagrams/s and the server thread's CPU time per echoed datagram
+# for each backend, and the ratios (above 1: io_uring is faster, or
+# cheaper). CPU per datagram is the steadier figure on a busy machine;
+# datagrams/s mean something only on an idle one.
 # Every echo is verified (sequence number and checksum); lost, corrupt or
 # unexpected echoes and send/receive errors are counted on each backend's
 # line, and any of them makes the run print "udp_bench: FAIL ..." lines on

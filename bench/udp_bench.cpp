@@ -4,8 +4,10 @@
 //   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size]
 //
 // The server is a pants::Datagram echo (as examples/udp_echo) on its own
-// Engine and thread. The load comes from plain non-blocking sockets on
-// another thread, without pants, so it measures the server: each client
+// Engine and thread, whose CPU time (its thread CPU clock, user + system)
+// is read over the measured window: CPU per echoed datagram. The load
+// comes from plain non-blocking sockets on another thread, without pants,
+// so it measures the server: each client
 // socket keeps `window` datagrams in flight and sends one more per echo, so
 // nothing overflows a socket buffer on loopback. bench/udp.sh runs it.
 //
@@ -23,8 +25,10 @@
 // bench/loadgen); 1 for bad usage or a server that cannot start.
 #include <pants/pants.hpp>
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -91,6 +95,7 @@ void fill(std::string& payload, std::uint32_t socket, std::uint64_t seq) {
 
 struct Result {
     double per_second = 0;
+    double server_cpu_us = 0;  // server thread CPU time per echoed datagram
     std::uint64_t echoed = 0;  // in the measured window
     std::uint64_t sent = 0, verified = 0, lost = 0, corrupt = 0, unexpected = 0, send_errors = 0, recv_errors = 0;
     std::uint64_t server_errors = 0;
@@ -135,8 +140,18 @@ bool verify(Client& c, std::uint32_t index, const char* data, ssize_t n, std::si
     return true;
 }
 
+// CPU time consumed so far by the thread whose CPU clock is `clock`.
+double cpu_seconds(clockid_t clock) {
+    timespec t{};
+    ::clock_gettime(clock, &t);
+    return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
+}
+
 // Sends and counts echoes for `seconds` after a short warm-up, then drains.
-Result load(const pants::Address& server, double seconds, int sockets, int window, std::size_t size) {
+// `server_clock` is the server thread's CPU clock, read over the measured
+// window.
+Result load(const pants::Address& server, clockid_t server_clock, double seconds, int sockets, int window,
+            std::size_t size) {
     Result r;
     int ep = ::epoll_create1(0);
     std::vector<Client> clients(static_cast<std::size_t>(sockets));
@@ -162,6 +177,7 @@ Result load(const pants::Address& server, double seconds, int sockets, int windo
     bool measuring = false;
     bool sending = true;
     Clock::time_point t0, t1;
+    double cpu0 = 0;
     auto next_sweep = Clock::now() + loss_timeout;
     epoll_event events[64];
     for (;;) {
@@ -170,11 +186,13 @@ Result load(const pants::Address& server, double seconds, int sockets, int windo
             measuring = true;
             at_start = count;
             t0 = now;
+            cpu0 = cpu_seconds(server_clock);
         }
         if (sending && now >= end) {
             sending = false;  // measured time is over: drain what is in flight
             t1 = now;
             r.echoed = count - at_start;
+            if (r.echoed > 0) r.server_cpu_us = (cpu_seconds(server_clock) - cpu0) * 1e6 / double(r.echoed);
         }
         if (!sending) {
             bool empty = true;
@@ -243,7 +261,13 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
         e.start();
     });
     while (!engine) std::this_thread::yield();
-    Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), seconds, sockets, window, size);
+    clockid_t server_clock{};
+    if (::pthread_getcpuclockid(server.native_handle(), &server_clock) != 0) {
+        std::fprintf(stderr, "udp_bench: no CPU clock for the server thread\n");
+        std::exit(1);
+    }
+    Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), server_clock, seconds, sockets, window,
+                    size);
     engine.load()->stop();
     server.join();
     r.server_errors = server_errors;
@@ -251,9 +275,9 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
 }
 
 void print(const char* name, const Result& r) {
-    std::printf("%-9s %12.0f datagrams/s  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
+    std::printf("%-9s %12.0f datagrams/s %6.2f us server CPU/datagram  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
                 "send_errors=%llu recv_errors=%llu server_errors=%llu\n",
-                name, r.per_second, static_cast<unsigned long long>(r.sent),
+                name, r.per_second, r.server_cpu_us, static_cast<unsigned long long>(r.sent),
                 static_cast<unsigned long long>(r.verified), static_cast<unsigned long long>(r.lost),
                 static_cast<unsigned long long>(r.corrupt), static_cast<unsigned long long>(r.unexpected),
                 static_cast<unsigned long long>(r.send_errors), static_cast<unsigned long long>(r.recv_errors),
@@ -300,7 +324,9 @@ int main(int argc, char** argv) {
     print("io_uring", u);
     Result e = run(pants::BackendKind::epoll, seconds, sockets, window, size);
     print("epoll", e);
-    std::printf("ratio     %12.2f (io_uring / epoll)\n", e.per_second > 0 ? u.per_second / e.per_second : 0.0);
+    std::printf("ratio     %12.2f (io_uring / epoll datagrams/s); server CPU per datagram %.2f (epoll / io_uring)\n",
+                e.per_second > 0 ? u.per_second / e.per_second : 0.0,
+                u.server_cpu_us > 0 ? e.server_cpu_us / u.server_cpu_us : 0.0);
     const bool ok = judge("io_uring", u) & judge("epoll", e);
     std::printf("%s\n", ok ? "udp_bench: ok, every echo verified" : "udp_bench: FAILED (see stderr)");
     return ok ? 0 : 2;

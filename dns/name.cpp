@@ -3,6 +3,8 @@
 
 #include <pants/dns/detail/wire_writer.hpp>
 
+#include <algorithm>
+
 namespace pants::dns {
 
 namespace {
@@ -12,6 +14,13 @@ char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 3
 }  // namespace
 
 bool name_equal(std::string_view a, std::string_view b) {
+    // The common case, a reply echoing our question: the same text but for
+    // ASCII case. Then both are one name, equal if it is a valid one.
+    if (a.size() == b.size() &&
+        std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); })) {
+        detail::WireName wire;
+        return detail::name_to_wire(a, wire) == WireError::ok;
+    }
     detail::WireName wa, wb;
     if (detail::name_to_wire(a, wa) != WireError::ok || detail::name_to_wire(b, wb) != WireError::ok) return false;
     if (wa.size != wb.size) return false;
