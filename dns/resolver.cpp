@@ -165,7 +165,9 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
             pending.lookup->every_server_failed())
             cache.store(pending.cache_key, answer, config.servfail_ttl);
     }
-    for (auto& waiter : pending.waiters) waiter(answer);
+    // Each waiter gets its own copy; the last one takes the original.
+    for (std::size_t i = 0; i < pending.waiters.size(); ++i)
+        pending.waiters[i](i + 1 == pending.waiters.size() ? std::move(answer) : answer);
 }
 
 void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
