@@ -66,7 +66,7 @@ void Lookup::next_try() {
         } else {
             id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         }
-        exchange_ = std::make_unique<Exchange>(engine_, pool_, servers_[server], query_, Expected{id, question_}, timeout_,
+        exchange_ = std::make_unique<Exchange>(engine_, pool_, servers_[server], query_, Expected{id, question_ ? &*question_ : nullptr}, timeout_,
                                                [this, server](Result<Message> outcome) {
                                                    on_outcome(server, std::move(outcome));
                                                },

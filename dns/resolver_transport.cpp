@@ -56,13 +56,13 @@ struct Exchange::TcpLink {
     Exchange* owner = nullptr;  // null once the Exchange is gone
 };
 
-Exchange::Exchange(Engine& engine, UdpPool& pool, const Address& server, std::vector<std::uint8_t> query,
+Exchange::Exchange(Engine& engine, UdpPool& pool, const Address& server, std::span<const std::uint8_t> query,
                    Expected expected, Engine::Duration timeout, Done done, bool tcp)
     : engine_(engine),
       pool_(pool),
       server_(server),
-      query_(std::move(query)),
-      expected_(std::move(expected)),
+      query_(query),
+      expected_(expected),
       timeout_(timeout),
       done_(std::move(done)) {
     arm_timeout();

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,9 @@ namespace pants::dns::detail {
 /// What a reply must echo to be accepted (RFC 5452 9.1: id, question, source).
 struct Expected {
     std::uint16_t id = 0;
-    std::optional<Question> question;  ///< none: a raw message without a question
+    /// Null: a raw message without a question. Points into the Lookup,
+    /// which outlives its Exchange.
+    const Question* question = nullptr;
 };
 
 /// True when `reply` answers the query described by `expected`: a response
@@ -56,7 +59,9 @@ public:
     using Done = std::function<void(Result<Message>)>;
 
     /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
-    Exchange(Engine& engine, UdpPool& pool, const Address& server, std::vector<std::uint8_t> query, Expected expected,
+    /// `query` is the Lookup's, which outlives this try and does not change
+    /// until it has finished: not copied.
+    Exchange(Engine& engine, UdpPool& pool, const Address& server, std::span<const std::uint8_t> query, Expected expected,
              Engine::Duration timeout, Done done, bool tcp = false);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
@@ -84,7 +89,7 @@ private:
     Engine& engine_;
     UdpPool& pool_;
     Address server_;
-    std::vector<std::uint8_t> query_;
+    std::span<const std::uint8_t> query_;
     Expected expected_;
     Engine::Duration timeout_;
     Done done_;
