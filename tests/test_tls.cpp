@@ -239,13 +239,3 @@ TEST_CASE("kernel TLS asked for: records stay in user space and the session says
     run_until(engine, [&] { return plain.events.size() == 2; });
     CHECK(plain.tls()->kernel_tls() == std::errc::no_protocol_option);
 }
-
-TEST_CASE("write_file is refused over TLS") {
-    Engine engine;
-    Pki pki;
-    TlsEchoServer echo(engine, pki.server_context());
-    TlsRecorder client(engine);
-    client.connect("localhost", echo.port, pki.client_context());
-    run_until(engine, [&] { return client.events.size() == 2; });
-    CHECK(client.write_file(pki.ca.cert_file).error() == std::errc::not_supported);
-}
