@@ -239,3 +239,41 @@ TEST_CASE("kernel TLS asked for: records stay in user space and the session says
     run_until(engine, [&] { return plain.events.size() == 2; });
     CHECK(plain.tls()->kernel_tls() == std::errc::no_protocol_option);
 }
+
+namespace {
+
+/// Greets in on_connect (its handshake's records drain with the greeting)
+/// and counts on_write.
+struct Greeter : pants::Connection {
+    static inline int writes_drained = 0;
+    static inline std::string got;
+    void on_connect() override { write("hello\n"); }
+    void on_read(std::string_view d) override { got += d; }
+    void on_write() override { ++writes_drained; }
+};
+
+}  // namespace
+
+TEST_CASE("a client's on_write follows its writes only, not its handshake's records") {
+    Engine engine;
+    Pki pki;
+    Greeter::writes_drained = 0;
+    Greeter::got.clear();
+    pants::Server<Greeter> server(engine);
+    server.set_tls(pki.server_context());
+    REQUIRE(server.listen(loopback()));
+    TlsRecorder client(engine);
+    client.read_delimiter = "\n";
+    client.connect("localhost", server.local_address()->port(), pki.client_context());
+    // The client's Finished drained before the greeting can arrive: the
+    // server sends it only once it has read that Finished.
+    run_until(engine, [&] { return client.frames.size() == 1; });
+    CHECK(client.writes_drained == 0);
+    client.write("bye\n");
+    run_until(engine, [&] { return Greeter::got == "bye\n" && client.writes_drained >= 1; });
+    client.end();
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(client.writes_drained == 1);
+    CHECK(Greeter::writes_drained == 1);
+    CHECK(!client.error);
+}
