@@ -7,12 +7,23 @@ using pants::Engine;
 
 namespace {
 
-// The issue asks for 1 GiB; CI runs each suite on two backends and under
-// ASan on a 2-core machine, so the transfer is scaled down to this. The
-// path it exercises (records across provided buffers, the send queue above
-// high_water, the reader's input pause) is the same at any size past a few
-// MiB; raise it here to run the full size.
-constexpr std::size_t kLargeTransferBytes = std::size_t(64) << 20;
+// The issue's 1 GiB in an ordinary build. Under AddressSanitizer every
+// byte costs several times as much (measured: see SANITIZED_BYTES below),
+// so a sanitizer build sends less; the path it exercises (records across
+// provided buffers, the send queue above high_water, the reader's input
+// pause) is the same at any size past a few MiB.
+#if defined(__SANITIZE_ADDRESS__)
+#define PANTS_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PANTS_TEST_SANITIZED 1
+#endif
+#endif
+#ifdef PANTS_TEST_SANITIZED
+constexpr std::size_t kLargeTransferBytes = std::size_t(256) << 20;
+#else
+constexpr std::size_t kLargeTransferBytes = std::size_t(1) << 30;
+#endif
 constexpr std::size_t kBlock = 64 << 10;
 constexpr int kBlockKinds = 16;
 
@@ -74,7 +85,7 @@ TEST_CASE("a large transfer reaches a slow coroutine reader intact, with bounded
         done = true;
     };
     engine.spawn(reader());
-    REQUIRE(engine.run_until([&] { return done; }, std::chrono::seconds(240)));
+    REQUIRE(engine.run_until([&] { return done; }, std::chrono::seconds(280)));
     CHECK(received == kLargeTransferBytes);
     CHECK(intact);
     MESSAGE("most queued by the sender: " << most_queued << " bytes (high_water " << high_water << ")");
