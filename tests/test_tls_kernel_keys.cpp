@@ -25,7 +25,11 @@ SSL_CTX* make_ctx(bool server, const Pki& pki, const char* suites, int max_versi
         REQUIRE(SSL_CTX_use_certificate_chain_file(ctx, pki.server.cert_file.c_str()) == 1);
         REQUIRE(SSL_CTX_use_PrivateKey_file(ctx, pki.server.key_file.c_str(), SSL_FILETYPE_PEM) == 1);
     }
-    REQUIRE(SSL_CTX_set_ciphersuites(ctx, suites) == 1);
+    // TLS 1.3 suites ("TLS_AES_...") or TLS 1.2 cipher lists ("ECDHE-...").
+    if (max_version == TLS1_3_VERSION)
+        REQUIRE(SSL_CTX_set_ciphersuites(ctx, suites) == 1);
+    else
+        REQUIRE(SSL_CTX_set_cipher_list(ctx, suites) == 1);
     REQUIRE(SSL_CTX_set_max_proto_version(ctx, max_version) == 1);
     KernelTlsKeys::install(ctx);
     return ctx;
@@ -54,13 +58,22 @@ struct Pair {
         SSL_CTX_free(client_ctx);
         SSL_CTX_free(server_ctx);
     }
-    /// What `from` wrote, now given to `to` to read.
-    static std::string move(SSL* from, SSL* to) {
+    KernelTlsKeys* client_keys = nullptr;
+    KernelTlsKeys* server_keys = nullptr;
+    /// What `from` wrote, now given to `to` to read; the sender's keys see
+    /// it as a stream's wire BIO would show them.
+    std::string move(SSL* from, SSL* to) {
         std::string bytes;
         char buf[16384];
         int n;
         while ((n = BIO_read(SSL_get_wbio(from), buf, sizeof buf)) > 0) bytes.append(buf, std::size_t(n));
         if (!bytes.empty()) BIO_write(SSL_get_rbio(to), bytes.data(), int(bytes.size()));
+        if (KernelTlsKeys* keys = from == client ? client_keys : server_keys) {
+            // In two pieces, cut inside a record: the parser keeps its place.
+            const std::size_t cut = std::min<std::size_t>(bytes.size(), 7);
+            keys->sent_bytes(std::string_view(bytes).substr(0, cut));
+            keys->sent_bytes(std::string_view(bytes).substr(cut));
+        }
         return bytes;
     }
     void handshake() {
@@ -92,7 +105,11 @@ std::string bytes_of(const KernelCryptoInfo& info) {
 /// the plaintext ends with the real content type and zero padding).
 /// Returns the application data, in order; fails the test on any record
 /// that does not decrypt.
+/// TLS 1.2 (RFC 5246 6.2.3.3, RFC 5288 3): nonce = salt || the record's
+/// explicit nonce; additional data = seq_num || type || version || length;
+/// the first record's explicit nonce must be the iv the kernel would use.
 std::string decrypt_records(std::string_view wire, const KernelCryptoInfo& info) {
+    const bool tls12 = info.base.version == TLS_1_2_VERSION;
     const bool aes256 = info.base.cipher_type == TLS_CIPHER_AES_GCM_256;
     const unsigned char* key = aes256 ? info.gcm256.key : info.gcm128.key;
     const std::size_t key_size = aes256 ? sizeof info.gcm256.key : sizeof info.gcm128.key;
@@ -102,46 +119,69 @@ std::string decrypt_records(std::string_view wire, const KernelCryptoInfo& info)
     std::uint64_t seq = 0;
     for (int i = 0; i < 8; ++i) seq = seq << 8 | (aes256 ? info.gcm256.rec_seq : info.gcm128.rec_seq)[i];
     std::string plain;
+    bool first_record = true;
     while (!wire.empty()) {
         REQUIRE(wire.size() >= 5);
         const auto* header = reinterpret_cast<const unsigned char*>(wire.data());
         const std::size_t length = std::size_t(header[3]) << 8 | header[4];
-        REQUIRE(header[0] == 23);  // every TLS 1.3 record after the handshake looks like application data
+        if (!tls12) REQUIRE(header[0] == 23);  // every TLS 1.3 record after the handshake looks like application data
         REQUIRE(wire.size() >= 5 + length);
-        REQUIRE(length > 16);
+        const std::size_t explicit_size = tls12 ? 8 : 0;
+        REQUIRE(length > 16 + explicit_size);
+        const std::size_t text_size = length - 16 - explicit_size;
         unsigned char nonce[12];
         std::memcpy(nonce, iv, 12);
-        for (int i = 0; i < 8; ++i) nonce[4 + i] ^= static_cast<unsigned char>(seq >> (56 - 8 * i));
+        unsigned char aad[13];
+        std::size_t aad_size = 5;
+        std::memcpy(aad, header, 5);
+        if (tls12) {
+            if (first_record) CHECK(std::memcmp(header + 5, iv + 4, 8) == 0);  // the nonce OpenSSL used next
+            std::memcpy(nonce + 4, header + 5, 8);
+            for (int i = 0; i < 8; ++i) aad[i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
+            std::memcpy(aad + 8, header, 3);
+            aad[11] = static_cast<unsigned char>(text_size >> 8);
+            aad[12] = static_cast<unsigned char>(text_size);
+            aad_size = 13;
+        } else {
+            for (int i = 0; i < 8; ++i) nonce[4 + i] ^= static_cast<unsigned char>(seq >> (56 - 8 * i));
+        }
+        first_record = false;
         EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
         REQUIRE(EVP_DecryptInit_ex(ctx, key_size == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm(), nullptr, key, nonce));
         int n = 0;
-        REQUIRE(EVP_DecryptUpdate(ctx, nullptr, &n, header, 5) == 1);
-        std::string inner(length - 16, '\0');
-        REQUIRE(EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(inner.data()), &n, header + 5,
-                                  int(length - 16)) == 1);
+        REQUIRE(EVP_DecryptUpdate(ctx, nullptr, &n, aad, int(aad_size)) == 1);
+        std::string inner(text_size, '\0');
+        REQUIRE(EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(inner.data()), &n,
+                                  header + 5 + explicit_size, int(text_size)) == 1);
         REQUIRE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, const_cast<unsigned char*>(header + 5 + length - 16)) ==
                 1);
         const int verified = EVP_DecryptFinal_ex(ctx, nullptr, &n);
         EVP_CIPHER_CTX_free(ctx);
         CHECK_MESSAGE(verified == 1, "record " << seq << " did not decrypt");
         if (verified != 1) return plain;
-        while (!inner.empty() && inner.back() == 0) inner.pop_back();  // padding
-        REQUIRE(!inner.empty());
-        const char type = inner.back();
-        inner.pop_back();
-        if (type == 23) plain += inner;
+        if (tls12) {
+            if (header[0] == 23) plain += inner;
+        } else {
+            while (!inner.empty() && inner.back() == 0) inner.pop_back();  // padding
+            REQUIRE(!inner.empty());
+            const char type = inner.back();
+            inner.pop_back();
+            if (type == 23) plain += inner;
+        }
         wire.remove_prefix(5 + length);
         ++seq;
     }
     return plain;
 }
 
-void check_both_directions(const Pki& pki, const char* suite, std::uint16_t cipher_type) {
-    Pair pair(pki, suite);
+void check_both_directions(const Pki& pki, const char* suite, std::uint16_t cipher_type, int version) {
+    Pair pair(pki, suite, version);
     KernelTlsKeys client_keys(pair.client);
     KernelTlsKeys server_keys(pair.server);
+    pair.client_keys = &client_keys;
+    pair.server_keys = &server_keys;
     pair.handshake();
-    // The server sent its session tickets under the application keys.
+    // TLS 1.3: the server's session tickets; TLS 1.2: its Finished.
     CHECK(server_keys.records(Direction::send) >= 1);
     CHECK(client_keys.records(Direction::receive) == server_keys.records(Direction::send));
 
@@ -153,11 +193,20 @@ void check_both_directions(const Pki& pki, const char* suite, std::uint16_t ciph
     REQUIRE(client_rx);
     REQUIRE(client_tx);
     REQUIRE(server_rx);
-    CHECK(server_tx->base.version == TLS_1_3_VERSION);
+    CHECK(server_tx->base.version == (version == TLS1_3_VERSION ? TLS_1_3_VERSION : TLS_1_2_VERSION));
     CHECK(server_tx->base.cipher_type == cipher_type);
-    CHECK(bytes_of(*server_tx) == bytes_of(*client_rx));
-    CHECK(bytes_of(*client_tx) == bytes_of(*server_rx));
-    CHECK(bytes_of(*server_tx) != bytes_of(*client_tx));
+    // One side's send parameters are the other's receive parameters (TLS
+    // 1.2's receive iv aside: each record carries its own nonce).
+    const auto same = [&](const KernelCryptoInfo& a, const KernelCryptoInfo& b) {
+        if (version == TLS1_3_VERSION) return bytes_of(a) == bytes_of(b);
+        KernelCryptoInfo x = a, y = b;
+        std::memset(cipher_type == TLS_CIPHER_AES_GCM_256 ? x.gcm256.iv : x.gcm128.iv, 0, 8);
+        std::memset(cipher_type == TLS_CIPHER_AES_GCM_256 ? y.gcm256.iv : y.gcm128.iv, 0, 8);
+        return bytes_of(x) == bytes_of(y);
+    };
+    CHECK(same(*server_tx, *client_rx));
+    CHECK(same(*client_tx, *server_rx));
+    CHECK(!same(*server_tx, *client_tx));
 
     // What each side sends next decrypts with its send parameters.
     std::string sent;
@@ -166,10 +215,10 @@ void check_both_directions(const Pki& pki, const char* suite, std::uint16_t ciph
         REQUIRE(SSL_write(pair.server, m.data(), int(m.size())) == int(m.size()));
         sent += m;
     }
-    CHECK(decrypt_records(Pair::move(pair.server, pair.client), *server_tx) == sent);
+    CHECK(decrypt_records(pair.move(pair.server, pair.client), *server_tx) == sent);
     const std::string hello = "client says hello";
     REQUIRE(SSL_write(pair.client, hello.data(), int(hello.size())) == int(hello.size()));
-    CHECK(decrypt_records(Pair::move(pair.client, pair.server), *client_tx) == hello);
+    CHECK(decrypt_records(pair.move(pair.client, pair.server), *client_tx) == hello);
 
     // OpenSSL on the other side read the same records (nothing was disturbed).
     char buf[16384];
@@ -191,12 +240,22 @@ void check_both_directions(const Pki& pki, const char* suite, std::uint16_t ciph
 
 TEST_CASE("kTLS parameters decrypt the records of TLS 1.3 with AES-128-GCM, both ways") {
     Pki pki;
-    check_both_directions(pki, "TLS_AES_128_GCM_SHA256", TLS_CIPHER_AES_GCM_128);
+    check_both_directions(pki, "TLS_AES_128_GCM_SHA256", TLS_CIPHER_AES_GCM_128, TLS1_3_VERSION);
 }
 
 TEST_CASE("kTLS parameters decrypt the records of TLS 1.3 with AES-256-GCM, both ways") {
     Pki pki;
-    check_both_directions(pki, "TLS_AES_256_GCM_SHA384", TLS_CIPHER_AES_GCM_256);
+    check_both_directions(pki, "TLS_AES_256_GCM_SHA384", TLS_CIPHER_AES_GCM_256, TLS1_3_VERSION);
+}
+
+TEST_CASE("kTLS parameters decrypt the records of TLS 1.2 with AES-128-GCM, both ways") {
+    Pki pki;
+    check_both_directions(pki, "ECDHE-ECDSA-AES128-GCM-SHA256", TLS_CIPHER_AES_GCM_128, TLS1_2_VERSION);
+}
+
+TEST_CASE("kTLS parameters decrypt the records of TLS 1.2 with AES-256-GCM, both ways") {
+    Pki pki;
+    check_both_directions(pki, "ECDHE-ECDSA-AES256-GCM-SHA384", TLS_CIPHER_AES_GCM_256, TLS1_2_VERSION);
 }
 
 TEST_CASE("kTLS parameters follow a KeyUpdate to the next traffic secret") {
@@ -212,7 +271,7 @@ TEST_CASE("kTLS parameters follow a KeyUpdate to the next traffic secret") {
     REQUIRE(SSL_key_update(pair.server, SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
     const std::string m = "after the update";
     REQUIRE(SSL_write(pair.server, m.data(), int(m.size())) == int(m.size()));
-    std::string wire = Pair::move(pair.server, pair.client);
+    std::string wire = pair.move(pair.server, pair.client);
     char buf[256];
     CHECK(SSL_read(pair.client, buf, sizeof buf) == int(m.size()));
     auto after = server_keys.crypto_info(Direction::send);
@@ -230,19 +289,15 @@ TEST_CASE("kTLS parameters follow a KeyUpdate to the next traffic secret") {
     CHECK(decrypt_records(std::string_view(wire).substr(5 + first_length), at_zero) == m);
 }
 
-TEST_CASE("kTLS parameters are refused for what they do not cover: ChaCha20, TLS 1.2") {
+TEST_CASE("kTLS parameters are refused for what they do not cover: ChaCha20") {
     Pki pki;
-    {
-        Pair pair(pki, "TLS_CHACHA20_POLY1305_SHA256");
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version);
+        Pair pair(pki, version == TLS1_3_VERSION ? "TLS_CHACHA20_POLY1305_SHA256" : "ECDHE-ECDSA-CHACHA20-POLY1305",
+                  version);
         KernelTlsKeys keys(pair.server);
         pair.handshake();
-        CHECK(keys.crypto_info(Direction::send).error() == std::errc::not_supported);
-    }
-    {
-        Pair pair(pki, "TLS_AES_128_GCM_SHA256", TLS1_2_VERSION);
-        KernelTlsKeys keys(pair.server);
-        pair.handshake();
-        CHECK(SSL_version(pair.server) == TLS1_2_VERSION);
+        CHECK(SSL_version(pair.server) == version);
         CHECK(keys.crypto_info(Direction::send).error() == std::errc::not_supported);
     }
 }

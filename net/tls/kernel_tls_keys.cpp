@@ -1,10 +1,12 @@
 #include "kernel_tls_keys.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/tls1.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -66,24 +68,58 @@ bool expand_label(const char* digest, const std::string& secret, std::string_vie
 }
 
 struct Suite {
-    const char* digest;
+    const char* digest;  // TLS 1.3's HKDF hash, TLS 1.2's PRF hash
     std::size_t key_size;
     std::uint16_t cipher_type;
 };
 
-// RFC 8446 B.4: the AES-GCM suites; the kernel's AES-GCM takes these.
+// AES-GCM suites only (RFC 8446 B.4; RFC 5288 for TLS 1.2): what the
+// kernel's TLS offers on every architecture.
 const Suite* suite_of(const SSL* ssl) {
-    static constexpr Suite aes128{"SHA256", TLS_CIPHER_AES_GCM_128_KEY_SIZE, TLS_CIPHER_AES_GCM_128};
-    static constexpr Suite aes256{"SHA384", TLS_CIPHER_AES_GCM_256_KEY_SIZE, TLS_CIPHER_AES_GCM_256};
+    static constexpr Suite aes128_sha256{"SHA256", TLS_CIPHER_AES_GCM_128_KEY_SIZE, TLS_CIPHER_AES_GCM_128};
+    static constexpr Suite aes256_sha384{"SHA384", TLS_CIPHER_AES_GCM_256_KEY_SIZE, TLS_CIPHER_AES_GCM_256};
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-    switch (cipher ? SSL_CIPHER_get_id(cipher) : 0) {
-    case TLS1_3_CK_AES_128_GCM_SHA256:
-        return &aes128;
-    case TLS1_3_CK_AES_256_GCM_SHA384:
-        return &aes256;
+    if (!cipher) return nullptr;
+    const EVP_MD* md = SSL_CIPHER_get_handshake_digest(cipher);
+    const int hash = md ? EVP_MD_get_type(md) : NID_undef;
+    switch (SSL_CIPHER_get_cipher_nid(cipher)) {
+    case NID_aes_128_gcm:
+        return hash == NID_sha256 ? &aes128_sha256 : nullptr;
+    case NID_aes_256_gcm:
+        return hash == NID_sha384 ? &aes256_sha384 : nullptr;
     default:
         return nullptr;
     }
+}
+
+// RFC 5246 6.3: key_block = PRF(master_secret, "key expansion",
+// server_random + client_random); with AES-GCM (RFC 5288 3) it holds
+// client_write_key, server_write_key, client_write_IV[4], server_write_IV[4].
+bool tls12_key_block(SSL* ssl, const Suite& suite, unsigned char* out, std::size_t length) {
+    unsigned char master[SSL_MAX_MASTER_KEY_LENGTH];
+    const std::size_t master_size = SSL_SESSION_get_master_key(SSL_get_session(ssl), master, sizeof master);
+    std::string seed = "key expansion";
+    seed.resize(seed.size() + 2 * SSL3_RANDOM_SIZE);
+    auto* randoms = reinterpret_cast<unsigned char*>(seed.data()) + seed.size() - 2 * SSL3_RANDOM_SIZE;
+    SSL_get_server_random(ssl, randoms, SSL3_RANDOM_SIZE);
+    SSL_get_client_random(ssl, randoms + SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE);
+    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_TLS1_PRF, nullptr);
+    EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(suite.digest), 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, master_size),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed.data(), seed.size()),
+        OSSL_PARAM_construct_end(),
+    };
+    const bool ok = master_size > 0 && ctx && EVP_KDF_derive(ctx, out, length, params) == 1;
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    OPENSSL_cleanse(master, sizeof master);
+    return ok;
+}
+
+void put_be64(unsigned char* out, std::uint64_t n) {
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(n >> (56 - 8 * i));
 }
 
 // RFC 8446 4.4.4, 4.6.3: the handshake messages after which a direction's keys change.
@@ -133,6 +169,15 @@ void KernelTlsKeys::key_logged(const char* line) {
 void KernelTlsKeys::message(bool sent, int content_type, const unsigned char* data, std::size_t size) {
     std::uint64_t& records = sent ? sent_records_ : received_records_;
     if (content_type == SSL3_RT_HEADER) {
+        if (size > 0 && data[0] == SSL3_RT_CHANGE_CIPHER_SPEC && SSL_version(ssl_) != TLS1_3_VERSION) {
+            // RFC 5246 7.1: the records after it (Finished first) use the
+            // new keys from sequence number 0. Seen in its record header,
+            // as OpenSSL reports a received CCS no other way. (TLS 1.3's
+            // compatibility CCS changes nothing.)
+            records = 0;
+            if (sent) have_nonce_ = false;
+            return;
+        }
         ++records;
         return;
     }
@@ -158,29 +203,85 @@ void KernelTlsKeys::message(bool sent, int content_type, const unsigned char* da
     }
 }
 
+void KernelTlsKeys::sent_bytes(std::string_view wire) noexcept {
+    // RFC 5246 6.2: type(1) version(2) length(2), then the fragment; a
+    // TLS 1.2 AES-GCM fragment starts with its 8-byte explicit nonce
+    // (RFC 5288 3). Records may be cut anywhere between calls.
+    while (!wire.empty()) {
+        if (header_have_ < sizeof header_) {
+            const std::size_t n = std::min(wire.size(), sizeof header_ - header_have_);
+            std::memcpy(header_ + header_have_, wire.data(), n);
+            header_have_ += n;
+            wire.remove_prefix(n);
+            if (header_have_ == sizeof header_) {
+                body_left_ = std::size_t(header_[3]) << 8 | header_[4];
+                nonce_have_ = 0;
+            }
+            continue;
+        }
+        const std::size_t n = std::min(wire.size(), body_left_);
+        if (nonce_have_ < sizeof nonce_) {
+            const std::size_t take = std::min(n, sizeof nonce_ - nonce_have_);
+            std::memcpy(nonce_ + nonce_have_, wire.data(), take);
+            nonce_have_ += take;
+            if (nonce_have_ == sizeof nonce_) {
+                std::memcpy(last_nonce_, nonce_, sizeof nonce_);
+                have_nonce_ = true;
+            }
+        }
+        body_left_ -= n;
+        wire.remove_prefix(n);
+        if (body_left_ == 0) header_have_ = 0;
+    }
+}
+
 Result<KernelCryptoInfo> KernelTlsKeys::crypto_info(Direction direction) const {
-    if (SSL_version(ssl_) != TLS1_3_VERSION) return pants::fail(ENOTSUP);
+    const int version = SSL_version(ssl_);
+    if (version != TLS1_3_VERSION && version != TLS1_2_VERSION) return pants::fail(ENOTSUP);
     const Suite* suite = suite_of(ssl_);
     if (!suite) return pants::fail(ENOTSUP);
     const bool client_side = (SSL_is_server(ssl_) == 0) == (direction == Direction::send);
-    const std::string& secret = client_side ? client_secret_ : server_secret_;
-    if (secret.empty()) return pants::fail(EAGAIN);
 
     unsigned char key[TLS_CIPHER_AES_GCM_256_KEY_SIZE];
-    unsigned char iv[TLS_CIPHER_AES_GCM_128_SALT_SIZE + TLS_CIPHER_AES_GCM_128_IV_SIZE];  // RFC 8446 5.3: 12 bytes
-    if (!expand_label(suite->digest, secret, "key", key, suite->key_size) ||
-        !expand_label(suite->digest, secret, "iv", iv, sizeof iv))
-        return pants::fail(EPROTO);
+    // TLS 1.3: the 12-byte iv (RFC 8446 5.3), cut into salt and iv. TLS
+    // 1.2: the 4-byte implicit salt, then the next explicit nonce.
+    unsigned char iv[TLS_CIPHER_AES_GCM_128_SALT_SIZE + TLS_CIPHER_AES_GCM_128_IV_SIZE];
+    const std::uint64_t n = records(direction);
+    if (version == TLS1_3_VERSION) {
+        const std::string& secret = client_side ? client_secret_ : server_secret_;
+        if (secret.empty()) return pants::fail(EAGAIN);
+        if (!expand_label(suite->digest, secret, "key", key, suite->key_size) ||
+            !expand_label(suite->digest, secret, "iv", iv, sizeof iv))
+            return pants::fail(EPROTO);
+    } else {
+        unsigned char block[2 * (TLS_CIPHER_AES_GCM_256_KEY_SIZE + TLS_CIPHER_AES_GCM_128_SALT_SIZE)];
+        const std::size_t k = suite->key_size, salt = TLS_CIPHER_AES_GCM_128_SALT_SIZE;
+        if (!tls12_key_block(ssl_, *suite, block, 2 * (k + salt))) return pants::fail(EPROTO);
+        std::memcpy(key, block + (client_side ? 0 : k), k);
+        std::memcpy(iv, block + 2 * k + (client_side ? 0 : salt), salt);
+        OPENSSL_cleanse(block, sizeof block);
+        if (direction == Direction::send) {
+            // OpenSSL's explicit nonces count up from a random start; the
+            // kernel goes on from the one after the last it sent, so no
+            // nonce repeats under this key.
+            if (!have_nonce_) return pants::fail(EAGAIN);
+            std::uint64_t last = 0;
+            for (unsigned char b : last_nonce_) last = last << 8 | b;
+            put_be64(iv + salt, last + 1);
+        } else {
+            put_be64(iv + salt, n);  // unused: each record carries its nonce
+        }
+    }
 
     KernelCryptoInfo info;
     std::memset(&info, 0, sizeof info);
     unsigned char seq[8];
-    const std::uint64_t n = records(direction);
-    for (int i = 0; i < 8; ++i) seq[i] = static_cast<unsigned char>(n >> (56 - 8 * i));
-    // The kernel builds the nonce as salt || iv and XORs the sequence
-    // number in (RFC 8446 5.3): salt is the first 4 bytes of the iv.
+    put_be64(seq, n);
+    // The kernel's nonce is salt || iv (TLS 1.3 XORs the sequence number
+    // in, RFC 8446 5.3; TLS 1.2 sends iv as the explicit nonce and counts
+    // it up per record).
     auto fill = [&](auto& c) {
-        c.info.version = TLS_1_3_VERSION;
+        c.info.version = version == TLS1_3_VERSION ? TLS_1_3_VERSION : TLS_1_2_VERSION;
         c.info.cipher_type = suite->cipher_type;
         std::memcpy(c.key, key, sizeof c.key);
         std::memcpy(c.salt, iv, sizeof c.salt);

@@ -15,9 +15,13 @@
 //   change), counted from the record headers OpenSSL reports to its
 //   message callback; a direction's keys change after its Finished and
 //   after each KeyUpdate.
-// TLS 1.3 with AES-GCM-128/256 only: TLS 1.2 needs its key block (RFC 5246
-// 6.3) and the explicit nonce of the last record sent, which this does not
-// collect. Nothing here hands the keys to the kernel yet (see
+// - TLS 1.2 (RFC 5246 6.3, RFC 5288): the key block, PRF(master_secret,
+//   "key expansion", server_random + client_random), from the session's
+//   master secret; sequence numbers restart at each ChangeCipherSpec; the
+//   kernel's first explicit nonce follows the last one sent, which
+//   sent_bytes() reads from the records as they go to the wire.
+// AES-GCM-128/256 only (what the kernel offers on every architecture).
+// Nothing here hands the keys to the kernel yet (see
 // TlsStream::handshake_done). Engine thread only.
 #pragma once
 
@@ -27,6 +31,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <openssl/ssl.h>
 
@@ -62,6 +67,10 @@ public:
     /// cipher this does not cover; EAGAIN before the secrets are known.
     Result<KernelCryptoInfo> crypto_info(Direction direction) const;
 
+    /// The bytes of whole records as they go to the wire, in order (TLS
+    /// 1.2 needs the explicit nonce of the last record sent).
+    void sent_bytes(std::string_view wire) noexcept;
+
     /// Records sent and received under the current keys.
     std::uint64_t records(Direction direction) const noexcept {
         return direction == Direction::send ? sent_records_ : received_records_;
@@ -77,6 +86,14 @@ private:
     std::string server_secret_;
     std::uint64_t sent_records_ = 0;
     std::uint64_t received_records_ = 0;
+    // sent_bytes(): where it is in the record stream.
+    unsigned char header_[5];
+    std::size_t header_have_ = 0;
+    std::size_t body_left_ = 0;
+    unsigned char nonce_[8];
+    std::size_t nonce_have_ = 0;
+    unsigned char last_nonce_[8];  // of the last record sent since the ChangeCipherSpec
+    bool have_nonce_ = false;
 };
 
 }  // namespace pants::tls::detail
