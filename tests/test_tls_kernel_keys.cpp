@@ -238,24 +238,20 @@ void check_both_directions(const Pki& pki, const char* suite, std::uint16_t ciph
 
 }  // namespace
 
-TEST_CASE("kTLS parameters decrypt the records of TLS 1.3 with AES-128-GCM, both ways") {
-    Pki pki;
-    check_both_directions(pki, "TLS_AES_128_GCM_SHA256", TLS_CIPHER_AES_GCM_128, TLS1_3_VERSION);
-}
-
-TEST_CASE("kTLS parameters decrypt the records of TLS 1.3 with AES-256-GCM, both ways") {
-    Pki pki;
-    check_both_directions(pki, "TLS_AES_256_GCM_SHA384", TLS_CIPHER_AES_GCM_256, TLS1_3_VERSION);
-}
-
-TEST_CASE("kTLS parameters decrypt the records of TLS 1.2 with AES-128-GCM, both ways") {
-    Pki pki;
-    check_both_directions(pki, "ECDHE-ECDSA-AES128-GCM-SHA256", TLS_CIPHER_AES_GCM_128, TLS1_2_VERSION);
-}
-
-TEST_CASE("kTLS parameters decrypt the records of TLS 1.2 with AES-256-GCM, both ways") {
-    Pki pki;
-    check_both_directions(pki, "ECDHE-ECDSA-AES256-GCM-SHA384", TLS_CIPHER_AES_GCM_256, TLS1_2_VERSION);
+TEST_CASE("kTLS parameters decrypt the records of TLS 1.3 and 1.2 with AES-GCM-128 and 256, both ways") {
+    struct Case {
+        const char* suite;
+        std::uint16_t cipher_type;
+        int version;
+    };
+    for (const Case& c : {Case{"TLS_AES_128_GCM_SHA256", TLS_CIPHER_AES_GCM_128, TLS1_3_VERSION},
+                          Case{"TLS_AES_256_GCM_SHA384", TLS_CIPHER_AES_GCM_256, TLS1_3_VERSION},
+                          Case{"ECDHE-ECDSA-AES128-GCM-SHA256", TLS_CIPHER_AES_GCM_128, TLS1_2_VERSION},
+                          Case{"ECDHE-ECDSA-AES256-GCM-SHA384", TLS_CIPHER_AES_GCM_256, TLS1_2_VERSION}}) {
+        CAPTURE(c.suite);
+        Pki pki;
+        check_both_directions(pki, c.suite, c.cipher_type, c.version);
+    }
 }
 
 TEST_CASE("kTLS parameters follow a KeyUpdate to the next traffic secret") {
