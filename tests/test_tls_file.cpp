@@ -264,6 +264,31 @@ TEST_CASE("a write_file over TLS that cannot be read fails that stream only") {
     }
 }
 
+TEST_CASE("a coroutine sees a write_file read error over TLS from its next co_await write") {
+    Engine engine;
+    Pki pki;
+    std::error_code seen;
+    bool handler_done = false;
+    pants::Server server(
+        [&](pants::Stream& s) -> pants::Task<> {
+            int fd = ::open(pki.dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            REQUIRE(fd >= 0);
+            CHECK(s.write_file(fd, {.size = 100}));
+            auto r = co_await s.write("never sent");
+            ::close(fd);
+            if (!r) seen = r.error();
+            handler_done = true;
+        },
+        engine);
+    server.set_tls(pki.server_context());
+    REQUIRE(server.listen(loopback()));
+    TlsRecorder client(engine);
+    client.connect("localhost", server.local_address()->port(), pki.client_context());
+    run_until(engine, [&] { return handler_done && client.closes == 1; });
+    CHECK(seen == std::errc::is_a_directory);
+    CHECK(client.got.empty());
+}
+
 namespace {
 
 constexpr std::size_t kBigFileBytes = std::size_t(32) << 20;

@@ -110,8 +110,11 @@ void TlsStream::handshake_done() {
     deadline_.cancel();
     if (context_->kernel_tls) {
         // The kernel's `tls` module would take the record keys now
-        // (setsockopt TCP_ULP, then TLS_TX/TLS_RX); the hand-over is not
-        // written yet, so even where the module exists records stay here.
+        // (setsockopt TCP_ULP, then TLS_TX/TLS_RX). KernelTlsKeys
+        // (kernel_tls_keys.hpp) derives what those take; the hand-over
+        // itself (flushing OpenSSL's records first, then plain writes,
+        // and the receive side at a record boundary) is not written yet,
+        // so even where the module exists records stay here.
         kernel_tls_ = tls::kernel_tls_support();
         if (!kernel_tls_) kernel_tls_ = std::make_error_code(std::errc::not_supported);
     }
