@@ -264,6 +264,31 @@ TEST_CASE("a write_file over TLS that cannot be read fails that stream only") {
     }
 }
 
+TEST_CASE("write_file over TLS goes on with high_water 0 (one chunk at a time)") {
+    Engine engine;
+    Pki pki;
+    const std::string file = pattern(300000, 9);
+    const std::string path = pki.dir.write("data.bin", file);
+    pants::Server server(
+        [&](pants::Stream& s) -> pants::Task<> {
+            s.high_water = 0;
+            s.low_water = 0;
+            REQUIRE(s.write_file(path));
+            // The stream (and its high_water) lives until the client has it all.
+            co_await s.read_until("\n");
+        },
+        engine);
+    server.set_tls(pki.server_context());
+    REQUIRE(server.listen(loopback()));
+    TlsRecorder client(engine);
+    client.connect("localhost", server.local_address()->port(), pki.client_context());
+    run_until(engine, [&] { return client.got.size() >= file.size(); });
+    client.write("done\n");
+    run_until(engine, [&] { return client.closes == 1; });
+    CHECK(!client.error);
+    CHECK(client.got == file);
+}
+
 TEST_CASE("a coroutine sees a write_file read error over TLS from its next co_await write") {
     Engine engine;
     Pki pki;

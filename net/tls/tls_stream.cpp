@@ -183,9 +183,10 @@ void TlsStream::output_room() {
 
 void TlsStream::pump() {
     // The send queue holds at most high_water plus one chunk's records: a
-    // peer that stops reading stops the reading of the file too.
+    // peer that stops reading stops the reading of the file too. (An
+    // empty queue always takes a chunk, whatever high_water says.)
     while (!plain_.empty() && !failed_ && io_.phase() <= ChannelIo::Phase::ending &&
-           io_.wire_bytes() < io_.high_water()) {
+           (io_.wire_bytes() < io_.high_water() || io_.wire_bytes() == 0)) {
         auto chunk = plain_.front();
         if (!chunk) {
             // The file could not be read: this stream fails, as a plain
