@@ -121,7 +121,7 @@ void TlsStream::handshake_done() {
     pump();  // what was written (or write_file()d) during the handshake
     if (failed_ || io_.phase() >= ChannelIo::Phase::closing) return;
     if (io_.owner) io_.call_user([&] { io_.owner->on_tls_handshake(); });
-    io_.handshakers.resume_all();
+    if (WaitList* w = io_.handshake_waiters()) w->resume_all();
     if (announce_ && io_.owner && io_.phase() < ChannelIo::Phase::closing) {
         io_.announce_connected();
         if (on_established_ && io_.owner) io_.call_user(on_established_);
@@ -233,7 +233,7 @@ void TlsStream::fail(std::error_code ec, bool flush) {
     failed_ = true;
     deadline_.cancel();
     plain_.clear();
-    io_.handshakers.resume_all(ec);
+    if (WaitList* w = io_.handshake_waiters()) w->resume_all(ec);
     io_.transform_failed(ec, flush);
 }
 
@@ -241,7 +241,8 @@ void TlsStream::closed(std::error_code error) noexcept {
     deadline_.cancel();
     plain_.clear();  // files still queued are closed now, not with the stream's memory
     // Resumed on the next turn: this runs inside whatever closed the stream.
-    while (Waiter* w = io_.handshakers.front()) io_.handshakers.resume_later(*w, error);
+    if (WaitList* list = io_.handshake_waiters())
+        while (Waiter* w = list->front()) list->resume_later(*w, error);
 }
 
 // --- tls::Session ----------------------------------------------------------------------
