@@ -340,6 +340,18 @@ void StreamIo::pump() {
 }
 
 std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
+    // The common case, without the loop: no delimiter, so the whole of
+    // `buffered` is one on_read (what the loop below would do for it).
+    if (!buffered.empty() && owner && !closing() && !pull_ && readers.empty() && !user_paused_ &&
+        owner->read_delimiter.framer().delimiter().is_none()) {
+        ScopedFlag guard(delivering_);
+        call([&] { owner->on_read(buffered); });
+        return buffered.size();
+    }
+    return deliver_frames(buffered);
+}
+
+std::size_t StreamIo::deliver_frames(std::string_view buffered) {
     ScopedFlag guard(delivering_);
     std::size_t used = 0;
     while (owner && !closing() && !pull_ && readers.empty() && !user_paused_) {

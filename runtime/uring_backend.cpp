@@ -184,10 +184,10 @@ void UringBackend::enable() {
     setup_flags_ &= ~unsigned(IORING_SETUP_R_DISABLED);
 }
 
-void UringBackend::check_enter(int result) {
+void UringBackend::check_enter_failed(int result) {
     // Timeouts, signals and a full completion queue are ordinary; anything
     // else means no operation reaches the kernel, which must not go unseen.
-    if (result >= 0 || result == -ETIME || result == -EINTR || result == -EBUSY || result == -EAGAIN) return;
+    if (result == -ETIME || result == -EINTR || result == -EBUSY || result == -EAGAIN) return;
     if (result == -EEXIST)
         throw std::system_error(EEXIST, std::generic_category(),
                                 "pants: an io_uring Engine was run from a second thread (one engine per thread)");
@@ -196,6 +196,12 @@ void UringBackend::check_enter(int result) {
 
 void UringBackend::submit(Operation& op) {
     started(op);
+    if (op.kind == OpKind::send) {  // the hot case: one per message written
+        io_uring_sqe* sqe = next_sqe();
+        io_uring_prep_sendmsg(sqe, op.fd, op.msg, MSG_NOSIGNAL);
+        sqe->user_data = tag(op);
+        return;
+    }
     op.transferred = 0;
     op.in_pipe = 0;
     op.polling = false;
@@ -328,7 +334,11 @@ void UringBackend::flush_buffers() {
 void UringBackend::run_once(std::chrono::nanoseconds timeout) {
     // Both are mostly nothing to do: checked here, not in a call per turn.
     if (setup_flags_ & IORING_SETUP_R_DISABLED) enable();
-    if (buffers_returned_ > 0 || !starved_.empty()) flush_buffers();
+    if (buffers_returned_ > 0) {  // most turns: the buffers of this turn's receives
+        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
+        buffers_returned_ = 0;
+    }
+    if (dgram_returned_ > 0 || !starved_.empty()) flush_buffers();
     io_uring_cqe* cqe = nullptr;
     if (timeout.count() <= 0) {
         check_enter(io_uring_submit_and_get_events(&ring_));
@@ -341,30 +351,28 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
         check_enter(io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr));
     }
 
-    // Copy a batch out, free the CQ slots, then run handlers: a handler may
-    // submit or cancel, and must never see the CQ mid-iteration.
-    struct Entry {
-        std::uint64_t user_data;
-        int res;
-        unsigned flags;
-    };
-    Entry batch[kCompletionBatch];
-    for (int rounds = 0; rounds < 4; ++rounds) {
-        unsigned n = 0, head;
-        io_uring_for_each_cqe(&ring_, head, cqe) {
-            batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
-            if (n == kCompletionBatch) break;
+    // One completion at a time: its slot is freed (the head advanced)
+    // before its handler runs, so a handler that submits or cancels never
+    // sees the queue mid-iteration. At most kCompletionBatch * 4 per turn,
+    // so that a flood cannot starve timers and turn callbacks.
+    io_uring_cq& cq = ring_.cq;
+    const unsigned shift = (ring_.flags & IORING_SETUP_CQE32) ? 1 : 0;
+    unsigned head = *cq.khead;
+    for (unsigned budget = kCompletionBatch * 4; budget > 0;) {
+        const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
+        if (head == tail) break;
+        for (; head != tail && budget > 0; --budget) {
+            const io_uring_cqe& e = cq.cqes[(head & cq.ring_mask) << shift];
+            const std::uint64_t user_data = e.user_data;
+            const int res = e.res;
+            const unsigned flags = e.flags;
+            io_uring_smp_store_release(cq.khead, ++head);
+            if (user_data <= kRingMessage) continue;  // kIgnored, kRingMessage: nothing to run
+            if (user_data & 1)
+                notify_failed(user_data);
+            else
+                complete(*reinterpret_cast<Operation*>(user_data), res, flags);
         }
-        io_uring_cq_advance(&ring_, n);
-        for (unsigned i = 0; i < n; ++i) {
-            if (batch[i].user_data == kIgnored || batch[i].user_data == kRingMessage) continue;
-            if (batch[i].user_data & 1) {
-                notify_failed(batch[i].user_data);
-                continue;
-            }
-            complete(*reinterpret_cast<Operation*>(batch[i].user_data), batch[i].res, batch[i].flags);
-        }
-        if (n < kCompletionBatch) break;
     }
 }
 
@@ -376,6 +384,7 @@ void UringBackend::complete(Operation& op, int res, unsigned flags) {
         const auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
         return dispatch(op, Completion{res, true, pool_.at(id), id});
     }
+    if (op.kind == OpKind::send) return dispatch(op, Completion{res, false, nullptr, 0});
     if (&op == &wake_op_) {
         // The wake only had to end the wait; read the eventfd again.
         prepare(wake_op_, next_sqe());

@@ -44,7 +44,10 @@ private:
     io_uring_sqe* next_sqe();
     io_uring_sqe* next_sqe_after_submit();
     void enable();
-    static void check_enter(int result);
+    static void check_enter(int result) {
+        if (result < 0) check_enter_failed(result);
+    }
+    static void check_enter_failed(int result);
     void prepare(Operation& op, io_uring_sqe* sqe);
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);
@@ -78,7 +81,6 @@ private:
 
     // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.
     bool msg_ring_ = false;
-    bool notifications_queued_ = false;
     void notify_failed(std::uint64_t user_data) noexcept;
 
     int wake_fd_ = -1;

@@ -74,6 +74,9 @@ public:
     virtual void notify(Backend& target) noexcept { target.wake(); }
     /// Hands the notifications queued this turn to the kernel.
     virtual void flush_notifications() {}
+    /// notify() queued something that flush_notifications() must send
+    /// (checked inline once per turn: mostly nothing is queued).
+    bool notifications_queued() const noexcept { return notifications_queued_; }
 
     /// Operations submitted whose final completion has not been delivered.
     std::size_t in_flight() const noexcept { return in_flight_; }
@@ -113,6 +116,8 @@ protected:
     }
     /// Called by release(): a lent buffer came back.
     void returned() noexcept { --buffers_lent_; }
+
+    bool notifications_queued_ = false;
 
 private:
     std::size_t in_flight_ = 0;
