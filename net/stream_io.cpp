@@ -278,9 +278,8 @@ void StreamIo::resume_reading() {
 void StreamIo::on_receive(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
     if (c.more) {
-        // The kernel's buffer goes back to the ring as soon as the bytes
-        // are framed or copied into in_.
-        BufferLoan loan(s.backend, c);
+        // The kernel's buffer goes back to the ring when this returns: by
+        // then the bytes are framed or copied into in_.
         std::string_view wire(c.data, std::size_t(c.result));
         // Lingering discards input: a transform has nothing left to do.
         if (s.transform_ && s.phase() < Phase::lingering) s.transform_->receive(wire);

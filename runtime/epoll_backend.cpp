@@ -177,7 +177,7 @@ void EpollBackend::close(int fd) {
     ::close(fd);
 }
 
-void EpollBackend::release(std::uint16_t buffer_id) {
+void EpollBackend::recycle(std::uint16_t buffer_id) {
     returned();
     if (buffer_id & kDatagramBufferTag)
         dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
@@ -276,6 +276,7 @@ void EpollBackend::run_queue(int fd, bool readers) {
             if (op->kind == OpKind::receive && c.more && !s.hung_up && std::size_t(c.result) < pool_.size())
                 ready = false;
             dispatch(*op, c);
+            if (c.data) recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
             break;
         }
     }

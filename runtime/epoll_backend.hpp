@@ -27,7 +27,6 @@ public:
     void submit(Operation& op) override;
     void cancel(Operation& op) override;
     void close(int fd) override;
-    void release(std::uint16_t buffer_id) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
 
@@ -65,6 +64,7 @@ private:
         return fds_[std::size_t(fd)];
     }
     void grow(int fd);
+    void recycle(std::uint16_t buffer_id);  // back into its pool
     void mark_dirty(int fd) { mark_dirty(fd, state(fd)); }
     void mark_dirty(int fd, FdState& s) {
         // Inline: several per message.

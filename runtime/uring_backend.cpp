@@ -19,6 +19,8 @@ constexpr std::uint16_t kBufferGroup = 0;
 constexpr std::uint16_t kDatagramGroup = 1;
 static_assert(sizeof(io_uring_recvmsg_out) == 4 * sizeof(std::uint32_t), "see datagram_overhead");
 constexpr unsigned kCompletionBatch = 256;
+// A multishot receive's bytes, its subscription still armed.
+constexpr unsigned kBufferAndMore = IORING_CQE_F_BUFFER | IORING_CQE_F_MORE;
 
 // user_data of operations whose completion nobody waits for (cancels).
 constexpr std::uint64_t kIgnored = 0;
@@ -292,11 +294,6 @@ void UringBackend::cancel(Operation& op) {
 
 void UringBackend::close(int fd) { ::close(fd); }
 
-void UringBackend::release(std::uint16_t buffer_id) {
-    returned();
-    recycle(buffer_id);
-}
-
 void UringBackend::recycle(std::uint16_t buffer_id) {
     if (buffer_id & kDatagramBufferTag) {
         const auto id = std::uint16_t(buffer_id & ~kDatagramBufferTag);
@@ -304,8 +301,7 @@ void UringBackend::recycle(std::uint16_t buffer_id) {
                               io_uring_buf_ring_mask(dgram_pool_->count()), dgram_returned_++);
         return;
     }
-    io_uring_buf_ring_add(buf_ring_, pool_.at(buffer_id), pool_.size(), buffer_id,
-                          io_uring_buf_ring_mask(pool_.count()), buffers_returned_++);
+    recycle_stream_buffer(buffer_id);
 }
 
 void UringBackend::flush_buffers() {
@@ -368,23 +364,30 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
             const unsigned flags = e.flags;
             io_uring_smp_store_release(cq.khead, ++head);
             if (user_data <= kRingMessage) continue;  // kIgnored, kRingMessage: nothing to run
-            if (user_data & 1)
+            if (user_data & 1) {
                 notify_failed(user_data);
-            else
-                complete(*reinterpret_cast<Operation*>(user_data), res, flags);
+                continue;
+            }
+            Operation& op = *reinterpret_cast<Operation*>(user_data);
+            // The two completions of every echoed message, handled here
+            // (what complete() would do for them): bytes from a multishot
+            // stream receive that stays armed, and a send's result.
+            if (op.kind == OpKind::receive && res > 0 && (flags & kBufferAndMore) == kBufferAndMore) {
+                const auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
+                dispatch(op, Completion{res, true, pool_.at(id), id});
+                returned();
+                recycle_stream_buffer(id);
+            } else if (op.kind == OpKind::send) {
+                dispatch(op, Completion{res, false, nullptr, 0});
+            } else {
+                complete(op, res, flags);
+            }
         }
     }
 }
 
 void UringBackend::complete(Operation& op, int res, unsigned flags) {
-    // The hot case first: bytes from a multishot stream receive that stays
-    // armed (what complete_receive and keep_armed would do for it).
-    constexpr unsigned kBufferAndMore = IORING_CQE_F_BUFFER | IORING_CQE_F_MORE;
-    if (op.kind == OpKind::receive && res > 0 && (flags & kBufferAndMore) == kBufferAndMore) {
-        const auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
-        return dispatch(op, Completion{res, true, pool_.at(id), id});
-    }
-    if (op.kind == OpKind::send) return dispatch(op, Completion{res, false, nullptr, 0});
+    // run_once handled the hot cases (stream bytes, sends) already.
     if (&op == &wake_op_) {
         // The wake only had to end the wait; read the eventfd again.
         prepare(wake_op_, next_sqe());
@@ -446,7 +449,7 @@ void UringBackend::keep_armed(Operation& op, bool more, const Completion& c) {
     // kernel ends the multishot early (or never had it), arm it again.
     if (!more && !op.cancelling) prepare(op, next_sqe());
     const bool last = !more && op.cancelling;
-    dispatch(op, c);
+    deliver(op, c);
     if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
 }
 

@@ -27,7 +27,6 @@ public:
     void submit(Operation& op) override;
     void cancel(Operation& op) override;
     void close(int fd) override;
-    void release(std::uint16_t buffer_id) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
     void notify(Backend& target) noexcept override;
@@ -55,7 +54,19 @@ private:
     Completion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
     void complete_sendfile(Operation& op, int res);
     void flush_buffers();
-    void recycle(std::uint16_t buffer_id);  // back into the ring, never lent
+    void recycle(std::uint16_t buffer_id);  // back into the ring
+    void recycle_stream_buffer(std::uint16_t id) noexcept {
+        io_uring_buf_ring_add(buf_ring_, pool_.at(id), pool_.size(), id, io_uring_buf_ring_mask(pool_.count()),
+                              buffers_returned_++);
+    }
+    /// dispatch(), then the receive buffer (if any) goes back to its ring.
+    void deliver(Operation& op, const Completion& c) noexcept {
+        dispatch(op, c);
+        if (c.data) {
+            returned();
+            recycle(c.buffer_id);
+        }
+    }
 
     io_uring ring_{};
     bool ring_ready_ = false;
