@@ -9,8 +9,8 @@
 
 namespace pants {
 
-ReadDelimiter::ReadDelimiter(std::string delimiter) : kind_(Kind::delimiter), delimiter_(std::move(delimiter)) {
-    if (delimiter_.empty())
+ReadDelimiter::ReadDelimiter(std::string delimiter) : kind_(Kind::delimiter), rule_(std::move(delimiter)) {
+    if (std::get<std::string>(rule_).empty())
         throw std::invalid_argument("read_delimiter: empty delimiter string");
 }
 
@@ -45,7 +45,7 @@ ReadDelimiter ReadDelimiter::function(FrameFunction f) {
         throw std::invalid_argument("read_delimiter: empty frame function");
     ReadDelimiter d;
     d.kind_ = Kind::function;
-    d.function_ = std::move(f);
+    d.rule_ = std::move(f);
     return d;
 }
 
@@ -53,7 +53,7 @@ ReadDelimiter ReadDelimiter::regex(std::string_view pattern, RegexMode mode) {
     ReadDelimiter d;
     d.kind_ = Kind::regex;
     d.mode_ = mode;
-    d.regex_ = std::make_shared<const detail::RegexProgram>(pattern, mode);
+    d.rule_ = std::make_shared<const detail::RegexProgram>(pattern, mode);
     return d;
 }
 
@@ -66,11 +66,14 @@ ReadDelimiter ReadDelimiter::packed(PackedFormat format) {
     ReadDelimiter d;
     d.kind_ = Kind::packed;
     d.count_ = format.size();
-    d.format_ = std::make_shared<const PackedFormat>(std::move(format));
+    d.rule_ = std::make_shared<const PackedFormat>(std::move(format));
     return d;
 }
 
-std::size_t ReadDelimiter::regex_groups() const noexcept { return regex_ ? regex_->groups() : 0; }
+std::size_t ReadDelimiter::regex_groups() const noexcept {
+    const detail::RegexProgram* regex = regex_program();
+    return regex ? regex->groups() : 0;
+}
 
 Result<std::size_t> ReadDelimiter::payload_length(std::string_view buffered) const noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(buffered.data());
@@ -103,15 +106,16 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
         return Frame{0, buffered.size(), buffered.size()};
 
     case Kind::delimiter: {
-        const std::size_t n = delimiter_.size();
+        const std::string& delimiter = *std::get_if<std::string>(&rule_);
+        const std::size_t n = delimiter.size();
         // A stale hint (the caller broke the Framer contract) only costs a rescan.
         std::size_t from = scanned <= buffered.size() ? scanned : 0;
         const char* start = buffered.data() + from;
         std::size_t left = buffered.size() - from;
         // An empty view may have a null data(): memchr must not see it.
         const void* hit = left == 0 ? nullptr
-                          : n == 1  ? std::memchr(start, delimiter_[0], left)
-                                    : ::memmem(start, left, delimiter_.data(), n);
+                          : n == 1  ? std::memchr(start, delimiter[0], left)
+                                    : ::memmem(start, left, delimiter.data(), n);
         if (hit == nullptr) {
             // A delimiter may begin in the last n - 1 bytes and end in bytes
             // not yet received: search those again next time.
@@ -141,7 +145,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
     }
 
     case Kind::function: {
-        auto frame = function_(buffered);
+        auto frame = (*std::get_if<FrameFunction>(&rule_))(buffered);
         if (frame && *frame) {
             const Frame& f = **frame;
             if (f.consumed == 0 || f.consumed > buffered.size() || f.offset > f.consumed ||
@@ -153,7 +157,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
     }
 
     case Kind::regex:
-        return regex_->next(buffered, scanned, ovector);
+        return regex_program()->next(buffered, scanned, ovector);
     }
     return std::nullopt;  // unreachable: every Kind is handled above
 }
@@ -180,7 +184,7 @@ RegexMatch Framer::match() const {
     if (delimiter_.kind() != ReadDelimiter::Kind::regex)
         throw std::logic_error("read_delimiter.match(): the read_delimiter is not a regex");
     if (!current_) throw std::logic_error("read_delimiter.match(): no regex frame is being delivered");
-    return RegexMatch(subject_, ovector_.data(), delimiter_.regex_groups(), delimiter_.regex_.get());
+    return RegexMatch(subject_, ovector_.data(), delimiter_.regex_groups(), delimiter_.regex_program());
 }
 
 PackedRecord Framer::record() const {

@@ -147,7 +147,7 @@ bool Stream::ConnectAwaiter::suspend(std::coroutine_handle<> h, detail::CancelSt
         return false;
     }
     if (cancel && cancel->requested()) io_->close();  // as a cancel that came while waiting
-    return wait(io_->connectors, h, cancel, &ConnectAwaiter::on_cancel);
+    return wait(io_->connectors(), h, cancel, &ConnectAwaiter::on_cancel);
 }
 
 bool Stream::HandshakeAwaiter::await_ready() noexcept {
@@ -163,7 +163,7 @@ bool Stream::HandshakeAwaiter::await_ready() noexcept {
 }
 
 bool Stream::HandshakeAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
-    return wait(io_->handshakers, h, cancel);
+    return wait(io_->handshakers(), h, cancel);
 }
 
 bool Stream::ConnectAwaiter::on_cancel(detail::Waiter& self) noexcept {

@@ -11,9 +11,6 @@ namespace pants::detail {
 StreamIo::StreamIo(Engine& e, Stream* o, int f) : OwnedChannelIo(e, o) {
     fd = f;
     recv_op_.kind = OpKind::receive;
-    send_op_.kind = OpKind::send;
-    connect_op_.kind = OpKind::connect;
-    msg_.msg_iov = iov_;
     if (fd >= 0) {
         connected = true;
         set_phase(Phase::open);
@@ -23,15 +20,23 @@ StreamIo::StreamIo(Engine& e, Stream* o, int f) : OwnedChannelIo(e, o) {
 
 void StreamIo::remember_peer() noexcept {
     // Now: after a reset the kernel no longer knows it, and on_close may ask.
-    if (auto a = detail::remote_address(fd)) peer_ = *a;
+    if (auto a = detail::remote_address(fd)) peer_.set(*a);
+}
+
+StreamIo::Rare& StreamIo::rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>(this);
+    return *rare_;
 }
 
 StreamIo::~StreamIo() {
     out_.drop(0, output_pool());  // warm blocks back to the engine's pool
+    if (send_) end_send();        // only when the engine went first
     linger_timer_.cancel();
     deferred_pump_.cancel();
-    deferred_report_.cancel();
-    adopted_start_.cancel();
+    if (rare_) {
+        rare_->deferred_report.cancel();
+        rare_->adopted_start.cancel();
+    }
 }
 
 // --- connecting ------------------------------------------------------------
@@ -42,7 +47,7 @@ Result<void> StreamIo::connect(const Address& address) {
         // A second connect is the caller's mistake, not the connection's
         // end: report it (on a later turn) and keep the connection.
         std::error_code ec = errno_code(connected ? EISCONN : EALREADY);
-        deferred_report_ = engine.callback([this, ec] {
+        rare().deferred_report = engine.callback([this, ec] {
             if (owner) call([&] { owner->on_connect_error(ec); });
         });
         return unexpected(ec);
@@ -55,23 +60,24 @@ Result<void> StreamIo::connect(const Address& address) {
         return unexpected(s.error());
     }
     fd = *s;
-    peer_ = address;
-    connect_op_.fd = fd;
-    connect_op_.address = peer_.data();
-    connect_op_.address_size = peer_.size();
-    backend.submit(connect_op_);
+    peer_.set(address);
+    Operation& op = rare().connect_op;
+    op.fd = fd;
+    op.address = peer_.data();
+    op.address_size = peer_.size();
+    backend.submit(op);
     return ok();
 }
 
 Result<void> StreamIo::begin_connect(PendingConnect& pending) {
     if (closing()) return unexpected(close_error());
     if (connected || connecting()) return pants::fail(connected ? EISCONN : EALREADY);
-    pending_connect_ = &pending;
+    rare().pending_connect = &pending;
     return ok();
 }
 
 void StreamIo::adopt_connection(int connected_fd, std::error_code error) {
-    pending_connect_ = nullptr;
+    rare().pending_connect = nullptr;
     if (!error) {
         fd = connected_fd;
         remember_peer();
@@ -88,7 +94,7 @@ void StreamIo::connect_done(std::error_code error) {
     const bool cancelled = phase() >= Phase::closing;
     if (error || cancelled) {
         std::error_code ec = cancelled ? make_error_code(NetError::closed) : error;
-        connectors.resume_all(ec);
+        if (rare_) rare_->connectors.resume_all(ec);
         if (cancelled) return maybe_finish();
         return fail(ec, Report::connect);
     }
@@ -104,7 +110,7 @@ void StreamIo::connect_done(std::error_code error) {
 
 void StreamIo::announce_connected() {
     if (owner) call([&] { owner->on_connect(); });
-    connectors.resume_all();
+    if (rare_) rare_->connectors.resume_all();
 }
 
 void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool announce) {
@@ -123,12 +129,12 @@ void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool an
 
 Result<Address> StreamIo::local_address() const {
     if (fd >= 0) return detail::local_address(fd);
-    if (local_.family() != AF_UNSPEC) return local_;
+    if (!local_.empty()) return local_.get();
     return pants::fail(ENOTCONN);
 }
 
 Result<Address> StreamIo::remote_address() const {
-    if (peer_.family() != AF_UNSPEC && connected) return peer_;
+    if (!peer_.empty() && connected) return peer_.get();
     if (fd >= 0 && connected) return detail::remote_address(fd);
     return pants::fail(ENOTCONN);
 }
@@ -137,21 +143,21 @@ void StreamIo::before_close() noexcept {
     if (transform_) transform_->closed(close_error());
     // Kept for on_close, which runs after the socket is gone.
     if (fd < 0 || !connected) return;
-    if (auto a = detail::local_address(fd)) local_ = *a;
+    if (auto a = detail::local_address(fd)) local_.set(*a);
 }
 
 // --- lifecycle ---------------------------------------------------------------
 
 bool StreamIo::busy() const noexcept {
-    return recv_op_.in_flight || send_op_.in_flight || connect_op_.in_flight || pending_connect_;
+    return recv_op_.in_flight || send_ || connecting();
 }
 
 void StreamIo::cancel_operations() {
     linger_timer_.cancel();
-    for (Operation* op : {static_cast<Operation*>(&recv_op_), static_cast<Operation*>(&send_op_),
-                          static_cast<Operation*>(&connect_op_)})
-        if (op->in_flight) backend.cancel(*op);
-    if (pending_connect_) pending_connect_->cancel();
+    if (recv_op_.in_flight) backend.cancel(recv_op_);
+    if (send_ && send_->op.in_flight) backend.cancel(send_->op);
+    if (rare_ && rare_->connect_op.in_flight) backend.cancel(rare_->connect_op);
+    if (rare_ && rare_->pending_connect) rare_->pending_connect->cancel();
 }
 
 void StreamIo::begin_end() {
@@ -167,7 +173,7 @@ void StreamIo::finish_output() {
     // A transform may first have to finish its handshake, then say goodbye
     // (TLS close_notify), which joins the queue.
     if (transform_ && !transform_->end()) return;
-    if (send_op_.in_flight || !out_.empty()) return engine.queue_flush(*this);
+    if (send_ || !out_.empty()) return engine.queue_flush(*this);
     linger();
 }
 
@@ -211,7 +217,7 @@ void StreamIo::peer_ended() {
 
 void StreamIo::transform_failed(std::error_code ec, bool flush) {
     if (!error) error = ec;
-    connectors.resume_all(ec);  // a connect() waiting for the handshake
+    if (rare_) rare_->connectors.resume_all(ec);  // a connect() waiting for the handshake
     if (owner && phase() < Phase::closing) call([&] { owner->on_tls_error(ec); });
     if (!flush || phase() >= Phase::lingering) return close();
     // What the transform queued for the peer (an alert) goes first.
@@ -255,7 +261,7 @@ void StreamIo::start_adopted() {
     // As a connect() that succeeded: on_connect first, then on_read. Both on
     // a later turn (the owner's constructor has not finished yet), and in
     // that order: a receive armed now could complete before on_connect.
-    adopted_start_ = engine.callback([this] {
+    rare().adopted_start = engine.callback([this] {
         if (closing() || !owner) return;
         call([&] { owner->on_connect(); });
         update_receive();

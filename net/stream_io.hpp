@@ -19,6 +19,7 @@
 
 #include "channel_io.hpp"
 #include "output_queue.hpp"
+#include "saved_address.hpp"
 #include "stream_transform.hpp"
 
 namespace pants::detail {
@@ -40,8 +41,12 @@ public:
     ~StreamIo() override;
 
     bool connected = false;
-    WaitList connectors{engine};
-    WaitList handshakers{engine};  // co_await handshake(): the transform resumes them
+    /// co_await connect() waits here.
+    WaitList& connectors() { return rare().connectors; }
+    /// co_await handshake() waits here; the transform resumes them.
+    WaitList& handshakers() { return rare().handshakers; }
+    /// The handshake waiters, if anyone ever waited (null: nobody did).
+    WaitList* handshake_waiters() noexcept { return rare_ ? &rare_->handshakers : nullptr; }
 
     // Connecting.
     Result<void> connect(const Address& address);
@@ -51,7 +56,7 @@ public:
     /// The end of begin_connect(): `connected_fd` (a connected socket, now
     /// owned by this) when `error` is empty, else the failure.
     void adopt_connection(int connected_fd, std::error_code error);
-    bool connecting() const noexcept { return connect_op_.in_flight || pending_connect_; }
+    bool connecting() const noexcept { return rare_ && (rare_->connect_op.in_flight || rare_->pending_connect); }
     Result<Address> local_address() const;
     Result<Address> remote_address() const;
 
@@ -115,6 +120,30 @@ private:
         StreamIo* io;
     };
     static constexpr int kMaxIov = 16;
+    // A send in flight: taken from the engine's small blocks when a send
+    // starts and given back when it completes, so an idle stream holds
+    // none of it (the iovecs alone are 256 bytes).
+    struct SendState {
+        explicit SendState(StreamIo* s) noexcept : op(&StreamIo::on_sent, s) { msg.msg_iov = iov; }
+        Op op;
+        msghdr msg{};
+        iovec iov[kMaxIov];
+    };
+    static_assert(sizeof(SendState) <= SmallBlockPool::kBlockSize);
+    // What only some streams ever need (connecting, awaiting a connect or
+    // a handshake), made on first use: an accepted connection never does.
+    struct Rare {
+        explicit Rare(StreamIo* s) : connect_op(&StreamIo::on_connected, s), connectors(s->engine), handshakers(s->engine) {
+            connect_op.kind = OpKind::connect;
+        }
+        Op connect_op;
+        PendingConnect* pending_connect = nullptr;  // begin_connect() until adopt_connection()
+        WaitList connectors;
+        WaitList handshakers;
+        Timer deferred_report;  // a misused connect()'s error, on a later turn
+        Timer adopted_start;    // start_adopted()'s on_connect, on a later turn
+    };
+    Rare& rare();
 
     // ChannelIo.
     bool busy() const noexcept override;
@@ -149,6 +178,8 @@ private:
     bool lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed);
 
     // Writing.
+    Operation& start_send();
+    void end_send() noexcept;
     void queue_output(std::string_view data);
     inline void sent(std::size_t n);
     inline void drained();
@@ -157,9 +188,8 @@ private:
     ChunkPool* output_pool() noexcept { return detached() ? nullptr : &backend.output_blocks(); }
 
     Op recv_op_{&StreamIo::on_receive, this};
-    Op send_op_{&StreamIo::on_sent, this};
-    Op connect_op_{&StreamIo::on_connected, this};
-    PendingConnect* pending_connect_ = nullptr;  // begin_connect() until adopt_connection()
+    SendState* send_ = nullptr;  // while a send is in flight
+    std::unique_ptr<Rare> rare_;
     std::unique_ptr<StreamTransform> transform_;  // TLS, when started
 
     // Reading.
@@ -179,15 +209,11 @@ private:
     OutputQueue out_;
     std::size_t out_bytes_ = 0;
     std::size_t in_flight_nodes_ = 0;  // front nodes the send in flight points at
-    iovec iov_[kMaxIov];
-    msghdr msg_{};
 
-    Address local_;
-    Address peer_;
+    SavedAddress local_;
+    SavedAddress peer_;
     Timer linger_timer_;
-    Timer deferred_pump_;    // resume_reading()'s delivery, on a later turn
-    Timer deferred_report_;  // a misused connect()'s error, on a later turn
-    Timer adopted_start_;    // start_adopted()'s on_connect, on a later turn
+    Timer deferred_pump_;  // resume_reading()'s delivery, on a later turn
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
 };
 

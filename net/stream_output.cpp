@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <new>
+#include <type_traits>
+
 #include "stream_io.hpp"
 
 namespace pants::detail {
@@ -40,30 +43,45 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
 }
 
 void StreamIo::flush() {
-    if (!connected || fd < 0 || send_op_.in_flight || out_.empty()) return;
+    if (!connected || fd < 0 || send_ || out_.empty()) return;
     OutputQueue::Node& head = *out_.front();
+    Operation& op = start_send();
+    op.fd = fd;
     if (head.is_file()) {
-        send_op_.kind = OpKind::sendfile;
-        send_op_.fd = fd;
-        send_op_.file_fd = head.file_fd;
-        send_op_.offset = head.offset;
-        send_op_.size = std::size_t(std::min(head.remaining, kMaxFileChunk));
+        op.kind = OpKind::sendfile;
+        op.file_fd = head.file_fd;
+        op.offset = head.offset;
+        op.size = std::size_t(std::min(head.remaining, kMaxFileChunk));
         in_flight_nodes_ = 1;
-        backend.submit(send_op_);
+        backend.submit(op);
         return;
     }
     // Everything written this turn leaves in one sendmsg.
-    const int n = out_.gather(iov_, kMaxIov);
+    const int n = out_.gather(send_->iov, kMaxIov);
     in_flight_nodes_ = std::size_t(n);
-    msg_.msg_iovlen = std::size_t(n);
-    send_op_.kind = OpKind::send;
-    send_op_.fd = fd;
-    send_op_.msg = &msg_;
-    backend.submit(send_op_);
+    send_->msg.msg_iovlen = std::size_t(n);
+    op.kind = OpKind::send;
+    op.msg = &send_->msg;
+    backend.submit(op);
+}
+
+Operation& StreamIo::start_send() {
+    send_ = new (backend.send_blocks().take()) SendState(this);
+    return send_->op;
+}
+
+void StreamIo::end_send() noexcept {
+    static_assert(std::is_trivially_destructible_v<SendState>);
+    if (detached())
+        ::operator delete(send_);
+    else
+        backend.send_blocks().give(send_);
+    send_ = nullptr;
 }
 
 void StreamIo::on_sent(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
+    if (!op.in_flight) s.end_send();  // done with it: back to the pool before anything else runs
     s.in_flight_nodes_ = 0;
     if (c.result < 0) {
         if (c.result == -ECANCELED && s.phase() >= Phase::closing) return s.maybe_finish();
@@ -104,7 +122,7 @@ inline void StreamIo::drained() {
 
 void StreamIo::drop_output() {
     // Nodes in flight stay until their completion; the rest go now.
-    std::size_t keep = send_op_.in_flight ? in_flight_nodes_ : 0;
+    std::size_t keep = send_ ? in_flight_nodes_ : 0;
     out_.drop(keep, output_pool());
     if (keep == 0) out_bytes_ = 0;
 }

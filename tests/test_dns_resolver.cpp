@@ -652,11 +652,13 @@ TEST_CASE("a UDP reply too big for the receive buffer is fetched over TCP (regre
                                        dns::rdata::A{{10, 0, std::uint8_t(i / 256), std::uint8_t(i % 256)}}));
         return r;
     };
-    FakeServer server(engine);
-    server.handler = [&](FakeServer& s, const dns::Message& q, const Address& from) { s.reply(big(q), from); };
+    // TCP first, then UDP on its port: a port the kernel picks for UDP may
+    // be the local port of some TCP connection on the machine.
     Tcp::answer = big;
     pants::Server<Tcp> tcp(engine);
-    REQUIRE(tcp.listen(server.address));
+    REQUIRE(tcp.listen(Address::loopback_v4(0)));
+    FakeServer server(engine, *tcp.local_address());
+    server.handler = [&](FakeServer& s, const dns::Message& q, const Address& from) { s.reply(big(q), from); };
     auto o = options({server.address});
     o.edns_udp_size = 65000;
     dns::Resolver resolver(o, engine);
@@ -827,14 +829,14 @@ struct CutShort : pants::Connection {
 
 TEST_CASE("a TCP reply cut short gives DNS_FORMATERROR, not DNS_TIMEOUT") {
     pants::Engine engine;
-    FakeServer server(engine);
+    pants::Server<CutShort> tcp(engine);  // first: see the test above
+    REQUIRE(tcp.listen(Address::loopback_v4(0)));
+    FakeServer server(engine, *tcp.local_address());
     server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
         auto r = reply_to(q);
         r.tc = true;
         s.reply(r, from);
     };
-    pants::Server<CutShort> tcp(engine);
-    REQUIRE(tcp.listen(server.address));
     dns::Resolver resolver(options({server.address}, 5000ms, 1), engine);
     const auto start = pants::Engine::now();
     Got got;

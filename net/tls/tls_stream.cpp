@@ -119,7 +119,7 @@ void TlsStream::handshake_done() {
     }
     if (failed_) return;
     if (io_.owner) io_.call_user([&] { io_.owner->on_tls_handshake(); });
-    io_.handshakers.resume_all();
+    if (WaitList* w = io_.handshake_waiters()) w->resume_all();
     if (announce_ && io_.owner && io_.phase() < ChannelIo::Phase::closing) {
         io_.announce_connected();
         if (on_established_ && io_.owner) io_.call_user(on_established_);
@@ -189,14 +189,15 @@ void TlsStream::fail(std::error_code ec, bool flush) {
     failed_ = true;
     deadline_.cancel();
     held_.clear();
-    io_.handshakers.resume_all(ec);
+    if (WaitList* w = io_.handshake_waiters()) w->resume_all(ec);
     io_.transform_failed(ec, flush);
 }
 
 void TlsStream::closed(std::error_code error) noexcept {
     deadline_.cancel();
     // Resumed on the next turn: this runs inside whatever closed the stream.
-    while (Waiter* w = io_.handshakers.front()) io_.handshakers.resume_later(*w, error);
+    if (WaitList* list = io_.handshake_waiters())
+        while (Waiter* w = list->front()) list->resume_later(*w, error);
 }
 
 // --- tls::Session ----------------------------------------------------------------------

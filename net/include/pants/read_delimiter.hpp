@@ -48,6 +48,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <pants/frame_error.hpp>
@@ -174,12 +175,18 @@ public:
     Kind kind() const noexcept { return kind_; }
     bool is_none() const noexcept { return kind_ == Kind::none; }
     /// The delimiter bytes; empty unless kind() == Kind::delimiter.
-    std::string_view delimiter() const noexcept { return delimiter_; }
+    std::string_view delimiter() const noexcept {
+        const auto* bytes = std::get_if<std::string>(&rule_);
+        return bytes ? std::string_view(*bytes) : std::string_view();
+    }
     /// The frame size of a count, fixed record or packed record; 0 for
     /// other kinds.
     std::size_t count() const noexcept { return kind_ == Kind::count || kind_ == Kind::packed ? count_ : 0; }
     /// The record format of a packed delimiter; nullptr for other kinds.
-    const PackedFormat* packed_format() const noexcept { return format_.get(); }
+    const PackedFormat* packed_format() const noexcept {
+        const auto* format = std::get_if<FormatPtr>(&rule_);
+        return format ? format->get() : nullptr;
+    }
     /// The mode of a regex delimiter (RegexMode::search for other kinds).
     RegexMode regex_mode() const noexcept { return mode_; }
     /// Groups of a regex delimiter's matches, group 0 included; 0 for
@@ -249,13 +256,17 @@ private:
     RegexMode mode_ = RegexMode::search;
     // count, packed (the record size)
     std::size_t count_ = 0;
-    // delimiter
-    std::string delimiter_;
-    // function
-    FrameFunction function_;
-    // regex, packed: immutable, shared by copies
-    std::shared_ptr<const detail::RegexProgram> regex_;
-    std::shared_ptr<const PackedFormat> format_;
+    // What the kind needs beyond numbers, in one place (every stream has
+    // a ReadDelimiter, so it stays small): the delimiter bytes, the frame
+    // function, or the compiled regex or packed format (immutable, shared
+    // by copies).
+    using RegexPtr = std::shared_ptr<const detail::RegexProgram>;
+    using FormatPtr = std::shared_ptr<const PackedFormat>;
+    std::variant<std::monostate, std::string, FrameFunction, RegexPtr, FormatPtr> rule_;
+    const detail::RegexProgram* regex_program() const noexcept {
+        const auto* regex = std::get_if<RegexPtr>(&rule_);
+        return regex ? regex->get() : nullptr;
+    }
 };
 
 /// The framing state one channel keeps: its ReadDelimiter plus how far the

@@ -86,6 +86,8 @@ public:
 
     /// Blocks for the channels' queued output (see chunk_pool.hpp).
     ChunkPool& output_blocks() noexcept { return output_blocks_; }
+    /// Blocks for the state of the channels' sends in flight.
+    SmallBlockPool& send_blocks() noexcept { return send_blocks_; }
 
     /// Where exceptions thrown by completion handlers go.
     void set_error_sink(std::function<void(std::exception_ptr)> sink) { sink_ = std::move(sink); }
@@ -125,6 +127,7 @@ private:
     std::size_t buffers_lent_ = 0;
     std::function<void(std::exception_ptr)> sink_;
     ChunkPool output_blocks_;
+    SmallBlockPool send_blocks_;
 };
 
 /// Builds the backend: `choice`, else PANTS_BACKEND, else the build default.

@@ -1,12 +1,14 @@
-// pants/detail/chunk_pool.hpp: fixed-size memory blocks for queued output,
-// shared by every channel of one Engine.
+// pants/detail/chunk_pool.hpp: fixed-size memory blocks shared by every
+// channel of one Engine, for what a channel needs only while it has work.
 //
-// A stream takes a block when a write() finds no room in its last one and
-// gives it back once the kernel has sent its bytes, so an idle connection
-// holds none, and a busy one reuses warm blocks instead of allocating per
-// message. At most `kMaxFree` blocks wait here; more go back to the heap.
-// Blocks are plain ::operator new memory, so a channel that outlives its
-// Engine frees its blocks with ::operator delete. Engine thread only.
+// ChunkPool holds queued output: a stream takes a block when a write()
+// finds no room in its last one and gives it back once the kernel has sent
+// its bytes. SmallBlockPool holds the state of a send in flight (its
+// msghdr and iovecs). So an idle connection holds neither, and a busy one
+// reuses warm blocks instead of allocating per message. At most `kMaxFree`
+// blocks wait in a pool; more go back to the heap. Blocks are plain
+// ::operator new memory, so a channel that outlives its Engine frees its
+// blocks with ::operator delete. Engine thread only.
 #pragma once
 
 #include <cstddef>
@@ -14,16 +16,18 @@
 
 namespace pants::detail {
 
-class ChunkPool {
+/// Blocks of `BlockSize` bytes, keeping up to `MaxFree` freed ones.
+template <std::size_t BlockSize, std::size_t MaxFree>
+class BlockPool {
 public:
     /// Bytes per block (header included).
-    static constexpr std::size_t kBlockSize = 16384;
-    static constexpr std::size_t kMaxFree = 256;
+    static constexpr std::size_t kBlockSize = BlockSize;
+    static constexpr std::size_t kMaxFree = MaxFree;
 
-    ChunkPool() noexcept = default;
-    ChunkPool(const ChunkPool&) = delete;
-    ChunkPool& operator=(const ChunkPool&) = delete;
-    ~ChunkPool() {
+    BlockPool() noexcept = default;
+    BlockPool(const BlockPool&) = delete;
+    BlockPool& operator=(const BlockPool&) = delete;
+    ~BlockPool() {
         while (free_) ::operator delete(pop());
     }
 
@@ -55,5 +59,10 @@ private:
     Free* free_ = nullptr;
     std::size_t count_ = 0;
 };
+
+/// Blocks for queued output (16 KiB each).
+using ChunkPool = BlockPool<16384, 256>;
+/// Blocks for the state of a send in flight (512 bytes each).
+using SmallBlockPool = BlockPool<512, 1024>;
 
 }  // namespace pants::detail
