@@ -99,6 +99,12 @@ public:
     void receive_plain(std::string_view data) { take_chunk(data); }
     /// Bytes from the transform for the socket, in the batched send.
     void send_wire(std::string_view data) { queue_output(data); }
+    /// Bytes in the send queue (a transform's output; out_bytes() adds
+    /// what the transform still holds).
+    std::size_t wire_bytes() const noexcept { return out_bytes_; }
+    /// The transform could not produce queued output (a write_file() read
+    /// failed): on_write_error, then close, on a later turn.
+    void output_failed(std::error_code ec) { fail_later(ec, Report::write); }
     /// The peer ended the stream inside the transform (TLS close_notify).
     void peer_ended();
     /// on_connect, then a waiting connect() resumes.

@@ -28,13 +28,17 @@ void StreamIo::queue_output(std::string_view data) {
 
 Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd) {
     if (closing()) return pants::fail(EPIPE);
-    // The kernel would send the file's bytes as they are: not over TLS.
-    if (transform_) return pants::fail(ENOTSUP);
     if (nbytes == 0) {
         struct stat st;
         if (::fstat(file, &st) < 0) return pants::fail(errno);
         if (std::uint64_t(st.st_size) < offset) return pants::fail(EINVAL);
         nbytes = std::uint64_t(st.st_size) - offset;
+    }
+    // The kernel would send the file's bytes as they are: a transform
+    // (TLS) reads them in chunks as the queue drains, and encrypts them.
+    if (transform_) {
+        transform_->write_file(file, owns_fd, offset, nbytes);
+        return ok();
     }
     out_.push_file(file, owns_fd, offset, nbytes);
     out_bytes_ += nbytes;
@@ -110,13 +114,14 @@ inline void StreamIo::sent(std::size_t n) {
         write_paused_ = false;
         update_receive();
     }
-    if (out_bytes_ <= high_water()) writers.resume_all();
+    if (transform_) transform_->output_room();  // a file being encrypted reads on
+    if (out_bytes() <= high_water()) writers.resume_all();
 }
 
 inline void StreamIo::drained() {
     if (phase() == Phase::ending) return finish_output();
-    // A transform's own traffic (a handshake) is not the user's write.
-    if (transform_ && (!transform_->established() || transform_->pending())) return;
+    // A transform's own traffic (a handshake, a session ticket) is not the user's write.
+    if (transform_ && !transform_->take_user_drain()) return;
     if (owner) call([&] { owner->on_write(); });
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <system_error>
 
@@ -32,12 +33,25 @@ public:
     virtual bool peer_closed() = 0;
     /// Bytes the user wrote (not empty; the StreamIo is not closing).
     virtual void write(std::string_view data) = 0;
+    /// write_file(): `size` bytes of `fd` from `offset`, behind what was
+    /// written before; `owns_fd`: close it once done or dropped. Read and
+    /// transformed in chunks as the send queue drains below high_water; a
+    /// read error fails the stream through StreamIo::output_failed().
+    virtual void write_file(int fd, bool owns_fd, std::uint64_t offset, std::uint64_t size) = 0;
+    /// The send queue shrank (a send completed): room for more of what
+    /// pending() counts.
+    virtual void output_room() = 0;
+    /// The send queue drained: true when user bytes went out since the
+    /// last drain, so on_write is due. A handshake's records or a session
+    /// ticket the layer sent on its own are not the user's write.
+    virtual bool take_user_drain() noexcept = 0;
     /// end() was called: true when queued output may now be flushed and
     /// the stream closed (TLS has queued close_notify); false while it
     /// cannot end yet (mid-handshake): it calls StreamIo::finish_output()
     /// once it can.
     virtual bool end() = 0;
-    /// User bytes held back (written before the handshake finished).
+    /// User bytes not transformed yet (written before the handshake
+    /// finished, or queued behind a file still being read).
     virtual std::size_t pending() const noexcept = 0;
     /// Established: user bytes flow (on_write is about user bytes only).
     virtual bool established() const noexcept = 0;

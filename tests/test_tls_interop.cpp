@@ -158,3 +158,49 @@ TEST_CASE("a client certificate checked by our server, presented by s_client") {
     run_until(engine, [&] { return Echo::closes == 1; });
     CHECK(Echo::errors.empty());
 }
+
+namespace {
+
+/// Echoes lines and counts on_write; a drain nobody wrote for is a bug.
+struct CountingEcho : pants::Connection {
+    static inline int writes_drained = 0;
+    static inline int writes = 0;
+    static inline int closes = 0;
+    CountingEcho() { read_delimiter = "\n"; }
+    void on_read(std::string_view line) override {
+        ++writes;
+        write(std::string(line) + "\n");
+    }
+    void on_write() override { ++writes_drained; }
+    void on_close() override { ++closes; }
+};
+
+}  // namespace
+
+TEST_CASE("our server's on_write follows its writes only, not handshake records or session tickets") {
+    for (const char* version : {"-tls1_3", "-tls1_2"}) {
+        CAPTURE(version);
+        Engine engine;
+        Pki pki;
+        CountingEcho::writes_drained = CountingEcho::writes = CountingEcho::closes = 0;
+        pants::Server<CountingEcho> server(engine);
+        server.set_tls(pki.server_context());
+        REQUIRE(server.listen(loopback()));
+        // -sess_out: s_client writes the session to a file once a ticket
+        // has arrived. TLS 1.3: the server's session tickets go out after
+        // its handshake, on their own. TLS 1.2: the ticket and Finished
+        // end the server's handshake. Either way they drained before the
+        // line below reaches the server.
+        const auto session = pki.dir.path / "session.pem";
+        Child client = openssl_client(pki, server.local_address()->port(), {version, "-sess_out", session.string()});
+        run_until(engine, [&] { return std::filesystem::exists(session) && std::filesystem::file_size(session) > 0; });
+        CHECK(CountingEcho::writes_drained == 0);
+        client.send("ping\n");
+        client.wait_for(engine, "ping\n");  // echoed
+        run_until(engine, [&] { return CountingEcho::writes_drained >= 1; });
+        client.close_stdin();
+        run_until(engine, [&] { return CountingEcho::closes == 1; });
+        CHECK(CountingEcho::writes == 1);
+        CHECK(CountingEcho::writes_drained == 1);
+    }
+}

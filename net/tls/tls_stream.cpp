@@ -1,5 +1,7 @@
 #include "tls_stream.hpp"
 
+#include <unistd.h>
+
 #include <climits>
 
 #include <openssl/err.h>
@@ -108,16 +110,16 @@ void TlsStream::handshake_done() {
     deadline_.cancel();
     if (context_->kernel_tls) {
         // The kernel's `tls` module would take the record keys now
-        // (setsockopt TCP_ULP, then TLS_TX/TLS_RX); the hand-over is not
-        // written yet, so even where the module exists records stay here.
+        // (setsockopt TCP_ULP, then TLS_TX/TLS_RX). KernelTlsKeys
+        // (kernel_tls_keys.hpp) derives what those take; the hand-over
+        // itself (flushing OpenSSL's records first, then plain writes,
+        // and the receive side at a record boundary) is not written yet,
+        // so even where the module exists records stay here.
         kernel_tls_ = tls::kernel_tls_support();
         if (!kernel_tls_) kernel_tls_ = std::make_error_code(std::errc::not_supported);
     }
-    if (!held_.empty()) {
-        encrypt(held_);
-        held_.clear();
-    }
-    if (failed_) return;
+    pump();  // what was written (or write_file()d) during the handshake
+    if (failed_ || io_.phase() >= ChannelIo::Phase::closing) return;
     if (io_.owner) io_.call_user([&] { io_.owner->on_tls_handshake(); });
     if (WaitList* w = io_.handshake_waiters()) w->resume_all();
     if (announce_ && io_.owner && io_.phase() < ChannelIo::Phase::closing) {
@@ -158,11 +160,52 @@ bool TlsStream::peer_closed() {
 
 void TlsStream::write(std::string_view data) {
     if (failed_ || close_notify_sent_) return;
-    if (!established_) {
-        held_.append(data);
+    user_output_ = true;
+    // Records keep the order of the writes: behind a file still being
+    // read, or before the handshake, bytes wait their turn.
+    if (!established_ || !plain_.empty()) return plain_.append(data);
+    encrypt(data);
+}
+
+void TlsStream::write_file(int fd, bool owns_fd, std::uint64_t offset, std::uint64_t size) {
+    if (failed_ || close_notify_sent_) {
+        if (owns_fd) ::close(fd);
         return;
     }
-    encrypt(data);
+    user_output_ = true;
+    plain_.push_file(fd, owns_fd, offset, size);
+    if (established_) pump();
+}
+
+void TlsStream::output_room() {
+    if (established_ && !plain_.empty()) pump();
+}
+
+void TlsStream::pump() {
+    // The send queue holds at most high_water plus one chunk's records: a
+    // peer that stops reading stops the reading of the file too. (An
+    // empty queue always takes a chunk, whatever high_water says.)
+    while (!plain_.empty() && !failed_ && io_.phase() <= ChannelIo::Phase::ending &&
+           (io_.wire_bytes() < io_.high_water() || io_.wire_bytes() == 0)) {
+        auto chunk = plain_.front();
+        if (!chunk) {
+            // The file could not be read: this stream fails, as a plain
+            // stream's sendfile would (on_write_error).
+            plain_.clear();
+            return io_.output_failed(chunk.error());
+        }
+        if (chunk->empty()) break;  // only files that ended early were left
+        encrypt(*chunk);
+        plain_.pop(chunk->size());
+    }
+    // An end() that waited for the queued plain bytes goes on.
+    if (plain_.empty() && !failed_ && io_.phase() == ChannelIo::Phase::ending) io_.finish_output();
+}
+
+bool TlsStream::take_user_drain() noexcept {
+    if (!established_ || !plain_.empty() || !user_output_) return false;
+    user_output_ = false;
+    return true;
 }
 
 void TlsStream::encrypt(std::string_view data) {
@@ -176,6 +219,7 @@ void TlsStream::encrypt(std::string_view data) {
 bool TlsStream::end() {
     if (failed_) return true;
     if (!established_) return false;  // handshake_done() calls finish_output()
+    if (!plain_.empty()) return false;  // pump() calls it once all is encrypted
     if (!close_notify_sent_) {
         close_notify_sent_ = true;
         SSL_shutdown(ssl_);  // queues close_notify; the peer's is not awaited
@@ -188,13 +232,14 @@ void TlsStream::fail(std::error_code ec, bool flush) {
     if (failed_) return;
     failed_ = true;
     deadline_.cancel();
-    held_.clear();
+    plain_.clear();
     if (WaitList* w = io_.handshake_waiters()) w->resume_all(ec);
     io_.transform_failed(ec, flush);
 }
 
 void TlsStream::closed(std::error_code error) noexcept {
     deadline_.cancel();
+    plain_.clear();  // files still queued are closed now, not with the stream's memory
     // Resumed on the next turn: this runs inside whatever closed the stream.
     if (WaitList* list = io_.handshake_waiters())
         while (Waiter* w = list->front()) list->resume_later(*w, error);

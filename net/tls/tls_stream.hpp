@@ -15,6 +15,7 @@
 
 #include "../stream_io.hpp"
 #include "context_state.hpp"
+#include "plain_queue.hpp"
 #include "wire_bio.hpp"
 
 namespace pants::detail {
@@ -34,8 +35,11 @@ public:
     void receive(std::string_view wire) override;
     bool peer_closed() override;
     void write(std::string_view data) override;
+    void write_file(int fd, bool owns_fd, std::uint64_t offset, std::uint64_t size) override;
+    void output_room() override;
+    bool take_user_drain() noexcept override;
     bool end() override;
-    std::size_t pending() const noexcept override { return held_.size(); }
+    std::size_t pending() const noexcept override { return std::size_t(plain_.size()); }
     bool established() const noexcept override { return established_; }
     void closed(std::error_code error) noexcept override;
 
@@ -57,6 +61,9 @@ private:
     void handshake_done();
     void read_records();
     void encrypt(std::string_view data);
+    /// Encrypts queued plain bytes (file chunks) while the send queue is
+    /// under high_water.
+    void pump();
     void fail(std::error_code ec, bool flush);
 
     StreamIo& io_;
@@ -65,7 +72,7 @@ private:
     WireEnds wire_;
     std::string server_name_;
     std::function<void()> on_established_;
-    std::string held_;  // written before the handshake finished
+    PlainQueue plain_;  // written before the handshake finished, or behind a file
     Timer deadline_;
     std::error_code kernel_tls_;
     bool announce_ = false;
@@ -74,6 +81,7 @@ private:
     bool failed_ = false;
     bool close_notify_sent_ = false;
     bool close_notify_received_ = false;
+    bool user_output_ = false;  // user bytes joined the send queue since its last drain
 };
 
 }  // namespace pants::detail

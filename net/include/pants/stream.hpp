@@ -28,7 +28,8 @@
 // socket; everything above (framing, backpressure, end(), the awaiters)
 // works unchanged on the plain bytes. end() then sends close_notify first,
 // and a peer that closes without it is reported as tls::Error::truncated,
-// not as a clean end. write_file() is not available over TLS (ENOTSUP).
+// not as a clean end. write_file() over TLS reads the file in chunks as
+// the send queue drains below high_water, and encrypts them.
 //
 // A Stream belongs to one Engine and is used on that engine's thread.
 #pragma once
@@ -161,7 +162,9 @@ public:
         return write_packed(format.format(), values...);
     }
     /// Queues `range` of a file (all of it by default), sent by the kernel
-    /// without passing through user space: `write_file(fd, {.offset = 4096})`.
+    /// without passing through user space: `write_file(fd, {.offset = 4096})`
+    /// (over TLS: read in chunks and encrypted, never all in memory).
+    /// on_write() follows once it is sent; a read error is on_write_error().
     /// The fd is not closed.
     Result<void> write_file(int fd, FileRange range = {});
     /// The same for a path, opened now and closed when sent.
