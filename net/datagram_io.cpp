@@ -192,7 +192,6 @@ void DatagramIo::on_received(Operation& op, const Completion& c) {
 void DatagramIo::on_datagram(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
     if (c.more) {  // one datagram
-        BufferLoan loan(d.backend, c);  // given back even if on_read throws
         if (!d.closing()) d.received(c);
         return;
     }

@@ -134,7 +134,7 @@ bool Stream::WriteAwaiter::suspend(std::coroutine_handle<> h, detail::CancelStat
 }
 
 Result<void> Stream::WriteAwaiter::await_resume() const noexcept {
-    if (error()) return unexpected(error());
+    if (failed()) return unexpected(error());
     if (io_->closing()) return unexpected(io_->close_error());
     return ok();
 }

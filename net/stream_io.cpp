@@ -284,9 +284,8 @@ void StreamIo::resume_reading() {
 void StreamIo::on_receive(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
     if (c.more) {
-        // The kernel's buffer goes back to the ring as soon as the bytes
-        // are framed or copied into in_.
-        BufferLoan loan(s.backend, c);
+        // The kernel's buffer goes back to the ring when this returns: by
+        // then the bytes are framed or copied into in_.
         std::string_view wire(c.data, std::size_t(c.result));
         // Lingering discards input: a transform has nothing left to do.
         if (s.transform_ && s.phase() < Phase::lingering) s.transform_->receive(wire);
@@ -346,6 +345,18 @@ void StreamIo::pump() {
 }
 
 std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
+    // The common case, without the loop: no delimiter, so the whole of
+    // `buffered` is one on_read (what the loop below would do for it).
+    if (!buffered.empty() && owner && !closing() && !pull_ && readers.empty() && !user_paused_ &&
+        owner->read_delimiter.framer().delimiter().is_none()) {
+        ScopedFlag guard(delivering_);
+        call([&] { owner->on_read(buffered); });
+        return buffered.size();
+    }
+    return deliver_frames(buffered);
+}
+
+std::size_t StreamIo::deliver_frames(std::string_view buffered) {
     ScopedFlag guard(delivering_);
     std::size_t used = 0;
     while (owner && !closing() && !pull_ && readers.empty() && !user_paused_) {

@@ -74,7 +74,17 @@ public:
     void set_pull(bool pull);
 
     // Writing (stream_output.cpp).
-    void write(std::string_view data);
+    void write(std::string_view data) {
+        // Inline: Stream::write's whole body, once per message.
+        if (closing() || data.empty()) return;
+        const std::size_t cap = owner ? owner->max_write_buffer : 0;
+        if (cap && out_bytes() + data.size() > cap) {
+            // A peer that never reads must not grow us without bound.
+            return fail_later(make_error_code(NetError::write_buffer_full), Report::write);
+        }
+        if (transform_) return transform_->write(data);  // back through send_wire()
+        queue_output(data);
+    }
     Result<void> write_file(int fd, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd);
     void flush() override;
     std::size_t out_bytes() const noexcept { return out_bytes_ + (transform_ ? transform_->pending() : 0); }
@@ -158,7 +168,8 @@ private:
 
     // Reading.
     void take_chunk(std::string_view chunk);
-    std::size_t deliver_callbacks(std::string_view buffered);
+    inline std::size_t deliver_callbacks(std::string_view buffered);
+    std::size_t deliver_frames(std::string_view buffered);
     void pump();
     void linger();
     void reclaim_lent();
@@ -176,8 +187,8 @@ private:
     Operation& start_send();
     void end_send() noexcept;
     void queue_output(std::string_view data);
-    void sent(std::size_t n);
-    void drained();
+    inline void sent(std::size_t n);
+    inline void drained();
     /// Where emptied output blocks go: the engine's pool, or the heap once
     /// the engine is gone.
     ChunkPool* output_pool() noexcept { return detached() ? nullptr : &backend.output_blocks(); }

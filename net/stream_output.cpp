@@ -16,17 +16,6 @@ constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 
 }  // namespace
 
-void StreamIo::write(std::string_view data) {
-    if (closing() || data.empty()) return;
-    const std::size_t cap = owner ? owner->max_write_buffer : 0;
-    if (cap && out_bytes() + data.size() > cap) {
-        // A peer that never reads must not grow us without bound.
-        return fail_later(make_error_code(NetError::write_buffer_full), Report::write);
-    }
-    if (transform_) return transform_->write(data);  // back through send_wire()
-    queue_output(data);
-}
-
 void StreamIo::queue_output(std::string_view data) {
     out_bytes_ += data.size();
     out_.append(data, output_pool());
@@ -108,7 +97,7 @@ void StreamIo::on_sent(Operation& op, const Completion& c) {
     s.drained();
 }
 
-void StreamIo::sent(std::size_t n) {
+inline void StreamIo::sent(std::size_t n) {
     out_bytes_ -= std::min(n, out_bytes_);
     if (OutputQueue::Node* head = out_.front(); head && head->is_file()) {
         head->offset += n;
@@ -129,7 +118,7 @@ void StreamIo::sent(std::size_t n) {
     if (out_bytes() <= high_water()) writers.resume_all();
 }
 
-void StreamIo::drained() {
+inline void StreamIo::drained() {
     if (phase() == Phase::ending) return finish_output();
     // A transform's own traffic (a handshake, a session ticket) is not the user's write.
     if (transform_ && !transform_->take_user_drain()) return;

@@ -14,7 +14,7 @@ bool Waiter::wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel
     cancel_ = cancel;
     hook_ = hook;
     if (cancel_ && cancel_->requested()) {
-        error_ = std::make_error_code(std::errc::operation_canceled);
+        set_error(std::make_error_code(std::errc::operation_canceled));
         return false;
     }
     list.push_back(*this);
@@ -59,13 +59,18 @@ void WaitList::remove(Waiter& w) noexcept {
 
 void WaitList::resume(Waiter& w, std::error_code error) {
     remove(w);
-    if (error) w.error_ = error;
+    if (error) w.set_error(error);
+    w.handle_.resume();
+}
+
+void WaitList::resume(Waiter& w) {
+    remove(w);
     w.handle_.resume();
 }
 
 void WaitList::resume_later(Waiter& w, std::error_code error) {
     remove(w);
-    w.error_ = error;
+    w.set_error(error);
     w.deferred_ = engine_->callback([&w] { w.handle_.resume(); });
     w.deferred_armed_ = true;
 }
@@ -79,7 +84,12 @@ void WaitList::resume_each(std::error_code error) {
         remove(*w);
         batch.push_back(*w);
     }
-    while (Waiter* w = batch.head_) batch.resume(*w, error);
+    while (Waiter* w = batch.head_) {
+        if (error)
+            batch.resume(*w, error);
+        else
+            batch.resume(*w);
+    }
 }
 
 }  // namespace pants::detail

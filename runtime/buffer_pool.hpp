@@ -2,8 +2,8 @@
 //
 // One contiguous block of `count` buffers of `size` bytes. io_uring hands
 // them to the kernel through a provided-buffer ring; epoll lends them from
-// the free list here. Either way a Completion names a buffer by id and the
-// channel gives it back with Backend::release().
+// the free list here. Either way a Completion names a buffer by id, and the
+// backend takes it back when the completion's handler returns.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,7 @@ namespace pants::detail {
 // and only the pages datagrams are written into become resident.
 constexpr unsigned kDatagramBufferCount = 32;  // a power of two (io_uring)
 constexpr unsigned kDatagramBufferSize = 65536 + 4096;
-// Completion::buffer_id of a datagram buffer: which pool release() returns it to.
+// Completion::buffer_id of a datagram buffer: which pool it goes back to.
 constexpr std::uint16_t kDatagramBufferTag = 0x8000;
 
 class BufferPool {

@@ -95,10 +95,15 @@ void Engine::detach(detail::EngineClient& c) noexcept {
 
 void Engine::start() {
     running_ = true;
+    // Once for the whole loop, not per turn: a thread_local in a shared
+    // library costs a __tls_get_addr call each time.
+    CurrentEngine current(this);
+    ++turn_depth_;
     // A stop() that came before start() ends it after one turn.
     do {
-        poll(stop_requested_.load(std::memory_order_relaxed) ? Duration::zero() : Duration::max());
+        turn(stop_requested_.load(std::memory_order_relaxed) ? Duration::zero() : Duration::max());
     } while (!stop_requested_.load(std::memory_order_relaxed));
+    --turn_depth_;
     stop_requested_ = false;
     running_ = false;
 }
@@ -125,10 +130,14 @@ void Engine::poll(Duration timeout) {
         explicit TurnScope(int& d) : depth(d) { ++depth; }
         ~TurnScope() { --depth; }
     } scope(turn_depth_);
+    turn(timeout);
+}
+
+void Engine::turn(Duration timeout) {
     // Each step is checked here first: most turns have nothing for most
     // of them, and a turn's fixed cost is what one connection pays per
     // message.
-    if (!flushes_.empty()) run_flushes();
+    if (flush_head_) run_flushes();
     Duration wait = timeout;
     if (!next_turn_.empty() || !every_turn_.empty() || has_posted_.load(std::memory_order_relaxed) ||
         stop_requested_.load(std::memory_order_relaxed)) {
@@ -142,7 +151,7 @@ void Engine::poll(Duration timeout) {
     if (!next_turn_.empty() || !every_turn_.empty()) run_turn_callbacks();
     // Wake-ups for other engines queued this turn leave now, not at our
     // next wait (which may never come if this loop is stopping).
-    backend_->flush_notifications();
+    if (backend_->notifications_queued()) backend_->flush_notifications();
 }
 
 void Engine::invoke(TimerState& t) noexcept {
@@ -231,32 +240,42 @@ Timer Engine::add_deadline(Duration delay, Duration interval, detail::Callback f
 
 void Engine::schedule(std::shared_ptr<TimerState> t) { timers_.push(std::move(t)); }
 
-void Engine::queue_flush(detail::TurnFlush& f) {
-    if (f.flush_queued_) return;
-    f.flush_queued_ = true;
-    flushes_.push_back(&f);
-}
-
 void Engine::cancel_flush(detail::TurnFlush& f) noexcept {
-    if (!f.flush_queued_) return;
-    f.flush_queued_ = false;
-    std::erase(flushes_, &f);
-    std::replace(flushing_.begin(), flushing_.end(), &f, static_cast<detail::TurnFlush*>(nullptr));
+    if (!f.flush_next_) return;
+    // Rare (a channel closing with a write queued this turn): a walk of
+    // this turn's list, or of what run_flushes() has still to run.
+    auto unlink = [&](detail::TurnFlush*& head, detail::TurnFlush** tail) {
+        detail::TurnFlush* prev = nullptr;
+        for (detail::TurnFlush* p = head; p && p != flush_end(); prev = p, p = p->flush_next_) {
+            if (p != &f) continue;
+            detail::TurnFlush* next = p->flush_next_;
+            if (prev)
+                prev->flush_next_ = next;  // flush_end() if p was last
+            else
+                head = next == flush_end() ? nullptr : next;
+            if (tail && *tail == p) *tail = prev;
+            return true;
+        }
+        return false;
+    };
+    if (!unlink(flush_head_, &flush_tail_)) unlink(flushing_, nullptr);
+    f.flush_next_ = nullptr;
 }
 
 void Engine::run_flushes() {
-    flushing_.swap(flushes_);
-    for (std::size_t i = 0; i < flushing_.size(); ++i) {
-        detail::TurnFlush* f = flushing_[i];
-        if (!f) continue;
-        f->flush_queued_ = false;
+    // This turn's list; flushes queued while it runs go to the next turn's.
+    flushing_ = std::exchange(flush_head_, nullptr);
+    flush_tail_ = nullptr;
+    while (flushing_ && flushing_ != flush_end()) {
+        detail::TurnFlush* f = flushing_;
+        flushing_ = std::exchange(f->flush_next_, nullptr);
         try {
             f->flush();
         } catch (...) {
             report(std::current_exception());
         }
     }
-    flushing_.clear();
+    flushing_ = nullptr;
 }
 
 void Engine::post(detail::Callback f) {

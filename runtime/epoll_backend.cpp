@@ -133,15 +133,7 @@ void EpollBackend::submit(Operation& op) {
     (reader ? s.readers : s.writers).push(op);
     // Tried this turn only if that direction may have room or data; else
     // its next edge brings it.
-    if (reader ? s.readable : s.writable) mark_dirty(op.fd);
-}
-
-void EpollBackend::mark_dirty(int fd) {
-    FdState& s = state(fd);
-    if (!s.dirty) {
-        s.dirty = true;
-        dirty_.push_back(fd);
-    }
+    if (reader ? s.readable : s.writable) mark_dirty(op.fd, s);
 }
 
 void EpollBackend::cancel(Operation& op) {
@@ -185,7 +177,7 @@ void EpollBackend::close(int fd) {
     ::close(fd);
 }
 
-void EpollBackend::release(std::uint16_t buffer_id) {
+void EpollBackend::recycle(std::uint16_t buffer_id) {
     returned();
     if (buffer_id & kDatagramBufferTag)
         dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
@@ -216,14 +208,16 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.readable = true;
         if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.hung_up = true;
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
-        if (s.watchers.head || (s.readable && s.readers.head) || (s.writable && s.writers.head)) mark_dirty(fd);
+        if (s.watchers.head || (s.readable && s.readers.head) || (s.writable && s.writers.head)) mark_dirty(fd, s);
     }
 
     while (Operation* op = cancelled_.pop()) dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
 
-    std::vector<int> dirty;
-    dirty.swap(dirty_);
-    for (int fd : dirty) {
+    // fds marked while these run (a send submitted from a handler) wait
+    // in dirty_ for the next turn. Both vectors keep their capacity from
+    // turn to turn (a local, not a member: a handler may run a nested turn).
+    std::vector<int> running = std::exchange(dirty_, std::move(spare_));
+    for (int fd : running) {
         FdState& s = state(fd);
         s.dirty = false;
         if (s.watchers.head)
@@ -234,7 +228,8 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         if (FdState& r = state(fd); r.readable && r.readers.head) run_queue(fd, true);
         if (FdState& w = state(fd); w.writable && w.writers.head) run_queue(fd, false);
     }
-    if (dirty_.empty()) dirty_.swap(dirty), dirty_.clear();  // keep the capacity
+    running.clear();
+    if (spare_.capacity() == 0) spare_ = std::move(running);
 }
 
 int EpollBackend::wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout) {
@@ -281,6 +276,7 @@ void EpollBackend::run_queue(int fd, bool readers) {
             if (op->kind == OpKind::receive && c.more && !s.hung_up && std::size_t(c.result) < pool_.size())
                 ready = false;
             dispatch(*op, c);
+            if (c.data) recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
             break;
         }
     }

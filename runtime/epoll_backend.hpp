@@ -27,7 +27,6 @@ public:
     void submit(Operation& op) override;
     void cancel(Operation& op) override;
     void close(int fd) override;
-    void release(std::uint16_t buffer_id) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
 
@@ -65,7 +64,14 @@ private:
         return fds_[std::size_t(fd)];
     }
     void grow(int fd);
-    void mark_dirty(int fd);
+    void recycle(std::uint16_t buffer_id);  // back into its pool
+    void mark_dirty(int fd) { mark_dirty(fd, state(fd)); }
+    void mark_dirty(int fd, FdState& s) {
+        // Inline: several per message.
+        if (s.dirty) return;
+        s.dirty = true;
+        dirty_.push_back(fd);
+    }
     static bool is_reader(const Operation& op) noexcept;
     int wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout);
     void run_queue(int fd, bool readers);
@@ -81,6 +87,7 @@ private:
     std::unique_ptr<BufferPool> dgram_pool_;  // datagram buffers (buffer_pool.hpp), made on first use
     std::vector<FdState> fds_;
     std::vector<int> dirty_;       // fds whose queues should be tried this turn
+    std::vector<int> spare_;       // an empty vector with capacity, for the next dirty_
     std::vector<int> starved_;     // fds whose receive waits for a free buffer
     OpQueue cancelled_;            // unparked by cancel(), completed next turn
     std::vector<Operation*> watching_;  // run_watchers' snapshot (kept for its capacity)

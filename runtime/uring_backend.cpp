@@ -19,6 +19,8 @@ constexpr std::uint16_t kBufferGroup = 0;
 constexpr std::uint16_t kDatagramGroup = 1;
 static_assert(sizeof(io_uring_recvmsg_out) == 4 * sizeof(std::uint32_t), "see datagram_overhead");
 constexpr unsigned kCompletionBatch = 256;
+// A multishot receive's bytes, its subscription still armed.
+constexpr unsigned kBufferAndMore = IORING_CQE_F_BUFFER | IORING_CQE_F_MORE;
 
 // user_data of operations whose completion nobody waits for (cancels).
 constexpr std::uint64_t kIgnored = 0;
@@ -184,10 +186,10 @@ void UringBackend::enable() {
     setup_flags_ &= ~unsigned(IORING_SETUP_R_DISABLED);
 }
 
-void UringBackend::check_enter(int result) {
+void UringBackend::check_enter_failed(int result) {
     // Timeouts, signals and a full completion queue are ordinary; anything
     // else means no operation reaches the kernel, which must not go unseen.
-    if (result >= 0 || result == -ETIME || result == -EINTR || result == -EBUSY || result == -EAGAIN) return;
+    if (result == -ETIME || result == -EINTR || result == -EBUSY || result == -EAGAIN) return;
     if (result == -EEXIST)
         throw std::system_error(EEXIST, std::generic_category(),
                                 "pants: an io_uring Engine was run from a second thread (one engine per thread)");
@@ -196,6 +198,12 @@ void UringBackend::check_enter(int result) {
 
 void UringBackend::submit(Operation& op) {
     started(op);
+    if (op.kind == OpKind::send) {  // the hot case: one per message written
+        io_uring_sqe* sqe = next_sqe();
+        io_uring_prep_sendmsg(sqe, op.fd, op.msg, MSG_NOSIGNAL);
+        sqe->user_data = tag(op);
+        return;
+    }
     op.transferred = 0;
     op.in_pipe = 0;
     op.polling = false;
@@ -286,11 +294,6 @@ void UringBackend::cancel(Operation& op) {
 
 void UringBackend::close(int fd) { ::close(fd); }
 
-void UringBackend::release(std::uint16_t buffer_id) {
-    returned();
-    recycle(buffer_id);
-}
-
 void UringBackend::recycle(std::uint16_t buffer_id) {
     if (buffer_id & kDatagramBufferTag) {
         const auto id = std::uint16_t(buffer_id & ~kDatagramBufferTag);
@@ -298,8 +301,7 @@ void UringBackend::recycle(std::uint16_t buffer_id) {
                               io_uring_buf_ring_mask(dgram_pool_->count()), dgram_returned_++);
         return;
     }
-    io_uring_buf_ring_add(buf_ring_, pool_.at(buffer_id), pool_.size(), buffer_id,
-                          io_uring_buf_ring_mask(pool_.count()), buffers_returned_++);
+    recycle_stream_buffer(buffer_id);
 }
 
 void UringBackend::flush_buffers() {
@@ -328,7 +330,11 @@ void UringBackend::flush_buffers() {
 void UringBackend::run_once(std::chrono::nanoseconds timeout) {
     // Both are mostly nothing to do: checked here, not in a call per turn.
     if (setup_flags_ & IORING_SETUP_R_DISABLED) enable();
-    if (buffers_returned_ > 0 || !starved_.empty()) flush_buffers();
+    if (buffers_returned_ > 0) {  // most turns: the buffers of this turn's receives
+        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
+        buffers_returned_ = 0;
+    }
+    if (dgram_returned_ > 0 || !starved_.empty()) flush_buffers();
     io_uring_cqe* cqe = nullptr;
     if (timeout.count() <= 0) {
         check_enter(io_uring_submit_and_get_events(&ring_));
@@ -341,41 +347,47 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
         check_enter(io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr));
     }
 
-    // Copy a batch out, free the CQ slots, then run handlers: a handler may
-    // submit or cancel, and must never see the CQ mid-iteration.
-    struct Entry {
-        std::uint64_t user_data;
-        int res;
-        unsigned flags;
-    };
-    Entry batch[kCompletionBatch];
-    for (int rounds = 0; rounds < 4; ++rounds) {
-        unsigned n = 0, head;
-        io_uring_for_each_cqe(&ring_, head, cqe) {
-            batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
-            if (n == kCompletionBatch) break;
-        }
-        io_uring_cq_advance(&ring_, n);
-        for (unsigned i = 0; i < n; ++i) {
-            if (batch[i].user_data == kIgnored || batch[i].user_data == kRingMessage) continue;
-            if (batch[i].user_data & 1) {
-                notify_failed(batch[i].user_data);
+    // One completion at a time: its slot is freed (the head advanced)
+    // before its handler runs, so a handler that submits or cancels never
+    // sees the queue mid-iteration. At most kCompletionBatch * 4 per turn,
+    // so that a flood cannot starve timers and turn callbacks.
+    io_uring_cq& cq = ring_.cq;
+    const unsigned shift = (ring_.flags & IORING_SETUP_CQE32) ? 1 : 0;
+    unsigned head = *cq.khead;
+    for (unsigned budget = kCompletionBatch * 4; budget > 0;) {
+        const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
+        if (head == tail) break;
+        for (; head != tail && budget > 0; --budget) {
+            const io_uring_cqe& e = cq.cqes[(head & cq.ring_mask) << shift];
+            const std::uint64_t user_data = e.user_data;
+            const int res = e.res;
+            const unsigned flags = e.flags;
+            io_uring_smp_store_release(cq.khead, ++head);
+            if (user_data <= kRingMessage) continue;  // kIgnored, kRingMessage: nothing to run
+            if (user_data & 1) {
+                notify_failed(user_data);
                 continue;
             }
-            complete(*reinterpret_cast<Operation*>(batch[i].user_data), batch[i].res, batch[i].flags);
+            Operation& op = *reinterpret_cast<Operation*>(user_data);
+            // The two completions of every echoed message, handled here
+            // (what complete() would do for them): bytes from a multishot
+            // stream receive that stays armed, and a send's result.
+            if (op.kind == OpKind::receive && res > 0 && (flags & kBufferAndMore) == kBufferAndMore) {
+                const auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
+                dispatch(op, Completion{res, true, pool_.at(id), id});
+                returned();
+                recycle_stream_buffer(id);
+            } else if (op.kind == OpKind::send) {
+                dispatch(op, Completion{res, false, nullptr, 0});
+            } else {
+                complete(op, res, flags);
+            }
         }
-        if (n < kCompletionBatch) break;
     }
 }
 
 void UringBackend::complete(Operation& op, int res, unsigned flags) {
-    // The hot case first: bytes from a multishot stream receive that stays
-    // armed (what complete_receive and keep_armed would do for it).
-    constexpr unsigned kBufferAndMore = IORING_CQE_F_BUFFER | IORING_CQE_F_MORE;
-    if (op.kind == OpKind::receive && res > 0 && (flags & kBufferAndMore) == kBufferAndMore) {
-        const auto id = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
-        return dispatch(op, Completion{res, true, pool_.at(id), id});
-    }
+    // run_once handled the hot cases (stream bytes, sends) already.
     if (&op == &wake_op_) {
         // The wake only had to end the wait; read the eventfd again.
         prepare(wake_op_, next_sqe());
@@ -437,7 +449,7 @@ void UringBackend::keep_armed(Operation& op, bool more, const Completion& c) {
     // kernel ends the multishot early (or never had it), arm it again.
     if (!more && !op.cancelling) prepare(op, next_sqe());
     const bool last = !more && op.cancelling;
-    dispatch(op, c);
+    deliver(op, c);
     if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
 }
 

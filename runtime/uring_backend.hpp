@@ -27,7 +27,6 @@ public:
     void submit(Operation& op) override;
     void cancel(Operation& op) override;
     void close(int fd) override;
-    void release(std::uint16_t buffer_id) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
     void notify(Backend& target) noexcept override;
@@ -44,7 +43,10 @@ private:
     io_uring_sqe* next_sqe();
     io_uring_sqe* next_sqe_after_submit();
     void enable();
-    static void check_enter(int result);
+    static void check_enter(int result) {
+        if (result < 0) check_enter_failed(result);
+    }
+    static void check_enter_failed(int result);
     void prepare(Operation& op, io_uring_sqe* sqe);
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);
@@ -52,7 +54,19 @@ private:
     Completion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
     void complete_sendfile(Operation& op, int res);
     void flush_buffers();
-    void recycle(std::uint16_t buffer_id);  // back into the ring, never lent
+    void recycle(std::uint16_t buffer_id);  // back into the ring
+    void recycle_stream_buffer(std::uint16_t id) noexcept {
+        io_uring_buf_ring_add(buf_ring_, pool_.at(id), pool_.size(), id, io_uring_buf_ring_mask(pool_.count()),
+                              buffers_returned_++);
+    }
+    /// dispatch(), then the receive buffer (if any) goes back to its ring.
+    void deliver(Operation& op, const Completion& c) noexcept {
+        dispatch(op, c);
+        if (c.data) {
+            returned();
+            recycle(c.buffer_id);
+        }
+    }
 
     io_uring ring_{};
     bool ring_ready_ = false;
@@ -78,7 +92,6 @@ private:
 
     // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.
     bool msg_ring_ = false;
-    bool notifications_queued_ = false;
     void notify_failed(std::uint64_t user_data) noexcept;
 
     int wake_fd_ = -1;

@@ -278,7 +278,7 @@ public:
             return suspend(h, detail::cancel_state_of(h));
         }
         Result<std::string_view> await_resume() noexcept {
-            if (error()) return unexpected(error());
+            if (failed()) return unexpected(error());
             return std::move(result_);
         }
 

@@ -55,7 +55,9 @@ protected:
 
 private:
     friend class pants::Engine;
-    bool flush_queued_ = false;
+    // The engine's FIFO of queued flushes: null when not queued; the last
+    // one points at a sentinel, so no separate flag is needed.
+    TurnFlush* flush_next_ = nullptr;
 };
 
 /// Something that lives on an Engine and must hear of it when the Engine
@@ -237,7 +239,13 @@ public:
     /// Internal: schedules a TimerState (sleep, timeouts).
     void schedule(std::shared_ptr<detail::TimerState> t);
     /// Internal: calls f.flush() once before this turn's wait.
-    void queue_flush(detail::TurnFlush& f);
+    void queue_flush(detail::TurnFlush& f) noexcept {
+        // Inline: a stream queues one per message it writes.
+        if (f.flush_next_) return;
+        f.flush_next_ = flush_end();
+        (flush_tail_ ? flush_tail_->flush_next_ : flush_head_) = &f;
+        flush_tail_ = &f;
+    }
     /// Internal: forgets a queued flush (its object is going away).
     void cancel_flush(detail::TurnFlush& f) noexcept;
     /// Internal: `c` hears of this engine's destruction until detach(c).
@@ -256,14 +264,20 @@ private:
     void run_timers();
     void run_turn_callbacks();
     void run_flushes();
+    void turn(Duration timeout);
+    // The end of the flush list (never dereferenced).
+    static detail::TurnFlush* flush_end() noexcept { return reinterpret_cast<detail::TurnFlush*>(alignof(detail::TurnFlush)); }
 
     std::unique_ptr<detail::Backend> backend_;
     detail::TimerQueue timers_;
     std::vector<std::shared_ptr<detail::TimerState>> next_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> every_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> scratch_;
-    std::vector<detail::TurnFlush*> flushes_;
-    std::vector<detail::TurnFlush*> flushing_;
+    // Flushes queued for this turn (intrusive FIFO through flush_next_),
+    // and those run_flushes() is working through.
+    detail::TurnFlush* flush_head_ = nullptr;
+    detail::TurnFlush* flush_tail_ = nullptr;
+    detail::TurnFlush* flushing_ = nullptr;
 
     std::mutex posted_mutex_;
     std::vector<detail::Callback> posted_;

@@ -34,7 +34,9 @@ public:
     /// Linked in a WaitList (suspended, not yet resumed).
     bool linked() const noexcept { return list_ != nullptr; }
     /// Why it was resumed without a result (closed, cancelled), if so.
-    std::error_code error() const noexcept { return error_; }
+    std::error_code error() const noexcept { return failed() ? std::error_code(error_value_, *error_category_) : std::error_code(); }
+    /// error() is set (cheaper to ask than error()).
+    bool failed() const noexcept { return error_value_ != 0; }
 
 protected:
     /// What a cancel request does besides the default (unlink, ECANCELED,
@@ -45,7 +47,10 @@ protected:
     /// Suspends `h` in `list`. Returns false (do not suspend; error() is
     /// ECANCELED) when its coroutine chain was already cancelled.
     bool wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook = nullptr) noexcept;
-    void set_error(std::error_code e) noexcept { error_ = e; }
+    void set_error(std::error_code e) noexcept {
+        error_value_ = e.value();
+        error_category_ = &e.category();
+    }
 
 private:
     friend class WaitList;
@@ -59,7 +64,10 @@ private:
     std::coroutine_handle<> handle_;
     CancelState* cancel_ = nullptr;
     CancelHook hook_ = nullptr;
-    std::error_code error_;
+    // error(), kept apart: an empty std::error_code costs a call to
+    // std::system_category(), and an awaiter is made per read and write.
+    int error_value_ = 0;
+    const std::error_category* error_category_ = nullptr;
     Timer deferred_;  // a resumption scheduled for the next turn
     bool deferred_armed_ = false;
 };
@@ -79,13 +87,18 @@ public:
     /// Unlinks `w` and resumes it now, with `error` if not empty (else its
     /// result is ready). Call from a completion or a later turn, never
     /// inside a user's call.
-    void resume(Waiter& w, std::error_code error = {});
+    void resume(Waiter& w, std::error_code error);
+    void resume(Waiter& w);
     /// Unlinks `w` and resumes it on the next turn with `error`.
     void resume_later(Waiter& w, std::error_code error);
     /// Unlinks and resumes every Waiter linked now, each with `error` (if
     /// not empty); one that links again meanwhile waits for the next call.
-    void resume_all(std::error_code error = {}) {
+    void resume_all(std::error_code error) {
         if (head_) resume_each(error);  // inline: mostly nobody waits
+    }
+    /// The same, each with its result ready.
+    void resume_all() {
+        if (head_) resume_each(std::error_code());
     }
 
 private:

@@ -56,9 +56,6 @@ public:
     /// operation on fd first.
     virtual void close(int fd) = 0;
 
-    /// Returns a receive buffer delivered in a Completion.
-    virtual void release(std::uint16_t buffer_id) = 0;
-
     /// Submits what is queued, waits at most `timeout` (0 = don't block) for
     /// completions, and dispatches them. One kernel entry where possible.
     virtual void run_once(std::chrono::nanoseconds timeout) = 0;
@@ -74,13 +71,17 @@ public:
     virtual void notify(Backend& target) noexcept { target.wake(); }
     /// Hands the notifications queued this turn to the kernel.
     virtual void flush_notifications() {}
+    /// notify() queued something that flush_notifications() must send
+    /// (checked inline once per turn: mostly nothing is queued).
+    bool notifications_queued() const noexcept { return notifications_queued_; }
 
     /// Operations submitted whose final completion has not been delivered.
     std::size_t in_flight() const noexcept { return in_flight_; }
     /// Operations submitted since the backend was made (tests, benchmarks).
     std::uint64_t submitted() const noexcept { return submitted_; }
-    /// Receive buffers handed to channels in a Completion and not yet
-    /// given back with release() (tests: 0 once every channel is done).
+    /// Receive buffers handed to a handler in a Completion and not yet
+    /// taken back (the backend takes each back when its handler returns:
+    /// tests check that this is 0 between turns).
     std::size_t buffers_lent() const noexcept { return buffers_lent_; }
 
     /// Blocks for the channels' queued output (see chunk_pool.hpp).
@@ -93,7 +94,9 @@ public:
 
 protected:
     /// Delivers one completion, keeping the in-flight count and catching
-    /// what the handler throws.
+    /// what the handler throws. A receive buffer in `c` is the handler's
+    /// until it returns; the backend then takes it back (and calls
+    /// returned()).
     void dispatch(Operation& op, const Completion& c) noexcept {
         if (!c.more) {
             op.in_flight = false;
@@ -113,8 +116,10 @@ protected:
         ++in_flight_;
         ++submitted_;
     }
-    /// Called by release(): a lent buffer came back.
+    /// A lent buffer came back.
     void returned() noexcept { --buffers_lent_; }
+
+    bool notifications_queued_ = false;
 
 private:
     std::size_t in_flight_ = 0;
@@ -123,25 +128,6 @@ private:
     std::function<void(std::exception_ptr)> sink_;
     ChunkPool output_blocks_;
     SmallBlockPool send_blocks_;
-};
-
-/// Holds a receive buffer from a Completion and gives it back when the scope
-/// ends, also when user code called meanwhile throws: the pool is shared by
-/// every channel of the engine, so a lost buffer would starve them all.
-class BufferLoan {
-public:
-    BufferLoan(Backend& backend, const Completion& c) noexcept
-        : backend_(backend), id_(c.buffer_id), held_(c.data != nullptr) {}
-    BufferLoan(const BufferLoan&) = delete;
-    BufferLoan& operator=(const BufferLoan&) = delete;
-    ~BufferLoan() {
-        if (held_) backend_.release(id_);
-    }
-
-private:
-    Backend& backend_;
-    std::uint16_t id_;
-    bool held_;
 };
 
 /// Builds the backend: `choice`, else PANTS_BACKEND, else the build default.

@@ -32,8 +32,8 @@ enum class OpKind : std::uint8_t {
 struct Completion {
     int result = 0;          ///< >= 0 on success; -errno on failure
     bool more = false;       ///< a multishot operation stays armed
-    char* data = nullptr;    ///< receive: the provided buffer holding the bytes
-    std::uint16_t buffer_id = 0;  ///< receive: give it back with Backend::release
+    char* data = nullptr;    ///< receive: the bytes, valid until the handler returns
+    std::uint16_t buffer_id = 0;  ///< receive: the backend's number for that buffer
     // receive_from only, valid during the handler call: each completion
     // with more == true is one datagram (an empty one may come with no
     // buffer: data == nullptr); the sender, and whether the datagram was
