@@ -135,7 +135,8 @@ private:
         msghdr msg{};
         iovec iov[kMaxIov];
     };
-    static_assert(sizeof(SendState) <= SmallBlockPool::kBlockSize);
+    // The pool's link at the end of a free block leaves a SendState alone.
+    static_assert(sizeof(SendState) <= SmallBlockPool::kBlockSize - SmallBlockPool::kLinkSize);
     // What only some streams ever need (connecting, awaiting a connect or
     // a handshake), made on first use: an accepted connection never does.
     struct Rare {

@@ -70,7 +70,14 @@ void StreamIo::flush() {
 }
 
 Operation& StreamIo::start_send() {
-    send_ = new (backend.send_blocks().take()) SendState(this);
+    // Only StreamIo gives blocks to send_blocks(), so a recycled one still
+    // holds a finished SendState (built once, never destroyed): a send per
+    // message only changes its owner, instead of building it anew.
+    bool recycled = false;
+    void* block = backend.send_blocks().take(recycled);
+    if (!recycled) block = new (block) SendState(this);
+    send_ = static_cast<SendState*>(block);
+    send_->op.io = this;
     return send_->op;
 }
 

@@ -86,7 +86,8 @@ public:
 
     /// Blocks for the channels' queued output (see chunk_pool.hpp).
     ChunkPool& output_blocks() noexcept { return output_blocks_; }
-    /// Blocks for the state of the channels' sends in flight.
+    /// Blocks for StreamIo's send state, and nothing else (a recycled
+    /// block still holds one: see chunk_pool.hpp).
     SmallBlockPool& send_blocks() noexcept { return send_blocks_; }
 
     /// Where exceptions thrown by completion handlers go.

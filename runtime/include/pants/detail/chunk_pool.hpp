@@ -8,7 +8,10 @@
 // reuses warm blocks instead of allocating per message. At most `kMaxFree`
 // blocks wait in a pool; more go back to the heap. Blocks are plain
 // ::operator new memory, so a channel that outlives its Engine frees its
-// blocks with ::operator delete. Engine thread only.
+// blocks with ::operator delete. A block waiting in the pool keeps the
+// bytes its last user left, except its last kLinkSize bytes (the pool's
+// link), so a pool that holds one kind of object hands it back ready for
+// use (take(recycled)). Engine thread only.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +26,9 @@ public:
     /// Bytes per block (header included).
     static constexpr std::size_t kBlockSize = BlockSize;
     static constexpr std::size_t kMaxFree = MaxFree;
+    /// Bytes at the end of a free block that the pool overwrites.
+    static constexpr std::size_t kLinkSize = sizeof(void*);
+    static_assert(BlockSize % alignof(void*) == 0 && BlockSize > kLinkSize);
 
     BlockPool() noexcept = default;
     BlockPool(const BlockPool&) = delete;
@@ -36,27 +42,33 @@ public:
         if (free_) return pop();
         return ::operator new(kBlockSize);
     }
+    /// The same; `recycled` says whether it is one given back earlier
+    /// (holding what its last user left in its first kBlockSize -
+    /// kLinkSize bytes) rather than new memory.
+    void* take(bool& recycled) {
+        recycled = free_ != nullptr;
+        return take();
+    }
     /// Gives back a block from take().
     void give(void* block) noexcept {
         if (count_ >= kMaxFree) return ::operator delete(block);
-        auto* f = static_cast<Free*>(block);
-        f->next = free_;
-        free_ = f;
+        link(block) = free_;
+        free_ = block;
         ++count_;
     }
 
 private:
-    struct Free {
-        Free* next;
-    };
+    static void*& link(void* block) noexcept {
+        return *reinterpret_cast<void**>(static_cast<char*>(block) + kBlockSize - kLinkSize);
+    }
     void* pop() noexcept {
-        Free* f = free_;
-        free_ = f->next;
+        void* b = free_;
+        free_ = link(b);
         --count_;
-        return f;
+        return b;
     }
 
-    Free* free_ = nullptr;
+    void* free_ = nullptr;
     std::size_t count_ = 0;
 };
 
