@@ -100,46 +100,6 @@ fi
 pin_server=() pin_load=()
 if (( $(nproc) >= 2 )); then pin_server=(taskset -c 0) pin_load=(taskset -c 1); fi
 
-# Starts "$@" under callgrind writing to $out; sets $why and returns 1 on failure.
-start_server() {
-    local backend=$1
-    shift
-    PANTS_BACKEND=${backend:-io_uring} "${pin_server[@]}" valgrind --tool=callgrind --collect-systime=nsec --compress-strings=no --compress-pos=no \
-        --callgrind-out-file="$out" "$@" >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    local deadline=$((SECONDS + 60))
-    until listening; do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            why="server exited before listening"
-            server_pid=
-            return 1
-        fi
-        if (( SECONDS >= deadline )); then why="server did not listen within 60 s"; return 1; fi
-        sleep 0.1
-    done
-    if [[ -n $backend ]]; then
-        local want=io_uring
-        [[ $backend == epoll ]] && want=eventpoll
-        if ! ls -l "/proc/$server_pid/fd" 2>/dev/null | grep -q "anon_inode:\[$want\]"; then
-            why="server does not hold an [$want] fd: PANTS_BACKEND=$backend was not honoured"
-            return 1
-        fi
-    fi
-}
-
-stop_server() {
-    [[ -n $server_pid ]] || return 0
-    local pid=$server_pid
-    server_pid=
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + 5))
-    while listening && (( SECONDS < deadline )); do sleep 0.1; done
-}
-
 # Reads a callgrind dump; prints "instr sys clock" per message. Syscalls are
 # the dump's sysCount total; clock_gettime's are its functions' own
 # (exclusive) sysCount, i.e. cost lines not following a calls= line.
@@ -163,15 +123,16 @@ run_case() {
     out=$tmp/cg.out
     rm -f "$out" "$out".*
     # shellcheck disable=SC2086  # cmd is a word list we built above
-    if ! start_server "$backend" $cmd; then
+    if ! start_server 60 "$backend" "${pin_server[@]}" valgrind --tool=callgrind --collect-systime=nsec \
+        --compress-strings=no --compress-pos=no --callgrind-out-file="$out" $cmd; then
         { echo "[$label, $conns conns] $why"; sed 's/^/    server: /' "$tmp/server.log"; } >>"$tmp/failures"
-        stop_server
+        stop_server || true
         return
     fi
     timeout 1800 "${pin_load[@]}" "$loadgen_bin" --port "$port" --connections "$conns" --size 64 \
         --warmup-messages "$warm" --messages "$measured" \
         --checkpoint "callgrind_control -d $server_pid >/dev/null; :" >"$tmp/loadgen.out" 2>&1 || rc=$?
-    stop_server
+    stop_server || rc=1
     if (( rc != 0 )) || [[ ! -s $out.2 ]]; then
         {
             echo "[$label, $conns conns] loadgen exit status $rc${why:+; $why}"

@@ -100,60 +100,6 @@ if listening; then
     exit 1
 fi
 
-# Starts command $2... with PANTS_BACKEND=$1 ("" for a peer: not checked);
-# on failure sets $why and returns 1. (These functions run in the main
-# shell, not in $(...), so that $server_pid stays visible to cleanup and the
-# server stays our child for `wait`.)
-start_server() {
-    local backend=$1
-    shift
-    PANTS_BACKEND=${backend:-io_uring} taskset -c 0 "$@" >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    local deadline=$((SECONDS + 5)) rc
-    until listening; do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            wait "$server_pid" && rc=0 || rc=$?
-            server_pid=
-            why="server exited with status $rc before listening"
-            return 1
-        fi
-        if (( SECONDS >= deadline )); then
-            why="server did not listen on port $port within 5 s"
-            return 1
-        fi
-        sleep 0.02
-    done
-    [[ -n $backend ]] || return 0
-    # Make sure the backend asked for is the one running (no quiet fallback):
-    # each backend shows up as its own anonymous inode among the server's fds.
-    local want=io_uring
-    [[ $backend == epoll ]] && want=eventpoll
-    if ! ls -l "/proc/$server_pid/fd" 2>/dev/null | grep -q "anon_inode:\[$want\]"; then
-        why="server does not hold an [$want] fd: PANTS_BACKEND=$backend was not honoured"
-        return 1
-    fi
-}
-
-# Stops the server; sets $why and returns 1 if it had died during the case.
-stop_server() {
-    [[ -n $server_pid ]] || return 0
-    local pid=$server_pid rc
-    server_pid=
-    if ! kill -0 "$pid" 2>/dev/null; then
-        wait "$pid" && rc=0 || rc=$?
-        why="server died during the case (exit status $rc)"
-        return 1
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 3))
-    while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.02; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    # The next server binds the same port: wait until this one's listener is gone.
-    deadline=$((SECONDS + 3))
-    while listening && (( SECONDS < deadline )); do sleep 0.02; done
-}
-
 # The server's CPU time in clock ticks, appended to a file: loadgen runs
 # this at the start and the end of its measurement window (--checkpoint).
 cat >"$tmp/cpu_mark" <<'MARK'
@@ -173,7 +119,7 @@ run_case() {
     why=
     result=FAIL
     # shellcheck disable=SC2086  # cmd is a word list built above
-    if ! start_server "$backend" $cmd; then
+    if ! start_server 5 "$backend" taskset -c 0 $cmd; then
         { echo "[$label, $conns conns, $size B] $why"; sed 's/^/    server: /' "$tmp/server.log"; } >>"$tmp/failures"
         stop_server || true
         return

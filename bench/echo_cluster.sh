@@ -58,7 +58,6 @@ if [[ ! -f $build/build.ninja ]]; then
 fi
 ninja -C "$build" examples/echo_cluster bench/loadgen >/dev/null
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 if listening; then
     echo "echo_cluster.sh: something already listens on port $port; stop it first" >&2
     exit 1

@@ -40,7 +40,6 @@ ninja -C "$build" examples/echo examples/tls_echo bench/tls_loadgen >/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
     -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 if listening; then echo "tls.sh: something already listens on port $port" >&2; exit 1; fi
 
 # run_case BACKEND SERVER LOADGEN-ARGS...: sets $result (a rate, or FAIL).
