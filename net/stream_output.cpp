@@ -5,6 +5,7 @@
 
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #include "stream_io.hpp"
 
@@ -83,10 +84,15 @@ Operation& StreamIo::start_send() {
 
 void StreamIo::end_send() noexcept {
     static_assert(std::is_trivially_destructible_v<SendState>);
-    if (detached())
+    if (detached()) {
+        // The engine went first with a sendfile's splice still in flight:
+        // its pipe is ours to close.
+        for (int& p : send_->op.pipe_fds)
+            if (p >= 0) ::close(std::exchange(p, -1));
         ::operator delete(send_);
-    else
+    } else {
         backend.send_blocks().give(send_);
+    }
     send_ = nullptr;
 }
 

@@ -40,6 +40,19 @@ private:
     Engine* saved_;
 };
 
+// One more level of Engine::in_turn() for a scope, undone also when the
+// turn throws.
+class TurnScope {
+public:
+    explicit TurnScope(int& depth) noexcept : depth_(depth) { ++depth_; }
+    ~TurnScope() { --depth_; }
+    TurnScope(const TurnScope&) = delete;
+    TurnScope& operator=(const TurnScope&) = delete;
+
+private:
+    int& depth_;
+};
+
 }  // namespace
 
 Engine* Engine::current() noexcept { return current_engine; }
@@ -98,12 +111,11 @@ void Engine::start() {
     // Once for the whole loop, not per turn: a thread_local in a shared
     // library costs a __tls_get_addr call each time.
     CurrentEngine current(this);
-    ++turn_depth_;
+    TurnScope scope(turn_depth_);  // undone also when a turn throws
     // A stop() that came before start() ends it after one turn.
     do {
         turn(stop_requested_.load(std::memory_order_relaxed) ? Duration::zero() : Duration::max());
     } while (!stop_requested_.load(std::memory_order_relaxed));
-    --turn_depth_;
     stop_requested_ = false;
     running_ = false;
 }
@@ -125,11 +137,7 @@ bool Engine::run_until(const std::function<bool()>& done, Duration limit) {
 
 void Engine::poll(Duration timeout) {
     CurrentEngine current(this);
-    struct TurnScope {
-        int& depth;
-        explicit TurnScope(int& d) : depth(d) { ++depth; }
-        ~TurnScope() { --depth; }
-    } scope(turn_depth_);
+    TurnScope scope(turn_depth_);
     turn(timeout);
 }
 
@@ -264,8 +272,20 @@ void Engine::cancel_flush(detail::TurnFlush& f) noexcept {
 
 void Engine::run_flushes() {
     // This turn's list; flushes queued while it runs go to the next turn's.
-    flushing_ = std::exchange(flush_head_, nullptr);
+    detail::TurnFlush* list = std::exchange(flush_head_, nullptr);
     flush_tail_ = nullptr;
+    if (flushing_ && flushing_ != flush_end()) {
+        // A flush ran a nested turn (poll() from user code): this turn
+        // takes over what the outer one had left, ahead of the new ones;
+        // the outer loop then finds nothing left.
+        if (list) {
+            detail::TurnFlush* last = flushing_;
+            while (last->flush_next_ != flush_end()) last = last->flush_next_;
+            last->flush_next_ = list;
+        }
+        list = flushing_;
+    }
+    flushing_ = list;
     while (flushing_ && flushing_ != flush_end()) {
         detail::TurnFlush* f = flushing_;
         flushing_ = std::exchange(f->flush_next_, nullptr);

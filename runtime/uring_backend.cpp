@@ -351,13 +351,14 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
     // before its handler runs, so a handler that submits or cancels never
     // sees the queue mid-iteration. At most kCompletionBatch * 4 per turn,
     // so that a flood cannot starve timers and turn callbacks.
+    // Head and tail are read afresh for each one: a handler may run a
+    // nested turn (poll(), run_until()) that consumes completions itself.
     io_uring_cq& cq = ring_.cq;
     const unsigned shift = (ring_.flags & IORING_SETUP_CQE32) ? 1 : 0;
-    unsigned head = *cq.khead;
-    for (unsigned budget = kCompletionBatch * 4; budget > 0;) {
-        const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
-        if (head == tail) break;
-        for (; head != tail && budget > 0; --budget) {
+    for (unsigned budget = kCompletionBatch * 4; budget > 0; --budget) {
+        unsigned head = *cq.khead;
+        if (head == io_uring_smp_load_acquire(cq.ktail)) break;
+        {
             const io_uring_cqe& e = cq.cqes[(head & cq.ring_mask) << shift];
             const std::uint64_t user_data = e.user_data;
             const int res = e.res;
