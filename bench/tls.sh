@@ -47,27 +47,16 @@ run_case() {
     local backend=$1 server=$2 out rc=0
     shift 2
     result=FAIL
-    if [[ $server == tls ]]; then
-        PANTS_BACKEND=$backend taskset -c 0 "$build/examples/tls_echo" "$tmp/cert.pem" "$tmp/key.pem" "$port" \
-            >"$tmp/server.log" 2>&1 &
-    else
-        PANTS_BACKEND=$backend taskset -c 0 "$build/examples/echo" >"$tmp/server.log" 2>&1 &
+    local cmd=("$build/examples/echo")
+    [[ $server == tls ]] && cmd=("$build/examples/tls_echo" "$tmp/cert.pem" "$tmp/key.pem" "$port")
+    if ! start_server 5 "$backend" taskset -c 0 "${cmd[@]}"; then
+        { echo "[$backend $server $*] $why"; sed 's/^/    server: /' "$tmp/server.log"; } >>"$tmp/failures"
+        stop_server || true
+        return
     fi
-    server_pid=$!
-    local deadline=$((SECONDS + 5))
-    until listening; do
-        if ! kill -0 "$server_pid" 2>/dev/null || (( SECONDS >= deadline )); then
-            echo "[$backend $server $*] the server did not start" >>"$tmp/failures"
-            return
-        fi
-        sleep 0.02
-    done
     out=$(PANTS_BACKEND=epoll timeout $(( ${duration%.*} + 30 )) taskset -c 1 "$build/bench/tls_loadgen" "$@" \
         2>"$tmp/loadgen.err") || rc=$?
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-    while listening; do sleep 0.02; done
+    stop_server || { echo "[$backend $server $*] $why" >>"$tmp/failures"; return; }
     if (( rc != 0 )) || [[ -z $out ]]; then
         { echo "[$backend $server $*] loadgen exit status $rc"; sed 's/^/    /' "$tmp/loadgen.err"; } >>"$tmp/failures"
         return
