@@ -12,7 +12,7 @@ namespace pants::dns {
 namespace detail {
 
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
-    : engine(engine_), config(std::move(config_)), udp_pool(engine_), hosts_(std::move(hosts)) {}
+    : engine(engine_), config(std::move(config_)), schedule(engine_), udp_pool(engine_), hosts_(std::move(hosts)) {}
 
 ResolverCore::~ResolverCore() = default;
 
@@ -114,13 +114,9 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
         // A name that cannot be encoded (empty label, over 255 bytes).
         return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     }
-    std::vector<std::uint8_t> without_edns;
-    if (config.edns_udp_size != 0) {
-        // The same query without its OPT record, which encode_query puts
-        // last (11 bytes: no options): copied, not encoded again.
-        without_edns.assign(query->begin(), query->end() - kEmptyOptSize);
-        without_edns[11] = 0;  // ARCOUNT: the OPT record was the only one
-    }
+    // encode_query puts the OPT record (no options) last, alone in the
+    // additional section: the Lookup can cut it off for the EDNS fallback.
+    const std::size_t edns_opt_size = config.edns_udp_size != 0 ? kEmptyOptSize : 0;
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     auto node = pending_.try_emplace(std::move(pending_key)).first;
@@ -135,10 +131,13 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
     // erases it: the callback holds a pointer (small enough for
     // std::function to keep without allocating), not a copy.
     const std::string* settle_key = &node->first;
+    // resolv.conf(5) "rotate": each lookup starts one server further on.
+    const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup = std::make_unique<Lookup>(
-        engine, udp_pool, server_order(), config.attempts, per_try, std::move(*query), Question{fqdn, type, options.klass}, true,
+        engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
+        Question{fqdn, type, options.klass}, true,
         [this, settle_key](Status status, Result<Message> reply) { settled(*settle_key, status, std::move(reply)); },
-        options.tcp, std::move(without_edns));
+        options.tcp, edns_opt_size);
     pending.lookup->start();
 }
 
@@ -184,14 +183,14 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     }
     std::optional<Question> question;
     if (parsed->questions.size() == 1) question = parsed->questions.front();
-    std::vector<Address> first;
-    if (!config.servers.empty()) first.push_back(config.servers.front());
+    // The first server only.
+    const std::span<const Address> first(config.servers.data(), std::min<std::size_t>(config.servers.size(), 1));
     const std::uint64_t id = next_raw_++;
     Raw& raw = raw_[id];
     raw.done = std::move(done);
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, std::move(first), config.attempts, per_try, std::move(message),
+    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
                                           std::move(question), false, [this, id](Status status, Result<Message> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
@@ -202,15 +201,6 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
                                           },
                                           options.tcp);
     raw.lookup->start();
-}
-
-std::vector<Address> ResolverCore::server_order() {
-    std::vector<Address> order = config.servers;
-    if (config.rotate && order.size() > 1) {
-        std::rotate(order.begin(), order.begin() + std::ptrdiff_t(rotation_ % order.size()), order.end());
-        ++rotation_;
-    }
-    return order;
 }
 
 void ResolverCore::shutdown() {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include <pants/engine.hpp>
 
 #include "resolver_cache.hpp"
+#include "resolver_schedule.hpp"
 #include "resolver_transport.hpp"
 
 namespace pants::dns::detail {
@@ -86,14 +88,17 @@ public:
     /// said so), or DNS_NETWORKERROR with the socket's error.
     using Done = std::function<void(Status, Result<Message>)>;
 
-    /// `query`: the message; with `fresh_ids` each try gets a new random id
-    /// written over the first two bytes. `tcp`: every try over TCP.
-    /// `without_edns`: the same query without its OPT record, sent instead
-    /// from the first server that answers FORMERR without one (RFC 6891 7);
-    /// empty: no such fallback.
-    Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int attempts, Engine::Duration timeout,
-           std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
-           bool tcp = false, std::vector<std::uint8_t> without_edns = {});
+    /// `servers`: asked in this order, starting at `rotate_by` (modulo
+    /// their number). `query`: the message; with `fresh_ids` each try gets
+    /// a new random id written over the first two bytes. `tcp`: every try
+    /// over TCP. `edns_opt_size`: the size of the OPT record (without
+    /// options) that ends `query` as its only additional record; the first
+    /// server that answers FORMERR without one gets the query again without
+    /// it, and so do the servers after it (RFC 6891 7). 0: no such fallback.
+    Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
+           std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
+           std::optional<Question> question, bool fresh_ids, Done done, bool tcp = false,
+           std::size_t edns_opt_size = 0);
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
     ~Lookup() { deferred_.cancel(); }
@@ -109,9 +114,15 @@ private:
     void on_outcome(std::size_t server, Result<Message> outcome);
     void settle(Status status, Result<Message> reply);
 
+    struct Server {
+        Address address;
+        bool given_up = false;  // refused or failed: not asked again
+    };
+
     Engine& engine_;
     UdpPool& pool_;
-    std::vector<Address> servers_;
+    TrySchedule& schedule_;
+    std::vector<Server> servers_;
     int attempts_;
     Engine::Duration timeout_;
     std::vector<std::uint8_t> query_;
@@ -119,9 +130,8 @@ private:
     bool fresh_ids_;
     Done done_;
     bool tcp_;
-    std::vector<std::uint8_t> without_edns_;
-    std::unique_ptr<Exchange> exchange_;
-    std::vector<bool> given_up_;  // servers that refused or failed: not asked again
+    std::size_t edns_opt_size_;
+    std::optional<Exchange> exchange_;
     std::size_t slot_ = 0;        // position in the attempts × servers schedule
     std::optional<Message> failure_;  // last SERVFAIL/REFUSED/NOTIMP reply
     std::error_code malformed_;       // a try got only malformed replies (why)
@@ -153,7 +163,10 @@ public:
     Engine& engine;
     Config config;
     Cache cache;
-    UdpPool udp_pool;  // before the lookups: they release into it as they go
+    // Both before the lookups: their tries release into the pool and leave
+    // the schedule as they go.
+    TrySchedule schedule;
+    UdpPool udp_pool;
 
 private:
     struct Pending {
@@ -166,7 +179,6 @@ private:
         std::vector<AnswerFn> waiters;
     };
     void settled(const std::string& key, Status status, Result<Message> reply);
-    std::vector<Address> server_order();
 
     HostsLookup hosts_;
     std::unordered_map<std::string, Pending> pending_;
