@@ -26,7 +26,7 @@ struct Search {
     std::size_t next = 0;
     std::uint16_t type = 0;
     QueryOptions options;
-    ResolverCore::AnswerFn done;
+    AnswerRecipient done;
     std::optional<Answer> nodata;  // a name that exists without records of this type
     Answer last;
 
@@ -54,8 +54,11 @@ namespace {
 /// TYPE, CLASS (the payload size), TTL, RDLENGTH.
 constexpr std::size_t kEmptyOptSize = 1 + 2 + 2 + 4 + 2;
 
+/// Appended to the pending key of a lookup forced onto TCP.
+constexpr std::string_view kTcpSuffix = "/tcp";
+
 /// Answers `done` on a later turn, never inside the call that asked.
-void answer_later(Engine& engine, ResolverCore::AnswerFn done, Answer answer) {
+void answer_later(Engine& engine, AnswerRecipient done, Answer answer) {
     engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
 }
 
@@ -66,10 +69,11 @@ Answer status_only(Status status) {
 }
 }  // namespace
 
-void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerFn done) {
-    done = bounded(engine, options.timeout, std::move(done), [](const AnswerFn& expired) {
-        expired(status_only(DNS_TIMEOUT));
-    });
+void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerRecipient done) {
+    if (options.timeout) {
+        done = bounded(engine, options.timeout, std::function<void(Answer)>(std::move(done)),
+                       [](const std::function<void(Answer)>& expired) { expired(status_only(DNS_TIMEOUT)); });
+    }
     if (hosts_ && options.use_hosts && options.klass == IN && (type == A || type == AAAA || type == PTR)) {
         if (auto records = hosts_(name, type)) {
             Answer answer;
@@ -83,7 +87,7 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
         return answer_later(engine, std::move(done), std::move(*local));
     // An absolute name is its only candidate (search_candidates): no search
     // to walk, and a single candidate's answer is the search's answer.
-    if (name.size() > 1 && name.back() == '.') return lookup(std::string(name), type, options, std::move(done));
+    if (name.size() > 1 && name.back() == '.') return lookup(name, type, options, std::move(done));
     auto search = std::make_shared<Search>();
     search->core = weak_from_this();
     search->names = search_candidates(name, config.search, config.ndots);
@@ -93,7 +97,8 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
     Search::step(search);
 }
 
-void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const QueryOptions& options, AnswerFn done) {
+void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options,
+                          AnswerRecipient done) {
     // Classes other than IN get their own cache entries (the cache keys
     // name and type; the class is appended here).
     std::string key = cache_key(fqdn, type);
@@ -103,9 +108,9 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
         if (auto hit = cache.find(key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
     // A query forced onto TCP does not join one going over UDP.
-    std::string pending_key = options.tcp ? key + "/tcp" : key;
-    if (auto it = pending_.find(pending_key); it != pending_.end()) {
-        it->second.waiters.push_back(std::move(done));  // share the request in flight
+    if (options.tcp) key += kTcpSuffix;
+    if (auto it = pending_.find(key); it != pending_.end()) {
+        it->second.more.push_back(std::move(done));  // share the request in flight
         it->second.store = it->second.store || use_cache;
         return;
     }
@@ -119,14 +124,11 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
     const std::size_t edns_opt_size = config.edns_udp_size != 0 ? kEmptyOptSize : 0;
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    auto node = pending_.try_emplace(std::move(pending_key)).first;
+    auto node = pending_.try_emplace(std::move(key)).first;
     Pending& pending = node->second;
-    pending.fqdn = fqdn;
-    pending.type = type;
-    pending.klass = options.klass;
-    pending.cache_key = std::move(key);
+    pending.tcp = options.tcp;
     pending.store = use_cache;
-    pending.waiters.push_back(std::move(done));
+    pending.first = std::move(done);
     // The key lives in its map node, which stays put until settled()
     // erases it: the callback holds a pointer (small enough for
     // std::function to keep without allocating), not a copy.
@@ -135,7 +137,7 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup = std::make_unique<Lookup>(
         engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
-        Question{fqdn, type, options.klass}, true,
+        Question{std::string(fqdn), type, options.klass}, true,
         [this, settle_key](Status status, Result<Message> reply) { settled(*settle_key, status, std::move(reply)); },
         options.tcp, edns_opt_size);
     pending.lookup->start();
@@ -146,27 +148,34 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
-    Pending pending = std::move(it->second);
-    pending_.erase(it);
     Answer answer;
     answer.status = status;
     if (reply) {
+        Pending& pending = it->second;
+        const Question& question = *pending.lookup->question();
         std::uint32_t cache_ttl = 0;
-        answer = answer_from_reply(*reply, pending.fqdn, pending.type, cache_ttl);
+        answer = answer_from_reply(*reply, question.name, question.type, cache_ttl);
         answer.status = status;
-        if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR))
-            cache.store(pending.cache_key, answer, cache_ttl);
+        // The cache key is the pending key without the TCP mark.
+        std::string without_tcp;
+        if (pending.tcp) without_tcp = it->first.substr(0, it->first.size() - kTcpSuffix.size());
+        const std::string& cache_as = pending.tcp ? without_tcp : it->first;
+        if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR)) cache.store(cache_as, answer, cache_ttl);
         // RFC 2308 7.1: a server failure may be cached for at most five
         // minutes, against the query and the server. Only when every server
         // failed (so the entry holds for each of them), and only a reply
         // that echoes the question (one without proves nothing about it).
         if (pending.store && status == DNS_SERVERFAILURE && !reply->questions.empty() &&
             pending.lookup->every_server_failed())
-            cache.store(pending.cache_key, answer, config.servfail_ttl);
+            cache.store(cache_as, answer, config.servfail_ttl);
     }
+    Pending pending = std::move(it->second);
+    pending_.erase(it);
     // Each waiter gets its own copy; the last one takes the original.
-    for (std::size_t i = 0; i < pending.waiters.size(); ++i)
-        pending.waiters[i](i + 1 == pending.waiters.size() ? std::move(answer) : answer);
+    if (pending.more.empty()) return pending.first(std::move(answer));
+    pending.first(answer);
+    for (std::size_t i = 0; i < pending.more.size(); ++i)
+        pending.more[i](i + 1 == pending.more.size() ? std::move(answer) : answer);
 }
 
 void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
@@ -211,8 +220,9 @@ void ResolverCore::shutdown() {
     raw_.clear();
     for (auto& [key, p] : pending) {
         p.lookup.reset();
-        for (auto& waiter : p.waiters)
-            engine.callback([waiter = std::move(waiter)] { waiter(status_only(DNS_TIMEOUT)); });
+        engine.callback([waiter = std::move(p.first)]() mutable { waiter(status_only(DNS_TIMEOUT)); });
+        for (auto& waiter : p.more)
+            engine.callback([waiter = std::move(waiter)]() mutable { waiter(status_only(DNS_TIMEOUT)); });
     }
     for (auto& [id, r] : raw) {
         r.lookup.reset();
@@ -252,9 +262,7 @@ void Resolver::query(std::string_view name, std::uint16_t type, QueryCallback ca
 }
 
 void Resolver::query(std::string_view name, std::uint16_t type, const QueryOptions& options, QueryCallback callback) {
-    core_->query(name, type, options, [callback = std::move(callback)](Answer a) {
-        callback(a.status, std::move(a.cname), a.ttl, std::move(a.rdata));
-    });
+    core_->query(name, type, options, detail::AnswerRecipient(std::move(callback)));
 }
 
 Task<Answer> Resolver::resolve(std::string name, std::uint16_t type, QueryOptions options) {

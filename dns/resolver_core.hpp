@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -108,6 +109,8 @@ public:
     /// True once every server has answered with a failure (SERVFAIL,
     /// REFUSED, NOTIMP) and none is left to ask.
     bool every_server_failed() const noexcept;
+    /// The question asked, if the message has one.
+    const std::optional<Question>& question() const noexcept { return question_; }
 
 private:
     void next_try();
@@ -141,18 +144,39 @@ private:
     Timer deferred_;  // an outcome known at once, reported on the next turn
 };
 
+/// Who hears a query's answer: a function of the Answer, or the public
+/// QueryCallback itself, so that Resolver::query needs no wrapper (and no
+/// allocation for one) between the two.
+class AnswerRecipient {
+public:
+    /// Nobody yet (calling it is an error).
+    AnswerRecipient() = default;
+    template <class F>
+        requires(!std::is_same_v<std::decay_t<F>, AnswerRecipient> && std::is_invocable_v<F&, Answer>)
+    AnswerRecipient(F&& f) : to_answer_(std::forward<F>(f)) {}
+    AnswerRecipient(Resolver::QueryCallback f) : to_query_(std::move(f)) {}
+
+    void operator()(Answer answer) {
+        if (to_query_) return to_query_(answer.status, std::move(answer.cname), answer.ttl, std::move(answer.rdata));
+        to_answer_(std::move(answer));
+    }
+
+private:
+    std::function<void(Answer)> to_answer_;
+    Resolver::QueryCallback to_query_;
+};
+
 class ResolverCore : public std::enable_shared_from_this<ResolverCore> {
 public:
-    using AnswerFn = std::function<void(Answer)>;
 
     ResolverCore(Engine& engine, Config config, HostsLookup hosts);
     ~ResolverCore();
 
     /// Hosts file, localhost names, then search list, then lookup() per
     /// candidate; the whole bounded by options.timeout.
-    void query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerFn done);
+    void query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerRecipient done);
     /// One absolute name: cache, then a Lookup shared with identical queries.
-    void lookup(const std::string& fqdn, std::uint16_t type, const QueryOptions& options, AnswerFn done);
+    void lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options, AnswerRecipient done);
     /// A raw message to the first server.
     void send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
                       Resolver::MessageCallback done);
@@ -169,14 +193,14 @@ public:
     UdpPool udp_pool;
 
 private:
+    // One per lookup in flight, in pending_ under its cache key (with
+    // "/tcp" appended for a lookup forced onto TCP).
     struct Pending {
-        std::unique_ptr<Lookup> lookup;
-        std::string fqdn;
-        std::uint16_t type = 0;
-        std::uint16_t klass = IN;
-        std::string cache_key;
+        std::unique_ptr<Lookup> lookup;  // its question is the name and type asked
+        bool tcp = false;
         bool store = false;  // a waiter wants the answer cached
-        std::vector<AnswerFn> waiters;
+        AnswerRecipient first;      // the waiter that started it
+        std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
     void settled(const std::string& key, Status status, Result<Message> reply);
 
