@@ -60,7 +60,7 @@ Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint
         const std::string* next = nullptr;
         std::uint32_t next_ttl = 0;
         for (const auto& rr : reply.answers) {
-            if (!name_equal(rr.name, current)) continue;
+            if (!equals_decoded_name(rr.name, current)) continue;
             if (rr.type == qtype || (qtype == ANY && rr.type != OPT)) {
                 answer.rdata.push_back(rr.data);
                 ttl = std::min(ttl, sane_ttl(rr.ttl));

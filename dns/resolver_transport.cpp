@@ -11,6 +11,16 @@
 
 namespace pants::dns::detail {
 
+bool equals_decoded_name(std::string_view decoded, std::string_view other) {
+    if (decoded.size() == other.size()) {
+        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+        std::size_t i = 0;
+        while (i < decoded.size() && lower(decoded[i]) == lower(other[i])) ++i;
+        if (i == decoded.size()) return true;
+    }
+    return name_equal(decoded, other);
+}
+
 bool reply_matches(const Message& reply, const Expected& expected) {
     if (!reply.qr || reply.id != expected.id) return false;
     if (!expected.question) return true;
@@ -23,7 +33,7 @@ bool reply_matches(const Message& reply, const Expected& expected) {
     if (reply.questions.size() != 1) return false;
     const Question& q = reply.questions.front();
     return q.type == expected.question->type && q.klass == expected.question->klass &&
-           name_equal(q.name, expected.question->name);
+           equals_decoded_name(q.name, expected.question->name);
 }
 
 std::uint16_t random_id() {

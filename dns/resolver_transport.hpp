@@ -41,6 +41,12 @@ struct Expected {
     const Question* question = nullptr;
 };
 
+/// name_equal(decoded, other) where `decoded` came out of decode(), so is
+/// a valid name: the same text but for ASCII case is then the same valid
+/// name, known without parsing either (the common case: a reply echoes
+/// our question); other texts go to name_equal.
+bool equals_decoded_name(std::string_view decoded, std::string_view other);
+
 /// True when `reply` answers the query described by `expected`: a response
 /// (QR set) with the same id and the same question (name compared
 /// case-insensitively, RFC 4343). An error reply with no question section
