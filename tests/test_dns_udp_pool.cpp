@@ -6,7 +6,11 @@
 
 #include <pants/pants.hpp>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
@@ -195,4 +199,39 @@ TEST_CASE("no socket is left open: idle sockets close, and so do all of them wit
     }
     // Destroyed while its sockets were open: they close (on a later turn).
     REQUIRE(engine.run_until([&] { return open_fds() == before; }, 5000ms));
+}
+
+// Sent at once with send(2) (issue 14), a query can be the first to hear
+// of an earlier datagram's ICMP port-unreachable: that refusal must still
+// end every query on the socket early, and its own datagram still go out.
+TEST_CASE("queries to a port nobody listens on all end early, refused, many to a socket") {
+    // A loopback port that was free a moment ago and has nobody now.
+    const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(probe >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    ::close(probe);
+    const Address nobody = Address::loopback_v4(ntohs(sin.sin_port));
+
+    pants::Engine engine;
+    auto o = options(nobody);
+    o.timeout = 5000ms;
+    dns::Resolver resolver(o, engine);
+    // 24 queries in one turn over the pool's few sockets: most sockets
+    // carry several, sent while earlier ones' refusals are pending.
+    const int count = 24;
+    std::vector<dns::Status> statuses;
+    for (int i = 0; i < count; ++i)
+        resolver.query("r" + std::to_string(i) + ".pool.test.", dns::A,
+                       [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) { statuses.push_back(s); });
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(engine.run_until([&] { return int(statuses.size()) == count; }, 10000ms));
+    // Refused (reported as a timeout, the server could not be reached),
+    // long before the 5 s timeout.
+    CHECK(std::chrono::steady_clock::now() - start < 2500ms);
+    for (dns::Status s : statuses) CHECK(s == dns::DNS_TIMEOUT);
 }
