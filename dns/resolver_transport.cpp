@@ -12,6 +12,7 @@
 namespace pants::dns::detail {
 
 bool equals_decoded_name(std::string_view decoded, std::string_view other) {
+    if (decoded == other) return true;  // a reply echoing our question byte for byte
     if (decoded.size() == other.size()) {
         auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
         std::size_t i = 0;

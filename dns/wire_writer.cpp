@@ -8,16 +8,6 @@
 
 namespace pants::dns::detail {
 
-void WireWriter::u16(std::uint16_t v) {
-    buf_.push_back(static_cast<std::uint8_t>(v >> 8));
-    buf_.push_back(static_cast<std::uint8_t>(v));
-}
-
-void WireWriter::u32(std::uint32_t v) {
-    u16(static_cast<std::uint16_t>(v >> 16));
-    u16(static_cast<std::uint16_t>(v));
-}
-
 void WireWriter::patch_u16(std::size_t at, std::uint16_t v) {
     buf_.at(at) = static_cast<std::uint8_t>(v >> 8);
     buf_.at(at + 1) = static_cast<std::uint8_t>(v);
