@@ -14,6 +14,7 @@
 
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -234,4 +235,38 @@ TEST_CASE("queries to a port nobody listens on all end early, refused, many to a
     // long before the 5 s timeout.
     CHECK(std::chrono::steady_clock::now() - start < 2500ms);
     for (dns::Status s : statuses) CHECK(s == dns::DNS_TIMEOUT);
+}
+
+// Replies that arrive together are reported together, from one engine
+// callback (dns/resolver_schedule.*): a callback that throws must not cost
+// the others their answers.
+TEST_CASE("a query callback that throws goes to the error handler; the replies that came with it are still answered") {
+    pants::Engine engine;
+    std::vector<std::string> errors;
+    engine.set_error_handler([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            errors.push_back(x.what());
+        }
+    });
+    Server server(engine);
+    server.answer_at_once = false;
+    dns::Resolver resolver(options(server.address), engine);
+    const int count = 8;
+    std::vector<int> calls(count, 0);
+    int answered = 0;
+    for (int i = 0; i < count; ++i)
+        resolver.query("t" + std::to_string(i) + ".pool.test.", dns::A,
+                       [&, i](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) {
+                           ++calls[std::size_t(i)];
+                           if (s == dns::DNS_OK) ++answered;
+                           if (answered == 1 || answered == 5) throw std::runtime_error("from callback " + std::to_string(i));
+                       });
+    REQUIRE(engine.run_until([&] { return server.queries.size() == std::size_t(count); }, 10000ms));
+    // Every reply in one go: they arrive (and are reported) together.
+    for (const auto& q : server.queries) server.write(bytes_of(reply_to(q.message, {10, 0, 0, 7})), q.from);
+    REQUIRE(engine.run_until([&] { return answered == count; }, 10000ms));
+    for (int n : calls) CHECK(n == 1);
+    CHECK(errors.size() == 2);
 }
