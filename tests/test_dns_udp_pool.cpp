@@ -111,9 +111,17 @@ TEST_CASE("queries share sockets, yet their source ports vary and each socket is
     std::map<std::uint16_t, int> per_port;
     for (const auto& q : server.queries) ++per_port[q.from.port()];
     // At most 32 queries per socket: at least 20 different source ports,
-    // and no port carried more than its share.
-    CHECK(per_port.size() >= std::size_t(count / 32));
-    for (const auto& [port, n] : per_port) CHECK(n <= 32);
+    // and no port carried more than its share. The kernel picks each new
+    // socket's port at random and a closed one is free again, so now and
+    // then (a few runs in a hundred) two sockets in turn get the same
+    // port: one port may carry two sockets' share, never more.
+    CHECK(per_port.size() >= std::size_t(count / 32) - 1);
+    int shared = 0;
+    for (const auto& [port, n] : per_port) {
+        CHECK(n <= 2 * 32);
+        if (n > 32) ++shared;
+    }
+    CHECK(shared <= 1);
     // Sharing is real: fewer sockets than queries (one each was the old cost).
     CHECK(per_port.size() < std::size_t(count / 4));
 }
