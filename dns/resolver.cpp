@@ -109,14 +109,17 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     }
     // A query forced onto TCP does not join one going over UDP.
     if (options.tcp) key += kTcpSuffix;
-    if (auto it = pending_.find(key); it != pending_.end()) {
-        it->second.more.push_back(std::move(done));  // share the request in flight
-        it->second.store = it->second.store || use_cache;
+    // One hash of the key for both the join and the new entry.
+    auto [node, fresh] = pending_.try_emplace(std::move(key));
+    if (!fresh) {
+        node->second.more.push_back(std::move(done));  // share the request in flight
+        node->second.store = node->second.store || use_cache;
         return;
     }
     auto query = encode_query(0, fqdn, type, true, config.edns_udp_size, options.klass);
     if (!query) {
         // A name that cannot be encoded (empty label, over 255 bytes).
+        pending_.erase(node);
         return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     }
     // encode_query puts the OPT record (no options) last, alone in the
@@ -124,7 +127,6 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     const std::size_t edns_opt_size = config.edns_udp_size != 0 ? kEmptyOptSize : 0;
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    auto node = pending_.try_emplace(std::move(key)).first;
     Pending& pending = node->second;
     pending.tcp = options.tcp;
     pending.store = use_cache;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -277,4 +278,23 @@ TEST_CASE("a query callback that throws goes to the error handler; the replies t
     REQUIRE(engine.run_until([&] { return answered == count; }, 10000ms));
     for (int n : calls) CHECK(n == 1);
     CHECK(errors.size() == 2);
+}
+
+// A lookup's pending entry is made before its query is encoded (one hash
+// of the key for both): a name that cannot be encoded must leave none
+// behind, or the same name asked again would wait on it for ever.
+TEST_CASE("a name that cannot be encoded answers FORMERR every time it is asked, and nothing waits on it") {
+    pants::Engine engine;
+    Server server(engine);
+    dns::Resolver resolver(options(server.address), engine);
+    const std::string too_long = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                                 std::string(63, 'd') + ".";  // 256 bytes on the wire: over RFC 1035's 255
+    for (int round = 0; round < 2; ++round) {
+        std::optional<dns::Status> got;
+        resolver.query(too_long, dns::A,
+                       [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) { got = s; });
+        REQUIRE(engine.run_until([&] { return got.has_value(); }, 5000ms));
+        CHECK(*got == dns::DNS_FORMATERROR);
+    }
+    CHECK(server.queries.empty());
 }
