@@ -209,10 +209,12 @@ void EpollBackend::recycle(std::uint16_t buffer_id) {
         dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
     else
         pool_.give(buffer_id);
-    if (!starved_.empty()) {
-        for (int fd : starved_) mark_dirty(fd);
-        starved_.clear();
-    }
+    if (!starved_.empty()) wake_starved();
+}
+
+void EpollBackend::wake_starved() {
+    for (int fd : starved_) mark_dirty(fd);
+    starved_.clear();
 }
 
 void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
@@ -227,6 +229,12 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     }
     skipped_wait_ = false;
     if (finished_.head || !dirty_.empty()) timeout = std::chrono::nanoseconds::zero();
+    wait_and_run(timeout);
+}
+
+// Apart from run_once so that a turn which skips the wait does not pay for
+// this one's frame (the event array).
+void EpollBackend::wait_and_run(std::chrono::nanoseconds timeout) {
     epoll_event events[kMaxEvents];
     const int n = wait(events, kMaxEvents, timeout);
     // The fds marked before the wait run after the events; those marked by
@@ -235,10 +243,12 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     // that reports the fd's state at registration, or it would hear of
     // the same bytes twice. Both vectors keep their capacity from turn to
     // turn (a local, not a member: a handler may run a nested turn).
-    std::vector<int> running = std::exchange(dirty_, std::move(spare_));
-    deliver_finished();
+    std::vector<int> running;
+    if (!dirty_.empty()) running = std::exchange(dirty_, std::move(spare_));
+    if (finished_.head) deliver_finished();
     // One pass: each fd's parked operations run as its event is read.
     for (int i = 0; i < n; ++i) on_event(events[i], running);
+    if (running.empty()) return;
     run_dirty(running);
     running.clear();
     if (spare_.capacity() == 0) spare_ = std::move(running);
@@ -268,7 +278,12 @@ void EpollBackend::on_event(const epoll_event& event, std::vector<int>& running)
             running.push_back(fd);
         }
     }
-    if (s.readable && s.readers.head) run_queue(fd, true);
+    if (s.readable && s.readers.head) {
+        if (s.readers.head->kind == OpKind::receive)
+            receive_stream(fd, *s.readers.head);  // the hot path, without run_queue's steps
+        else
+            run_queue(fd, true);
+    }
     // Re-fetched: handlers may have grown fds_.
     if (FdState& w = fds_[std::size_t(fd)]; w.writable && w.writers.head) run_queue(fd, false);
 }
@@ -371,7 +386,11 @@ void EpollBackend::receive_stream(int fd, Operation& op) {
         // the end of the stream waits behind the data and brings no edge.
         if (FdState& s = fds_[std::size_t(fd)]; std::size_t(r) < pool_.size() && !s.hung_up) s.readable = false;
         dispatch(op, Completion{int(r), true, buffer, id});
-        recycle(id);  // the handler has returned: the buffer is ours again
+        // The handler has returned: the buffer is ours again (recycle(),
+        // inline).
+        returned();
+        pool_.give(id);
+        if (!starved_.empty()) wake_starved();
         // Re-fetched: the handler may have grown fds_, cancelled op or closed fd.
         const FdState& s = fds_[std::size_t(fd)];
         if (!s.readable || s.readers.head != &op) return;

@@ -72,6 +72,7 @@ private:
     }
     void grow(int fd);
     void recycle(std::uint16_t buffer_id);  // back into its pool
+    void wake_starved();  // a buffer came back: the fds that wanted one retry
     void mark_dirty(int fd) { mark_dirty(fd, state(fd)); }
     void mark_dirty(int fd, FdState& s) {
         // Inline: several per message.
@@ -85,6 +86,7 @@ private:
     // op.transferred, which nothing reads once the op has finished.
     void finish(Operation& op, int result) noexcept;
     void deliver_finished();
+    void wait_and_run(std::chrono::nanoseconds timeout);
     void run_dirty(const std::vector<int>& running);
     void on_event(const epoll_event& event, std::vector<int>& running);
     bool try_send_now(Operation& op, FdState& s);
