@@ -108,34 +108,36 @@ bool EpollBackend::is_reader(const Operation& op) noexcept {
 
 void EpollBackend::submit(Operation& op) {
     started(op);
-    op.transferred = 0;
     FdState& s = state(op.fd);
-    if (!s.registered) {
-        // Once per fd, for its whole life: both directions, edge-triggered.
-        // The generation in the upper half tells a stale event (see on_event).
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.u64 = std::uint64_t(s.generation) << 32 | std::uint32_t(op.fd);
-        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, op.fd, &ev) < 0 && errno != EEXIST) {
-            // Not pollable (a regular file): the syscall itself never blocks.
-        }
-        s.registered = true;
-        // Edges before this registration were not seen: assume ready.
-        s.readable = s.writable = true;
-        s.hung_up = false;
-    }
+    if (!s.registered) add(op.fd, s);
+    if (op.kind == OpKind::send && try_send_now(op, s)) return;
+    op.transferred = 0;  // connect: not tried yet
     if (op.kind == OpKind::poll) {
         op.transferred = 1;  // look at the fd's state first (run_watchers)
         s.watchers.push(op);
         mark_dirty(op.fd, s);
         return;
     }
-    if (op.kind == OpKind::send && try_send_now(op, s)) return;
     const bool reader = is_reader(op);
     (reader ? s.readers : s.writers).push(op);
-    // Tried this turn only if that direction may have room or data; else
-    // its next edge brings it.
+    // Tried after the next wait only if that direction may have room or
+    // data; else its next edge brings it.
     if (reader ? s.readable : s.writable) mark_dirty(op.fd, s);
+}
+
+// Once per fd, for its whole life: both directions, edge-triggered. The
+// generation in the upper half of the data tells a stale event (on_event).
+void EpollBackend::add(int fd, FdState& s) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = std::uint64_t(s.generation) << 32 | std::uint32_t(fd);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+        // Not pollable (a regular file): the syscall itself never blocks.
+    }
+    s.registered = true;
+    // Edges before this registration were not seen: assume ready.
+    s.readable = s.writable = true;
+    s.hung_up = false;
 }
 
 // The send goes now, while the bytes are hot and the socket most likely has

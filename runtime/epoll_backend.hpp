@@ -71,6 +71,7 @@ private:
         return fds_[std::size_t(fd)];
     }
     void grow(int fd);
+    void add(int fd, FdState& s);  // into the epoll set
     void recycle(std::uint16_t buffer_id);  // back into its pool
     void wake_starved();  // a buffer came back: the fds that wanted one retry
     void mark_dirty(int fd) { mark_dirty(fd, state(fd)); }
