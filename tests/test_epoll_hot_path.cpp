@@ -7,11 +7,9 @@
 
 #include <pants/pants.hpp>
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <string>
 #include <vector>
 
@@ -38,19 +36,17 @@ struct TcpPair {
     TcpPair() {
         int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         REQUIRE(listener >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        pants::Address any = test::loopback();
+        REQUIRE(::bind(listener, any.data(), any.size()) == 0);
         REQUIRE(::listen(listener, 1) == 0);
-        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-        a = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(::connect(a, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        sockaddr_storage bound{};
+        socklen_t len = sizeof bound;
+        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &len) == 0);
+        test::RawPeer client = test::RawPeer::connect_to(pants::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), len));
+        a = std::exchange(client.fd, -1);  // non-blocking already
         b = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         REQUIRE(b >= 0);
         ::close(listener);
-        ::fcntl(a, F_SETFL, O_NONBLOCK);
     }
     ~TcpPair() {
         if (a >= 0) ::close(a);
