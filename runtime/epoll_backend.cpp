@@ -44,37 +44,6 @@ int checked_wait(int n) {
 
 }  // namespace
 
-void EpollBackend::OpQueue::push(Operation& op) noexcept {
-    op.next = nullptr;
-    if (tail)
-        tail->next = &op;
-    else
-        head = &op;
-    tail = &op;
-}
-
-Operation* EpollBackend::OpQueue::pop() noexcept {
-    Operation* op = head;
-    if (op) {
-        head = op->next;
-        if (!head) tail = nullptr;
-        op->next = nullptr;
-    }
-    return op;
-}
-
-bool EpollBackend::OpQueue::remove(Operation& op) noexcept {
-    Operation* prev = nullptr;
-    for (Operation* p = head; p; prev = p, p = p->next) {
-        if (p != &op) continue;
-        (prev ? prev->next : head) = p->next;
-        if (tail == p) tail = prev;
-        p->next = nullptr;
-        return true;
-    }
-    return false;
-}
-
 EpollBackend::EpollBackend(const BackendConfig& config)
     : pool_(config.buffer_count, config.buffer_size) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);

@@ -18,6 +18,7 @@
 #include <pants/detail/backend.hpp>
 
 #include "buffer_pool.hpp"
+#include "op_queue.hpp"
 
 namespace pants::detail {
 
@@ -34,14 +35,6 @@ public:
     void wake() noexcept override;
 
 private:
-    // Intrusive FIFO of operations through Operation::next.
-    struct OpQueue {
-        Operation* head = nullptr;
-        Operation* tail = nullptr;
-        void push(Operation& op) noexcept;
-        Operation* pop() noexcept;
-        bool remove(Operation& op) noexcept;
-    };
     struct FdState {
         OpQueue readers;  // accept, receive, receive_from, read, recvmsg
         OpQueue writers;  // send, connect, sendfile
