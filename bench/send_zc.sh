@@ -62,9 +62,12 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 runs, mib = sys.argv[2], sys.argv[3]
 cases = {}
 nops = {0: [], 1: []}
+instrs = {0: [], 1: []}
 for r in rows:
     if r[0] == "nop":
         nops[int(r[1])].append(float(r[2]))
+        if r[3] != "n/a":
+            instrs[int(r[1])].append(float(r[3]))
         continue
     mode, size, nbytes, wall, cpu, enters, notifs, copied = r[0], int(r[1]), *map(int, r[2:])
     gib = nbytes / (1 << 30)
@@ -104,4 +107,9 @@ if nops[0] and nops[1]:
     print(f"io_uring_enter with one NOP, ns per enter, median (min-max) of {len(nops[0])} runs of 400,000:")
     print(f"  plain ring fd {rng(nops[0], '{:.0f}')}, registered {rng(nops[1], '{:.0f}')}, "
           f"saved {med(nops[0]) - med(nops[1]):.0f} ns per enter")
+    if instrs[0] and instrs[1]:
+        print(f"  instructions per enter (user + kernel): plain {med(instrs[0]):.0f}, "
+              f"registered {med(instrs[1]):.0f}")
+    else:
+        print("  instructions per enter: n/a (no hardware instruction counter here)")
 EOF
