@@ -9,6 +9,7 @@
  *       what was sent. MODE is one of
  *         send      IORING_OP_SEND
  *         zc        IORING_OP_SEND_ZC with IORING_SEND_ZC_REPORT_USAGE
+ *         zcmsg     IORING_OP_SENDMSG_ZC (one iovec), the same report
  *         send-reg  send, ring fd registered (io_uring_register_ring_fd)
  *         zc-reg    zc, ring fd registered
  *       One send is in flight at a time (stream order), as in Pants. The next
@@ -159,7 +160,9 @@ struct stream_result {
 
 /* The sender: one send in flight; buffer i may be written to / reused only
  * once busy[i] is 0 (its result and, for zc, its notification are back). */
-static struct stream_result send_stream(int fd, int zc, int registered, size_t size,
+enum send_op { OP_SEND, OP_SEND_ZC, OP_SENDMSG_ZC };
+
+static struct stream_result send_stream(int fd, enum send_op op, int registered, size_t size,
                                         uint64_t total, unsigned nbufs, unsigned char *mem) {
     struct io_uring ring;
     setup_ring(&ring, 64, registered);
@@ -171,17 +174,25 @@ static struct stream_result send_stream(int fd, int zc, int registered, size_t s
     size_t cur_off = 0;    /* bytes of it already sent */
     int in_flight = 0;
     int outstanding = 0;   /* results + notifications still to come */
+    struct iovec iov;      /* OP_SENDMSG_ZC: stays put while its send is in flight */
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     uint64_t cpu0 = cpu_ns();
     while (sent < total || outstanding > 0) {
         if (!in_flight && sent < total && (busy[cur] == 0 || cur_off > 0)) {
             size_t len = size - cur_off;
             if (len > total - sent) len = (size_t)(total - sent);
             struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-            if (zc)
-                io_uring_prep_send_zc(sqe, fd, mem + (size_t)cur * size + cur_off, len, MSG_WAITALL,
-                                      IORING_SEND_ZC_REPORT_USAGE);
-            else
-                io_uring_prep_send(sqe, fd, mem + (size_t)cur * size + cur_off, len, MSG_WAITALL);
+            unsigned char *at = mem + (size_t)cur * size + cur_off;
+            if (op == OP_SEND_ZC) {
+                io_uring_prep_send_zc(sqe, fd, at, len, MSG_WAITALL, IORING_SEND_ZC_REPORT_USAGE);
+            } else if (op == OP_SENDMSG_ZC) {
+                iov.iov_base = at;
+                iov.iov_len = len;
+                io_uring_prep_sendmsg_zc(sqe, fd, &msg, MSG_WAITALL);
+                sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+            } else {
+                io_uring_prep_send(sqe, fd, at, len, MSG_WAITALL);
+            }
             io_uring_sqe_set_data64(sqe, cur);
             busy[cur]++;
             in_flight = 1;
@@ -225,11 +236,13 @@ static struct stream_result send_stream(int fd, int zc, int registered, size_t s
 }
 
 static int run_stream(const char *mode, size_t size, uint64_t total, unsigned nbufs) {
-    int zc, registered;
-    if (!strcmp(mode, "send")) zc = 0, registered = 0;
-    else if (!strcmp(mode, "zc")) zc = 1, registered = 0;
-    else if (!strcmp(mode, "send-reg")) zc = 0, registered = 1;
-    else if (!strcmp(mode, "zc-reg")) zc = 1, registered = 1;
+    enum send_op op;
+    int registered;
+    if (!strcmp(mode, "send")) op = OP_SEND, registered = 0;
+    else if (!strcmp(mode, "zc")) op = OP_SEND_ZC, registered = 0;
+    else if (!strcmp(mode, "zcmsg")) op = OP_SENDMSG_ZC, registered = 0;
+    else if (!strcmp(mode, "send-reg")) op = OP_SEND, registered = 1;
+    else if (!strcmp(mode, "zc-reg")) op = OP_SEND_ZC, registered = 1;
     else {
         fprintf(stderr, "send_zc: unknown mode %s\n", mode);
         return 2;
@@ -262,7 +275,7 @@ static int run_stream(const char *mode, size_t size, uint64_t total, unsigned nb
     fill_pattern(mem, period);
 
     uint64_t t0 = now_ns();
-    struct stream_result r = send_stream(fd, zc, registered, size, total, nbufs, mem);
+    struct stream_result r = send_stream(fd, op, registered, size, total, nbufs, mem);
     shutdown(fd, SHUT_WR);
     char line[64] = {0};
     ssize_t n = read(report[0], line, sizeof line - 1);
@@ -350,7 +363,7 @@ static int run_nop(uint64_t count) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: send_zc stream send|zc|send-reg|zc-reg SIZE TOTAL [BUFS]\n"
+    fprintf(stderr, "usage: send_zc stream send|zc|zcmsg|send-reg|zc-reg SIZE TOTAL [BUFS]\n"
                     "       send_zc nop COUNT\n");
     exit(2);
 }
