@@ -10,7 +10,6 @@
 #include <netinet/in.h>
 
 #include <cstring>
-#include <memory>
 
 #include <pants/address.hpp>
 
@@ -18,31 +17,44 @@ namespace pants::detail {
 
 class SavedAddress {
 public:
-    bool empty() const noexcept { return size_ == 0 && !long_; }
+    SavedAddress() noexcept = default;
+    SavedAddress(const SavedAddress&) = delete;
+    SavedAddress& operator=(const SavedAddress&) = delete;
+    ~SavedAddress() { drop_long(); }
+
+    bool empty() const noexcept { return size_ == 0; }
     void set(const Address& a) {
-        if (a.size() <= sizeof ip_) {
+        if (a.size() <= sizeof(sockaddr_in6)) {
+            drop_long();
             std::memcpy(&ip_, a.data(), a.size());
             size_ = a.size();
-            long_.reset();
         } else {
-            long_ = std::make_unique<Address>(a);
-            size_ = 0;
+            auto* copy = new Address(a);
+            drop_long();
+            ip_.long_ = copy;
+            size_ = kLong;
         }
     }
-    Address get() const noexcept { return long_ ? *long_ : Address::from_sockaddr(data(), size_); }
-    /// Stable while this is not set again (a connect's destination).
+    Address get() const noexcept { return is_long() ? *ip_.long_ : Address::from_sockaddr(data(), size_); }
     const sockaddr* data() const noexcept {
-        return long_ ? long_->data() : reinterpret_cast<const sockaddr*>(&ip_);
+        return is_long() ? ip_.long_->data() : reinterpret_cast<const sockaddr*>(&ip_);
     }
-    socklen_t size() const noexcept { return long_ ? long_->size() : size_; }
+    socklen_t size() const noexcept { return is_long() ? ip_.long_->size() : size_; }
 
 private:
+    static constexpr socklen_t kLong = ~socklen_t(0);  // size_ when ip_.long_ holds it
+    bool is_long() const noexcept { return size_ == kLong; }
+    void drop_long() noexcept {
+        if (is_long()) delete ip_.long_;
+        size_ = 0;
+    }
+
     union {
         sockaddr_in v4;
         sockaddr_in6 v6;
+        Address* long_;  // one that does not fit (a Unix socket path), on the heap
     } ip_{};
-    socklen_t size_ = 0;             // bytes of ip_ in use; 0 when long_ holds it
-    std::unique_ptr<Address> long_;  // one that does not fit in ip_
+    socklen_t size_ = 0;  // bytes of ip_ in use, or kLong
 };
 
 }  // namespace pants::detail

@@ -138,7 +138,8 @@ private:
     // The pool's link at the end of a free block leaves a SendState alone.
     static_assert(sizeof(SendState) <= SmallBlockPool::kBlockSize - SmallBlockPool::kLinkSize);
     // What only some streams ever need (connecting, awaiting a connect or
-    // a handshake), made on first use: an accepted connection never does.
+    // a handshake, resuming a paused read, lingering after end()), made on
+    // first use: an idle accepted connection never does.
     struct Rare {
         explicit Rare(StreamIo* s) : connect_op(&StreamIo::on_connected, s), connectors(s->engine), handshakers(s->engine) {
             connect_op.kind = OpKind::connect;
@@ -149,6 +150,8 @@ private:
         WaitList handshakers;
         Timer deferred_report;  // a misused connect()'s error, on a later turn
         Timer adopted_start;    // start_adopted()'s on_connect, on a later turn
+        Timer deferred_pump;    // resume_reading()'s delivery, on a later turn
+        Timer linger_timer;     // end()'s wait for the peer to close
     };
     Rare& rare();
 
@@ -201,7 +204,10 @@ private:
 
     // Reading.
     InputBuffer in_;
-    InputBuffer lent_tail_;    // bytes that arrived while a read() result was lent
+    // Bytes that arrived while a read() result was lent (made on first use:
+    // only coroutine readers lend).
+    std::unique_ptr<InputBuffer> lent_tail_;
+    bool lent_tail_empty() const noexcept { return !lent_tail_ || lent_tail_->empty(); }
     std::size_t pending_consume_ = 0;  // the frame a read() still holds a view of
     bool pull_ = false;          // a coroutine reads: data waits for read()
     bool delivering_ = false;
@@ -219,8 +225,6 @@ private:
 
     SavedAddress local_;
     SavedAddress peer_;
-    Timer linger_timer_;
-    Timer deferred_pump_;  // resume_reading()'s delivery, on a later turn
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
 };
 
