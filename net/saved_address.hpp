@@ -13,6 +13,9 @@
 
 #include <pants/address.hpp>
 
+// 8 bytes of the union must hold the long address's pointer.
+static_assert(sizeof(sockaddr_in6) >= sizeof(void*));
+
 namespace pants::detail {
 
 class SavedAddress {
@@ -31,28 +34,36 @@ public:
         } else {
             auto* copy = new Address(a);
             drop_long();
-            ip_.long_ = copy;
+            std::memcpy(&ip_, &copy, sizeof copy);
             size_ = kLong;
         }
     }
-    Address get() const noexcept { return is_long() ? *ip_.long_ : Address::from_sockaddr(data(), size_); }
+    Address get() const noexcept { return is_long() ? *long_address() : Address::from_sockaddr(data(), size_); }
     const sockaddr* data() const noexcept {
-        return is_long() ? ip_.long_->data() : reinterpret_cast<const sockaddr*>(&ip_);
+        return is_long() ? long_address()->data() : reinterpret_cast<const sockaddr*>(&ip_);
     }
-    socklen_t size() const noexcept { return is_long() ? ip_.long_->size() : size_; }
+    socklen_t size() const noexcept { return is_long() ? long_address()->size() : size_; }
 
 private:
-    static constexpr socklen_t kLong = ~socklen_t(0);  // size_ when ip_.long_ holds it
+    // An address that does not fit (a Unix socket path) lives on the heap;
+    // ip_'s first bytes then hold the pointer. It is copied in and out
+    // rather than kept as a union member, whose 8-byte alignment would
+    // pad this class from 32 bytes to 40.
+    static constexpr socklen_t kLong = ~socklen_t(0);  // size_ when ip_ holds that pointer
     bool is_long() const noexcept { return size_ == kLong; }
+    Address* long_address() const noexcept {
+        Address* p;
+        std::memcpy(&p, &ip_, sizeof p);
+        return p;
+    }
     void drop_long() noexcept {
-        if (is_long()) delete ip_.long_;
+        if (is_long()) delete long_address();
         size_ = 0;
     }
 
     union {
         sockaddr_in v4;
         sockaddr_in6 v6;
-        Address* long_;  // one that does not fit (a Unix socket path), on the heap
     } ip_{};
     socklen_t size_ = 0;  // bytes of ip_ in use, or kLong
 };

@@ -41,6 +41,20 @@ public:
     ~StreamIo() override;
 
     bool connected = false;
+
+private:
+    // Declared here to share connected's 8-byte slot (an idle connection's
+    // size is what a server with many connections pays for).
+    bool pull_ = false;  // a coroutine reads: data waits for read()
+    bool delivering_ = false;
+    bool eof_ = false;
+    // Why the receive is not armed: the user paused, the write queue is
+    // above high_water, or unread input reached the read limit.
+    bool user_paused_ = false;
+    bool write_paused_ = false;
+    bool input_paused_ = false;
+
+public:
     /// co_await connect() waits here.
     WaitList& connectors() { return rare().connectors; }
     /// co_await handshake() waits here; the transform resumes them.
@@ -209,14 +223,6 @@ private:
     std::unique_ptr<InputBuffer> lent_tail_;
     bool lent_tail_empty() const noexcept { return !lent_tail_ || lent_tail_->empty(); }
     std::size_t pending_consume_ = 0;  // the frame a read() still holds a view of
-    bool pull_ = false;          // a coroutine reads: data waits for read()
-    bool delivering_ = false;
-    bool eof_ = false;
-    // Why the receive is not armed: the user paused, the write queue is
-    // above high_water, or unread input reached the read limit.
-    bool user_paused_ = false;
-    bool write_paused_ = false;
-    bool input_paused_ = false;
 
     // Writing.
     OutputQueue out_;
