@@ -342,6 +342,7 @@ void StreamIo::pump() {
         reclaim_lent();
         if (in_.empty()) return;
         in_.consume(deliver_callbacks(in_.view()));
+        trim_input();
         if (readers.empty()) return;  // else on_read handed over to a coroutine: serve it
     }
 }
@@ -395,7 +396,13 @@ void StreamIo::reclaim_lent() {
     if (!lent_tail_empty()) {
         in_.append(lent_tail_->view());
         lent_tail_->clear();
+        if (lent_tail_->capacity() > kKeptInputCapacity) lent_tail_.reset();
     }
+    trim_input();
+}
+
+void StreamIo::trim_input() noexcept {
+    if (in_.empty() && in_.capacity() > kKeptInputCapacity) in_.release();
 }
 
 Stream::ReadAwaiter* StreamIo::reader() const noexcept { return static_cast<Stream::ReadAwaiter*>(readers.front()); }

@@ -191,6 +191,8 @@ private:
     void pump();
     void linger();
     void reclaim_lent();
+    /// Gives back a large input buffer once emptied (see kKeptInputCapacity).
+    void trim_input() noexcept;
     std::size_t read_limit() const noexcept;
     std::size_t unread() const noexcept;
     void check_input();
@@ -232,6 +234,10 @@ private:
     SavedAddress local_;
     SavedAddress peer_;
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
+    // An emptied input buffer up to this size is kept for the next
+    // message (no allocation per message); a larger one, left by a burst,
+    // is freed, so an idle connection holds no buffer worth counting.
+    static constexpr std::size_t kKeptInputCapacity = 4096;
 };
 
 }  // namespace pants::detail
