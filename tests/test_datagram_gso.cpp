@@ -13,7 +13,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -98,22 +97,13 @@ void one_batch(int family, const Address& where, const std::vector<std::size_t>&
     expect(peer, sent);
 }
 
-bool has_ipv6_loopback() {
-    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    Address a = Address::loopback_v6(0);
-    bool ok = ::bind(fd, a.data(), a.size()) == 0;
-    ::close(fd);
-    return ok;
-}
-
 }  // namespace
 
 TEST_CASE("datagrams of one size queued in one turn arrive apart, whole and in order") {
     std::vector<std::size_t> sizes(40, 300);
     sizes.push_back(17);  // the short last one of the batch
     one_batch(AF_INET, Address::loopback_v4(0), sizes);
-    REQUIRE(has_ipv6_loopback());
+    REQUIRE(test::has_ipv6_loopback());
     one_batch(AF_INET6, Address::loopback_v6(0), sizes);
 }
 
@@ -150,6 +140,7 @@ TEST_CASE("a mixed queue splits by size and destination, in order") {
 }
 
 TEST_CASE("a connected channel batches its writes too") {
+    REQUIRE(test::has_ipv6_loopback());
     pants::Engine engine;
     RawPeer peer(AF_INET6, Address::loopback_v6(0));
     Sender s(engine);
@@ -172,25 +163,19 @@ TEST_CASE("a socket that refuses GSO sends the same datagrams one by one") {
     REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
     RawPeer peer(AF_INET, Address::loopback_v4(0));
     {
-        // The precondition: a GSO send on this socket really fails.
-        char payload[200] = {};
-        iovec iov{payload, sizeof payload};
-        alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
-        msghdr msg{};
-        msg.msg_name = const_cast<sockaddr*>(peer.address.data());
-        msg.msg_namelen = peer.address.size();
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_UDP;
-        cm->cmsg_type = UDP_SEGMENT;
-        cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-        const std::uint16_t segment = 100;
-        std::memcpy(CMSG_DATA(cm), &segment, sizeof segment);
-        REQUIRE(::sendmsg(fd, &msg, 0) < 0);
-        REQUIRE((errno == EINVAL || errno == EIO));
+        // The precondition: GSO on such a socket really fails (here set
+        // per socket with the UDP_SEGMENT option, on a socket of its own).
+        int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        REQUIRE(probe >= 0);
+        REQUIRE(::setsockopt(probe, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
+        int segment = 100;
+        REQUIRE(::setsockopt(probe, SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0);
+        const std::string two(200, 'x');
+        const ssize_t sent = ::sendto(probe, two.data(), two.size(), 0, peer.address.data(), peer.address.size());
+        const int err = errno;
+        ::close(probe);
+        REQUIRE(sent < 0);
+        REQUIRE((err == EINVAL || err == EIO));
     }
     pants::Engine engine;
     Sender s(engine);
