@@ -12,7 +12,7 @@ namespace pants::dns {
 namespace detail {
 
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
-    : engine(engine_), config(std::move(config_)), udp_pool(engine_), hosts_(std::move(hosts)) {}
+    : engine(engine_), config(std::move(config_)), schedule(engine_), udp_pool(engine_), hosts_(std::move(hosts)) {}
 
 ResolverCore::~ResolverCore() = default;
 
@@ -26,7 +26,7 @@ struct Search {
     std::size_t next = 0;
     std::uint16_t type = 0;
     QueryOptions options;
-    ResolverCore::AnswerFn done;
+    AnswerRecipient done;
     std::optional<Answer> nodata;  // a name that exists without records of this type
     Answer last;
 
@@ -54,8 +54,11 @@ namespace {
 /// TYPE, CLASS (the payload size), TTL, RDLENGTH.
 constexpr std::size_t kEmptyOptSize = 1 + 2 + 2 + 4 + 2;
 
+/// Appended to the pending key of a lookup forced onto TCP.
+constexpr std::string_view kTcpSuffix = "/tcp";
+
 /// Answers `done` on a later turn, never inside the call that asked.
-void answer_later(Engine& engine, ResolverCore::AnswerFn done, Answer answer) {
+void answer_later(Engine& engine, AnswerRecipient done, Answer answer) {
     engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
 }
 
@@ -66,10 +69,11 @@ Answer status_only(Status status) {
 }
 }  // namespace
 
-void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerFn done) {
-    done = bounded(engine, options.timeout, std::move(done), [](const AnswerFn& expired) {
-        expired(status_only(DNS_TIMEOUT));
-    });
+void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerRecipient done) {
+    if (options.timeout) {
+        done = bounded(engine, options.timeout, std::function<void(Answer)>(std::move(done)),
+                       [](const std::function<void(Answer)>& expired) { expired(status_only(DNS_TIMEOUT)); });
+    }
     if (hosts_ && options.use_hosts && options.klass == IN && (type == A || type == AAAA || type == PTR)) {
         if (auto records = hosts_(name, type)) {
             Answer answer;
@@ -83,7 +87,7 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
         return answer_later(engine, std::move(done), std::move(*local));
     // An absolute name is its only candidate (search_candidates): no search
     // to walk, and a single candidate's answer is the search's answer.
-    if (name.size() > 1 && name.back() == '.') return lookup(std::string(name), type, options, std::move(done));
+    if (name.size() > 1 && name.back() == '.') return lookup(name, type, options, std::move(done));
     auto search = std::make_shared<Search>();
     search->core = weak_from_this();
     search->names = search_candidates(name, config.search, config.ndots);
@@ -93,7 +97,8 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
     Search::step(search);
 }
 
-void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const QueryOptions& options, AnswerFn done) {
+void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options,
+                          AnswerRecipient done) {
     // Classes other than IN get their own cache entries (the cache keys
     // name and type; the class is appended here).
     std::string key = cache_key(fqdn, type);
@@ -103,42 +108,40 @@ void ResolverCore::lookup(const std::string& fqdn, std::uint16_t type, const Que
         if (auto hit = cache.find(key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
     // A query forced onto TCP does not join one going over UDP.
-    std::string pending_key = options.tcp ? key + "/tcp" : key;
-    if (auto it = pending_.find(pending_key); it != pending_.end()) {
-        it->second.waiters.push_back(std::move(done));  // share the request in flight
-        it->second.store = it->second.store || use_cache;
+    if (options.tcp) key += kTcpSuffix;
+    // One hash of the key for both the join and the new entry.
+    auto [node, fresh] = pending_.try_emplace(std::move(key));
+    if (!fresh) {
+        node->second.more.push_back(std::move(done));  // share the request in flight
+        node->second.store = node->second.store || use_cache;
         return;
     }
     auto query = encode_query(0, fqdn, type, true, config.edns_udp_size, options.klass);
     if (!query) {
         // A name that cannot be encoded (empty label, over 255 bytes).
+        pending_.erase(node);
         return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     }
-    std::vector<std::uint8_t> without_edns;
-    if (config.edns_udp_size != 0) {
-        // The same query without its OPT record, which encode_query puts
-        // last (11 bytes: no options): copied, not encoded again.
-        without_edns.assign(query->begin(), query->end() - kEmptyOptSize);
-        without_edns[11] = 0;  // ARCOUNT: the OPT record was the only one
-    }
+    // encode_query puts the OPT record (no options) last, alone in the
+    // additional section: the Lookup can cut it off for the EDNS fallback.
+    const std::size_t edns_opt_size = config.edns_udp_size != 0 ? kEmptyOptSize : 0;
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    auto node = pending_.try_emplace(std::move(pending_key)).first;
     Pending& pending = node->second;
-    pending.fqdn = fqdn;
-    pending.type = type;
-    pending.klass = options.klass;
-    pending.cache_key = std::move(key);
+    pending.tcp = options.tcp;
     pending.store = use_cache;
-    pending.waiters.push_back(std::move(done));
+    pending.first = std::move(done);
     // The key lives in its map node, which stays put until settled()
     // erases it: the callback holds a pointer (small enough for
     // std::function to keep without allocating), not a copy.
     const std::string* settle_key = &node->first;
+    // resolv.conf(5) "rotate": each lookup starts one server further on.
+    const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup = std::make_unique<Lookup>(
-        engine, udp_pool, server_order(), config.attempts, per_try, std::move(*query), Question{fqdn, type, options.klass}, true,
+        engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
+        Question{std::string(fqdn), type, options.klass}, true,
         [this, settle_key](Status status, Result<Message> reply) { settled(*settle_key, status, std::move(reply)); },
-        options.tcp, std::move(without_edns));
+        options.tcp, edns_opt_size);
     pending.lookup->start();
 }
 
@@ -147,27 +150,34 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
-    Pending pending = std::move(it->second);
-    pending_.erase(it);
     Answer answer;
     answer.status = status;
     if (reply) {
+        Pending& pending = it->second;
+        const Question& question = *pending.lookup->question();
         std::uint32_t cache_ttl = 0;
-        answer = answer_from_reply(*reply, pending.fqdn, pending.type, cache_ttl);
+        answer = answer_from_reply(*reply, question.name, question.type, cache_ttl);
         answer.status = status;
-        if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR))
-            cache.store(pending.cache_key, answer, cache_ttl);
+        // The cache key is the pending key without the TCP mark.
+        std::string without_tcp;
+        if (pending.tcp) without_tcp = it->first.substr(0, it->first.size() - kTcpSuffix.size());
+        const std::string& cache_as = pending.tcp ? without_tcp : it->first;
+        if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR)) cache.store(cache_as, answer, cache_ttl);
         // RFC 2308 7.1: a server failure may be cached for at most five
         // minutes, against the query and the server. Only when every server
         // failed (so the entry holds for each of them), and only a reply
         // that echoes the question (one without proves nothing about it).
         if (pending.store && status == DNS_SERVERFAILURE && !reply->questions.empty() &&
             pending.lookup->every_server_failed())
-            cache.store(pending.cache_key, answer, config.servfail_ttl);
+            cache.store(cache_as, answer, config.servfail_ttl);
     }
+    Pending pending = std::move(it->second);
+    pending_.erase(it);
     // Each waiter gets its own copy; the last one takes the original.
-    for (std::size_t i = 0; i < pending.waiters.size(); ++i)
-        pending.waiters[i](i + 1 == pending.waiters.size() ? std::move(answer) : answer);
+    if (pending.more.empty()) return pending.first(std::move(answer));
+    pending.first(answer);
+    for (std::size_t i = 0; i < pending.more.size(); ++i)
+        pending.more[i](i + 1 == pending.more.size() ? std::move(answer) : answer);
 }
 
 void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
@@ -184,14 +194,14 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     }
     std::optional<Question> question;
     if (parsed->questions.size() == 1) question = parsed->questions.front();
-    std::vector<Address> first;
-    if (!config.servers.empty()) first.push_back(config.servers.front());
+    // The first server only.
+    const std::span<const Address> first(config.servers.data(), std::min<std::size_t>(config.servers.size(), 1));
     const std::uint64_t id = next_raw_++;
     Raw& raw = raw_[id];
     raw.done = std::move(done);
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, std::move(first), config.attempts, per_try, std::move(message),
+    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
                                           std::move(question), false, [this, id](Status status, Result<Message> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
@@ -204,15 +214,6 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     raw.lookup->start();
 }
 
-std::vector<Address> ResolverCore::server_order() {
-    std::vector<Address> order = config.servers;
-    if (config.rotate && order.size() > 1) {
-        std::rotate(order.begin(), order.begin() + std::ptrdiff_t(rotation_ % order.size()), order.end());
-        ++rotation_;
-    }
-    return order;
-}
-
 void ResolverCore::shutdown() {
     // Every caller hears back, on a later turn, after the sockets are shut.
     auto pending = std::move(pending_);
@@ -221,8 +222,9 @@ void ResolverCore::shutdown() {
     raw_.clear();
     for (auto& [key, p] : pending) {
         p.lookup.reset();
-        for (auto& waiter : p.waiters)
-            engine.callback([waiter = std::move(waiter)] { waiter(status_only(DNS_TIMEOUT)); });
+        engine.callback([waiter = std::move(p.first)]() mutable { waiter(status_only(DNS_TIMEOUT)); });
+        for (auto& waiter : p.more)
+            engine.callback([waiter = std::move(waiter)]() mutable { waiter(status_only(DNS_TIMEOUT)); });
     }
     for (auto& [id, r] : raw) {
         r.lookup.reset();
@@ -262,9 +264,7 @@ void Resolver::query(std::string_view name, std::uint16_t type, QueryCallback ca
 }
 
 void Resolver::query(std::string_view name, std::uint16_t type, const QueryOptions& options, QueryCallback callback) {
-    core_->query(name, type, options, [callback = std::move(callback)](Answer a) {
-        callback(a.status, std::move(a.cname), a.ttl, std::move(a.rdata));
-    });
+    core_->query(name, type, options, detail::AnswerRecipient(std::move(callback)));
 }
 
 Task<Answer> Resolver::resolve(std::string name, std::uint16_t type, QueryOptions options) {

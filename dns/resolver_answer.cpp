@@ -55,12 +55,12 @@ Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint
     // Follow the chain from the question's name (RFC 1034 3.6.2); a CNAME
     // or ANY query takes the records at the name itself.
     const bool follow = qtype != CNAME && qtype != ANY;
-    std::string current(qname);
+    std::string_view current = qname;  // into qname or the reply: both outlive this
     for (int links = 0; links <= 16; ++links) {
         const std::string* next = nullptr;
         std::uint32_t next_ttl = 0;
         for (const auto& rr : reply.answers) {
-            if (!name_equal(rr.name, current)) continue;
+            if (!equals_decoded_name(rr.name, current)) continue;
             if (rr.type == qtype || (qtype == ANY && rr.type != OPT)) {
                 answer.rdata.push_back(rr.data);
                 ttl = std::min(ttl, sane_ttl(rr.ttl));
@@ -73,7 +73,7 @@ Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint
         }
         if (!answer.rdata.empty() || !next || links == 16) break;
         ttl = std::min(ttl, next_ttl);
-        answer.cname_chain.push_back(current);
+        answer.cname_chain.emplace_back(current);
         answer.cname = *next;
         current = *next;
     }

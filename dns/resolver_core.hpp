@@ -12,8 +12,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -23,6 +25,7 @@
 #include <pants/engine.hpp>
 
 #include "resolver_cache.hpp"
+#include "resolver_schedule.hpp"
 #include "resolver_transport.hpp"
 
 namespace pants::dns::detail {
@@ -86,14 +89,17 @@ public:
     /// said so), or DNS_NETWORKERROR with the socket's error.
     using Done = std::function<void(Status, Result<Message>)>;
 
-    /// `query`: the message; with `fresh_ids` each try gets a new random id
-    /// written over the first two bytes. `tcp`: every try over TCP.
-    /// `without_edns`: the same query without its OPT record, sent instead
-    /// from the first server that answers FORMERR without one (RFC 6891 7);
-    /// empty: no such fallback.
-    Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int attempts, Engine::Duration timeout,
-           std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
-           bool tcp = false, std::vector<std::uint8_t> without_edns = {});
+    /// `servers`: asked in this order, starting at `rotate_by` (modulo
+    /// their number). `query`: the message; with `fresh_ids` each try gets
+    /// a new random id written over the first two bytes. `tcp`: every try
+    /// over TCP. `edns_opt_size`: the size of the OPT record (without
+    /// options) that ends `query` as its only additional record; the first
+    /// server that answers FORMERR without one gets the query again without
+    /// it, and so do the servers after it (RFC 6891 7). 0: no such fallback.
+    Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
+           std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
+           std::optional<Question> question, bool fresh_ids, Done done, bool tcp = false,
+           std::size_t edns_opt_size = 0);
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
     ~Lookup() { deferred_.cancel(); }
@@ -103,15 +109,23 @@ public:
     /// True once every server has answered with a failure (SERVFAIL,
     /// REFUSED, NOTIMP) and none is left to ask.
     bool every_server_failed() const noexcept;
+    /// The question asked, if the message has one.
+    const std::optional<Question>& question() const noexcept { return question_; }
 
 private:
     void next_try();
     void on_outcome(std::size_t server, Result<Message> outcome);
     void settle(Status status, Result<Message> reply);
 
+    struct Server {
+        Address address;
+        bool given_up = false;  // refused or failed: not asked again
+    };
+
     Engine& engine_;
     UdpPool& pool_;
-    std::vector<Address> servers_;
+    TrySchedule& schedule_;
+    std::vector<Server> servers_;
     int attempts_;
     Engine::Duration timeout_;
     std::vector<std::uint8_t> query_;
@@ -119,9 +133,8 @@ private:
     bool fresh_ids_;
     Done done_;
     bool tcp_;
-    std::vector<std::uint8_t> without_edns_;
-    std::unique_ptr<Exchange> exchange_;
-    std::vector<bool> given_up_;  // servers that refused or failed: not asked again
+    std::size_t edns_opt_size_;
+    std::optional<Exchange> exchange_;
     std::size_t slot_ = 0;        // position in the attempts × servers schedule
     std::optional<Message> failure_;  // last SERVFAIL/REFUSED/NOTIMP reply
     std::error_code malformed_;       // a try got only malformed replies (why)
@@ -131,18 +144,39 @@ private:
     Timer deferred_;  // an outcome known at once, reported on the next turn
 };
 
+/// Who hears a query's answer: a function of the Answer, or the public
+/// QueryCallback itself, so that Resolver::query needs no wrapper (and no
+/// allocation for one) between the two.
+class AnswerRecipient {
+public:
+    /// Nobody yet (calling it is an error).
+    AnswerRecipient() = default;
+    template <class F>
+        requires(!std::is_same_v<std::decay_t<F>, AnswerRecipient> && std::is_invocable_v<F&, Answer>)
+    AnswerRecipient(F&& f) : to_answer_(std::forward<F>(f)) {}
+    AnswerRecipient(Resolver::QueryCallback f) : to_query_(std::move(f)) {}
+
+    void operator()(Answer answer) {
+        if (to_query_) return to_query_(answer.status, std::move(answer.cname), answer.ttl, std::move(answer.rdata));
+        to_answer_(std::move(answer));
+    }
+
+private:
+    std::function<void(Answer)> to_answer_;
+    Resolver::QueryCallback to_query_;
+};
+
 class ResolverCore : public std::enable_shared_from_this<ResolverCore> {
 public:
-    using AnswerFn = std::function<void(Answer)>;
 
     ResolverCore(Engine& engine, Config config, HostsLookup hosts);
     ~ResolverCore();
 
     /// Hosts file, localhost names, then search list, then lookup() per
     /// candidate; the whole bounded by options.timeout.
-    void query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerFn done);
+    void query(std::string_view name, std::uint16_t type, const QueryOptions& options, AnswerRecipient done);
     /// One absolute name: cache, then a Lookup shared with identical queries.
-    void lookup(const std::string& fqdn, std::uint16_t type, const QueryOptions& options, AnswerFn done);
+    void lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options, AnswerRecipient done);
     /// A raw message to the first server.
     void send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
                       Resolver::MessageCallback done);
@@ -153,20 +187,22 @@ public:
     Engine& engine;
     Config config;
     Cache cache;
-    UdpPool udp_pool;  // before the lookups: they release into it as they go
+    // Both before the lookups: their tries release into the pool and leave
+    // the schedule as they go.
+    TrySchedule schedule;
+    UdpPool udp_pool;
 
 private:
+    // One per lookup in flight, in pending_ under its cache key (with
+    // "/tcp" appended for a lookup forced onto TCP).
     struct Pending {
-        std::unique_ptr<Lookup> lookup;
-        std::string fqdn;
-        std::uint16_t type = 0;
-        std::uint16_t klass = IN;
-        std::string cache_key;
+        std::unique_ptr<Lookup> lookup;  // its question is the name and type asked
+        bool tcp = false;
         bool store = false;  // a waiter wants the answer cached
-        std::vector<AnswerFn> waiters;
+        AnswerRecipient first;      // the waiter that started it
+        std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
     void settled(const std::string& key, Status status, Result<Message> reply);
-    std::vector<Address> server_order();
 
     HostsLookup hosts_;
     std::unordered_map<std::string, Pending> pending_;

@@ -27,12 +27,12 @@ bool server_unreachable(std::error_code error) {
 }
 }  // namespace
 
-Lookup::Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int attempts, Engine::Duration timeout,
-               std::vector<std::uint8_t> query, std::optional<Question> question, bool fresh_ids, Done done,
-               bool tcp, std::vector<std::uint8_t> without_edns)
+Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
+               std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
+               std::optional<Question> question, bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
     : engine_(engine),
       pool_(pool),
-      servers_(std::move(servers)),
+      schedule_(schedule),
       attempts_(attempts),
       timeout_(timeout),
       query_(std::move(query)),
@@ -40,13 +40,16 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, std::vector<Address> servers, int 
       fresh_ids_(fresh_ids),
       done_(std::move(done)),
       tcp_(tcp),
-      without_edns_(std::move(without_edns)),
-      given_up_(servers_.size(), false) {}
+      edns_opt_size_(edns_opt_size) {
+    servers_.reserve(servers.size());
+    for (std::size_t i = 0; i < servers.size(); ++i)
+        servers_.push_back(Server{servers[(i + rotate_by) % servers.size()]});
+}
 
 void Lookup::start() { next_try(); }
 
 bool Lookup::every_server_failed() const noexcept {
-    return !given_up_.empty() && std::all_of(given_up_.begin(), given_up_.end(), [](bool b) { return b; });
+    return !servers_.empty() && std::all_of(servers_.begin(), servers_.end(), [](const Server& s) { return s.given_up; });
 }
 
 void Lookup::next_try() {
@@ -56,7 +59,7 @@ void Lookup::next_try() {
     const std::size_t slots = servers_.size() * std::size_t(attempts_);
     while (slot_ < slots) {
         const std::size_t server = slot_++ % servers_.size();
-        if (given_up_[server]) continue;
+        if (servers_[server].given_up) continue;
         std::uint16_t id;
         if (fresh_ids_) {
             // RFC 5452 9.2: a new unpredictable id for every packet sent.
@@ -66,11 +69,9 @@ void Lookup::next_try() {
         } else {
             id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         }
-        exchange_ = std::make_unique<Exchange>(engine_, pool_, servers_[server], query_, Expected{id, question_ ? &*question_ : nullptr}, timeout_,
-                                               [this, server](Result<Message> outcome) {
-                                                   on_outcome(server, std::move(outcome));
-                                               },
-                                               tcp_);
+        exchange_.emplace(engine_, pool_, schedule_, servers_[server].address, query_,
+                          Expected{id, question_ ? &*question_ : nullptr}, timeout_,
+                          [this, server](Result<Message> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
         return;
     }
     // Out of tries: the last server failure if one replied; else what went
@@ -104,11 +105,13 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
         }
         return next_try();
     }
-    if (outcome->rcode == DNS_FORMATERROR && !outcome->edns && !without_edns_.empty()) {
+    if (outcome->rcode == DNS_FORMATERROR && !outcome->edns && edns_opt_size_ != 0) {
         // RFC 6891 7: a server that does not know EDNS answers a query with
         // an OPT record FORMERR (and without OPT). Ask it again without one;
-        // the servers after it get the plain query too.
-        query_ = std::exchange(without_edns_, {});
+        // the servers after it get the plain query too. The OPT record is
+        // the query's last and only additional record: cut it, ARCOUNT 0.
+        query_.resize(query_.size() - std::exchange(edns_opt_size_, 0));
+        query_[10] = query_[11] = 0;
         --slot_;  // the same server, not another try used up
         return next_try();
     }
@@ -119,7 +122,7 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
             // This server cannot help (RFC 1035 7.3 says try another);
             // do not ask it again in later rounds.
             failure_ = std::move(*outcome);
-            given_up_[server] = true;
+            servers_[server].given_up = true;
             return next_try();
         default:
             return settle(status_of_rcode(outcome->rcode), std::move(outcome));

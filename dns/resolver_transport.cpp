@@ -11,6 +11,17 @@
 
 namespace pants::dns::detail {
 
+bool equals_decoded_name(std::string_view decoded, std::string_view other) {
+    if (decoded == other) return true;  // a reply echoing our question byte for byte
+    if (decoded.size() == other.size()) {
+        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+        std::size_t i = 0;
+        while (i < decoded.size() && lower(decoded[i]) == lower(other[i])) ++i;
+        if (i == decoded.size()) return true;
+    }
+    return name_equal(decoded, other);
+}
+
 bool reply_matches(const Message& reply, const Expected& expected) {
     if (!reply.qr || reply.id != expected.id) return false;
     if (!expected.question) return true;
@@ -23,7 +34,7 @@ bool reply_matches(const Message& reply, const Expected& expected) {
     if (reply.questions.size() != 1) return false;
     const Question& q = reply.questions.front();
     return q.type == expected.question->type && q.klass == expected.question->klass &&
-           name_equal(q.name, expected.question->name);
+           equals_decoded_name(q.name, expected.question->name);
 }
 
 std::uint16_t random_id() {
@@ -56,16 +67,18 @@ struct Exchange::TcpLink {
     Exchange* owner = nullptr;  // null once the Exchange is gone
 };
 
-Exchange::Exchange(Engine& engine, UdpPool& pool, const Address& server, std::span<const std::uint8_t> query,
-                   Expected expected, Engine::Duration timeout, Done done, bool tcp)
+Exchange::Exchange(Engine& engine, UdpPool& pool, TrySchedule& schedule, const Address& server,
+                   std::span<const std::uint8_t> query, Expected expected, Engine::Duration timeout, Done done, bool tcp)
     : engine_(engine),
       pool_(pool),
+      schedule_(schedule),
       server_(server),
       query_(query),
       expected_(expected),
       timeout_(timeout),
-      done_(std::move(done)) {
-    arm_timeout();
+      done_(std::move(done)),
+      outcome_(unexpected(make_error_code(DNS_TIMEOUT))) {
+    schedule_.arm(*this, timeout_);
     if (tcp) {
         start_tcp();
         return;
@@ -78,22 +91,17 @@ Exchange::Exchange(Engine& engine, UdpPool& pool, const Address& server, std::sp
 }
 
 Exchange::~Exchange() {
-    release_udp();
-    timeout_timer_.cancel();
-    finish_timer_.cancel();
+    release_udp();  // the schedule forgets us in ~Entry
     if (tcp_) {
         tcp_->owner = nullptr;
         tcp_->stream.close();  // resumes the coroutine, which then ends
     }
 }
 
-void Exchange::arm_timeout() {
-    timeout_timer_.cancel();
-    timeout_timer_ = engine_.defer(timeout_, [this] {
-        // Only garbage came: say why it was rejected (a WireError), not
-        // that nothing came.
-        finish(unexpected(malformed_ ? malformed_ : make_error_code(DNS_TIMEOUT)));
-    });
+void Exchange::on_deadline() {
+    // Only garbage came: say why it was rejected (a WireError), not that
+    // nothing came.
+    finish(unexpected(malformed_ ? malformed_ : make_error_code(DNS_TIMEOUT)));
 }
 
 void Exchange::release_udp() noexcept {
@@ -133,7 +141,7 @@ void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
 
 void Exchange::start_tcp() {
     release_udp();
-    arm_timeout();  // the TCP exchange gets a full timeout of its own
+    schedule_.arm(*this, timeout_);  // the TCP exchange gets a full timeout of its own
     tcp_ = std::make_shared<TcpLink>(engine_);
     tcp_->owner = this;
     // RFC 1035 4.2.2: over TCP each message is preceded by its length.
@@ -182,14 +190,17 @@ Task<> Exchange::tcp_exchange(TcpLink& link, const Address& server, std::string 
 void Exchange::finish(Result<Message> outcome) {
     if (finished_) return;
     finished_ = true;
-    timeout_timer_.cancel();
+    schedule_.disarm(*this);
     release_udp();  // later datagrams are nothing to us
     // Report on a later turn: whoever owns this Exchange may destroy it
     // from `done`, and must not do so under a socket's own callback.
-    finish_timer_ = engine_.callback([this, outcome = std::move(outcome)]() mutable {
-        Done done = std::move(done_);
-        done(std::move(outcome));
-    });
+    outcome_ = std::move(outcome);
+    schedule_.report_later(*this);
+}
+
+void Exchange::on_report() {
+    Done done = std::move(done_);
+    done(std::move(outcome_));  // may destroy this: touch nothing after
 }
 
 }  // namespace pants::dns::detail

@@ -28,6 +28,7 @@
 #include <pants/task.hpp>
 #include <pants/timer.hpp>
 
+#include "resolver_schedule.hpp"
 #include "resolver_udp_pool.hpp"
 
 namespace pants::dns::detail {
@@ -40,6 +41,12 @@ struct Expected {
     const Question* question = nullptr;
 };
 
+/// name_equal(decoded, other) where `decoded` came out of decode(), so is
+/// a valid name: the same text but for ASCII case is then the same valid
+/// name, known without parsing either (the common case: a reply echoes
+/// our question); other texts go to name_equal.
+bool equals_decoded_name(std::string_view decoded, std::string_view other);
+
 /// True when `reply` answers the query described by `expected`: a response
 /// (QR set) with the same id and the same question (name compared
 /// case-insensitively, RFC 4343). An error reply with no question section
@@ -50,7 +57,7 @@ bool reply_matches(const Message& reply, const Expected& expected);
 /// one getrandom() per 128 ids).
 std::uint16_t random_id();
 
-class Exchange final : private UdpPool::Client {
+class Exchange final : private UdpPool::Client, private TrySchedule::Entry {
 public:
     /// The accepted reply, or an error: DNS_TIMEOUT when nothing valid came
     /// in time; a WireError (pants.dns.wire) when only malformed replies came
@@ -61,8 +68,10 @@ public:
     /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
     /// `query` is the Lookup's, which outlives this try and does not change
     /// until it has finished: not copied.
-    Exchange(Engine& engine, UdpPool& pool, const Address& server, std::span<const std::uint8_t> query, Expected expected,
-             Engine::Duration timeout, Done done, bool tcp = false);
+    /// The timeout and the later-turn report go through `schedule`.
+    Exchange(Engine& engine, UdpPool& pool, TrySchedule& schedule, const Address& server,
+             std::span<const std::uint8_t> query, Expected expected, Engine::Duration timeout, Done done,
+             bool tcp = false);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
     ~Exchange();
@@ -78,16 +87,19 @@ private:
     void on_udp_oversized() override;
     void on_udp_error(std::error_code error) override;
     void release_udp() noexcept;
+    // TrySchedule::Entry.
+    void on_deadline() override;
+    void on_report() override;
 
     void on_reply_bytes(std::string_view data, bool from_tcp);
     void start_tcp();
     void finish(Result<Message> outcome);
-    void arm_timeout();
     static Task<> run_tcp(std::shared_ptr<TcpLink> link, Address server, std::string framed);
     static Task<> tcp_exchange(TcpLink& link, const Address& server, std::string framed);
 
     Engine& engine_;
     UdpPool& pool_;
+    TrySchedule& schedule_;
     Address server_;
     std::span<const std::uint8_t> query_;
     Expected expected_;
@@ -95,8 +107,7 @@ private:
     Done done_;
     UdpPool::Port* port_ = nullptr;  // while registered for UDP replies
     std::shared_ptr<TcpLink> tcp_;
-    Timer timeout_timer_;
-    Timer finish_timer_;
+    Result<Message> outcome_;  // once finished, until reported
     std::error_code malformed_;  // why the last undecodable reply was rejected
     bool finished_ = false;
 };

@@ -2,7 +2,10 @@
 #include "resolver_udp_pool.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <random>
+
+#include <sys/socket.h>
 
 #include <pants/datagram.hpp>
 
@@ -32,6 +35,23 @@ public:
 
     void send(std::span<const std::uint8_t> query, Client& client) {
         waiting_.push_back(Waiting{id_of(query), &client});
+        // Nothing queued before it: straight out with send(2), as the
+        // epoll backend does anyway. On io_uring a queued sendmsg's
+        // completion ends the loop's wait at once, costing a turn (an
+        // io_uring_enter) of its own per query when replies trickle in one
+        // at a time, as from a forwarding server (issue 14: 1.9 turns per
+        // query, 1.0 this way).
+        if (pending_writes() == 0 && !deferred_error_) {
+            const ssize_t sent = ::send(fd(), query.data(), query.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (sent == ssize_t(query.size())) return;
+            // EAGAIN and the like: the queue waits for room. Any other
+            // error (a pending ICMP report, ECONNREFUSED, is handed to the
+            // first call that looks) is reported from the queued send's
+            // callback, to every query on this socket, as a receive
+            // would have: never from inside this call.
+            if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOBUFS)
+                deferred_error_ = std::error_code(errno, std::system_category());
+        }
         sends_.push_back(&client);
         write(std::string_view(reinterpret_cast<const char*>(query.data()), query.size()));
     }
@@ -77,11 +97,16 @@ public:
             sends_.erase(sends_.begin(), sends_.begin() + std::ptrdiff_t(index) + 1);
             pool_.retire(*this);  // a socket that cannot send serves nobody well
             if (client && holds(*client)) client->on_udp_error(error);
+            if (auto earlier = std::exchange(deferred_error_, {})) fail(earlier);
             return;
         }
+        deferred_error_ = {};
         fail(error);
     }
-    void on_write() override { sends_.clear(); }  // every datagram went out
+    void on_write() override {
+        sends_.clear();  // every datagram went out
+        if (auto earlier = std::exchange(deferred_error_, {})) fail(earlier);
+    }
     void on_error(std::error_code error) override { fail(error); }  // the socket broke
 
 private:
@@ -107,6 +132,7 @@ private:
     Address server_;
     std::vector<Waiting> waiting_;
     std::deque<Client*> sends_;  // queued datagrams' clients, oldest first (null: gone)
+    std::error_code deferred_error_;  // from a direct send, reported once the queue drains
 };
 
 UdpPool::UdpPool(Engine& engine) : engine_(engine) {}

@@ -18,6 +18,11 @@
 // second without queries), which bounds what an attacker gains by finding
 // one (the SAD DNS side channel).
 //
+// A query goes out with send(2) at once when nothing waits in the socket's
+// queue (an io_uring sendmsg's completion would wake the loop for a turn
+// of its own); the queue takes over when the socket has no room, and a
+// send error is reported from the queue's callback, never from send().
+//
 // Replies are matched as before: connect() makes the kernel drop datagrams
 // from other sources (and the source is checked again), the id picks the
 // waiting query, which checks the question (resolver_transport.cpp).

@@ -61,8 +61,7 @@ WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
 WireError WireReader::name(std::string& out) {
     // A name has at most 127 labels; more hops than that cannot be a name.
     constexpr int max_hops = 127;
-    std::string text;
-    text.reserve(64);  // most names: one allocation, not one per doubling
+    std::string text;  // reserved at the first label: the root name "." stays in the string itself
     std::size_t p = pos_;
     std::size_t limit = end_;    // inline labels stay inside this reader
     std::size_t lowest = pos_;   // lowest offset visited
@@ -90,6 +89,7 @@ WireError WireReader::name(std::string& out) {
         if (wire_length > 255) return WireError::name_too_long;
         if (len == 0) break;
         if (limit - p - 1 < len) return WireError::truncated;
+        if (text.empty()) text.reserve(64);  // most names: one allocation, not one per doubling
         append_escaped_label(text, msg_.subspan(p + 1, len));
         text.push_back('.');
         p += 1u + len;

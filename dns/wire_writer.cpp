@@ -3,19 +3,10 @@
 #include <pants/dns/detail/wire_writer.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace pants::dns::detail {
-
-void WireWriter::u16(std::uint16_t v) {
-    buf_.push_back(static_cast<std::uint8_t>(v >> 8));
-    buf_.push_back(static_cast<std::uint8_t>(v));
-}
-
-void WireWriter::u32(std::uint32_t v) {
-    u16(static_cast<std::uint16_t>(v >> 16));
-    u16(static_cast<std::uint16_t>(v));
-}
 
 void WireWriter::patch_u16(std::size_t at, std::uint16_t v) {
     buf_.at(at) = static_cast<std::uint8_t>(v >> 8);
@@ -116,14 +107,14 @@ WireError name_to_wire(std::string_view text, WireName& out) {
 
 namespace {
 // Bytes dig prints as themselves: printable ASCII other than the specials.
-bool plain(std::uint8_t c) {
-    switch (c) {
-    case '"': case '(': case ')': case '.': case ';': case '\\': case '@': case '$':
-        return false;
-    default:
-        return c > 0x20 && c < 0x7F;
-    }
-}
+// A table: every byte of every decoded name passes through here.
+constexpr std::array<bool, 256> kPlain = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0x21; c < 0x7F; ++c) table[std::size_t(c)] = true;
+    for (const char c : {'"', '(', ')', '.', ';', '\\', '@', '$'}) table[std::uint8_t(c)] = false;
+    return table;
+}();
+bool plain(std::uint8_t c) { return kPlain[c]; }
 }  // namespace
 
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label) {

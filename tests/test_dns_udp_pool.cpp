@@ -6,10 +6,16 @@
 
 #include <pants/pants.hpp>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -106,9 +112,17 @@ TEST_CASE("queries share sockets, yet their source ports vary and each socket is
     std::map<std::uint16_t, int> per_port;
     for (const auto& q : server.queries) ++per_port[q.from.port()];
     // At most 32 queries per socket: at least 20 different source ports,
-    // and no port carried more than its share.
-    CHECK(per_port.size() >= std::size_t(count / 32));
-    for (const auto& [port, n] : per_port) CHECK(n <= 32);
+    // and no port carried more than its share. The kernel picks each new
+    // socket's port at random and a closed one is free again, so now and
+    // then (a few runs in a hundred) two sockets in turn get the same
+    // port: one port may carry two sockets' share, never more.
+    CHECK(per_port.size() >= std::size_t(count / 32) - 1);
+    int shared = 0;
+    for (const auto& [port, n] : per_port) {
+        CHECK(n <= 2 * 32);
+        if (n > 32) ++shared;
+    }
+    CHECK(shared <= 1);
     // Sharing is real: fewer sockets than queries (one each was the old cost).
     CHECK(per_port.size() < std::size_t(count / 4));
 }
@@ -195,4 +209,92 @@ TEST_CASE("no socket is left open: idle sockets close, and so do all of them wit
     }
     // Destroyed while its sockets were open: they close (on a later turn).
     REQUIRE(engine.run_until([&] { return open_fds() == before; }, 5000ms));
+}
+
+// Sent at once with send(2) (issue 14), a query can be the first to hear
+// of an earlier datagram's ICMP port-unreachable: that refusal must still
+// end every query on the socket early, and its own datagram still go out.
+TEST_CASE("queries to a port nobody listens on all end early, refused, many to a socket") {
+    // A loopback port that was free a moment ago and has nobody now.
+    const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(probe >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    ::close(probe);
+    const Address nobody = Address::loopback_v4(ntohs(sin.sin_port));
+
+    pants::Engine engine;
+    auto o = options(nobody);
+    o.timeout = 5000ms;
+    dns::Resolver resolver(o, engine);
+    // 24 queries in one turn over the pool's few sockets: most sockets
+    // carry several, sent while earlier ones' refusals are pending.
+    const int count = 24;
+    std::vector<dns::Status> statuses;
+    for (int i = 0; i < count; ++i)
+        resolver.query("r" + std::to_string(i) + ".pool.test.", dns::A,
+                       [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) { statuses.push_back(s); });
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(engine.run_until([&] { return int(statuses.size()) == count; }, 10000ms));
+    // Refused (reported as a timeout, the server could not be reached),
+    // long before the 5 s timeout.
+    CHECK(std::chrono::steady_clock::now() - start < 2500ms);
+    for (dns::Status s : statuses) CHECK(s == dns::DNS_TIMEOUT);
+}
+
+// Replies that arrive together are reported together, from one engine
+// callback (dns/resolver_schedule.*): a callback that throws must not cost
+// the others their answers.
+TEST_CASE("a query callback that throws goes to the error handler; the replies that came with it are still answered") {
+    pants::Engine engine;
+    std::vector<std::string> errors;
+    engine.set_error_handler([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            errors.push_back(x.what());
+        }
+    });
+    Server server(engine);
+    server.answer_at_once = false;
+    dns::Resolver resolver(options(server.address), engine);
+    const int count = 8;
+    std::vector<int> calls(count, 0);
+    int answered = 0;
+    for (int i = 0; i < count; ++i)
+        resolver.query("t" + std::to_string(i) + ".pool.test.", dns::A,
+                       [&, i](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) {
+                           ++calls[std::size_t(i)];
+                           if (s == dns::DNS_OK) ++answered;
+                           if (answered == 1 || answered == 5) throw std::runtime_error("from callback " + std::to_string(i));
+                       });
+    REQUIRE(engine.run_until([&] { return server.queries.size() == std::size_t(count); }, 10000ms));
+    // Every reply in one go: they arrive (and are reported) together.
+    for (const auto& q : server.queries) server.write(bytes_of(reply_to(q.message, {10, 0, 0, 7})), q.from);
+    REQUIRE(engine.run_until([&] { return answered == count; }, 10000ms));
+    for (int n : calls) CHECK(n == 1);
+    CHECK(errors.size() == 2);
+}
+
+// A lookup's pending entry is made before its query is encoded (one hash
+// of the key for both): a name that cannot be encoded must leave none
+// behind, or the same name asked again would wait on it for ever.
+TEST_CASE("a name that cannot be encoded answers FORMERR every time it is asked, and nothing waits on it") {
+    pants::Engine engine;
+    Server server(engine);
+    dns::Resolver resolver(options(server.address), engine);
+    const std::string too_long = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                                 std::string(63, 'd') + ".";  // 256 bytes on the wire: over RFC 1035's 255
+    for (int round = 0; round < 2; ++round) {
+        std::optional<dns::Status> got;
+        resolver.query(too_long, dns::A,
+                       [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) { got = s; });
+        REQUIRE(engine.run_until([&] { return got.has_value(); }, 5000ms));
+        CHECK(*got == dns::DNS_FORMATERROR);
+    }
+    CHECK(server.queries.empty());
 }

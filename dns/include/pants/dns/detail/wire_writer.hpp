@@ -23,8 +23,15 @@ class WireWriter {
 public:
     void reserve(std::size_t n) { buf_.reserve(n); }
     void u8(std::uint8_t v) { buf_.push_back(v); }
-    void u16(std::uint16_t v);
-    void u32(std::uint32_t v);
+    // Inline: a query is mostly 16-bit fields.
+    void u16(std::uint16_t v) {
+        buf_.push_back(static_cast<std::uint8_t>(v >> 8));
+        buf_.push_back(static_cast<std::uint8_t>(v));
+    }
+    void u32(std::uint32_t v) {
+        u16(static_cast<std::uint16_t>(v >> 16));
+        u16(static_cast<std::uint16_t>(v));
+    }
     void bytes(std::span<const std::uint8_t> b) { buf_.insert(buf_.end(), b.begin(), b.end()); }
     /// Overwrites two bytes already written (counts, RDLENGTH).
     void patch_u16(std::size_t at, std::uint16_t v);
