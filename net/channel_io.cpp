@@ -72,7 +72,7 @@ void ChannelIo::close() {
 
 void ChannelIo::abandon() {
     forget_owner();
-    if (auto f = std::move(on_finished)) f();
+    leave_list();
     if (detached_) {
         delete this;
         return;
@@ -110,7 +110,7 @@ void ChannelIo::notify_closed() {
     writers.resume_all(close_error());
     if (has_late_report_ && has_owner()) call([&] { report(late_report_, error); });
     if (has_owner()) call([&] { report_closed(); });
-    if (auto f = std::move(on_finished)) f();
+    leave_list();
     set_phase(Phase::closed);
     if (!has_owner() && readers.empty() && writers.empty()) delete this;
 }

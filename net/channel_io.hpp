@@ -19,9 +19,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <system_error>
 
+#include <pants/detail/channel_list.hpp>
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/net_error.hpp>
@@ -40,12 +40,15 @@ public:
     Engine& engine;
     Backend& backend;
     int fd = -1;
+    bool list_owns_owner = false;  // see ChannelList::add (here: it packs beside fd)
     std::error_code error;  // why it closed, if it failed
     WaitList readers{engine};
     WaitList writers{engine};
     /// Called after on_close, or when the owner is destroyed (a Server
     /// forgets its connection here).
-    std::function<void()> on_finished;
+    /// The list that keeps this channel (a Server's connections), told
+    /// once when the channel finishes.
+    ChannelLink link;
 
     Phase phase() const noexcept { return phase_; }
     /// end() or close() was called, or it failed (or its engine is gone).
@@ -114,6 +117,10 @@ protected:
 
 private:
     void notify_closed();
+    /// Tells the list that keeps this channel, once.
+    void leave_list() noexcept {
+        if (link.list) link.list->channel_finished(*this);
+    }
 
     Phase phase_ = Phase::idle;
     bool finish_scheduled_ = false;

@@ -17,7 +17,10 @@
 // A datagram longer than buffer_size (or, in callback mode, than the
 // provided buffer) is reported as message_size, never cut.
 // Sending is a FIFO of datagrams, each with its destination, one sendmsg in
-// flight at a time so that order is kept whatever the backend does. A send
+// flight at a time so that order is kept whatever the backend does. On a
+// UDP socket, datagrams at the front of the FIFO of one size to one
+// destination go as one sendmsg with a UDP_SEGMENT control message (GSO:
+// the kernel cuts them apart again, in order; see datagram_output.cpp). A send
 // that fails is that datagram's error (on_send_error with its destination);
 // it never ends the channel. The lifecycle is ChannelIo's.
 #pragma once
@@ -28,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <pants/datagram.hpp>
@@ -100,6 +104,9 @@ private:
     static void on_received(Operation& op, const Completion& c);
     static void on_datagram(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
+    std::size_t gso_batch();
+    bool gso_usable();
+    void sent_front(std::error_code ec);
 
     Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
     void take(int socket_fd);
@@ -146,6 +153,11 @@ private:
     std::vector<std::string> spare_;
     iovec send_iov_{};
     msghdr send_msg_{};
+    std::size_t sending_ = 0;  // datagrams at out_'s front in the sendmsg in flight
+    // GSO: the batch's iovecs (made at the first batch) and its UDP_SEGMENT.
+    std::unique_ptr<iovec[]> gso_iov_;
+    alignas(cmsghdr) unsigned char gso_control_[CMSG_SPACE(sizeof(std::uint16_t))]{};
+    enum class Gso : std::uint8_t { unknown, on, off } gso_ = Gso::unknown;
     std::uint64_t next_seq_ = 1;
     std::uint64_t done_seq_ = 0;  // every datagram up to this one is resolved
     std::error_code open_error_;  // why a write() could not open a socket

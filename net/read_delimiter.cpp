@@ -184,7 +184,7 @@ RegexMatch Framer::match() const {
     if (delimiter_.kind() != ReadDelimiter::Kind::regex)
         throw std::logic_error("read_delimiter.match(): the read_delimiter is not a regex");
     if (!current_) throw std::logic_error("read_delimiter.match(): no regex frame is being delivered");
-    return RegexMatch(subject_, ovector_.data(), delimiter_.regex_groups(), delimiter_.regex_program());
+    return RegexMatch(subject_, ovector_.get(), delimiter_.regex_groups(), delimiter_.regex_program());
 }
 
 PackedRecord Framer::record() const {

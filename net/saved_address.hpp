@@ -10,39 +10,62 @@
 #include <netinet/in.h>
 
 #include <cstring>
-#include <memory>
 
 #include <pants/address.hpp>
+
+// 8 bytes of the union must hold the long address's pointer.
+static_assert(sizeof(sockaddr_in6) >= sizeof(void*));
 
 namespace pants::detail {
 
 class SavedAddress {
 public:
-    bool empty() const noexcept { return size_ == 0 && !long_; }
+    SavedAddress() noexcept = default;
+    SavedAddress(const SavedAddress&) = delete;
+    SavedAddress& operator=(const SavedAddress&) = delete;
+    ~SavedAddress() { drop_long(); }
+
+    bool empty() const noexcept { return size_ == 0; }
     void set(const Address& a) {
-        if (a.size() <= sizeof ip_) {
+        if (a.size() <= sizeof(sockaddr_in6)) {
+            drop_long();
             std::memcpy(&ip_, a.data(), a.size());
             size_ = a.size();
-            long_.reset();
         } else {
-            long_ = std::make_unique<Address>(a);
-            size_ = 0;
+            auto* copy = new Address(a);
+            drop_long();
+            std::memcpy(&ip_, &copy, sizeof copy);
+            size_ = kLong;
         }
     }
-    Address get() const noexcept { return long_ ? *long_ : Address::from_sockaddr(data(), size_); }
-    /// Stable while this is not set again (a connect's destination).
+    Address get() const noexcept { return is_long() ? *long_address() : Address::from_sockaddr(data(), size_); }
     const sockaddr* data() const noexcept {
-        return long_ ? long_->data() : reinterpret_cast<const sockaddr*>(&ip_);
+        return is_long() ? long_address()->data() : reinterpret_cast<const sockaddr*>(&ip_);
     }
-    socklen_t size() const noexcept { return long_ ? long_->size() : size_; }
+    socklen_t size() const noexcept { return is_long() ? long_address()->size() : size_; }
 
 private:
+    // An address that does not fit (a Unix socket path) lives on the heap;
+    // ip_'s first bytes then hold the pointer. It is copied in and out
+    // rather than kept as a union member, whose 8-byte alignment would
+    // pad this class from 32 bytes to 40.
+    static constexpr socklen_t kLong = ~socklen_t(0);  // size_ when ip_ holds that pointer
+    bool is_long() const noexcept { return size_ == kLong; }
+    Address* long_address() const noexcept {
+        Address* p;
+        std::memcpy(&p, &ip_, sizeof p);
+        return p;
+    }
+    void drop_long() noexcept {
+        if (is_long()) delete long_address();
+        size_ = 0;
+    }
+
     union {
         sockaddr_in v4;
         sockaddr_in6 v6;
     } ip_{};
-    socklen_t size_ = 0;             // bytes of ip_ in use; 0 when long_ holds it
-    std::unique_ptr<Address> long_;  // one that does not fit in ip_
+    socklen_t size_ = 0;  // bytes of ip_ in use, or kLong
 };
 
 }  // namespace pants::detail

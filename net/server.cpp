@@ -32,7 +32,10 @@ ServerBase::~ServerBase() {
     listen_notice_.cancel();
     drop_listener();
     if (acceptor_) acceptor_->leave(member_);
-    for (auto& [stream, owned] : connections_) stream->io().on_finished = nullptr;
+    // Owned connections die with the server; the others are only let go.
+    connections_.clear([](detail::ChannelIo& io, bool owned) {
+        if (owned) delete &stream_of(io);
+    });
     if (shutdown_)  // coroutines waiting for the shutdown learn the server is gone
         while (detail::Waiter* w = shutdown_->waiters.front())
             shutdown_->waiters.resume_later(*w, make_error_code(NetError::closed));
@@ -136,33 +139,34 @@ Result<Address> ServerBase::local_address() const {
 std::vector<Stream*> ServerBase::connections() const {
     std::vector<Stream*> out;
     out.reserve(connections_.size());
-    for (auto& [stream, owned] : connections_)
-        if (!stream->closing()) out.push_back(stream);
+    for_each_connection([&](Stream& s) { out.push_back(&s); });
     return out;
 }
 
 void ServerBase::own(std::unique_ptr<Stream> stream) {
-    Stream* s = stream.get();
-    connections_.emplace(s, std::move(stream));
+    Stream* s = stream.release();  // freed by Connections::finished(), or with the server
+    connections_.add(s->io(), true);
     if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
-    s->io().on_finished = [this, s] { forget(s); };
     s->io().start_receiving();
 }
 
 void ServerBase::track(Stream& stream) {
-    connections_.emplace(&stream, nullptr);
+    connections_.add(stream.io(), false);
     if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
-    stream.io().on_finished = [this, s = &stream] { forget(s); };
 }
 
-void ServerBase::forget(Stream* stream) noexcept {
-    auto it = connections_.find(stream);
-    if (it == connections_.end()) return;
-    auto owned = std::move(it->second);
-    connections_.erase(it);
+Stream& ServerBase::stream_of(detail::ChannelIo& io) noexcept { return *static_cast<detail::StreamIo&>(io).owner; }
+
+void ServerBase::Connections::finished(detail::ChannelIo& io, bool owns_owner) noexcept {
+    // An abandoned channel has no owner any more; one the server owns is
+    // never abandoned while linked (only the server frees it).
+    server_.forget(owns_owner ? &stream_of(io) : nullptr);
+}
+
+void ServerBase::forget(Stream* owned) noexcept {
+    std::unique_ptr<Stream> free_last(owned);  // after its on_close, and after the bookkeeping
     if (member_) member_->open.store(long(connections_.size()), std::memory_order_relaxed);
     if (shutdown_) maybe_finish_shutdown();
-    // `owned` dies here: the Stream is freed after its on_close.
 }
 
 void ServerBase::close_unowned(int fd) noexcept { ::close(fd); }

@@ -36,7 +36,7 @@ void ServerBase::begin_shutdown(Engine::Duration deadline) {
     shutdown_->finished = false;
     if (listener_) listener_->close();
     // Every connection sends what it has queued, then closes.
-    for (auto& [stream, owned] : connections_) stream->end();
+    for_each_connection([](Stream& s) { s.end(); });
     arm_shutdown_deadline(until);
     maybe_finish_shutdown();
 }
@@ -48,7 +48,8 @@ void ServerBase::arm_shutdown_deadline(Engine::Clock::time_point until) {
     shutdown_->deadline = engine_->defer(left, [this] {
         // What has not finished by now (a peer that never reads) is cut off.
         std::vector<Stream*> left_open;
-        for (auto& [stream, owned] : connections_) left_open.push_back(stream);
+        for (detail::ChannelIo* io = connections_.front(); io; io = detail::ChannelList::next(*io))
+            left_open.push_back(&stream_of(*io));
         for (Stream* s : left_open) s->close();
     });
 }

@@ -31,11 +31,11 @@ StreamIo::Rare& StreamIo::rare() {
 StreamIo::~StreamIo() {
     out_.drop(0, output_pool());  // warm blocks back to the engine's pool
     if (send_) end_send();        // only when the engine went first
-    linger_timer_.cancel();
-    deferred_pump_.cancel();
     if (rare_) {
         rare_->deferred_report.cancel();
         rare_->adopted_start.cancel();
+        rare_->deferred_pump.cancel();
+        rare_->linger_timer.cancel();
     }
 }
 
@@ -120,7 +120,7 @@ void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool an
     update_receive();  // a handshake needs the peer's bytes, whoever reads
     // Bytes that came after the plain-text exchange but before the switch
     // (a STARTTLS peer that did not wait) are the transform's.
-    if (!in_.empty() && pending_consume_ == 0 && lent_tail_.empty()) {
+    if (!in_.empty() && pending_consume_ == 0 && lent_tail_empty()) {
         std::string early(in_.view());
         in_.clear();
         transform_->receive(early);
@@ -153,7 +153,7 @@ bool StreamIo::busy() const noexcept {
 }
 
 void StreamIo::cancel_operations() {
-    linger_timer_.cancel();
+    if (rare_) rare_->linger_timer.cancel();
     if (recv_op_.in_flight) backend.cancel(recv_op_);
     if (send_ && send_->op.in_flight) backend.cancel(send_->op);
     if (rare_ && rare_->connect_op.in_flight) backend.cancel(rare_->connect_op);
@@ -185,7 +185,7 @@ void StreamIo::linger() {
     if (fd < 0 || eof_) return close();
     ::shutdown(fd, SHUT_WR);
     update_receive();
-    linger_timer_ = engine.defer(kLingerLimit, [this] { close(); });
+    rare().linger_timer = engine.defer(kLingerLimit, [this] { close(); });
 }
 
 void StreamIo::report(Report r, std::error_code ec) {
@@ -278,7 +278,7 @@ void StreamIo::resume_reading() {
     update_receive();
     // Frames already buffered go to on_read on a later turn, not inside
     // this call.
-    if (!in_.empty()) deferred_pump_ = engine.callback([this] { pump(); });
+    if (!in_.empty()) rare().deferred_pump = engine.callback([this] { pump(); });
 }
 
 void StreamIo::on_receive(Operation& op, const Completion& c) {
@@ -317,7 +317,9 @@ void StreamIo::take_chunk(std::string_view chunk) {
         if (used == chunk.size() && readers.empty()) return;
         in_.append(chunk.substr(used));
     } else if (pending_consume_ > 0) {
-        lent_tail_.append(chunk);  // a read() result still points into in_: don't move it
+        // A read() result still points into in_: don't move it.
+        if (!lent_tail_) lent_tail_ = std::make_unique<InputBuffer>();
+        lent_tail_->append(chunk);
     } else {
         in_.append(chunk);
     }
@@ -340,6 +342,7 @@ void StreamIo::pump() {
         reclaim_lent();
         if (in_.empty()) return;
         in_.consume(deliver_callbacks(in_.view()));
+        trim_input();
         if (readers.empty()) return;  // else on_read handed over to a coroutine: serve it
     }
 }
@@ -390,10 +393,16 @@ std::size_t StreamIo::deliver_frames(std::string_view buffered) {
 void StreamIo::reclaim_lent() {
     if (pending_consume_ == 0) return;  // nothing lent: nothing to take back
     in_.consume(std::exchange(pending_consume_, 0));
-    if (!lent_tail_.empty()) {
-        in_.append(lent_tail_.view());
-        lent_tail_.clear();
+    if (!lent_tail_empty()) {
+        in_.append(lent_tail_->view());
+        lent_tail_->clear();
+        if (lent_tail_->capacity() > kKeptInputCapacity) lent_tail_.reset();
     }
+    trim_input();
+}
+
+void StreamIo::trim_input() noexcept {
+    if (in_.empty() && in_.capacity() > kKeptInputCapacity) in_.release();
 }
 
 Stream::ReadAwaiter* StreamIo::reader() const noexcept { return static_cast<Stream::ReadAwaiter*>(readers.front()); }
@@ -406,7 +415,7 @@ std::size_t StreamIo::read_limit() const noexcept {
     return limit;
 }
 
-std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_consume_ + lent_tail_.size(); }
+std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_consume_ + (lent_tail_ ? lent_tail_->size() : 0); }
 
 bool StreamIo::try_read(Stream::ReadAwaiter& r) {
     reclaim_lent();
@@ -472,7 +481,7 @@ void StreamIo::check_input() {
     // No delimiter and under the limit: nothing can overflow or pause.
     if (unread() < limit && owner->read_delimiter.get().is_none()) return;
     const std::string_view waiting = in_.view().substr(pending_consume_);
-    if (lent_tail_.empty()) {
+    if (lent_tail_empty()) {
         // Bytes beside a lent frame wait for the next read(): they only pause.
         const ReadDelimiter& delimiter = owner->read_delimiter.get();
         const auto need = delimiter.required_size(waiting);
@@ -485,7 +494,7 @@ void StreamIo::check_input() {
         }
         if (overflow) return fail(make_error_code(NetError::buffer_overflow), Report::overflow);
     }
-    if ((pull_ || !lent_tail_.empty()) && unread() >= limit && !input_paused_) {
+    if ((pull_ || !lent_tail_empty()) && unread() >= limit && !input_paused_) {
         // A coroutine that reads slowly: stop receiving rather than buffer
         // more (the kernel's socket buffer then pushes back on the peer).
         input_paused_ = true;

@@ -41,6 +41,20 @@ public:
     ~StreamIo() override;
 
     bool connected = false;
+
+private:
+    // Declared here to share connected's 8-byte slot (an idle connection's
+    // size is what a server with many connections pays for).
+    bool pull_ = false;  // a coroutine reads: data waits for read()
+    bool delivering_ = false;
+    bool eof_ = false;
+    // Why the receive is not armed: the user paused, the write queue is
+    // above high_water, or unread input reached the read limit.
+    bool user_paused_ = false;
+    bool write_paused_ = false;
+    bool input_paused_ = false;
+
+public:
     /// co_await connect() waits here.
     WaitList& connectors() { return rare().connectors; }
     /// co_await handshake() waits here; the transform resumes them.
@@ -138,7 +152,8 @@ private:
     // The pool's link at the end of a free block leaves a SendState alone.
     static_assert(sizeof(SendState) <= SmallBlockPool::kBlockSize - SmallBlockPool::kLinkSize);
     // What only some streams ever need (connecting, awaiting a connect or
-    // a handshake), made on first use: an accepted connection never does.
+    // a handshake, resuming a paused read, lingering after end()), made on
+    // first use: an idle accepted connection never does.
     struct Rare {
         explicit Rare(StreamIo* s) : connect_op(&StreamIo::on_connected, s), connectors(s->engine), handshakers(s->engine) {
             connect_op.kind = OpKind::connect;
@@ -149,6 +164,8 @@ private:
         WaitList handshakers;
         Timer deferred_report;  // a misused connect()'s error, on a later turn
         Timer adopted_start;    // start_adopted()'s on_connect, on a later turn
+        Timer deferred_pump;    // resume_reading()'s delivery, on a later turn
+        Timer linger_timer;     // end()'s wait for the peer to close
     };
     Rare& rare();
 
@@ -174,6 +191,8 @@ private:
     void pump();
     void linger();
     void reclaim_lent();
+    /// Gives back a large input buffer once emptied (see kKeptInputCapacity).
+    void trim_input() noexcept;
     std::size_t read_limit() const noexcept;
     std::size_t unread() const noexcept;
     void check_input();
@@ -201,16 +220,11 @@ private:
 
     // Reading.
     InputBuffer in_;
-    InputBuffer lent_tail_;    // bytes that arrived while a read() result was lent
+    // Bytes that arrived while a read() result was lent (made on first use:
+    // only coroutine readers lend).
+    std::unique_ptr<InputBuffer> lent_tail_;
+    bool lent_tail_empty() const noexcept { return !lent_tail_ || lent_tail_->empty(); }
     std::size_t pending_consume_ = 0;  // the frame a read() still holds a view of
-    bool pull_ = false;          // a coroutine reads: data waits for read()
-    bool delivering_ = false;
-    bool eof_ = false;
-    // Why the receive is not armed: the user paused, the write queue is
-    // above high_water, or unread input reached the read limit.
-    bool user_paused_ = false;
-    bool write_paused_ = false;
-    bool input_paused_ = false;
 
     // Writing.
     OutputQueue out_;
@@ -219,9 +233,11 @@ private:
 
     SavedAddress local_;
     SavedAddress peer_;
-    Timer linger_timer_;
-    Timer deferred_pump_;  // resume_reading()'s delivery, on a later turn
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
+    // An emptied input buffer up to this size is kept for the next
+    // message (no allocation per message); a larger one, left by a burst,
+    // is freed, so an idle connection holds no buffer worth counting.
+    static constexpr std::size_t kKeptInputCapacity = 4096;
 };
 
 }  // namespace pants::detail

@@ -67,6 +67,16 @@ struct Recorder : pants::Client {
 /// The address a test server listens on: loopback, port 0.
 inline pants::Address loopback() { return pants::Address::loopback_v4(0); }
 
+/// True if ::1 can be bound here (a test that needs it REQUIREs it).
+inline bool has_ipv6_loopback() {
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    pants::Address a = pants::Address::loopback_v6(0);
+    const bool ok = ::bind(fd, a.data(), a.size()) == 0;
+    ::close(fd);
+    return ok;
+}
+
 /// A pattern of n bytes that shows misordering and loss.
 inline std::string pattern(std::size_t n, unsigned seed = 1) {
     std::string s(n, '\0');

@@ -89,15 +89,6 @@ void largest_arrives_whole(const Address& where, int family, std::size_t size) {
     CHECK(got[1] == "after");
 }
 
-bool has_ipv6_loopback() {
-    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    Address a = Address::loopback_v6(0);
-    bool ok = ::bind(fd, a.data(), a.size()) == 0;
-    ::close(fd);
-    return ok;
-}
-
 }  // namespace
 
 TEST_CASE("the largest IPv4 UDP datagram arrives whole, in callbacks and in coroutines") {
@@ -105,7 +96,7 @@ TEST_CASE("the largest IPv4 UDP datagram arrives whole, in callbacks and in coro
 }
 
 TEST_CASE("the largest IPv6 UDP datagram arrives whole over loopback, in callbacks and in coroutines") {
-    REQUIRE(has_ipv6_loopback());  // every test machine has ::1 (CI included)
+    REQUIRE(test::has_ipv6_loopback());  // every test machine has ::1 (CI included)
     largest_arrives_whole(Address::loopback_v6(0), AF_INET6, kMaxIpv6);
 }
 

@@ -201,6 +201,24 @@ TEST_CASE("local_address and remote_address still answer inside on_close") {
     CHECK(Leaver::left[0] == expected);
 }
 
+TEST_CASE("a Unix socket's path still answers inside on_close") {
+    // A path is longer than any IP address: it is kept apart (SavedAddress).
+    Engine engine;
+    Leaver::left.clear();
+    TempDir dir("lifecycle-unix");
+    auto path = *Address::unix_path((dir.path / "a-socket-path-longer-than-any-ip-address").string());
+    pants::Server<Leaver> server(engine);
+    REQUIRE(server.listen(path));
+    Recorder c(engine);
+    c.Stream::connect(path);
+    run_until(engine, [&] { return c.connected() && server.connections().size() == 1; });
+    const std::string expected = c.local_address()->to_string() + " -> " + path.to_string();
+    c.close();
+    run_until(engine, [&] { return Leaver::left.size() == 1; });
+    CHECK(Leaver::left[0] == expected);
+    CHECK(Leaver::left[0].find("a-socket-path-longer") != std::string::npos);
+}
+
 TEST_CASE("a byte-count read_delimiter larger than buffer_size is the limit") {
     Engine engine;
     pants::Server<Big> server(engine);

@@ -2,6 +2,7 @@
 // cancellation, Server(handler) and Server::accept.
 #include "net_helpers.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -234,4 +235,38 @@ TEST_CASE("a coroutine echo with more than the high-water mark in flight keeps r
     client.write(data);
     run_until(engine, [&] { return client.got.size() == data.size(); });
     CHECK(client.got == data);
+}
+
+TEST_CASE("a coroutine reader keeps no large input buffer once a burst is read") {
+    // Bytes wait in the stream's input buffer until read() takes them; an
+    // idle connection must not keep what a burst made it grow to.
+    // Measured with glibc's allocator statistics (an ASan build has its own
+    // allocator, where this reads zero and checks nothing more).
+    constexpr int kPeers = 16;
+    constexpr std::size_t kBurst = 256 << 10;
+    Engine engine;
+    std::size_t received = 0;
+    auto reader = [&](pants::Stream& s) -> pants::Task<> {
+        while (auto data = co_await s.read()) received += data->size();
+    };
+    pants::Server server(reader, engine);
+    REQUIRE(server.listen(loopback()));
+    std::vector<RawPeer> peers;
+    for (int i = 0; i < kPeers; ++i) peers.push_back(RawPeer::connect_to(*server.local_address()));
+    run_until(engine, [&] { return server.connections().size() == std::size_t(kPeers); });
+    const std::string burst = pattern(kBurst);
+    const std::size_t before = ::mallinfo2().uordblks;
+    std::vector<std::size_t> sent(kPeers, 0);
+    run_until(engine, [&] {
+        for (int i = 0; i < kPeers; ++i) {
+            if (sent[i] == kBurst) continue;
+            ssize_t n = ::send(peers[i].fd, burst.data() + sent[i], kBurst - sent[i], MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) sent[i] += std::size_t(n);
+        }
+        return received == kPeers * kBurst;
+    });
+    engine.poll(0ms);
+    const long grew = long(::mallinfo2().uordblks) - long(before);
+    MESSAGE("heap per connection after the burst: " << grew / kPeers << " bytes");
+    CHECK(grew / kPeers < 4096);  // 16 KiB and more each while the buffer was kept
 }

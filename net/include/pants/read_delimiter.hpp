@@ -285,7 +285,9 @@ public:
 
     /// Switches to another framing (e.g. from on_read); restarts the search.
     void set_delimiter(ReadDelimiter delimiter) {
-        ovector_.assign(2 * delimiter.regex_groups(), 0);  // once per delimiter, not per frame
+        // Once per delimiter, not per frame; none for a delimiter without groups.
+        const std::size_t slots = 2 * delimiter.regex_groups();
+        ovector_ = slots ? std::make_unique<std::size_t[]>(slots) : nullptr;
         delimiter_ = std::move(delimiter);
         scanned_ = 0;
         forget();
@@ -295,7 +297,7 @@ public:
     /// The next frame in `buffered` (see ReadDelimiter::next). A frame
     /// becomes the current one (match(), record()) until the next call.
     Result<std::optional<Frame>> next(std::string_view buffered) {
-        auto frame = delimiter_.next(buffered, scanned_, ovector_.data());
+        auto frame = delimiter_.next(buffered, scanned_, ovector_.get());
         if (frame && *frame) {
             subject_ = buffered;
             frame_ = **frame;
@@ -331,7 +333,7 @@ private:
     std::string_view subject_;
     Frame frame_{};
     bool current_ = false;
-    std::vector<std::size_t> ovector_;
+    std::unique_ptr<std::size_t[]> ovector_;  // 2 per regex group
 };
 
 }  // namespace pants

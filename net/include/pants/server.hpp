@@ -19,10 +19,10 @@
 #include <memory>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 #include <pants/address.hpp>
+#include <pants/detail/channel_list.hpp>
 #include <pants/detail/waiter.hpp>
 #include <pants/engine.hpp>
 #include <pants/listen_options.hpp>
@@ -107,7 +107,6 @@ protected:
     static void close_unowned(int fd) noexcept;
     /// Registers a connection owned elsewhere (a coroutine handler).
     void track(Stream& stream);
-    void forget(Stream* stream) noexcept;
     /// The new connection's on_connect(), then on_accept(): now, or after
     /// its TLS handshake (set_tls()).
     void announce(Stream& connection);
@@ -128,10 +127,23 @@ private:
     void begin_shutdown(Engine::Duration deadline);
     void arm_shutdown_deadline(Engine::Clock::time_point until);
     void maybe_finish_shutdown();
+    /// A connection finished; `owned`: the one to free, if the server owns it.
+    void forget(Stream* owned) noexcept;
 
     Engine* engine_;
     detail::ListenerIo* listener_ = nullptr;
-    std::unordered_map<Stream*, std::unique_ptr<Stream>> connections_;
+    // The open connections, linked through their I/O state.
+    class Connections final : public detail::ChannelList {
+    public:
+        explicit Connections(ServerBase& server) noexcept : server_(server) {}
+
+    private:
+        void finished(detail::ChannelIo& io, bool owns_owner) noexcept override;
+        ServerBase& server_;
+    };
+    Connections connections_{*this};
+    /// The Stream of a linked channel.
+    static Stream& stream_of(detail::ChannelIo& io) noexcept;
     std::unique_ptr<detail::ServerShutdown> shutdown_;
     SharedAcceptor* acceptor_ = nullptr;
     std::shared_ptr<detail::AcceptorMember> member_;
@@ -166,8 +178,11 @@ public:
     /// connections.
     template <class F>
     void for_each_connection(F&& f) const {
-        for (auto& entry : connections_)
-            if (!entry.first->closing()) f(*entry.first);
+        for (detail::ChannelIo* io = connections_.front(); io;) {
+            Stream& s = stream_of(*io);
+            io = detail::ChannelList::next(*io);  // f may close s
+            if (!s.closing()) f(s);
+        }
     }
 
 private:

@@ -53,6 +53,11 @@ constexpr std::size_t datagram_overhead(const msghdr& msg) noexcept {
 
 /// Base of every in-flight operation. `handler` is called once per
 /// completion; the last one has `more == false`.
+///
+/// Each kind uses only some parameters, so those no kind uses together
+/// share storage (anonymous unions: the names stay, one is live per
+/// kind). A channel embeds its receive operation, so this size is paid
+/// by every idle connection.
 struct Operation {
     using Handler = void (*)(Operation& op, const Completion& c);
 
@@ -64,28 +69,32 @@ struct Operation {
     OpKind kind = OpKind::read;
     bool in_flight = false;   ///< submitted; final completion not yet delivered
     bool cancelling = false;  ///< a cancel was requested
+    bool multishot = false;   ///< poll: stay armed, one completion per wakeup
+    bool polling = false;     // io_uring sendfile: waiting for the socket to take more
     int fd = -1;
+    int file_fd = -1;         ///< sendfile: source
 
     // Parameters, by kind.
-    void* data = nullptr;          ///< read: destination
-    std::size_t size = 0;          ///< read / sendfile: byte count
-    msghdr* msg = nullptr;         ///< send / recvmsg; receive_from: msg_namelen
-                                   ///< = sizeof(sockaddr_storage), no control, one
-                                   ///< iovec of the backend's (the kernel reads the layout)
-    const sockaddr* address = nullptr;  ///< connect
-    socklen_t address_size = 0;
-    int file_fd = -1;              ///< sendfile: source
-    std::uint64_t offset = 0;      ///< sendfile: source offset
-    std::uint32_t poll_events = 0;  ///< poll: POLLIN, POLLOUT, ...
-    bool multishot = false;        ///< poll: stay armed, one completion per wakeup
+    union {
+        void* data = nullptr;         ///< read: destination
+        msghdr* msg;                  ///< send / recvmsg; receive_from: msg_namelen
+                                      ///< = sizeof(sockaddr_storage), no control, one
+                                      ///< iovec of the backend's (the kernel reads the layout)
+        const sockaddr* address;      ///< connect
+        std::uint64_t offset;         ///< sendfile: source offset
+    };
+    union {
+        std::size_t size = 0;         ///< read / sendfile: byte count
+        socklen_t address_size;       ///< connect
+        std::uint32_t poll_events;    ///< poll: POLLIN, POLLOUT, ...
+    };
 
     // Backend bookkeeping: epoll's park lists; io_uring's splice through a
     // pipe for sendfile (bytes sitting in the pipe, bytes already sent).
     Operation* next = nullptr;
-    int pipe_fds[2] = {-1, -1};
-    std::size_t in_pipe = 0;
     std::size_t transferred = 0;
-    bool polling = false;  // io_uring sendfile: waiting for the socket to take more
+    std::size_t in_pipe = 0;
+    int pipe_fds[2] = {-1, -1};
 };
 
 }  // namespace pants::detail
