@@ -22,7 +22,7 @@
  *       the bytes (the skb in the retransmit queue holds the pages), so the
  *       ring must cover about a send buffer's worth: by default BUFS is
  *       4 MiB / SIZE, at least 8 (with 8 buffers of 4 KiB a zc sender stalls
- *       on ACKs at ~20 MiB/s). send uses the same ring, so both
+ *       on delayed ACKs at ~20 MiB/s). send uses the same ring, so both
  *       touch the same memory. Prints one line:
  *         MODE SIZE BYTES WALL_NS CPU_NS ENTERS NOTIFS COPIED
  *       CPU_NS is the sender's user+system time (getrusage RUSAGE_SELF, the
