@@ -180,18 +180,33 @@ std::optional<std::size_t> ReadDelimiter::required_size(std::string_view buffere
     }
 }
 
+void Framer::set_delimiter(ReadDelimiter delimiter) {
+    const bool keeps_frame = delimiter.kind() == ReadDelimiter::Kind::regex || delimiter.packed_format();
+    if (!keeps_frame) {
+        current_.reset();
+    } else {
+        // Once per delimiter, not per frame.
+        if (!current_) current_ = std::make_unique<Current>();
+        const std::size_t slots = 2 * delimiter.regex_groups();
+        current_->ovector = slots ? std::make_unique<std::size_t[]>(slots) : nullptr;
+    }
+    delimiter_ = std::move(delimiter);
+    scanned_ = 0;
+    forget();
+}
+
 RegexMatch Framer::match() const {
     if (delimiter_.kind() != ReadDelimiter::Kind::regex)
         throw std::logic_error("read_delimiter.match(): the read_delimiter is not a regex");
-    if (!current_) throw std::logic_error("read_delimiter.match(): no regex frame is being delivered");
-    return RegexMatch(subject_, ovector_.get(), delimiter_.regex_groups(), delimiter_.regex_program());
+    if (!current_ || !current_->valid) throw std::logic_error("read_delimiter.match(): no regex frame is being delivered");
+    return RegexMatch(current_->subject, current_->ovector.get(), delimiter_.regex_groups(), delimiter_.regex_program());
 }
 
 PackedRecord Framer::record() const {
     const PackedFormat* format = delimiter_.packed_format();
     if (!format) throw std::logic_error("read_delimiter.record(): the read_delimiter is not packed");
-    if (!current_) throw std::logic_error("read_delimiter.record(): no record is being delivered");
-    return PackedRecord(*format, subject_.substr(frame_.offset, frame_.length));
+    if (!current_ || !current_->valid) throw std::logic_error("read_delimiter.record(): no record is being delivered");
+    return PackedRecord(*format, current_->subject.substr(current_->frame.offset, current_->frame.length));
 }
 
 std::string_view RegexMatch::group(std::size_t i) const {

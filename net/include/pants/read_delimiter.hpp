@@ -284,26 +284,18 @@ public:
     explicit Framer(ReadDelimiter delimiter) { set_delimiter(std::move(delimiter)); }
 
     /// Switches to another framing (e.g. from on_read); restarts the search.
-    void set_delimiter(ReadDelimiter delimiter) {
-        // Once per delimiter, not per frame; none for a delimiter without groups.
-        const std::size_t slots = 2 * delimiter.regex_groups();
-        ovector_ = slots ? std::make_unique<std::size_t[]>(slots) : nullptr;
-        delimiter_ = std::move(delimiter);
-        scanned_ = 0;
-        forget();
-    }
+    void set_delimiter(ReadDelimiter delimiter);
     const ReadDelimiter& delimiter() const noexcept { return delimiter_; }
 
     /// The next frame in `buffered` (see ReadDelimiter::next). A frame
     /// becomes the current one (match(), record()) until the next call.
     Result<std::optional<Frame>> next(std::string_view buffered) {
-        auto frame = delimiter_.next(buffered, scanned_, ovector_.get());
-        if (frame && *frame) {
-            subject_ = buffered;
-            frame_ = **frame;
-            current_ = true;
-        } else {
-            current_ = false;
+        if (!current_) return delimiter_.next(buffered, scanned_, nullptr);
+        auto frame = delimiter_.next(buffered, scanned_, current_->ovector.get());
+        current_->valid = frame && *frame;
+        if (current_->valid) {
+            current_->subject = buffered;
+            current_->frame = **frame;
         }
         return frame;
     }
@@ -315,7 +307,9 @@ public:
     /// is current.
     PackedRecord record() const;
     /// Ends the current frame (its bytes are going away).
-    void forget() noexcept { current_ = false; }
+    void forget() noexcept {
+        if (current_) current_->valid = false;
+    }
     /// See ReadDelimiter::required_size.
     std::optional<std::size_t> required_size(std::string_view buffered) const noexcept {
         return delimiter_.required_size(buffered);
@@ -327,13 +321,19 @@ public:
     }
 
 private:
+    // The current frame of a regex or packed delimiter, for match() and
+    // record(): what it was cut from, where, and a regex's group offsets.
+    // Made with such a delimiter; a stream framed otherwise (most) keeps
+    // none, which matters for a server holding many idle connections.
+    struct Current {
+        std::string_view subject;
+        Frame frame{};
+        bool valid = false;
+        std::unique_ptr<std::size_t[]> ovector;  // 2 per regex group
+    };
     ReadDelimiter delimiter_;
     std::size_t scanned_ = 0;
-    // The current frame: what it was cut from, and a regex's group offsets.
-    std::string_view subject_;
-    Frame frame_{};
-    bool current_ = false;
-    std::unique_ptr<std::size_t[]> ovector_;  // 2 per regex group
+    std::unique_ptr<Current> current_;
 };
 
 }  // namespace pants
