@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
-#include <vector>
 
 namespace pants::detail {
 
@@ -28,11 +27,11 @@ constexpr std::uint16_t kDatagramBufferTag = 0x8000;
 class BufferPool {
 public:
     BufferPool(unsigned count, unsigned size)
-        : count_(count), size_(size), memory_(new char[std::size_t(count) * size]) {
+        : count_(count), size_(size), memory_(new char[std::size_t(count) * size]),
+          free_(new std::uint16_t[count]) {
         // Buffer ids share 16 bits with kDatagramBufferTag.
         if (count > kDatagramBufferTag) throw std::invalid_argument("pants: at most 32768 receive buffers");
-        free_.reserve(count);
-        for (unsigned i = count; i-- > 0;) free_.push_back(static_cast<std::uint16_t>(i));
+        for (unsigned i = count; i-- > 0;) free_[free_count_++] = static_cast<std::uint16_t>(i);
     }
 
     unsigned count() const noexcept { return count_; }
@@ -40,20 +39,24 @@ public:
     char* at(std::uint16_t id) const noexcept { return memory_.get() + std::size_t(id) * size_; }
 
     /// Takes a free buffer (epoll only); false when all are lent out.
+    /// Last given, first taken: the buffer most likely still in cache.
     bool take(std::uint16_t& id) noexcept {
-        if (free_.empty()) return false;
-        id = free_.back();
-        free_.pop_back();
+        if (free_count_ == 0) return false;
+        id = free_[--free_count_];
         return true;
     }
-    void give(std::uint16_t id) { free_.push_back(id); }
-    bool exhausted() const noexcept { return free_.empty(); }
+    /// Gives back a buffer take() lent (never one twice: the stack holds count).
+    void give(std::uint16_t id) noexcept { free_[free_count_++] = id; }
+    bool exhausted() const noexcept { return free_count_ == 0; }
 
 private:
     unsigned count_;
     unsigned size_;
     std::unique_ptr<char[]> memory_;
-    std::vector<std::uint16_t> free_;
+    // The free ids, a stack: a fixed array, so that a give is a store
+    // (a vector's push_back checks its capacity every time).
+    std::unique_ptr<std::uint16_t[]> free_;
+    unsigned free_count_ = 0;
 };
 
 }  // namespace pants::detail

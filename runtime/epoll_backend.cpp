@@ -44,37 +44,6 @@ int checked_wait(int n) {
 
 }  // namespace
 
-void EpollBackend::OpQueue::push(Operation& op) noexcept {
-    op.next = nullptr;
-    if (tail)
-        tail->next = &op;
-    else
-        head = &op;
-    tail = &op;
-}
-
-Operation* EpollBackend::OpQueue::pop() noexcept {
-    Operation* op = head;
-    if (op) {
-        head = op->next;
-        if (!head) tail = nullptr;
-        op->next = nullptr;
-    }
-    return op;
-}
-
-bool EpollBackend::OpQueue::remove(Operation& op) noexcept {
-    Operation* prev = nullptr;
-    for (Operation* p = head; p; prev = p, p = p->next) {
-        if (p != &op) continue;
-        (prev ? prev->next : head) = p->next;
-        if (tail == p) tail = prev;
-        p->next = nullptr;
-        return true;
-    }
-    return false;
-}
-
 EpollBackend::EpollBackend(const BackendConfig& config)
     : pool_(config.buffer_count, config.buffer_size) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -108,44 +77,70 @@ bool EpollBackend::is_reader(const Operation& op) noexcept {
 
 void EpollBackend::submit(Operation& op) {
     started(op);
-    op.transferred = 0;
     FdState& s = state(op.fd);
-    if (op.kind == OpKind::poll) op.transferred = 1;  // look at the fd's state first (run_watchers)
-    if (!s.registered) {
-        // Once per fd, for its whole life: both directions, edge-triggered.
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.fd = op.fd;
-        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, op.fd, &ev) < 0 && errno != EEXIST) {
-            // Not pollable (a regular file): the syscall itself never blocks.
-        }
-        s.registered = true;
-        // Edges before this registration were not seen: assume ready.
-        s.readable = s.writable = true;
-        s.hung_up = false;
-    }
+    if (!s.registered) add(op.fd, s);
+    if (op.kind == OpKind::send && try_send_now(op, s)) return;
+    op.transferred = 0;  // connect: not tried yet
     if (op.kind == OpKind::poll) {
+        op.transferred = 1;  // look at the fd's state first (run_watchers)
         s.watchers.push(op);
-        mark_dirty(op.fd);
+        mark_dirty(op.fd, s);
         return;
     }
     const bool reader = is_reader(op);
     (reader ? s.readers : s.writers).push(op);
-    // Tried this turn only if that direction may have room or data; else
-    // its next edge brings it.
+    // Tried after the next wait only if that direction may have room or
+    // data; else its next edge brings it.
     if (reader ? s.readable : s.writable) mark_dirty(op.fd, s);
+}
+
+// Once per fd, for its whole life: both directions, edge-triggered. The
+// generation in the upper half of the data tells a stale event (on_event).
+void EpollBackend::add(int fd, FdState& s) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = std::uint64_t(s.generation) << 32 | std::uint32_t(fd);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+        // Not pollable (a regular file): the syscall itself never blocks.
+    }
+    s.registered = true;
+    // Edges before this registration were not seen: assume ready.
+    s.readable = s.writable = true;
+    s.hung_up = false;
+}
+
+// The send goes now, while the bytes are hot and the socket most likely has
+// room, instead of parking until the next turn's epoll_wait says so (libuv's
+// uv_try_write): the result is delivered by the next run_once(), which then
+// needs no system call of its own. Only when no writer waits ahead of it
+// (order) and the last attempt did not hear EAGAIN (else only an edge helps).
+bool EpollBackend::try_send_now(Operation& op, FdState& s) {
+    if (!s.writable || s.writers.head) return false;
+    const ssize_t r = ::sendmsg(op.fd, op.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        s.writable = false;
+        return false;
+    }
+    finish(op, r < 0 ? -errno : int(r));
+    return true;
+}
+
+void EpollBackend::finish(Operation& op, int result) noexcept {
+    op.transferred = std::uint32_t(result);
+    finished_.push(op);
 }
 
 void EpollBackend::cancel(Operation& op) {
     if (!op.in_flight || op.cancelling) return;
     op.cancelling = true;
+    // Not parked (its result is already in finished_): that result stands.
     FdState& s = state(op.fd);
     if (op.kind == OpKind::poll) {
-        if (s.watchers.remove(op)) cancelled_.push(op);
+        if (s.watchers.remove(op)) finish(op, -ECANCELED);
         forget_if_unused(op.fd);
         return;
     }
-    if ((is_reader(op) ? s.readers : s.writers).remove(op)) cancelled_.push(op);
+    if ((is_reader(op) ? s.readers : s.writers).remove(op)) finish(op, -ECANCELED);
 }
 
 // A descriptor from elsewhere that nothing here uses any more is taken out
@@ -157,6 +152,7 @@ void EpollBackend::forget_if_unused(int fd) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // EBADF if it is closed already: fine
     s.registered = false;
     s.ready = 0;
+    ++s.generation;
 }
 
 void EpollBackend::close(int fd) {
@@ -165,7 +161,7 @@ void EpollBackend::close(int fd) {
         for (OpQueue* q : {&s.readers, &s.writers, &s.watchers})
             while (Operation* op = q->pop()) {
                 op->cancelling = true;
-                cancelled_.push(*op);
+                finish(*op, -ECANCELED);
             }
         if (s.registered) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         s.registered = false;
@@ -173,6 +169,7 @@ void EpollBackend::close(int fd) {
         s.ready = 0;
         s.readable = s.writable = true;  // the number's next socket starts afresh
         s.hung_up = false;
+        ++s.generation;
     }
     ::close(fd);
 }
@@ -183,42 +180,95 @@ void EpollBackend::recycle(std::uint16_t buffer_id) {
         dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
     else
         pool_.give(buffer_id);
-    if (!starved_.empty()) {
-        for (int fd : starved_) mark_dirty(fd);
-        starved_.clear();
-    }
+    if (!starved_.empty()) wake_starved();
+}
+
+void EpollBackend::wake_starved() {
+    for (int fd : starved_) mark_dirty(fd);
+    starved_.clear();
 }
 
 void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
-    const bool busy = !dirty_.empty() || cancelled_.head;
-    if (busy) timeout = std::chrono::nanoseconds::zero();
-    epoll_event events[kMaxEvents];
-    int n = wait(events, kMaxEvents, timeout);
-    for (int i = 0; i < n; ++i) {
-        int fd = events[i].data.fd;
-        if (fd == wake_fd_) {
-            std::uint64_t value;
-            [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
-            continue;
-        }
-        FdState& s = state(fd);
-        const std::uint32_t ev = events[i].events;
-        s.ready |= ev;
-        // Errors and hang-ups wake both directions: each op learns of it.
-        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.readable = true;
-        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.hung_up = true;
-        if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
-        if (s.watchers.head || (s.readable && s.readers.head) || (s.writable && s.writers.head)) mark_dirty(fd, s);
+    if (finished_.head && !skipped_wait_) {
+        // Results already known (sends made in submit(), cancellations)
+        // need no epoll_wait to be delivered: skipping it saves a system
+        // call per echoed message. Every other turn at most, so that a
+        // stream of them never keeps new readiness unseen. Nothing else
+        // runs: parked queues and watchers go on after a wait.
+        skipped_wait_ = true;
+        return deliver_finished();
     }
+    skipped_wait_ = false;
+    if (finished_.head || !dirty_.empty()) timeout = std::chrono::nanoseconds::zero();
+    wait_and_run(timeout);
+}
 
-    while (Operation* op = cancelled_.pop()) dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
+// Apart from run_once so that a turn which skips the wait does not pay for
+// this one's frame (the event array).
+void EpollBackend::wait_and_run(std::chrono::nanoseconds timeout) {
+    epoll_event events[kMaxEvents];
+    const int n = wait(events, kMaxEvents, timeout);
+    // The fds marked before the wait run after the events; those marked by
+    // this turn's handlers wait for the next turn, after the next wait: a
+    // new watcher's first look (poll(2)) must come after the epoll_wait
+    // that reports the fd's state at registration, or it would hear of
+    // the same bytes twice. Both vectors keep their capacity from turn to
+    // turn (a local, not a member: a handler may run a nested turn).
+    std::vector<int> running;
+    if (!dirty_.empty()) running = std::exchange(dirty_, std::move(spare_));
+    if (finished_.head) deliver_finished();
+    // One pass: each fd's parked operations run as its event is read.
+    for (int i = 0; i < n; ++i) on_event(events[i], running);
+    if (running.empty()) return;
+    run_dirty(running);
+    running.clear();
+    if (spare_.capacity() == 0) spare_ = std::move(running);
+}
 
-    // fds marked while these run (a send submitted from a handler) wait
-    // in dirty_ for the next turn. Both vectors keep their capacity from
-    // turn to turn (a local, not a member: a handler may run a nested turn).
-    std::vector<int> running = std::exchange(dirty_, std::move(spare_));
+void EpollBackend::on_event(const epoll_event& event, std::vector<int>& running) {
+    const int fd = int(std::uint32_t(event.data.u64));
+    if (fd == wake_fd_) {
+        std::uint64_t value;
+        [[maybe_unused]] auto r = ::read(wake_fd_, &value, sizeof value);
+        return;
+    }
+    FdState& s = fds_[std::size_t(fd)];
+    // A handler earlier in this batch closed the fd (its number may name a
+    // new socket by now): what epoll said about the old one is moot.
+    if (s.generation != std::uint32_t(event.data.u64 >> 32)) return;
+    const std::uint32_t ev = event.events;
+    // Errors and hang-ups wake both directions: each op learns of it.
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.readable = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.hung_up = true;
+    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
+    if (s.watchers.head) {
+        // Watchers run after this pass (run_watchers), this turn.
+        s.ready |= ev;
+        if (!s.dirty) {
+            s.dirty = true;
+            running.push_back(fd);
+        }
+    }
+    if (s.readable && s.readers.head) {
+        if (s.readers.head->kind == OpKind::receive)
+            receive_stream(fd, *s.readers.head);  // the hot path, without run_queue's steps
+        else
+            run_queue(fd, true);
+    }
+    // Re-fetched: handlers may have grown fds_.
+    if (FdState& w = fds_[std::size_t(fd)]; w.writable && w.writers.head) run_queue(fd, false);
+}
+
+void EpollBackend::deliver_finished() {
+    // This batch: what finishes while it is delivered waits for a later turn.
+    OpQueue batch = std::exchange(finished_, OpQueue{});
+    while (Operation* op = batch.pop()) dispatch(*op, Completion{int(std::uint32_t(op->transferred)), false, nullptr, 0});
+}
+
+void EpollBackend::run_dirty(const std::vector<int>& running) {
     for (int fd : running) {
         FdState& s = state(fd);
+        if (!s.dirty) continue;  // closed since it was marked, or run already
         s.dirty = false;
         if (s.watchers.head)
             run_watchers(fd);
@@ -228,8 +278,6 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         if (FdState& r = state(fd); r.readable && r.readers.head) run_queue(fd, true);
         if (FdState& w = state(fd); w.writable && w.writers.head) run_queue(fd, false);
     }
-    running.clear();
-    if (spare_.capacity() == 0) spare_ = std::move(running);
 }
 
 int EpollBackend::wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout) {
@@ -261,6 +309,7 @@ void EpollBackend::run_queue(int fd, bool readers) {
         bool& ready = readers ? s.readable : s.writable;
         Operation* op = q.head;
         if (!op || !ready) return;
+        if (op->kind == OpKind::receive) return receive_stream(fd, *op);
         Completion c;
         switch (attempt(*op, c)) {
         case Attempt::blocked:
@@ -271,14 +320,51 @@ void EpollBackend::run_queue(int fd, bool readers) {
             return;
         case Attempt::done:
             if (!c.more) q.pop();
-            // A stream read that did not fill the buffer emptied the
-            // socket: the next bytes bring an edge (libuv's partial read).
-            if (op->kind == OpKind::receive && c.more && !s.hung_up && std::size_t(c.result) < pool_.size())
-                ready = false;
             dispatch(*op, c);
             if (c.data) recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
             break;
         }
+    }
+    mark_dirty(fd);  // budget spent: go on next turn
+}
+
+// The hot path, kept in one function: stream bytes from recv() straight to
+// the handler, in a buffer lent for the handler's call.
+void EpollBackend::receive_stream(int fd, Operation& op) {
+    for (int budget = kFairnessBudget; budget > 0; --budget) {
+        std::uint16_t id;
+        if (!pool_.take(id)) {
+            starved_.push_back(fd);  // recycle() marks it when one comes back
+            return;
+        }
+        char* buffer = pool_.at(id);
+        const ssize_t r = ::recv(fd, buffer, pool_.size(), 0);
+        if (r <= 0) {
+            const int err = r < 0 ? errno : 0;
+            pool_.give(id);
+            FdState& s = fds_[std::size_t(fd)];
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                s.readable = false;  // parked until the next edge
+                return;
+            }
+            s.readers.pop();  // the end of the stream, or its error: op is done
+            dispatch(op, Completion{-err, false, nullptr, 0});
+            if (fds_[std::size_t(fd)].readers.head) mark_dirty(fd);  // readers behind it
+            return;
+        }
+        // A read that did not fill the buffer emptied the socket: the next
+        // bytes bring an edge (libuv's partial read). Not after a hang-up:
+        // the end of the stream waits behind the data and brings no edge.
+        if (FdState& s = fds_[std::size_t(fd)]; std::size_t(r) < pool_.size() && !s.hung_up) s.readable = false;
+        dispatch(op, Completion{int(r), true, buffer, id});
+        // The handler has returned: the buffer is ours again (recycle(),
+        // inline).
+        returned();
+        pool_.give(id);
+        if (!starved_.empty()) wake_starved();
+        // Re-fetched: the handler may have grown fds_, cancelled op or closed fd.
+        const FdState& s = fds_[std::size_t(fd)];
+        if (!s.readable || s.readers.head != &op) return;
     }
     mark_dirty(fd);  // budget spent: go on next turn
 }
@@ -312,9 +398,8 @@ void EpollBackend::run_watchers(int fd) {
 EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     int r = 0;
     switch (op.kind) {
-    case OpKind::receive:
     case OpKind::receive_from:
-        return attempt_receive(op, c);
+        return attempt_receive_from(op, c);
     case OpKind::connect:
         return attempt_connect(op, c);
     case OpKind::accept:
@@ -330,8 +415,9 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     case OpKind::recvmsg:
         r = int(::recvmsg(op.fd, op.msg, MSG_DONTWAIT));
         break;
+    case OpKind::receive:
     case OpKind::poll:
-        return Attempt::blocked;  // never queued here: run_watchers
+        return Attempt::blocked;  // never here: receive_stream, run_watchers
     case OpKind::sendfile: {
         off_t offset = off_t(op.offset);
         SigpipeGuard guard;  // sendfile has no MSG_NOSIGNAL
@@ -345,44 +431,33 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     return Attempt::done;
 }
 
-EpollBackend::Attempt EpollBackend::attempt_receive(Operation& op, Completion& c) {
-    const bool datagrams = op.kind == OpKind::receive_from;
-    if (datagrams && !dgram_pool_) dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
-    BufferPool& pool = datagrams ? *dgram_pool_ : pool_;
+EpollBackend::Attempt EpollBackend::attempt_receive_from(Operation& op, Completion& c) {
+    if (!dgram_pool_) dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
+    BufferPool& pool = *dgram_pool_;
     std::uint16_t id;
     if (!pool.take(id)) return Attempt::again;
     char* buffer = pool.at(id);
-    ssize_t r;
-    c = Completion{};
-    if (!datagrams) {
-        r = ::recv(op.fd, buffer, pool.size(), 0);
-    } else {
-        // Leave the room io_uring's multishot takes for its header and the
-        // name, so that both backends cut a datagram at the same size.
-        const std::size_t overhead = datagram_overhead(*op.msg);
-        iovec iov{buffer, pool.size() > overhead ? pool.size() - overhead : 0};
-        msghdr msg{};
-        msg.msg_name = &name_;
-        msg.msg_namelen = sizeof name_;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        r = ::recvmsg(op.fd, &msg, MSG_DONTWAIT);
+    // Leave the room io_uring's multishot takes for its header and the
+    // name, so that both backends cut a datagram at the same size.
+    const std::size_t overhead = datagram_overhead(*op.msg);
+    iovec iov{buffer, pool.size() > overhead ? pool.size() - overhead : 0};
+    msghdr msg{};
+    msg.msg_name = &name_;
+    msg.msg_namelen = sizeof name_;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    const ssize_t r = ::recvmsg(op.fd, &msg, MSG_DONTWAIT);
+    if (r >= 0) {  // an empty datagram is a datagram
+        c = Completion{int(r), true, buffer, std::uint16_t(id | kDatagramBufferTag)};
         c.from = reinterpret_cast<const sockaddr*>(&name_);
         c.from_size = std::min<socklen_t>(msg.msg_namelen, sizeof name_);
         c.truncated = msg.msg_flags & MSG_TRUNC;
-    }
-    // An empty datagram is a datagram; an empty stream read is its end.
-    if (r > 0 || (r == 0 && op.kind == OpKind::receive_from)) {
-        c.result = int(r);
-        c.more = true;
-        c.data = buffer;
-        c.buffer_id = datagrams ? std::uint16_t(id | kDatagramBufferTag) : id;
         return Attempt::done;
     }
-    int err = errno;
+    const int err = errno;
     pool.give(id);
-    if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return Attempt::blocked;
-    c = Completion{r == 0 ? 0 : -err, false, nullptr, 0};
+    if (err == EAGAIN || err == EWOULDBLOCK) return Attempt::blocked;
+    c = Completion{-err, false, nullptr, 0};
     return Attempt::done;
 }
 

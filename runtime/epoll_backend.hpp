@@ -1,10 +1,13 @@
 // runtime/epoll_backend.hpp: the epoll implementation of Backend.
 //
 // A fair comparison needs a good epoll: each fd is registered once,
-// edge-triggered; an operation first tries its system call during the loop
-// turn and parks on the fd only on EAGAIN; readiness retries the parked
-// operations in order. It delivers the same completions as io_uring,
-// receive buffers included, so nothing above it can tell them apart.
+// edge-triggered, and its readiness is kept on its own record. An operation
+// tries its system call when that direction may be ready and parks on the
+// fd only on EAGAIN; a send tries at once, in submit() (as libuv's
+// uv_try_write), so an echo costs epoll_wait, recv and sendmsg and nothing
+// more. Readiness runs the parked operations in one pass over the events.
+// Completions still arrive only from run_once(), the same ones io_uring
+// delivers, receive buffers included, so nothing above can tell them apart.
 #pragma once
 
 #include <sys/epoll.h>
@@ -15,6 +18,7 @@
 #include <pants/detail/backend.hpp>
 
 #include "buffer_pool.hpp"
+#include "op_queue.hpp"
 
 namespace pants::detail {
 
@@ -31,19 +35,15 @@ public:
     void wake() noexcept override;
 
 private:
-    // Intrusive FIFO of operations through Operation::next.
-    struct OpQueue {
-        Operation* head = nullptr;
-        Operation* tail = nullptr;
-        void push(Operation& op) noexcept;
-        Operation* pop() noexcept;
-        bool remove(Operation& op) noexcept;
-    };
     struct FdState {
         OpQueue readers;  // accept, receive, receive_from, read, recvmsg
         OpQueue writers;  // send, connect, sendfile
         OpQueue watchers; // poll: told of readiness, never attempt a syscall
         std::uint32_t ready = 0;  // epoll events since the watchers last ran
+        // Bumped when the fd is closed or forgotten: an event fetched in the
+        // same batch for the old descriptor (a handler closed it meanwhile,
+        // and the number may already name a new socket) is then ignored.
+        std::uint32_t generation = 0;
         bool registered = false;
         bool dirty = false;  // listed in dirty_
         // Edge-triggered readiness: false once a direction said EAGAIN (or
@@ -64,7 +64,9 @@ private:
         return fds_[std::size_t(fd)];
     }
     void grow(int fd);
+    void add(int fd, FdState& s);  // into the epoll set
     void recycle(std::uint16_t buffer_id);  // back into its pool
+    void wake_starved();  // a buffer came back: the fds that wanted one retry
     void mark_dirty(int fd) { mark_dirty(fd, state(fd)); }
     void mark_dirty(int fd, FdState& s) {
         // Inline: several per message.
@@ -73,12 +75,22 @@ private:
         dirty_.push_back(fd);
     }
     static bool is_reader(const Operation& op) noexcept;
+    // finish(): the op's final result is known (a send made in submit(), a
+    // cancellation); run_once() delivers it. The result waits in
+    // op.transferred, which nothing reads once the op has finished.
+    void finish(Operation& op, int result) noexcept;
+    void deliver_finished();
+    void wait_and_run(std::chrono::nanoseconds timeout);
+    void run_dirty(const std::vector<int>& running);
+    void on_event(const epoll_event& event, std::vector<int>& running);
+    bool try_send_now(Operation& op, FdState& s);
     int wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout);
     void run_queue(int fd, bool readers);
     void run_watchers(int fd);
     void forget_if_unused(int fd);
     Attempt attempt(Operation& op, Completion& c);
-    Attempt attempt_receive(Operation& op, Completion& c);
+    Attempt attempt_receive_from(Operation& op, Completion& c);
+    void receive_stream(int fd, Operation& op);
     Attempt attempt_connect(Operation& op, Completion& c);
 
     int epoll_fd_ = -1;
@@ -86,10 +98,11 @@ private:
     BufferPool pool_;
     std::unique_ptr<BufferPool> dgram_pool_;  // datagram buffers (buffer_pool.hpp), made on first use
     std::vector<FdState> fds_;
-    std::vector<int> dirty_;       // fds whose queues should be tried this turn
+    std::vector<int> dirty_;       // fds whose queues should be tried after the next wait
     std::vector<int> spare_;       // an empty vector with capacity, for the next dirty_
     std::vector<int> starved_;     // fds whose receive waits for a free buffer
-    OpQueue cancelled_;            // unparked by cancel(), completed next turn
+    OpQueue finished_;             // results known, delivered by the next run_once
+    bool skipped_wait_ = false;    // the last run_once delivered without epoll_wait
     std::vector<Operation*> watching_;  // run_watchers' snapshot (kept for its capacity)
     sockaddr_storage name_{};      // receive_from: the sender, for the handler
 };
