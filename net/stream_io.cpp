@@ -325,6 +325,9 @@ void StreamIo::take_chunk(std::string_view chunk) {
     }
     if (closing()) return;
     pump();
+    // A coroutine that took everything (every echoed message): nothing
+    // can overflow or pause (limit >= buffer_size > 0).
+    if (unread() == 0 && owner && owner->buffer_size > 0) return;
     check_input();
 }
 
@@ -417,7 +420,7 @@ std::size_t StreamIo::read_limit() const noexcept {
 
 std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_consume_ + (lent_tail_ ? lent_tail_->size() : 0); }
 
-bool StreamIo::try_read(Stream::ReadAwaiter& r) {
+bool StreamIo::try_read_buffered(Stream::ReadAwaiter& r) {
     reclaim_lent();
     if (!error && owner) {
         if (!r.once_ && owner->read_delimiter.get().is_none()) {
@@ -457,16 +460,7 @@ bool StreamIo::lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t 
     return true;
 }
 
-void StreamIo::wait_read() {
-    // No whole frame is buffered: a pause for unread input would wait
-    // forever (more bytes past the limit are an overflow, reported then).
-    // Not paused and armed (every read in steady state): nothing changes.
-    if (!std::exchange(input_paused_, false) && recv_op_.in_flight) return;
-    update_receive();
-}
-
-void StreamIo::set_pull(bool pull) {
-    if (pull_ == pull) return;
+void StreamIo::change_pull(bool pull) {
     pull_ = pull;
     if (pull_) return;
     pump();  // frames already buffered go to on_read now

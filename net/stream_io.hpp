@@ -82,10 +82,41 @@ public:
     void pause_reading();
     void resume_reading();
     bool reading_paused() const noexcept { return user_paused_; }
-    bool try_read(Stream::ReadAwaiter& r);
+    /// A frame for `r` if one is buffered (then true, its result set), or
+    /// an error or the end (true); false: `r` has to wait.
+    bool try_read(Stream::ReadAwaiter& r) {
+        // Inline, what every read() meets in steady state, with no
+        // delimiter to ask and the stream open: nothing came after the
+        // frame the last read() held (its bytes are dropped and `r`
+        // waits), or bytes came and nothing is lent (they are the frame).
+        if (!r.once_ && lent_tail_.empty() && !error && owner && !closing() &&
+            owner->read_delimiter.get().is_none()) {
+            if (in_.size() == pending_consume_) {
+                if (!eof_) {
+                    in_.clear();
+                    pending_consume_ = 0;
+                    return false;
+                }
+            } else if (pending_consume_ == 0 && !input_paused_) {
+                r.result_ = in_.view();
+                pending_consume_ = in_.size();
+                return true;
+            }
+        }
+        return try_read_buffered(r);
+    }
     /// A read() found no frame and now waits in `readers`.
-    void wait_read();
-    void set_pull(bool pull);
+    void wait_read() {
+        // No whole frame is buffered: a pause for unread input would wait
+        // forever (more bytes past the limit are an overflow, reported
+        // then). Not paused and armed (every read in steady state, so
+        // inline): nothing changes.
+        if (!std::exchange(input_paused_, false) && recv_op_.in_flight) return;
+        update_receive();
+    }
+    void set_pull(bool pull) {
+        if (pull != pull_) change_pull(pull);  // inline: every read() asks
+    }
 
     // Writing (stream_output.cpp).
     void write(std::string_view data) {
@@ -199,6 +230,8 @@ private:
     bool want_receive() const noexcept;
     void update_receive();
     Stream::ReadAwaiter* reader() const noexcept;
+    bool try_read_buffered(Stream::ReadAwaiter& r);
+    void change_pull(bool pull);
     /// try_read() found `frame`: it goes to `r`, and the `consumed` bytes
     /// stay in in_ until the next read.
     bool lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed);

@@ -9,18 +9,7 @@ void Waiter::release() noexcept {
     deferred_.cancel();  // a frame that dies is never resumed
 }
 
-bool Waiter::wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook) noexcept {
-    handle_ = h;
-    cancel_ = cancel;
-    hook_ = hook;
-    if (cancel_ && cancel_->requested()) {
-        set_error(std::make_error_code(std::errc::operation_canceled));
-        return false;
-    }
-    list.push_back(*this);
-    if (cancel_) cancel_->on_request(&Waiter::cancel_requested, this);
-    return true;
-}
+void Waiter::set_cancelled() noexcept { set_error(std::make_error_code(std::errc::operation_canceled)); }
 
 void Waiter::cancel_requested(void* self) noexcept {
     auto& w = *static_cast<Waiter*>(self);
@@ -37,15 +26,6 @@ WaitList::~WaitList() {
     // The I/O state is freed only once every Waiter was resumed; a frame
     // destroyed meanwhile unlinked itself.
     while (head_) remove(*head_);
-}
-
-void WaitList::push_back(Waiter& w) noexcept {
-    assert(!w.list_);
-    w.list_ = this;
-    w.prev_ = tail_;
-    w.next_ = nullptr;
-    (tail_ ? tail_->next_ : head_) = &w;
-    tail_ = &w;
 }
 
 void WaitList::remove(Waiter& w) noexcept {

@@ -120,6 +120,16 @@ void Engine::start() {
     running_ = false;
 }
 
+void Engine::run_until_set(const bool& done) {
+    // As start(), not a poll() per turn: the current engine is set once,
+    // and a turn waits with no timeout of its own (a timed wait cost the
+    // kernel a timeout to arm and liburing a slower wait, every turn).
+    // `done` is set by a coroutine, inside a turn.
+    CurrentEngine current(this);
+    TurnScope scope(turn_depth_);
+    while (!done) turn(Duration::max());
+}
+
 void Engine::stop() noexcept {
     stop_requested_ = true;
     backend_->wake();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <liburing.h>
+#include <pthread.h>
 
 #include <pants/detail/backend.hpp>
 
@@ -43,6 +44,19 @@ private:
     io_uring_sqe* next_sqe();
     io_uring_sqe* next_sqe_after_submit();
     void enable();
+    int submit_and_wait_one() noexcept;
+    /// Back to the plain ring fd (uring_ring_fd.cpp).
+    void forget_registered_fd() noexcept;
+    /// Which thread this is, checked once per turn: the thread pointer
+    /// where GCC reads it inline (x86-64: %fs:0, what glibc's
+    /// pthread_self() returns, without the call), else pthread_self().
+    static const void* this_thread_tag() noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+        return __builtin_thread_pointer();
+#else
+        return reinterpret_cast<const void*>(pthread_self());
+#endif
+    }
     static void check_enter(int result) {
         if (result < 0) check_enter_failed(result);
     }
@@ -70,6 +84,7 @@ private:
 
     io_uring ring_{};
     bool ring_ready_ = false;
+    const void* registered_on_ = nullptr;  // the thread whose table holds the ring fd (null: not registered)
     unsigned setup_flags_ = 0;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;
@@ -88,6 +103,7 @@ private:
     std::size_t dgram_ring_bytes_ = 0;
     int dgram_returned_ = 0;
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
+    bool datagram_work_ = false;        // dgram_returned_ or starved_ has some: flush_buffers()
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
 
     // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.

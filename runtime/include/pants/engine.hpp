@@ -265,6 +265,8 @@ private:
     void run_turn_callbacks();
     void run_flushes();
     void turn(Duration timeout);
+    /// run()'s loop: turns until `done`, set up once as start() is.
+    void run_until_set(const bool& done);
     // The end of the flush list (never dereferenced).
     static detail::TurnFlush* flush_end() noexcept { return reinterpret_cast<detail::TurnFlush*>(alignof(detail::TurnFlush)); }
 
@@ -434,7 +436,7 @@ T Engine::run(Task<T> task) {
     };
     Task<void> w = wrapper(std::move(task));
     spawn(std::move(w));
-    while (!finished) poll(std::chrono::milliseconds(100));
+    run_until_set(finished);
     if (error) std::rethrow_exception(error);
     if constexpr (!std::is_void_v<T>) return std::move(*result);
 }

@@ -10,6 +10,7 @@
 // Engine thread only.
 #pragma once
 
+#include <cassert>
 #include <coroutine>
 #include <system_error>
 
@@ -46,7 +47,9 @@ protected:
 
     /// Suspends `h` in `list`. Returns false (do not suspend; error() is
     /// ECANCELED) when its coroutine chain was already cancelled.
-    bool wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook = nullptr) noexcept;
+    /// (Inline: a read() that finds nothing buffered waits here, once per
+    /// message in a coroutine echo.)
+    inline bool wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook = nullptr) noexcept;
     void set_error(std::error_code e) noexcept {
         error_value_ = e.value();
         error_category_ = &e.category();
@@ -55,19 +58,24 @@ protected:
 private:
     friend class WaitList;
     static void cancel_requested(void* self) noexcept;
+    void set_cancelled() noexcept;
     void unlink() noexcept;
     void release() noexcept;
 
+    // Only what is read before wait() is initialised here: an awaiter is
+    // made per read and write (in callback code too, as write()'s result),
+    // and most never wait. wait() sets the rest, push_back() the links.
     WaitList* list_ = nullptr;
-    Waiter* prev_ = nullptr;
-    Waiter* next_ = nullptr;
+    Waiter* prev_;
+    Waiter* next_;
     std::coroutine_handle<> handle_;
-    CancelState* cancel_ = nullptr;
-    CancelHook hook_ = nullptr;
+    CancelState* cancel_;
+    CancelHook hook_;
     // error(), kept apart: an empty std::error_code costs a call to
-    // std::system_category(), and an awaiter is made per read and write.
+    // std::system_category(). The category is read only when the value is
+    // not 0 (set_error() sets both).
     int error_value_ = 0;
-    const std::error_category* error_category_ = nullptr;
+    const std::error_category* error_category_;
     Timer deferred_;  // a resumption scheduled for the next turn
     bool deferred_armed_ = false;
 };
@@ -103,7 +111,14 @@ public:
 
 private:
     friend class Waiter;
-    void push_back(Waiter& w) noexcept;
+    void push_back(Waiter& w) noexcept {
+        assert(!w.list_);
+        w.list_ = this;
+        w.prev_ = tail_;
+        w.next_ = nullptr;
+        (tail_ ? tail_->next_ : head_) = &w;
+        tail_ = &w;
+    }
     void remove(Waiter& w) noexcept;
     void resume_each(std::error_code error);
 
@@ -111,5 +126,18 @@ private:
     Waiter* head_ = nullptr;
     Waiter* tail_ = nullptr;
 };
+
+bool Waiter::wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook) noexcept {
+    handle_ = h;
+    cancel_ = cancel;
+    hook_ = hook;
+    if (cancel_ && cancel_->requested()) {
+        set_cancelled();
+        return false;
+    }
+    list.push_back(*this);
+    if (cancel_) cancel_->on_request(&Waiter::cancel_requested, this);
+    return true;
+}
 
 }  // namespace pants::detail
