@@ -404,10 +404,6 @@ void StreamIo::reclaim_lent() {
     trim_input();
 }
 
-void StreamIo::trim_input() noexcept {
-    if (in_.empty() && in_.capacity() > kKeptInputCapacity) in_.release();
-}
-
 Stream::ReadAwaiter* StreamIo::reader() const noexcept { return static_cast<Stream::ReadAwaiter*>(readers.front()); }
 
 std::size_t StreamIo::read_limit() const noexcept {

@@ -89,11 +89,12 @@ public:
         // delimiter to ask and the stream open: nothing came after the
         // frame the last read() held (its bytes are dropped and `r`
         // waits), or bytes came and nothing is lent (they are the frame).
-        if (!r.once_ && lent_tail_.empty() && !error && owner && !closing() &&
+        if (!r.once_ && lent_tail_empty() && !error && owner && !closing() &&
             owner->read_delimiter.get().is_none()) {
             if (in_.size() == pending_consume_) {
                 if (!eof_) {
                     in_.clear();
+                    trim_input();
                     pending_consume_ = 0;
                     return false;
                 }
@@ -223,7 +224,9 @@ private:
     void linger();
     void reclaim_lent();
     /// Gives back a large input buffer once emptied (see kKeptInputCapacity).
-    void trim_input() noexcept;
+    void trim_input() noexcept {
+        if (in_.empty() && in_.capacity() > kKeptInputCapacity) in_.release();
+    }
     std::size_t read_limit() const noexcept;
     std::size_t unread() const noexcept;
     void check_input();
