@@ -173,11 +173,22 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
     }
     Pending pending = std::move(it->second);
     pending_.erase(it);
-    // Each waiter gets its own copy; the last one takes the original.
-    if (pending.more.empty()) return pending.first(std::move(answer));
-    pending.first(answer);
+    // Each waiter gets its own copy; the last one takes the original. A
+    // callback that throws goes to the engine's error handler and the
+    // others still get their answer (a callback may also destroy this
+    // resolver: only locals from here on).
+    Engine& eng = engine;
+    auto give = [&eng](auto& callback, auto&& a) {
+        try {
+            callback(std::forward<decltype(a)>(a));
+        } catch (...) {
+            eng.report(std::current_exception());
+        }
+    };
+    if (pending.more.empty()) return give(pending.first, std::move(answer));
+    give(pending.first, answer);
     for (std::size_t i = 0; i < pending.more.size(); ++i)
-        pending.more[i](i + 1 == pending.more.size() ? std::move(answer) : answer);
+        give(pending.more[i], i + 1 == pending.more.size() ? std::move(answer) : answer);
 }
 
 void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,

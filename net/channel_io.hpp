@@ -44,8 +44,6 @@ public:
     std::error_code error;  // why it closed, if it failed
     WaitList readers{engine};
     WaitList writers{engine};
-    /// Called after on_close, or when the owner is destroyed (a Server
-    /// forgets its connection here).
     /// The list that keeps this channel (a Server's connections), told
     /// once when the channel finishes.
     ChannelLink link;

@@ -154,6 +154,10 @@ private:
     iovec send_iov_{};
     msghdr send_msg_{};
     std::size_t sending_ = 0;  // datagrams at out_'s front in the sendmsg in flight
+    // on_sent() is handing out a batch's verdicts: user code runs, and a
+    // turn nested in it must not send the batch's unresolved datagrams
+    // again (they are still at out_'s front); on_sent() flushes after.
+    bool resolving_ = false;
     // GSO: the batch's iovecs (made at the first batch) and its UDP_SEGMENT.
     std::unique_ptr<iovec[]> gso_iov_;
     alignas(cmsghdr) unsigned char gso_control_[CMSG_SPACE(sizeof(std::uint16_t))]{};

@@ -9,6 +9,7 @@
 // socket that refuses it (EIO, EINVAL, EMSGSIZE, ...) turns GSO off for
 // the channel and the same datagrams go again one by one: nothing is lost.
 #include "datagram_io.hpp"
+#include "scoped_flag.hpp"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -62,6 +63,7 @@ std::uint64_t DatagramIo::queue(std::string_view data, const Address* to) {
 }
 
 void DatagramIo::flush() {
+    if (resolving_) return;
     const bool sending = phase() <= Phase::ending;
     while (sending && !send_op_.in_flight && !out_.empty()) {
         Outgoing& o = out_.front();
@@ -109,9 +111,12 @@ void DatagramIo::on_sent(Operation& op, const Completion& c) {
     d.sending_ = resolved;
     // sending_ counts down as they are resolved: a callback that closes
     // the channel (drop_output) keeps those still to resolve here.
-    while (d.sending_ > 0) {
-        --d.sending_;
-        d.sent_front(ec);
+    {
+        ScopedFlag guard(d.resolving_);
+        while (d.sending_ > 0) {
+            --d.sending_;
+            d.sent_front(ec);
+        }
     }
     if (d.phase() >= Phase::closing) return d.maybe_finish();
     d.flush();  // the next one goes now, not next turn

@@ -94,8 +94,8 @@ public:
             if (in_.size() == pending_consume_) {
                 if (!eof_) {
                     in_.clear();
-                    trim_input();
                     pending_consume_ = 0;
+                    trim_input();
                     return false;
                 }
             } else if (pending_consume_ == 0 && !input_paused_) {
@@ -225,7 +225,8 @@ private:
     void reclaim_lent();
     /// Gives back a large input buffer once emptied (see kKeptInputCapacity).
     void trim_input() noexcept {
-        if (in_.empty() && in_.capacity() > kKeptInputCapacity) in_.release();
+        // Never while a read() result points into it.
+        if (in_.empty() && pending_consume_ == 0 && in_.capacity() > kKeptInputCapacity) in_.release();
     }
     std::size_t read_limit() const noexcept;
     std::size_t unread() const noexcept;

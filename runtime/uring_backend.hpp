@@ -5,11 +5,11 @@
 // io_uring_enter per loop turn for all submissions plus the wait.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
 #include <liburing.h>
-#include <pthread.h>
 
 #include <pants/detail/backend.hpp>
 
@@ -47,16 +47,17 @@ private:
     int submit_and_wait_one() noexcept;
     /// Back to the plain ring fd (uring_ring_fd.cpp).
     void forget_registered_fd() noexcept;
-    /// Which thread this is, checked once per turn: the thread pointer
-    /// where GCC reads it inline (x86-64: %fs:0, what glibc's
-    /// pthread_self() returns, without the call), else pthread_self().
-    static const void* this_thread_tag() noexcept {
-#if defined(__x86_64__) && defined(__GNUC__)
-        return __builtin_thread_pointer();
-#else
-        return reinterpret_cast<const void*>(pthread_self());
-#endif
+    /// Which thread this is, checked once per turn: a number no other
+    /// thread of this process ever gets (a thread pointer or pthread_self()
+    /// is reused by a thread made after another exits, which would let
+    /// a turn enter that other thread's registered ring). Initial-exec
+    /// TLS: one load from %fs, no __tls_get_addr call.
+    static std::uint64_t this_thread_tag() noexcept {
+        static thread_local std::uint64_t tag __attribute__((tls_model("initial-exec"))) = 0;
+        if (tag == 0) [[unlikely]] tag = next_thread_tag();
+        return tag;
     }
+    static std::uint64_t next_thread_tag() noexcept;
     static void check_enter(int result) {
         if (result < 0) check_enter_failed(result);
     }
@@ -84,7 +85,7 @@ private:
 
     io_uring ring_{};
     bool ring_ready_ = false;
-    const void* registered_on_ = nullptr;  // the thread whose table holds the ring fd (null: not registered)
+    std::uint64_t registered_on_ = 0;  // the thread whose table holds the ring fd (0: not registered)
     unsigned setup_flags_ = 0;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;

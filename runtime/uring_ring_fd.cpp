@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <system_error>
 
@@ -27,6 +28,11 @@ void UringBackend::enable() {
     if (io_uring_register_ring_fd(&ring_) == 1) registered_on_ = this_thread_tag();
 }
 
+std::uint64_t UringBackend::next_thread_tag() noexcept {
+    static std::atomic<std::uint64_t> last{0};
+    return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void UringBackend::forget_registered_fd() noexcept {
     // The registration is in the table of the thread that ran the ring. In
     // this one, its index may name another engine's ring: go back to the
@@ -35,7 +41,7 @@ void UringBackend::forget_registered_fd() noexcept {
     // in enter_ring_fd.
     ring_.int_flags &= std::uint8_t(~1u);
     ring_.enter_ring_fd = ring_.ring_fd;
-    registered_on_ = nullptr;
+    registered_on_ = 0;
 }
 
 }  // namespace pants::detail

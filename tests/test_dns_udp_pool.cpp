@@ -280,6 +280,27 @@ TEST_CASE("a query callback that throws goes to the error handler; the replies t
     CHECK(errors.size() == 2);
 }
 
+// Callers asking for the same name at once share one lookup: a callback
+// among them that throws must not cost the others their answer.
+TEST_CASE("callers sharing one lookup all get the answer when the first one's callback throws") {
+    pants::Engine engine;
+    int errors = 0;
+    engine.set_error_handler([&](std::exception_ptr) { ++errors; });
+    Server server(engine);
+    dns::Resolver resolver(options(server.address), engine);
+    const int count = 4;
+    std::vector<int> calls(count, 0);
+    for (int i = 0; i < count; ++i)
+        resolver.query("shared.pool.test.", dns::A, [&, i](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) {
+            if (s == dns::DNS_OK) ++calls[std::size_t(i)];
+            if (i == 0) throw std::runtime_error("from the first caller");
+        });
+    REQUIRE(engine.run_until([&] { return calls[count - 1] + errors >= 2; }, 10000ms));
+    CHECK(server.queries.size() == 1);  // one lookup for all of them
+    CHECK(calls == std::vector<int>(count, 1));
+    CHECK(errors == 1);
+}
+
 // A lookup's pending entry is made before its query is encoded (one hash
 // of the key for both): a name that cannot be encoded must leave none
 // behind, or the same name asked again would wait on it for ever.
