@@ -83,17 +83,21 @@ void expect(RawPeer& peer, const std::vector<std::string>& sent) {
     CHECK(peer.empty());
 }
 
-// Writes `sizes` in one turn to `peer` and checks what arrives.
-void one_batch(int family, const Address& where, const std::vector<std::size_t>& sizes) {
+// Writes `sizes` in one turn to `peer` and checks what arrives, and that
+// it left in `batches` sendmsg calls (GSO), not one per datagram.
+void one_batch(int family, const Address& where, const std::vector<std::size_t>& sizes, std::uint64_t batches) {
     pants::Engine engine;
     RawPeer peer(family, where);
     Sender s(engine);
+    const std::uint64_t before = engine.backend().submitted();
     std::vector<std::string> sent;
     for (std::size_t i = 0; i < sizes.size(); ++i) {
         sent.push_back(datagram(i, sizes[i]));
         s.write(sent.back(), peer.address);
     }
     run_until_sent(engine, s);
+    // One more: the receive the channel arms once its socket exists.
+    CHECK(engine.backend().submitted() - before == batches + 1);
     expect(peer, sent);
 }
 
@@ -102,16 +106,16 @@ void one_batch(int family, const Address& where, const std::vector<std::size_t>&
 TEST_CASE("datagrams of one size queued in one turn arrive apart, whole and in order") {
     std::vector<std::size_t> sizes(40, 300);
     sizes.push_back(17);  // the short last one of the batch
-    one_batch(AF_INET, Address::loopback_v4(0), sizes);
+    one_batch(AF_INET, Address::loopback_v4(0), sizes, 1);
     REQUIRE(test::has_ipv6_loopback());
-    one_batch(AF_INET6, Address::loopback_v6(0), sizes);
+    one_batch(AF_INET6, Address::loopback_v6(0), sizes, 1);
 }
 
 TEST_CASE("batches are cut at the segment limit and at 64 KiB") {
-    one_batch(AF_INET, Address::loopback_v4(0), std::vector<std::size_t>(150, 64));  // > 64 segments
-    one_batch(AF_INET, Address::loopback_v4(0), std::vector<std::size_t>(13, 10000));  // > 65,507 bytes
-    one_batch(AF_INET6, Address::loopback_v6(0), std::vector<std::size_t>(7, 20000));
-    one_batch(AF_INET, Address::loopback_v4(0), {1, 1, 1, 1});  // one-byte segments
+    one_batch(AF_INET, Address::loopback_v4(0), std::vector<std::size_t>(150, 64), 3);  // > 64 segments: 64, 64, 22
+    one_batch(AF_INET, Address::loopback_v4(0), std::vector<std::size_t>(13, 10000), 3);  // > 65,507 bytes: 6, 6, 1
+    one_batch(AF_INET6, Address::loopback_v6(0), std::vector<std::size_t>(7, 20000), 3);  // 3, 3, 1
+    one_batch(AF_INET, Address::loopback_v4(0), {1, 1, 1, 1}, 1);  // one-byte segments
 }
 
 TEST_CASE("a mixed queue splits by size and destination, in order") {
