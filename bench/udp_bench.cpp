@@ -5,7 +5,9 @@
 //
 // The server is a pants::Datagram echo (as examples/udp_echo) on its own
 // Engine and thread, whose CPU time (its thread CPU clock, user + system)
-// is read over the measured window: CPU per echoed datagram. The load
+// is read over the measured window: CPU per echoed datagram; so is the
+// number of times it went to sleep waiting for I/O (its voluntary context
+// switches), per echoed datagram: each one costs a wake-up. The load
 // comes from plain non-blocking sockets on another thread, without pants,
 // so it measures the server: each client
 // socket keeps `window` datagrams in flight and sends one more per echo, so
@@ -96,6 +98,7 @@ void fill(std::string& payload, std::uint32_t socket, std::uint64_t seq) {
 struct Result {
     double per_second = 0;
     double server_cpu_us = 0;  // server thread CPU time per echoed datagram
+    double server_sleeps = 0;  // server thread voluntary context switches per echoed datagram
     std::uint64_t echoed = 0;  // in the measured window
     std::uint64_t sent = 0, verified = 0, lost = 0, corrupt = 0, unexpected = 0, send_errors = 0, recv_errors = 0;
     std::uint64_t server_errors = 0;
@@ -147,11 +150,31 @@ double cpu_seconds(clockid_t clock) {
     return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
 }
 
+// The server thread, as seen from the load generator's thread.
+struct ServerThread {
+    clockid_t clock{};  // its CPU clock
+    pid_t tid = 0;
+};
+
+// How many times the thread `tid` of this process went to sleep of its own
+// accord (waiting for I/O): voluntary_ctxt_switches in its status file.
+std::uint64_t sleeps(pid_t tid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/status", int(tid));
+    std::FILE* f = std::fopen(path, "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long n = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1) break;
+    std::fclose(f);
+    return n;
+}
+
 // Sends and counts echoes for `seconds` after a short warm-up, then drains.
-// `server_clock` is the server thread's CPU clock, read over the measured
-// window.
-Result load(const pants::Address& server, clockid_t server_clock, double seconds, int sockets, int window,
-            std::size_t size) {
+// The server thread's CPU time and sleeps are read over the measured window.
+Result load(const pants::Address& server, const ServerThread& server_thread, double seconds, int sockets,
+            int window, std::size_t size) {
     Result r;
     int ep = ::epoll_create1(0);
     std::vector<Client> clients(static_cast<std::size_t>(sockets));
@@ -178,6 +201,7 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
     bool sending = true;
     Clock::time_point t0, t1;
     double cpu0 = 0;
+    std::uint64_t sleeps0 = 0;
     auto next_sweep = Clock::now() + loss_timeout;
     epoll_event events[64];
     for (;;) {
@@ -186,13 +210,17 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
             measuring = true;
             at_start = count;
             t0 = now;
-            cpu0 = cpu_seconds(server_clock);
+            cpu0 = cpu_seconds(server_thread.clock);
+            sleeps0 = sleeps(server_thread.tid);
         }
         if (sending && now >= end) {
             sending = false;  // measured time is over: drain what is in flight
             t1 = now;
             r.echoed = count - at_start;
-            if (r.echoed > 0) r.server_cpu_us = (cpu_seconds(server_clock) - cpu0) * 1e6 / double(r.echoed);
+            if (r.echoed > 0) {
+                r.server_cpu_us = (cpu_seconds(server_thread.clock) - cpu0) * 1e6 / double(r.echoed);
+                r.server_sleeps = double(sleeps(server_thread.tid) - sleeps0) / double(r.echoed);
+            }
         }
         if (!sending) {
             bool empty = true;
@@ -246,6 +274,7 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
 Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size) {
     std::atomic<pants::Engine*> engine{nullptr};
     std::atomic<int> port{0};
+    std::atomic<pid_t> tid{0};
     server_errors = 0;
     std::thread server([&] {
         pants::Engine::Options options;
@@ -257,17 +286,19 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
             std::exit(1);
         }
         port = echo.local_address()->port();
+        tid = ::gettid();
         engine = &e;
         e.start();
     });
     while (!engine) std::this_thread::yield();
-    clockid_t server_clock{};
-    if (::pthread_getcpuclockid(server.native_handle(), &server_clock) != 0) {
+    ServerThread server_thread;
+    server_thread.tid = tid;
+    if (::pthread_getcpuclockid(server.native_handle(), &server_thread.clock) != 0) {
         std::fprintf(stderr, "udp_bench: no CPU clock for the server thread\n");
         std::exit(1);
     }
-    Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), server_clock, seconds, sockets, window,
-                    size);
+    Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), server_thread, seconds, sockets,
+                    window, size);
     engine.load()->stop();
     server.join();
     r.server_errors = server_errors;
@@ -275,9 +306,9 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
 }
 
 void print(const char* name, const Result& r) {
-    std::printf("%-9s %12.0f datagrams/s %6.2f us server CPU/datagram  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
+    std::printf("%-9s %12.0f datagrams/s %6.2f us server CPU/datagram %5.3f sleeps/datagram  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
                 "send_errors=%llu recv_errors=%llu server_errors=%llu\n",
-                name, r.per_second, r.server_cpu_us, static_cast<unsigned long long>(r.sent),
+                name, r.per_second, r.server_cpu_us, r.server_sleeps, static_cast<unsigned long long>(r.sent),
                 static_cast<unsigned long long>(r.verified), static_cast<unsigned long long>(r.lost),
                 static_cast<unsigned long long>(r.corrupt), static_cast<unsigned long long>(r.unexpected),
                 static_cast<unsigned long long>(r.send_errors), static_cast<unsigned long long>(r.recv_errors),

@@ -10,12 +10,12 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "datagram_peer.hpp"
 #include "net_helpers.hpp"
 
 using pants::Address;
@@ -23,39 +23,7 @@ using test::run_until;
 
 namespace {
 
-// A blocking socket outside any engine that reads what the engine sent;
-// every receive gives up after 5 s, so a lost datagram fails, not hangs.
-struct RawPeer {
-    int fd;
-    Address address;
-    RawPeer(int family, const Address& where) : fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-        REQUIRE(fd >= 0);
-        int size = 4 << 20;
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        timeval limit{5, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-        REQUIRE(::bind(fd, where.data(), where.size()) == 0);
-        sockaddr_storage name{};
-        socklen_t len = sizeof name;
-        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&name), &len) == 0);
-        address = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&name), len);
-    }
-    RawPeer(const RawPeer&) = delete;
-    ~RawPeer() { ::close(fd); }
-    // The next datagram, whole (MSG_TRUNC gives its real length).
-    std::string next() {
-        std::string buf(70000, '\0');
-        const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC);
-        REQUIRE(n >= 0);
-        buf.resize(std::size_t(n));
-        return buf;
-    }
-    // True if nothing more is waiting.
-    bool empty() {
-        char c;
-        return ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0;
-    }
-};
+using RawPeer = test::DatagramPeer;
 
 struct Sender : pants::Datagram {
     using pants::Datagram::Datagram;
