@@ -1,7 +1,7 @@
 // udp_bench: datagrams per second through a pants UDP echo server, on
 // io_uring and then on epoll, in one run; prints both and their ratio.
 //
-//   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size]
+//   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size] [batch]
 //
 // The server is a pants::Datagram echo (as examples/udp_echo) on its own
 // Engine and thread, whose CPU time (its thread CPU clock, user + system)
@@ -11,7 +11,11 @@
 // comes from plain non-blocking sockets on another thread, without pants,
 // so it measures the server: each client
 // socket keeps `window` datagrams in flight and sends one more per echo, so
-// nothing overflows a socket buffer on loopback. bench/udp.sh runs it.
+// nothing overflows a socket buffer on loopback. The client moves up to
+// `batch` datagrams per system call (recvmmsg, sendmmsg; 1: one recv and
+// one send per datagram), so that it costs less per datagram than the
+// server and keeps it busy: a server that waits for its load sleeps and
+// wakes often, and pays for that in CPU per datagram. bench/udp.sh runs it.
 //
 // Every datagram carries its socket's index, a sequence number and a
 // checksum of the whole payload, so an echo is counted only if it is one
@@ -30,6 +34,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,17 +121,46 @@ void note_error(Result& r, const char* what, int err) {
     if (r.first_error.empty()) r.first_error = std::string(what) + ": " + std::strerror(err);
 }
 
-// Sends one new datagram on client `index` unless the send fails.
-void send_one(Client& c, std::uint32_t index, std::string& payload, Result& r) {
-    const std::uint64_t seq = c.next_seq++;
-    fill(payload, index, seq);
-    if (::send(c.fd, payload.data(), payload.size(), 0) != static_cast<ssize_t>(payload.size())) {
-        ++r.send_errors;
-        note_error(r, "send", errno);
-        return;
+// The client's buffers for `batch` datagrams per system call, each way.
+struct Io {
+    std::size_t batch;
+    std::vector<std::string> out, in;
+    std::vector<iovec> out_iov, in_iov;
+    std::vector<mmsghdr> out_msg, in_msg;
+    Io(std::size_t batch_size, std::size_t size)
+        : batch(batch_size), out(batch, std::string(size, 'u')), in(batch, std::string(size + 1, '\0')),
+          out_iov(batch), in_iov(batch), out_msg(batch), in_msg(batch) {
+        for (std::size_t k = 0; k < batch; ++k) {
+            out_iov[k] = iovec{out[k].data(), out[k].size()};
+            in_iov[k] = iovec{in[k].data(), in[k].size()};  // one byte more: a longer echo shows
+            out_msg[k].msg_hdr.msg_iov = &out_iov[k];
+            out_msg[k].msg_hdr.msg_iovlen = 1;
+            in_msg[k].msg_hdr.msg_iov = &in_iov[k];
+            in_msg[k].msg_hdr.msg_iovlen = 1;
+        }
     }
-    ++r.sent;
-    c.in_flight.emplace(seq, Clock::now());
+};
+
+// Sends `count` new datagrams on client `index`, but those whose send fails.
+void send_many(Client& c, std::uint32_t index, std::size_t count, Io& io, Result& r) {
+    while (count > 0) {
+        const std::size_t n = std::min(count, io.batch);
+        const std::uint64_t first = c.next_seq;
+        for (std::size_t k = 0; k < n; ++k) fill(io.out[k], index, c.next_seq++);
+        const int sent = ::sendmmsg(c.fd, io.out_msg.data(), unsigned(n), 0);
+        const int err = errno;
+        const auto now = Clock::now();
+        for (int k = 0; k < sent; ++k) {
+            ++r.sent;
+            c.in_flight.emplace(first + std::uint64_t(k), now);
+        }
+        if (sent < int(n)) {  // the first one not sent failed (or, short of it, would block)
+            r.send_errors += n - std::size_t(std::max(sent, 0));
+            note_error(r, "sendmmsg", sent < 0 ? err : EAGAIN);
+            return;
+        }
+        count -= n;
+    }
 }
 
 // Checks one echo received on client `index`: true if it was ours and intact.
@@ -174,11 +208,11 @@ std::uint64_t sleeps(pid_t tid) {
 // Sends and counts echoes for `seconds` after a short warm-up, then drains.
 // The server thread's CPU time and sleeps are read over the measured window.
 Result load(const pants::Address& server, const ServerThread& server_thread, double seconds, int sockets,
-            int window, std::size_t size) {
+            int window, std::size_t size, std::size_t batch) {
     Result r;
     int ep = ::epoll_create1(0);
     std::vector<Client> clients(static_cast<std::size_t>(sockets));
-    std::string payload(size, 'u');
+    Io io(batch, size);
     for (std::uint32_t i = 0; i < clients.size(); ++i) {
         Client& c = clients[i];
         c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -191,9 +225,8 @@ Result load(const pants::Address& server, const ServerThread& server_thread, dou
         ev.events = EPOLLIN;
         ev.data.u32 = i;
         ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
-        for (int k = 0; k < window; ++k) send_one(c, i, payload, r);
+        send_many(c, i, std::size_t(window), io, r);
     }
-    char buf[65536];
     std::uint64_t count = 0, at_start = 0;
     const auto warm = Clock::now() + std::chrono::milliseconds(300);
     const auto end = warm + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -239,8 +272,8 @@ Result load(const pants::Address& server, const ServerThread& server_thread, dou
                     ++r.lost;
                     return true;
                 });
-                for (int tries = window; tries > 0 && c.in_flight.size() < static_cast<std::size_t>(window); --tries)
-                    send_one(c, i, payload, r);
+                if (c.in_flight.size() < static_cast<std::size_t>(window))
+                    send_many(c, i, static_cast<std::size_t>(window) - c.in_flight.size(), io, r);
             }
         }
         int n = ::epoll_wait(ep, events, 64, 50);
@@ -248,16 +281,19 @@ Result load(const pants::Address& server, const ServerThread& server_thread, dou
             const std::uint32_t index = events[i].data.u32;
             Client& c = clients[index];
             for (;;) {
-                ssize_t got = ::recv(c.fd, buf, sizeof buf, 0);
+                const int got = ::recvmmsg(c.fd, io.in_msg.data(), unsigned(io.batch), MSG_DONTWAIT, nullptr);
                 if (got < 0) {
                     if (errno != EAGAIN && errno != EWOULDBLOCK) {
                         ++r.recv_errors;
-                        note_error(r, "recv", errno);
+                        note_error(r, "recvmmsg", errno);
                     }
                     break;
                 }
-                if (verify(c, index, buf, got, size, r)) ++count;
-                if (sending) send_one(c, index, payload, r);
+                for (int k = 0; k < got; ++k)
+                    if (verify(c, index, io.in[std::size_t(k)].data(), io.in_msg[std::size_t(k)].msg_len, size, r))
+                        ++count;
+                if (sending) send_many(c, index, std::size_t(got), io, r);  // one more per echo
+                if (std::size_t(got) < io.batch) break;  // drained
             }
         }
     }
@@ -271,7 +307,7 @@ Result load(const pants::Address& server, const ServerThread& server_thread, dou
     return r;
 }
 
-Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size) {
+Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size, std::size_t batch) {
     std::atomic<pants::Engine*> engine{nullptr};
     std::atomic<int> port{0};
     std::atomic<pid_t> tid{0};
@@ -298,7 +334,7 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
         std::exit(1);
     }
     Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), server_thread, seconds, sockets,
-                    window, size);
+                    window, size, batch);
     engine.load()->stop();
     server.join();
     r.server_errors = server_errors;
@@ -344,16 +380,19 @@ int main(int argc, char** argv) {
     int sockets = argc > 2 ? std::atoi(argv[2]) : 8;
     int window = argc > 3 ? std::atoi(argv[3]) : 16;
     std::size_t size = argc > 4 ? std::size_t(std::atoi(argv[4])) : 64;
-    if (!(seconds > 0) || sockets < 1 || window < 1 || size < header_size || size > 65507) {
-        std::fprintf(stderr, "usage: udp_bench [seconds > 0] [sockets >= 1] [window >= 1] [size %zu..65507]\n",
+    int batch = argc > 5 ? std::atoi(argv[5]) : 16;
+    if (!(seconds > 0) || sockets < 1 || window < 1 || size < header_size || size > 65507 || batch < 1 ||
+        batch > 1024) {
+        std::fprintf(stderr,
+                     "usage: udp_bench [seconds > 0] [sockets >= 1] [window >= 1] [size %zu..65507] [batch 1..1024]\n",
                      header_size);
         return 1;
     }
-    std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend\n", sockets, window,
-                size, seconds);
-    Result u = run(pants::BackendKind::io_uring, seconds, sockets, window, size);
+    std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend, client batch %d\n",
+                sockets, window, size, seconds, batch);
+    Result u = run(pants::BackendKind::io_uring, seconds, sockets, window, size, std::size_t(batch));
     print("io_uring", u);
-    Result e = run(pants::BackendKind::epoll, seconds, sockets, window, size);
+    Result e = run(pants::BackendKind::epoll, seconds, sockets, window, size, std::size_t(batch));
     print("epoll", e);
     std::printf("ratio     %12.2f (io_uring / epoll datagrams/s); server CPU per datagram %.2f (epoll / io_uring)\n",
                 e.per_second > 0 ? u.per_second / e.per_second : 0.0,
