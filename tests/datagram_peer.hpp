@@ -7,11 +7,14 @@
 
 #include <pants/pants.hpp>
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 namespace test {
 
@@ -46,5 +49,39 @@ struct DatagramPeer {
         return ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0;
     }
 };
+
+/// Checks that `peer` received exactly `sent`, in order, and nothing more.
+inline void expect_datagrams(DatagramPeer& peer, const std::vector<std::string>& sent) {
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        const std::string got = peer.next();
+        INFO("datagram " << i << " of " << sent.size());
+        REQUIRE(got.size() == sent[i].size());
+        REQUIRE(got == sent[i]);
+    }
+    CHECK(peer.empty());
+}
+
+/// A UDP socket on which the kernel refuses UDP_SEGMENT (GSO), as a kernel
+/// or device without it would: SO_NO_CHECK (no UDP checksum) makes it
+/// fail with EINVAL. Checks the precondition on a socket of its own,
+/// sending to `to` (nothing arrives there).
+inline int gso_refusing_socket(const pants::Address& to) {
+    int on = 1;
+    int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(probe >= 0);
+    REQUIRE(::setsockopt(probe, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
+    int segment = 100;
+    REQUIRE(::setsockopt(probe, SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0);
+    const std::string two(200, 'x');
+    const ssize_t sent = ::sendto(probe, two.data(), two.size(), 0, to.data(), to.size());
+    const int err = errno;
+    ::close(probe);
+    REQUIRE(sent < 0);
+    REQUIRE((err == EINVAL || err == EIO));
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
+    return fd;
+}
 
 }  // namespace test

@@ -9,8 +9,6 @@
 
 #include <pants/pants.hpp>
 
-#include <netinet/in.h>
-#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 
 using pants::Address;
 using test::DatagramPeer;
+using test::expect_datagrams;
 using test::run_until;
 
 namespace {
@@ -56,14 +55,14 @@ Await(Awaiter*) -> Await<Awaiter>;
 // Datagram i of a test: its own bytes and length, so misorder shows.
 std::string datagram(std::size_t i, std::size_t size) { return test::pattern(size, unsigned(i + 1)); }
 
-void expect(DatagramPeer& peer, const std::vector<std::string>& sent) {
-    for (std::size_t i = 0; i < sent.size(); ++i) {
-        const std::string got = peer.next();
-        INFO("datagram " << i << " of " << sent.size());
-        REQUIRE(got.size() == sent[i].size());
-        REQUIRE(got == sent[i]);
-    }
-    CHECK(peer.empty());
+// Runs until `s` sent everything, without an error; checks what two
+// peers got.
+void expect_sent(pants::Engine& engine, Sender& s, DatagramPeer& a, const std::vector<std::string>& to_a,
+                 DatagramPeer& b, const std::vector<std::string>& to_b) {
+    run_until(engine, [&] { return s.pending_writes() == 0; });
+    CHECK(s.errors.empty());
+    expect_datagrams(a, to_a);
+    expect_datagrams(b, to_b);
 }
 
 // Four peers taking turns, `rounds` datagrams each, all queued in one
@@ -94,7 +93,7 @@ void peers_taking_turns(int family, const Address& where) {
     // One sendmsg per turn (one in flight, the next sent when its
     // completion is seen) would take kPeers * kRounds turns.
     CHECK(turns <= int(kRounds) + 3);
-    for (std::size_t p = 0; p < kPeers; ++p) expect(*peers[p], sent[p]);
+    for (std::size_t p = 0; p < kPeers; ++p) expect_datagrams(*peers[p], sent[p]);
 }
 
 }  // namespace
@@ -124,10 +123,7 @@ TEST_CASE("runs and single datagrams to two peers, interleaved, arrive in order 
             s.write(d, first ? a.address : b.address);
             (first ? to_a : to_b).push_back(std::move(d));
         }
-        run_until(engine, [&] { return s.pending_writes() == 0; });
-        CHECK(s.errors.empty());
-        expect(a, to_a);
-        expect(b, to_b);
+        expect_sent(engine, s, a, to_a, b, to_b);
     }
 }
 
@@ -171,8 +167,8 @@ TEST_CASE("a datagram that fails inside a chain is its own error; the rest go, i
         CHECK(s.errors[i].first == want[i].first);
         CHECK(s.errors[i].second == want[i].second);
     }
-    expect(a, to_a);
-    expect(b, to_b);
+    expect_datagrams(a, to_a);
+    expect_datagrams(b, to_b);
 }
 
 TEST_CASE("send_to() awaiters in one chain each learn their own datagram's fate") {
@@ -199,34 +195,17 @@ TEST_CASE("send_to() awaiters in one chain each learn their own datagram's fate"
     CHECK(!got[0]);
     CHECK(got[1] == std::make_error_code(std::errc::invalid_argument));
     CHECK(!got[2]);
-    expect(a, {one});
-    expect(b, {three});
+    expect_datagrams(a, {one});
+    expect_datagrams(b, {three});
 }
 
 TEST_CASE("a GSO batch refused inside a chain goes again one by one, before what follows to its peer") {
-    // SO_NO_CHECK makes the kernel refuse UDP_SEGMENT (EINVAL). The first
-    // chain is [a a a as one batch, b]: the batch fails, b goes; the a's
-    // then go one by one, and b's awaiter, resolved ahead of them, must
-    // still learn that b went.
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    int on = 1;
-    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
+    // The kernel refuses UDP_SEGMENT on this socket. The first chain is
+    // [a a a as one batch, b]: the batch fails, b goes; the a's then go
+    // one by one, and b's awaiter, resolved ahead of them, must still
+    // learn that b went.
     DatagramPeer a(AF_INET, Address::loopback_v4(0)), b(AF_INET, Address::loopback_v4(0));
-    {
-        // The precondition: GSO on such a socket really fails.
-        int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(probe >= 0);
-        REQUIRE(::setsockopt(probe, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
-        int segment = 100;
-        REQUIRE(::setsockopt(probe, SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0);
-        const std::string two(200, 'x');
-        const ssize_t n = ::sendto(probe, two.data(), two.size(), 0, a.address.data(), a.address.size());
-        const int err = errno;
-        ::close(probe);
-        REQUIRE(n < 0);
-        REQUIRE((err == EINVAL || err == EIO));
-    }
+    const int fd = test::gso_refusing_socket(a.address);
     pants::Engine engine;
     Sender s(engine);
     REQUIRE(s.assign(fd));
@@ -250,10 +229,7 @@ TEST_CASE("a GSO batch refused inside a chain goes again one by one, before what
     };
     const auto got = engine.run(send_all());
     CHECK(got == std::vector<bool>{true, true, true});
-    run_until(engine, [&] { return s.pending_writes() == 0; });
-    CHECK(s.errors.empty());
-    expect(a, to_a);
-    expect(b, to_b);
+    expect_sent(engine, s, a, to_a, b, to_b);
 }
 
 TEST_CASE("end() sends every datagram queued to every peer, then closes") {
@@ -270,7 +246,7 @@ TEST_CASE("end() sends every datagram queued to every peer, then closes") {
     s.end();
     run_until(engine, [&] { return s.closed; });
     CHECK(s.errors.empty());
-    for (std::size_t p = 0; p < peers.size(); ++p) expect(*peers[p], sent[p]);
+    for (std::size_t p = 0; p < peers.size(); ++p) expect_datagrams(*peers[p], sent[p]);
 }
 
 TEST_CASE("a Datagram destroyed with a chain in flight frees nothing the kernel still reads") {

@@ -19,6 +19,7 @@
 #include "net_helpers.hpp"
 
 using pants::Address;
+using test::expect_datagrams;
 using test::run_until;
 
 namespace {
@@ -41,16 +42,6 @@ void run_until_sent(pants::Engine& engine, Sender& s) {
     REQUIRE(s.errors.empty());
 }
 
-void expect(RawPeer& peer, const std::vector<std::string>& sent) {
-    for (std::size_t i = 0; i < sent.size(); ++i) {
-        const std::string got = peer.next();
-        INFO("datagram " << i << " of " << sent.size());
-        REQUIRE(got.size() == sent[i].size());
-        REQUIRE(got == sent[i]);
-    }
-    CHECK(peer.empty());
-}
-
 // Writes `sizes` in one turn to `peer` and checks what arrives, and that
 // it left in `batches` sendmsg calls (GSO), not one per datagram.
 void one_batch(int family, const Address& where, const std::vector<std::size_t>& sizes, std::uint64_t batches) {
@@ -66,7 +57,7 @@ void one_batch(int family, const Address& where, const std::vector<std::size_t>&
     run_until_sent(engine, s);
     // One more: the receive the channel arms once its socket exists.
     CHECK(engine.backend().submitted() - before == batches + 1);
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
 
 }  // namespace
@@ -107,8 +98,8 @@ TEST_CASE("a mixed queue splits by size and destination, in order") {
         (peer == 0 ? to_a : to_b).push_back(std::move(d));
     }
     run_until_sent(engine, s);
-    expect(a, to_a);
-    expect(b, to_b);
+    expect_datagrams(a, to_a);
+    expect_datagrams(b, to_b);
 }
 
 TEST_CASE("a connected channel batches its writes too") {
@@ -123,32 +114,12 @@ TEST_CASE("a connected channel batches its writes too") {
         s.write(sent.back());
     }
     run_until_sent(engine, s);
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
 
 TEST_CASE("a socket that refuses GSO sends the same datagrams one by one") {
-    // SO_NO_CHECK (no UDP checksum) makes the kernel refuse UDP_SEGMENT
-    // with EINVAL, as a kernel or device without GSO would with EIO.
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    int on = 1;
-    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
     RawPeer peer(AF_INET, Address::loopback_v4(0));
-    {
-        // The precondition: GSO on such a socket really fails (here set
-        // per socket with the UDP_SEGMENT option, on a socket of its own).
-        int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(probe >= 0);
-        REQUIRE(::setsockopt(probe, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
-        int segment = 100;
-        REQUIRE(::setsockopt(probe, SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0);
-        const std::string two(200, 'x');
-        const ssize_t sent = ::sendto(probe, two.data(), two.size(), 0, peer.address.data(), peer.address.size());
-        const int err = errno;
-        ::close(probe);
-        REQUIRE(sent < 0);
-        REQUIRE((err == EINVAL || err == EIO));
-    }
+    const int fd = test::gso_refusing_socket(peer.address);
     pants::Engine engine;
     Sender s(engine);
     REQUIRE(s.assign(fd));
@@ -160,7 +131,7 @@ TEST_CASE("a socket that refuses GSO sends the same datagrams one by one") {
         }
         run_until_sent(engine, s);
     }
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
 
 TEST_CASE("a Unix datagram socket never batches") {
@@ -201,5 +172,5 @@ TEST_CASE("a send_to() awaiter whose datagram went in a batch learns it went") {
     };
     CHECK(engine.run(send_all()));
     CHECK(d.pending_writes() == 0);
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
