@@ -9,9 +9,33 @@
 
 namespace pants {
 
-ReadDelimiter::ReadDelimiter(std::string delimiter) : kind_(Kind::delimiter), rule_(std::move(delimiter)) {
-    if (std::get<std::string>(rule_).empty())
+ReadDelimiter::ReadDelimiter(const ReadDelimiter& other)
+    : kind_(other.kind_),
+      width_(other.width_),
+      order_(other.order_),
+      includes_header_(other.includes_header_),
+      mode_(other.mode_),
+      small_size_(other.small_size_),
+      rule_(other.kind_ == Kind::function ? std::make_shared<const FrameFunction>(*other.rule<FrameFunction>())
+                                          : other.rule_) {
+    std::memcpy(small_, other.small_, sizeof small_);  // count_ or small_, whichever is in use
+}
+
+ReadDelimiter& ReadDelimiter::operator=(const ReadDelimiter& other) {
+    if (this != &other)
+        *this = ReadDelimiter(other);
+    return *this;
+}
+
+ReadDelimiter::ReadDelimiter(std::string delimiter) : kind_(Kind::delimiter) {
+    if (delimiter.empty())
         throw std::invalid_argument("read_delimiter: empty delimiter string");
+    if (delimiter.size() <= sizeof small_) {
+        small_size_ = static_cast<std::uint8_t>(delimiter.size());
+        std::memcpy(small_, delimiter.data(), delimiter.size());
+    } else {
+        rule_ = std::make_shared<const std::string>(std::move(delimiter));
+    }
 }
 
 ReadDelimiter::ReadDelimiter(std::string_view delimiter) : ReadDelimiter(std::string(delimiter)) {}
@@ -21,7 +45,7 @@ ReadDelimiter::ReadDelimiter(const char* delimiter)
 
 ReadDelimiter::ReadDelimiter(char delimiter) : ReadDelimiter(std::string(1, delimiter)) {}
 
-ReadDelimiter::ReadDelimiter(std::size_t count, int) noexcept : kind_(Kind::count), count_(count) {}
+ReadDelimiter::ReadDelimiter(std::size_t count, int) noexcept : kind_(Kind::count) { count_ = count; }
 
 void ReadDelimiter::bad_count() {
     throw std::invalid_argument("read_delimiter: a byte count must be positive");
@@ -45,7 +69,7 @@ ReadDelimiter ReadDelimiter::function(FrameFunction f) {
         throw std::invalid_argument("read_delimiter: empty frame function");
     ReadDelimiter d;
     d.kind_ = Kind::function;
-    d.rule_ = std::move(f);
+    d.rule_ = std::make_shared<const FrameFunction>(std::move(f));
     return d;
 }
 
@@ -106,7 +130,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
         return Frame{0, buffered.size(), buffered.size()};
 
     case Kind::delimiter: {
-        const std::string& delimiter = *std::get_if<std::string>(&rule_);
+        const std::string_view delimiter = this->delimiter();
         const std::size_t n = delimiter.size();
         // A stale hint (the caller broke the Framer contract) only costs a rescan.
         std::size_t from = scanned <= buffered.size() ? scanned : 0;
@@ -145,7 +169,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
     }
 
     case Kind::function: {
-        auto frame = (*std::get_if<FrameFunction>(&rule_))(buffered);
+        auto frame = (*rule<FrameFunction>())(buffered);
         if (frame && *frame) {
             const Frame& f = **frame;
             if (f.consumed == 0 || f.consumed > buffered.size() || f.offset > f.consumed ||

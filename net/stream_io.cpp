@@ -129,7 +129,7 @@ void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool an
 
 Result<Address> StreamIo::local_address() const {
     if (fd >= 0) return detail::local_address(fd);
-    if (!local_.empty()) return local_.get();
+    if (closed_local_) return closed_local_->get();
     return pants::fail(ENOTCONN);
 }
 
@@ -143,7 +143,10 @@ void StreamIo::before_close() noexcept {
     if (transform_) transform_->closed(close_error());
     // Kept for on_close, which runs after the socket is gone.
     if (fd < 0 || !connected) return;
-    if (auto a = detail::local_address(fd)) local_.set(*a);
+    if (auto a = detail::local_address(fd)) {
+        closed_local_ = std::make_unique<SavedAddress>();
+        closed_local_->set(*a);
+    }
 }
 
 // --- lifecycle ---------------------------------------------------------------

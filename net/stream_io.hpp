@@ -53,6 +53,8 @@ private:
     bool user_paused_ = false;
     bool write_paused_ = false;
     bool input_paused_ = false;
+    // Front output nodes the send in flight points at (at most kMaxIov).
+    std::uint8_t in_flight_nodes_ = 0;
 
 public:
     /// co_await connect() waits here.
@@ -171,7 +173,7 @@ private:
         Op(Handler h, StreamIo* s) : Operation(h), io(s) {}
         StreamIo* io;
     };
-    static constexpr int kMaxIov = 16;
+    static constexpr int kMaxIov = 16;  // fits in_flight_nodes_
     // A send in flight: taken from the engine's small blocks when a send
     // starts and given back when it completes, so an idle stream holds
     // none of it (the iovecs alone are 256 bytes).
@@ -266,9 +268,10 @@ private:
     // Writing.
     OutputQueue out_;
     std::size_t out_bytes_ = 0;
-    std::size_t in_flight_nodes_ = 0;  // front nodes the send in flight points at
 
-    SavedAddress local_;
+    // The local address, kept at close for on_close (the socket is gone by
+    // then); asked of the socket before that, so an open stream keeps none.
+    std::unique_ptr<SavedAddress> closed_local_;
     SavedAddress peer_;
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
     // An emptied input buffer up to this size is kept for the next

@@ -60,7 +60,13 @@ EpollBackend::~EpollBackend() {
     ::close(epoll_fd_);
 }
 
-void EpollBackend::grow(int fd) { fds_.resize(std::size_t(fd) * 2 + 16); }
+void EpollBackend::grow(int fd) {
+    // A quarter more than needed rather than double: a server with many
+    // connections pays for every slot (growing is rare either way).
+    const std::size_t size = std::size_t(fd) + std::size_t(fd) / 4 + 64;
+    fds_.reserve(size);
+    fds_.resize(size);
+}
 
 bool EpollBackend::is_reader(const Operation& op) noexcept {
     switch (op.kind) {

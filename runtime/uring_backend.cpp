@@ -112,14 +112,22 @@ Result<void> UringBackend::init(const BackendConfig& config) {
 }
 
 Result<void> UringBackend::init_buffer_ring() {
-    auto r = register_buffers(pool_, kBufferGroup, buf_ring_bytes_);
+    provided_ = std::min(pool_.count(), kFirstProvided);
+    auto r = register_buffers(pool_, kBufferGroup, buf_ring_bytes_, provided_);
     if (!r) return unexpected(r.error());
     buf_ring_ = *r;
     return ok();
 }
 
+void UringBackend::provide_more_buffers() {
+    const unsigned more = std::min(provided_, pool_.count() - provided_);
+    for (unsigned i = 0; i < more; ++i) recycle_stream_buffer(std::uint16_t(provided_ + i));
+    provided_ += more;
+}
+
 // liburing 2.3 has no io_uring_setup_buf_ring: map and register it here.
-Result<io_uring_buf_ring*> UringBackend::register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes) {
+Result<io_uring_buf_ring*> UringBackend::register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes,
+                                                          unsigned provide) {
     bytes = sizeof(io_uring_buf) * pool.count();
     void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (mem == MAP_FAILED) return fail(errno);
@@ -134,16 +142,16 @@ Result<io_uring_buf_ring*> UringBackend::register_buffers(BufferPool& pool, std:
         return fail(-r);
     }
     const int mask = io_uring_buf_ring_mask(pool.count());
-    for (unsigned i = 0; i < pool.count(); ++i)
+    for (unsigned i = 0; i < provide; ++i)
         io_uring_buf_ring_add(br, pool.at(std::uint16_t(i)), pool.size(), std::uint16_t(i), mask, int(i));
-    io_uring_buf_ring_advance(br, int(pool.count()));
+    io_uring_buf_ring_advance(br, int(provide));
     return br;
 }
 
 void UringBackend::ensure_datagram_ring() {
     if (dgram_ring_) return;
     dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
-    auto r = register_buffers(*dgram_pool_, kDatagramGroup, dgram_ring_bytes_);
+    auto r = register_buffers(*dgram_pool_, kDatagramGroup, dgram_ring_bytes_, dgram_pool_->count());
     if (!r) throw std::system_error(r.error(), "pants: io_uring datagram buffers");
     dgram_ring_ = *r;
 }
@@ -468,7 +476,9 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
         return keep_armed(op, more, datagram(op, 0, nullptr, 0));
     }
     if (res == -ENOBUFS && !op.cancelling) {
-        // Every buffer is lent out: wait until channels give some back.
+        // Every buffer is lent out: hand the kernel more of the pool if
+        // some are still held back, else wait until channels give some back.
+        if (op.kind != OpKind::receive_from && provided_ < pool_.count()) provide_more_buffers();
         if (!more) {
             starved_.push_back(&op);
             datagram_work_ = true;

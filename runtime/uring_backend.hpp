@@ -40,7 +40,9 @@ private:
     explicit UringBackend(const BackendConfig& config);
     Result<void> init(const BackendConfig& config);
     Result<void> init_buffer_ring();
-    Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes);
+    /// Maps and registers a ring for `pool`, handing the kernel its first `provide` buffers.
+    Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes,
+                                                unsigned provide);
     io_uring_sqe* next_sqe();
     io_uring_sqe* next_sqe_after_submit();
     void enable();
@@ -94,6 +96,15 @@ private:
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::size_t buf_ring_bytes_ = 0;
     int buffers_returned_ = 0;          // added to the ring, not yet advanced
+    // The kernel takes ring buffers in turn, so each one it is given gets
+    // its first page written even by a one-byte message: the stream ring
+    // starts with kFirstProvided buffers of the pool and doubles them
+    // (provide_more_buffers) when receives run out (ENOBUFS). A server whose
+    // connections send a little now and then keeps a few buffers resident,
+    // not the whole pool.
+    static constexpr unsigned kFirstProvided = 64;
+    unsigned provided_ = 0;  // pool buffers handed to the stream ring so far (0..provided_-1)
+    void provide_more_buffers();
 
     // Datagram receive buffers (buffer_pool.hpp): a second provided-buffer
     // group, set up by the first receive_from.

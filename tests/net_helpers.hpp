@@ -67,6 +67,21 @@ struct Recorder : pants::Client {
 /// The address a test server listens on: loopback, port 0.
 inline pants::Address loopback() { return pants::Address::loopback_v4(0); }
 
+/// A port free on 127.0.0.1 a moment ago, for sockets of `type`
+/// (SOCK_STREAM or SOCK_DGRAM): the kernel's pick for port 0. Another
+/// process may take it before the caller binds it.
+inline std::uint16_t free_loopback_port(int type = SOCK_STREAM) {
+    const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    pants::Address a = loopback();
+    REQUIRE(::bind(fd, a.data(), a.size()) == 0);
+    socklen_t len = a.capacity();
+    REQUIRE(::getsockname(fd, a.data(), &len) == 0);
+    a.set_size(len);
+    ::close(fd);
+    return a.port();
+}
+
 /// True if ::1 can be bound here (a test that needs it REQUIREs it).
 inline bool has_ipv6_loopback() {
     int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);

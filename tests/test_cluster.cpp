@@ -54,18 +54,6 @@ void raise_fd_limit(rlim_t want) {
     REQUIRE(r.rlim_cur >= want);
 }
 
-// A port free right now on 127.0.0.1.
-std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    auto a = pants::Address::loopback_v4(0);
-    REQUIRE(::bind(fd, a.data(), a.size()) == 0);
-    socklen_t len = a.capacity();
-    REQUIRE(::getsockname(fd, a.data(), &len) == 0);
-    a.set_size(len);
-    ::close(fd);
-    return a.port();
-}
-
 // Connects `count` clients to `port`, sends each `size` bytes and checks
 // that every byte comes back.
 void echo_many(std::uint16_t port, int count, std::size_t size) {
@@ -97,7 +85,7 @@ void echo_many(std::uint16_t port, int count, std::size_t size) {
 void serve_1000_with_reuse_port(unsigned n) {
     raise_fd_limit(4096);
     for (auto& a : accepted_on) a = 0;
-    const auto port = free_port();
+    const auto port = free_loopback_port();
     Cluster cluster(engines(n));
     std::atomic<int> listening{0};
     cluster.start([&](Engine& engine) {
@@ -200,7 +188,7 @@ TEST_CASE("a cluster of 4 engines serves 1,000 connections on one port with SO_R
 }
 
 TEST_CASE("reuse_port off: a second listener on the same port fails") {
-    const auto port = free_port();
+    const auto port = free_loopback_port();
     Engine engine;
     pants::Server<Echo> a(engine), b(engine);
     pants::ListenOptions off;
@@ -212,13 +200,13 @@ TEST_CASE("reuse_port off: a second listener on the same port fails") {
     pants::ListenOptions on;
     on.reuse_port = true;
     pants::Server<Echo> c(engine), d(engine);
-    const auto port2 = free_port();
+    const auto port2 = free_loopback_port();
     REQUIRE(c.listen(pants::Address::loopback_v4(port2), on));
     CHECK(d.listen(pants::Address::loopback_v4(port2), on));
 }
 
 TEST_CASE("datagram listeners share a port with SO_REUSEPORT in a cluster") {
-    const auto port = free_port();
+    const auto port = free_loopback_port();
     Cluster cluster(engines(2));
     std::atomic<int> bound{0};
     cluster.start([&](Engine& engine) {
@@ -232,7 +220,7 @@ TEST_CASE("datagram listeners share a port with SO_REUSEPORT in a cluster") {
 TEST_CASE("destroying a cluster while its connections are busy leaks no descriptor") {
     raise_fd_limit(4096);
     const int fds = count_fds();
-    const auto port = free_port();
+    const auto port = free_loopback_port();
     {
         Engine client_engine;
         std::vector<std::unique_ptr<EchoClient>> clients;

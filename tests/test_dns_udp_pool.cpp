@@ -6,6 +6,8 @@
 
 #include <pants/pants.hpp>
 
+#include "net_helpers.hpp"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -216,16 +218,7 @@ TEST_CASE("no socket is left open: idle sockets close, and so do all of them wit
 // end every query on the socket early, and its own datagram still go out.
 TEST_CASE("queries to a port nobody listens on all end early, refused, many to a socket") {
     // A loopback port that was free a moment ago and has nobody now.
-    const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(probe >= 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
-    REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
-    ::close(probe);
-    const Address nobody = Address::loopback_v4(ntohs(sin.sin_port));
+    const Address nobody = Address::loopback_v4(test::free_loopback_port(SOCK_DGRAM));
 
     pants::Engine engine;
     auto o = options(nobody);

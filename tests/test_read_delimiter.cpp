@@ -117,6 +117,44 @@ TEST_CASE("a delimiter of several bytes split across chunks is found") {
     CHECK(overlap.left == "x");
 }
 
+TEST_CASE("delimiters of 8 bytes and longer cut frames, alone and as copies") {
+    // Up to 8 bytes are kept inline, longer ones on the heap: both paths,
+    // split across chunks, and copies and moves of each.
+    for (std::string delimiter : {"12345678", "123456789", "<<--boundary-of-forty-two-bytes----------->>"}) {
+        CAPTURE(delimiter);
+        ReadDelimiter d(delimiter);
+        CHECK(d.delimiter() == delimiter);
+        std::string stream = "a" + delimiter + delimiter + "bc" + delimiter + "d";
+        std::vector<std::string> want{"a", "", "bc"};
+        CHECK(feed(d, whole(stream)).frames == want);
+        CHECK(feed(d, bytewise(stream)).frames == want);
+        ReadDelimiter copy = d;
+        ReadDelimiter assigned;
+        assigned = copy;
+        ReadDelimiter moved = std::move(copy);
+        CHECK(assigned.delimiter() == delimiter);
+        CHECK(moved.delimiter() == delimiter);
+        CHECK(feed(assigned, whole(stream)).frames == want);
+        CHECK(feed(moved, bytewise(stream)).frames == want);
+    }
+}
+
+TEST_CASE("a copied frame function keeps its own state") {
+    // A function with state (frames of 1, 2, 3... bytes): each copy of the
+    // delimiter counts from where the copy was made, not together.
+    std::size_t next = 1;
+    auto growing = [next](std::string_view b) mutable -> pants::Result<std::optional<Frame>> {
+        if (b.size() < next)
+            return std::nullopt;
+        std::size_t n = next++;
+        return Frame{0, n, n};
+    };
+    auto d = ReadDelimiter::function(growing);
+    ReadDelimiter copy = d;
+    CHECK(feed(d, whole("abbccc")).frames == std::vector<std::string>{"a", "bb", "ccc"});
+    CHECK(feed(copy, whole("abbccc")).frames == std::vector<std::string>{"a", "bb", "ccc"});
+}
+
 TEST_CASE("a one-character delimiter can be given as a char") {
     ReadDelimiter d = '\n';
     CHECK(d.kind() == ReadDelimiter::Kind::delimiter);

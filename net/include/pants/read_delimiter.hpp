@@ -48,7 +48,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <pants/frame_error.hpp>
@@ -136,7 +135,14 @@ public:
     enum class Kind : std::uint8_t { none, delimiter, count, length_prefixed, function, regex, packed };
 
     /// No framing: each chunk as it arrives.
-    ReadDelimiter() noexcept = default;
+    ReadDelimiter() noexcept {}
+    /// A copy shares the compiled regex or format; a frame function is
+    /// copied (it may keep state of its own).
+    ReadDelimiter(const ReadDelimiter& other);
+    ReadDelimiter& operator=(const ReadDelimiter& other);
+    ReadDelimiter(ReadDelimiter&& other) noexcept = default;
+    ReadDelimiter& operator=(ReadDelimiter&& other) noexcept = default;
+    ~ReadDelimiter() = default;
     /// Up to and without `delimiter`; throws std::invalid_argument if empty.
     ReadDelimiter(std::string delimiter);
     ReadDelimiter(std::string_view delimiter);
@@ -176,16 +182,15 @@ public:
     bool is_none() const noexcept { return kind_ == Kind::none; }
     /// The delimiter bytes; empty unless kind() == Kind::delimiter.
     std::string_view delimiter() const noexcept {
-        const auto* bytes = std::get_if<std::string>(&rule_);
-        return bytes ? std::string_view(*bytes) : std::string_view();
+        if (kind_ != Kind::delimiter) return {};
+        return small_size_ != 0 ? std::string_view(small_, small_size_) : std::string_view(*rule<std::string>());
     }
     /// The frame size of a count, fixed record or packed record; 0 for
     /// other kinds.
     std::size_t count() const noexcept { return kind_ == Kind::count || kind_ == Kind::packed ? count_ : 0; }
     /// The record format of a packed delimiter; nullptr for other kinds.
     const PackedFormat* packed_format() const noexcept {
-        const auto* format = std::get_if<FormatPtr>(&rule_);
-        return format ? format->get() : nullptr;
+        return kind_ == Kind::packed ? rule<PackedFormat>() : nullptr;
     }
     /// The mode of a regex delimiter (RegexMode::search for other kinds).
     RegexMode regex_mode() const noexcept { return mode_; }
@@ -254,18 +259,24 @@ private:
     bool includes_header_ = false;
     // regex
     RegexMode mode_ = RegexMode::search;
-    // count, packed (the record size)
-    std::size_t count_ = 0;
-    // What the kind needs beyond numbers, in one place (every stream has
-    // a ReadDelimiter, so it stays small): the delimiter bytes, the frame
-    // function, or the compiled regex or packed format (immutable, shared
-    // by copies).
-    using RegexPtr = std::shared_ptr<const detail::RegexProgram>;
-    using FormatPtr = std::shared_ptr<const PackedFormat>;
-    std::variant<std::monostate, std::string, FrameFunction, RegexPtr, FormatPtr> rule_;
+    // delimiter: its length, when its bytes fit in small_ (else 0)
+    std::uint8_t small_size_ = 0;
+    union {
+        std::size_t count_ = 0;             // count, packed (the record size)
+        char small_[sizeof(std::size_t)];  // a short delimiter's bytes
+    };
+    // What the kind needs beyond numbers, as one pointer (every stream has
+    // a ReadDelimiter, so it stays small): by kind_, a longer delimiter's
+    // bytes (std::string), the FrameFunction, the compiled
+    // detail::RegexProgram or the PackedFormat. Immutable and shared by
+    // copies, except a function (see the copy constructor).
+    std::shared_ptr<const void> rule_;
+    template <class T>
+    const T* rule() const noexcept {
+        return static_cast<const T*>(rule_.get());
+    }
     const detail::RegexProgram* regex_program() const noexcept {
-        const auto* regex = std::get_if<RegexPtr>(&rule_);
-        return regex ? regex->get() : nullptr;
+        return kind_ == Kind::regex ? rule<detail::RegexProgram>() : nullptr;
     }
 };
 

@@ -8,10 +8,12 @@
 // reuses warm blocks instead of allocating per message. At most `kMaxFree`
 // blocks wait in a pool; more go back to the heap. Blocks are plain
 // ::operator new memory, so a channel that outlives its Engine frees its
-// blocks with ::operator delete. A block waiting in the pool keeps the
-// bytes its last user left, except its last kLinkSize bytes (the pool's
-// link), so a pool that holds one kind of object hands it back ready for
-// use (take(recycled)). Engine thread only.
+// blocks with ::operator delete. A pool with its link at the end keeps
+// the bytes a block's last user left, except its last kLinkSize bytes, so
+// a pool that holds one kind of object hands it back ready for use
+// (take(recycled)). A pool of large blocks keeps its link at the front
+// instead: a block written only at its start (a small write) then has one
+// resident page, not two. Engine thread only.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +21,9 @@
 
 namespace pants::detail {
 
-/// Blocks of `BlockSize` bytes, keeping up to `MaxFree` freed ones.
-template <std::size_t BlockSize, std::size_t MaxFree>
+/// Blocks of `BlockSize` bytes, keeping up to `MaxFree` freed ones; a
+/// freed block's link is in its last bytes if `LinkAtEnd`, else its first.
+template <std::size_t BlockSize, std::size_t MaxFree, bool LinkAtEnd>
 class BlockPool {
 public:
     /// Bytes per block (header included).
@@ -45,7 +48,9 @@ public:
     /// The same; `recycled` says whether it is one given back earlier
     /// (holding what its last user left in its first kBlockSize -
     /// kLinkSize bytes) rather than new memory.
-    void* take(bool& recycled) {
+    void* take(bool& recycled)
+        requires LinkAtEnd
+    {
         recycled = free_ != nullptr;
         return take();
     }
@@ -59,7 +64,7 @@ public:
 
 private:
     static void*& link(void* block) noexcept {
-        return *reinterpret_cast<void**>(static_cast<char*>(block) + kBlockSize - kLinkSize);
+        return *reinterpret_cast<void**>(static_cast<char*>(block) + (LinkAtEnd ? kBlockSize - kLinkSize : 0));
     }
     void* pop() noexcept {
         void* b = free_;
@@ -73,8 +78,8 @@ private:
 };
 
 /// Blocks for queued output (16 KiB each).
-using ChunkPool = BlockPool<16384, 256>;
+using ChunkPool = BlockPool<16384, 256, false>;
 /// Blocks for the state of a send in flight (512 bytes each).
-using SmallBlockPool = BlockPool<512, 1024>;
+using SmallBlockPool = BlockPool<512, 1024, true>;
 
 }  // namespace pants::detail
