@@ -36,6 +36,23 @@ std::string describe(const pants::Result<std::string_view>& r) {
     return r.error() == pants::NetError::end_of_stream ? "end" : r.error().message();
 }
 
+// One read(), then counts that it was resumed.
+pants::Task<> read_and_count(pants::Stream& s, int& resumed) {
+    auto r = co_await s.read();
+    ++resumed;
+    (void)r;
+}
+
+pants::Task<> read_into(pants::Stream& s, std::string& got) { got = describe(co_await s.read()); }
+
+// What a fresh read() on `s` gets (the stream still works).
+std::string read_next(Engine& engine, pants::Stream& s) {
+    std::string got;
+    engine.spawn(read_into(s, got));
+    run_until(engine, [&] { return !got.empty(); });
+    return got;
+}
+
 }  // namespace
 
 TEST_CASE("a read that completes from the buffer, then one that waits, get their frames in order") {
@@ -103,53 +120,22 @@ TEST_CASE("a coroutine destroyed while its read waits is never resumed, and the 
     Watchdog watchdog(engine, std::chrono::seconds(20));
     Pair pair(engine);
     int resumed = 0;
-    auto first = [&](pants::Stream& s) -> pants::Task<> {
-        auto r = co_await s.read();
-        ++resumed;
-        (void)r;
-    };
-    pants::Task<> task = first(*pair.stream);
+    pants::detail::CancelState cancel;
+    pants::Task<> task = read_and_count(*pair.stream, resumed);
+    task.handle().promise().set_cancel_state(&cancel);
     task.handle().resume();  // runs to the read(), which waits
     REQUIRE_FALSE(task.done());
-    task = {};  // its frame dies with the read linked
-    pair.peer.send("after");
-    std::string got;
-    auto second = [&](pants::Stream& s) -> pants::Task<> { got = describe(co_await s.read()); };
-    engine.spawn(second(*pair.stream));
-    run_until(engine, [&] { return !got.empty(); });
-    CHECK(got == "after");
-    CHECK(resumed == 0);
-    CHECK_FALSE(watchdog.fired());
-}
-
-TEST_CASE("a read cancelled and destroyed before its resumption turn is never resumed") {
-    // A cancel resumes the read on the next turn; a frame destroyed before
-    // that turn must take the scheduled resumption with it.
-    Engine engine;
-    Watchdog watchdog(engine, std::chrono::seconds(20));
-    Pair pair(engine);
-    int resumed = 0;
-    auto reader = [&](pants::Stream& s) -> pants::Task<> {
-        auto r = co_await s.read();
-        ++resumed;
-        (void)r;
-    };
-    pants::detail::CancelState cancel;
-    pants::Task<> task = reader(*pair.stream);
-    task.handle().promise().set_cancel_state(&cancel);
-    task.handle().resume();
-    REQUIRE_FALSE(task.done());
-    cancel.request();  // resumption scheduled for the next turn
+    SUBCASE("with the read linked") {}
+    SUBCASE("with the read cancelled, its resumption due on the next turn") {
+        // The frame must take the scheduled resumption with it.
+        cancel.request();
+    }
     task = {};
     for (int i = 0; i < 3; ++i) engine.poll(std::chrono::milliseconds(0));
     CHECK(resumed == 0);
-    // The stream is intact: a later read gets the peer's bytes.
-    pair.peer.send("still here");
-    std::string got;
-    auto second = [&](pants::Stream& s) -> pants::Task<> { got = describe(co_await s.read()); };
-    engine.spawn(second(*pair.stream));
-    run_until(engine, [&] { return !got.empty(); });
-    CHECK(got == "still here");
+    pair.peer.send("after");
+    CHECK(read_next(engine, *pair.stream) == "after");
+    CHECK(resumed == 0);
     CHECK_FALSE(watchdog.fired());
 }
 
