@@ -102,7 +102,6 @@ void Stream::on_error(std::error_code) {}
 void Stream::on_tls_handshake() {}
 void Stream::on_tls_error(std::error_code e) { on_error(e); }
 
-Stream::ReadAwaiter Stream::read() { return ReadAwaiter(*io_, std::nullopt); }
 Stream::ReadAwaiter Stream::read_exactly(std::size_t n) { return ReadAwaiter(*io_, ReadDelimiter(n)); }
 Stream::ReadAwaiter Stream::read_until(std::string_view d) { return ReadAwaiter(*io_, ReadDelimiter(d)); }
 void Stream::callbacks() { io_->set_pull(false); }
@@ -114,26 +113,25 @@ Stream::HandshakeAwaiter Stream::handshake() { return HandshakeAwaiter(*io_); }
 // Each is a detail::Waiter on the I/O state: it unlinks itself when its
 // frame dies, and a cancel resumes it on a later turn.
 
-bool Stream::ReadAwaiter::await_ready() {
-    io_->set_pull(true);
-    return io_->try_read(*this);
-}
-
 bool Stream::ReadAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
+    io_->set_pull(true);
+    if (io_->try_read(*this)) return false;  // a frame, an error or the end: no wait
     if (!wait(io_->readers, h, cancel)) return false;
     io_->wait_read();
     return true;
 }
 
-bool Stream::WriteAwaiter::await_ready() const noexcept {
-    return io_->closing() || io_->out_bytes() <= io_->high_water();
+bool Stream::WriteAwaiter::await_ready() noexcept {
+    if (io_->closing()) return true;
+    open_ = io_->out_bytes() <= io_->high_water();
+    return open_;
 }
 
 bool Stream::WriteAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
     return wait(io_->writers, h, cancel);
 }
 
-Result<void> Stream::WriteAwaiter::await_resume() const noexcept {
+Result<void> Stream::WriteAwaiter::result() const noexcept {
     if (failed()) return unexpected(error());
     if (io_->closing()) return unexpected(io_->close_error());
     return ok();

@@ -319,6 +319,11 @@ void StreamIo::take_chunk(std::string_view chunk) {
         // All of it framed and nobody waits: nothing to pump or check.
         if (used == chunk.size() && readers.empty()) return;
         in_.append(chunk.substr(used));
+    } else if (pull_ && in_.empty() && pending_consume_ == 0 && !delivering_) {
+        // A coroutine reads (nothing buffered, nothing lent): every message
+        // of a coroutine echo.
+        in_.append(chunk);
+        if (resume_reader_with_input()) return;
     } else if (pending_consume_ > 0) {
         // A read() result still points into in_: don't move it.
         if (!lent_tail_) lent_tail_ = std::make_unique<InputBuffer>();
@@ -332,6 +337,23 @@ void StreamIo::take_chunk(std::string_view chunk) {
     // can overflow or pause (limit >= buffer_size > 0).
     if (unread() == 0 && owner && owner->buffer_size > 0) return;
     check_input();
+}
+
+bool StreamIo::resume_reader_with_input() {
+    // What pump() would do for the first reader, without its loop: in_
+    // holds just the chunk, and with no delimiter that is the frame.
+    Stream::ReadAwaiter* r = reader();
+    if (!r || r->once_ || input_paused_ || error || !owner->read_delimiter.get().is_none()) return false;
+    r->result_ = in_.view();
+    pending_consume_ = in_.size();
+    {
+        ScopedFlag guard(delivering_);
+        readers.resume(*r);  // it may read() again, or hand back to callbacks
+    }
+    // It wrote, read() again, found nothing and waits (its read() took the
+    // frame back): nothing is left to pump, and nothing can overflow or
+    // pause (as at the end of take_chunk).
+    return !closing() && in_.empty() && !readers.empty() && owner && owner->buffer_size > 0;
 }
 
 void StreamIo::pump() {

@@ -223,6 +223,9 @@ private:
     inline std::size_t deliver_callbacks(std::string_view buffered);
     std::size_t deliver_frames(std::string_view buffered);
     void pump();
+    /// take_chunk() put a chunk into an empty in_: it goes to a waiting
+    /// read(); true if nothing else is left to do.
+    bool resume_reader_with_input();
     void linger();
     void reclaim_lent();
     /// Gives back a large input buffer once emptied (see kKeptInputCapacity).

@@ -1,12 +1,18 @@
 #include <pants/detail/waiter.hpp>
 
 #include <cassert>
+#include <new>
+#include <utility>
 
 namespace pants::detail {
 
 void Waiter::release() noexcept {
     unlink();
-    deferred_.cancel();  // a frame that dies is never resumed
+    if (deferred_armed_) {
+        deferred_.cancel();  // a frame that dies is never resumed
+        deferred_.~Timer();
+        deferred_armed_ = false;
+    }
 }
 
 void Waiter::set_cancelled() noexcept { set_error(std::make_error_code(std::errc::operation_canceled)); }
@@ -28,31 +34,22 @@ WaitList::~WaitList() {
     while (head_) remove(*head_);
 }
 
-void WaitList::remove(Waiter& w) noexcept {
-    assert(w.list_ == this);
-    (w.prev_ ? w.prev_->next_ : head_) = w.next_;
-    (w.next_ ? w.next_->prev_ : tail_) = w.prev_;
-    w.prev_ = w.next_ = nullptr;
-    w.list_ = nullptr;
-    if (w.cancel_) w.cancel_->clear();
-}
-
 void WaitList::resume(Waiter& w, std::error_code error) {
     remove(w);
     if (error) w.set_error(error);
     w.handle_.resume();
 }
 
-void WaitList::resume(Waiter& w) {
-    remove(w);
-    w.handle_.resume();
-}
-
 void WaitList::resume_later(Waiter& w, std::error_code error) {
     remove(w);
     w.set_error(error);
-    w.deferred_ = engine_->callback([&w] { w.handle_.resume(); });
-    w.deferred_armed_ = true;
+    Timer t = engine_->callback([&w] { w.handle_.resume(); });
+    if (w.deferred_armed_) {
+        w.deferred_ = std::move(t);
+    } else {
+        new (&w.deferred_) Timer(std::move(t));
+        w.deferred_armed_ = true;
+    }
 }
 
 void WaitList::resume_each(std::error_code error) {

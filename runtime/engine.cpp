@@ -157,7 +157,9 @@ void Engine::turn(Duration timeout) {
     // message.
     if (flush_head_) run_flushes();
     Duration wait = timeout;
-    if (!next_turn_.empty() || !every_turn_.empty() || has_posted_.load(std::memory_order_relaxed) ||
+    // One branch for the three reasons not to wait (| not ||: three byte
+    // loads are cheaper than three jumps).
+    if (turn_callbacks_ | has_posted_.load(std::memory_order_relaxed) |
         stop_requested_.load(std::memory_order_relaxed)) {
         wait = Duration::zero();
     } else if (!timers_.empty()) {
@@ -166,7 +168,7 @@ void Engine::turn(Duration timeout) {
     backend_->run_once(wait);
     if (has_posted_.load(std::memory_order_relaxed)) run_posted();
     if (!timers_.empty()) run_timers();  // also saves the clock read
-    if (!next_turn_.empty() || !every_turn_.empty()) run_turn_callbacks();
+    if (turn_callbacks_) run_turn_callbacks();
     // Wake-ups for other engines queued this turn leave now, not at our
     // next wait (which may never come if this loop is stopping).
     if (backend_->notifications_queued()) backend_->flush_notifications();
@@ -234,6 +236,7 @@ void Engine::run_turn_callbacks() {
         }
         std::erase_if(every_turn_, [](const auto& t) { return !t->active; });
     }
+    turn_callbacks_ = !next_turn_.empty() || !every_turn_.empty();
 }
 
 Timer Engine::add_turn(TimerState::Kind kind, detail::Callback fn) {
@@ -241,6 +244,7 @@ Timer Engine::add_turn(TimerState::Kind kind, detail::Callback fn) {
     t->fn = std::move(fn);
     t->kind = kind;
     (kind == TimerState::Kind::next_turn ? next_turn_ : every_turn_).push_back(t);
+    turn_callbacks_ = true;
     return Timer(std::move(t));
 }
 

@@ -248,7 +248,7 @@ public:
 
     /// The next frame, or an error (NetError::end_of_stream at the end).
     /// The view stays valid until the next read() on this stream.
-    ReadAwaiter read();
+    ReadAwaiter read() { return ReadAwaiter(*io_, std::nullopt); }
     /// Exactly n bytes, whatever read_delimiter says.
     ReadAwaiter read_exactly(std::size_t n);
     /// Up to (and without) `delimiter`, whatever read_delimiter says.
@@ -272,7 +272,9 @@ public:
     class ReadAwaiter : public detail::Waiter {
     public:
         ReadAwaiter(detail::StreamIo& io, std::optional<ReadDelimiter> once) : io_(&io), once_(std::move(once)) {}
-        bool await_ready();
+        // One call, not two: suspend() takes a buffered frame first and
+        // then does not suspend (most reads in a busy echo find none).
+        bool await_ready() const noexcept { return false; }
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
@@ -295,16 +297,23 @@ public:
     class WriteAwaiter : public detail::Waiter {
     public:
         explicit WriteAwaiter(detail::StreamIo& io) noexcept : io_(&io) {}
-        bool await_ready() const noexcept;
+        bool await_ready() noexcept;
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
         }
-        Result<void> await_resume() const noexcept;
+        Result<void> await_resume() const noexcept {
+            // Inline: a write with room, on an open stream (every write in
+            // an echo), needs no second look at the stream.
+            if (open_) return {};
+            return result();
+        }
 
     private:
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        Result<void> result() const noexcept;
         detail::StreamIo* io_;
+        bool open_ = false;  // await_ready() found room on an open stream
     };
 
     /// What `co_await stream.connect(address)` waits on.

@@ -275,6 +275,8 @@ private:
     std::vector<std::shared_ptr<detail::TimerState>> next_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> every_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> scratch_;
+    // next_turn_ or every_turn_ is not empty (one flag for the turn to test).
+    bool turn_callbacks_ = false;
     // Flushes queued for this turn (intrusive FIFO through flush_next_),
     // and those run_flushes() is working through.
     detail::TurnFlush* flush_head_ = nullptr;

@@ -23,7 +23,8 @@ class WaitList;
 
 class Waiter {
 public:
-    Waiter() noexcept = default;
+    // Not defaulted: deferred_ (a union member) is made only when armed.
+    Waiter() noexcept {}
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
     ~Waiter() {
@@ -76,7 +77,12 @@ private:
     // not 0 (set_error() sets both).
     int error_value_ = 0;
     const std::error_category* error_category_;
-    Timer deferred_;  // a resumption scheduled for the next turn
+    // A resumption scheduled for the next turn, alive while deferred_armed_:
+    // a union member, so that the awaiters made per read and write (which
+    // almost never defer) neither build nor destroy a Timer.
+    union {
+        Timer deferred_;
+    };
     bool deferred_armed_ = false;
 };
 
@@ -96,7 +102,11 @@ public:
     /// result is ready). Call from a completion or a later turn, never
     /// inside a user's call.
     void resume(Waiter& w, std::error_code error);
-    void resume(Waiter& w);
+    void resume(Waiter& w) {
+        // Inline: a coroutine echo resumes its reader once per message.
+        remove(w);
+        w.handle_.resume();
+    }
     /// Unlinks `w` and resumes it on the next turn with `error`.
     void resume_later(Waiter& w, std::error_code error);
     /// Unlinks and resumes every Waiter linked now, each with `error` (if
@@ -119,7 +129,14 @@ private:
         (tail_ ? tail_->next_ : head_) = &w;
         tail_ = &w;
     }
-    void remove(Waiter& w) noexcept;
+    void remove(Waiter& w) noexcept {
+        assert(w.list_ == this);
+        (w.prev_ ? w.prev_->next_ : head_) = w.next_;
+        (w.next_ ? w.next_->prev_ : tail_) = w.prev_;
+        w.prev_ = w.next_ = nullptr;
+        w.list_ = nullptr;
+        if (w.cancel_) w.cancel_->clear();
+    }
     void resume_each(std::error_code error);
 
     Engine* engine_;
