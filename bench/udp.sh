@@ -3,17 +3,20 @@
 # epoll, in one run (bench/udp_bench.cpp does the work).
 #
 # Usage:
-#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE]]]]
+#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE [BATCH]]]]]
 #
 #   SECONDS   measured time per backend (default 3)
 #   SOCKETS   client sockets (default 8)
 #   WINDOW    datagrams in flight per socket (default 16)
 #   SIZE      bytes per datagram (default 64)
+#   BATCH     datagrams per client system call, recvmmsg/sendmmsg (default
+#             16; 1 = one recv and one send per datagram, the client of
+#             before, which paced the server and made it sleep often)
 #
 # Builds build-release/ (a release build, as ./run.sh does) if needed, then
-# prints datagrams/s and the server thread's CPU time per echoed datagram
-# for each backend, and the ratios (above 1: io_uring is faster, or
-# cheaper). CPU per datagram is the steadier figure on a busy machine;
+# prints datagrams/s, the server thread's CPU time and sleeps (voluntary
+# context switches) per echoed datagram for each backend, and the ratios
+# (above 1: io_uring is faster, or cheaper). CPU per datagram is the steadier figure on a busy machine;
 # datagrams/s mean something only on an idle one.
 # Every echo is verified (sequence number and checksum); lost, corrupt or
 # unexpected echoes and send/receive errors are counted on each backend's

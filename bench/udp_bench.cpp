@@ -1,15 +1,21 @@
 // udp_bench: datagrams per second through a pants UDP echo server, on
 // io_uring and then on epoll, in one run; prints both and their ratio.
 //
-//   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size]
+//   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size] [batch]
 //
 // The server is a pants::Datagram echo (as examples/udp_echo) on its own
 // Engine and thread, whose CPU time (its thread CPU clock, user + system)
-// is read over the measured window: CPU per echoed datagram. The load
+// is read over the measured window: CPU per echoed datagram; so is the
+// number of times it went to sleep waiting for I/O (its voluntary context
+// switches), per echoed datagram: each one costs a wake-up. The load
 // comes from plain non-blocking sockets on another thread, without pants,
 // so it measures the server: each client
 // socket keeps `window` datagrams in flight and sends one more per echo, so
-// nothing overflows a socket buffer on loopback. bench/udp.sh runs it.
+// nothing overflows a socket buffer on loopback. The client moves up to
+// `batch` datagrams per system call (recvmmsg, sendmmsg; 1: one recv and
+// one send per datagram), so that it costs less per datagram than the
+// server and keeps it busy: a server that waits for its load sleeps and
+// wakes often, and pays for that in CPU per datagram. bench/udp.sh runs it.
 //
 // Every datagram carries its socket's index, a sequence number and a
 // checksum of the whole payload, so an echo is counted only if it is one
@@ -28,6 +34,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +103,7 @@ void fill(std::string& payload, std::uint32_t socket, std::uint64_t seq) {
 struct Result {
     double per_second = 0;
     double server_cpu_us = 0;  // server thread CPU time per echoed datagram
+    double server_sleeps = 0;  // server thread voluntary context switches per echoed datagram
     std::uint64_t echoed = 0;  // in the measured window
     std::uint64_t sent = 0, verified = 0, lost = 0, corrupt = 0, unexpected = 0, send_errors = 0, recv_errors = 0;
     std::uint64_t server_errors = 0;
@@ -113,17 +121,46 @@ void note_error(Result& r, const char* what, int err) {
     if (r.first_error.empty()) r.first_error = std::string(what) + ": " + std::strerror(err);
 }
 
-// Sends one new datagram on client `index` unless the send fails.
-void send_one(Client& c, std::uint32_t index, std::string& payload, Result& r) {
-    const std::uint64_t seq = c.next_seq++;
-    fill(payload, index, seq);
-    if (::send(c.fd, payload.data(), payload.size(), 0) != static_cast<ssize_t>(payload.size())) {
-        ++r.send_errors;
-        note_error(r, "send", errno);
-        return;
+// The client's buffers for `batch` datagrams per system call, each way.
+struct Io {
+    std::size_t batch;
+    std::vector<std::string> out, in;
+    std::vector<iovec> out_iov, in_iov;
+    std::vector<mmsghdr> out_msg, in_msg;
+    Io(std::size_t batch_size, std::size_t size)
+        : batch(batch_size), out(batch, std::string(size, 'u')), in(batch, std::string(size + 1, '\0')),
+          out_iov(batch), in_iov(batch), out_msg(batch), in_msg(batch) {
+        for (std::size_t k = 0; k < batch; ++k) {
+            out_iov[k] = iovec{out[k].data(), out[k].size()};
+            in_iov[k] = iovec{in[k].data(), in[k].size()};  // one byte more: a longer echo shows
+            out_msg[k].msg_hdr.msg_iov = &out_iov[k];
+            out_msg[k].msg_hdr.msg_iovlen = 1;
+            in_msg[k].msg_hdr.msg_iov = &in_iov[k];
+            in_msg[k].msg_hdr.msg_iovlen = 1;
+        }
     }
-    ++r.sent;
-    c.in_flight.emplace(seq, Clock::now());
+};
+
+// Sends `count` new datagrams on client `index`, but those whose send fails.
+void send_many(Client& c, std::uint32_t index, std::size_t count, Io& io, Result& r) {
+    while (count > 0) {
+        const std::size_t n = std::min(count, io.batch);
+        const std::uint64_t first = c.next_seq;
+        for (std::size_t k = 0; k < n; ++k) fill(io.out[k], index, c.next_seq++);
+        const int sent = ::sendmmsg(c.fd, io.out_msg.data(), unsigned(n), 0);
+        const int err = errno;
+        const auto now = Clock::now();
+        for (int k = 0; k < sent; ++k) {
+            ++r.sent;
+            c.in_flight.emplace(first + std::uint64_t(k), now);
+        }
+        if (sent < int(n)) {  // the first one not sent failed (or, short of it, would block)
+            r.send_errors += n - std::size_t(std::max(sent, 0));
+            note_error(r, "sendmmsg", sent < 0 ? err : EAGAIN);
+            return;
+        }
+        count -= n;
+    }
 }
 
 // Checks one echo received on client `index`: true if it was ours and intact.
@@ -147,15 +184,35 @@ double cpu_seconds(clockid_t clock) {
     return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
 }
 
+// The server thread, as seen from the load generator's thread.
+struct ServerThread {
+    clockid_t clock{};  // its CPU clock
+    pid_t tid = 0;
+};
+
+// How many times the thread `tid` of this process went to sleep of its own
+// accord (waiting for I/O): voluntary_ctxt_switches in its status file.
+std::uint64_t sleeps(pid_t tid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/status", int(tid));
+    std::FILE* f = std::fopen(path, "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long n = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1) break;
+    std::fclose(f);
+    return n;
+}
+
 // Sends and counts echoes for `seconds` after a short warm-up, then drains.
-// `server_clock` is the server thread's CPU clock, read over the measured
-// window.
-Result load(const pants::Address& server, clockid_t server_clock, double seconds, int sockets, int window,
-            std::size_t size) {
+// The server thread's CPU time and sleeps are read over the measured window.
+Result load(const pants::Address& server, const ServerThread& server_thread, double seconds, int sockets,
+            int window, std::size_t size, std::size_t batch) {
     Result r;
     int ep = ::epoll_create1(0);
     std::vector<Client> clients(static_cast<std::size_t>(sockets));
-    std::string payload(size, 'u');
+    Io io(batch, size);
     for (std::uint32_t i = 0; i < clients.size(); ++i) {
         Client& c = clients[i];
         c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -168,9 +225,8 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
         ev.events = EPOLLIN;
         ev.data.u32 = i;
         ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
-        for (int k = 0; k < window; ++k) send_one(c, i, payload, r);
+        send_many(c, i, std::size_t(window), io, r);
     }
-    char buf[65536];
     std::uint64_t count = 0, at_start = 0;
     const auto warm = Clock::now() + std::chrono::milliseconds(300);
     const auto end = warm + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -178,6 +234,7 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
     bool sending = true;
     Clock::time_point t0, t1;
     double cpu0 = 0;
+    std::uint64_t sleeps0 = 0;
     auto next_sweep = Clock::now() + loss_timeout;
     epoll_event events[64];
     for (;;) {
@@ -186,13 +243,17 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
             measuring = true;
             at_start = count;
             t0 = now;
-            cpu0 = cpu_seconds(server_clock);
+            cpu0 = cpu_seconds(server_thread.clock);
+            sleeps0 = sleeps(server_thread.tid);
         }
         if (sending && now >= end) {
             sending = false;  // measured time is over: drain what is in flight
             t1 = now;
             r.echoed = count - at_start;
-            if (r.echoed > 0) r.server_cpu_us = (cpu_seconds(server_clock) - cpu0) * 1e6 / double(r.echoed);
+            if (r.echoed > 0) {
+                r.server_cpu_us = (cpu_seconds(server_thread.clock) - cpu0) * 1e6 / double(r.echoed);
+                r.server_sleeps = double(sleeps(server_thread.tid) - sleeps0) / double(r.echoed);
+            }
         }
         if (!sending) {
             bool empty = true;
@@ -211,8 +272,8 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
                     ++r.lost;
                     return true;
                 });
-                for (int tries = window; tries > 0 && c.in_flight.size() < static_cast<std::size_t>(window); --tries)
-                    send_one(c, i, payload, r);
+                if (c.in_flight.size() < static_cast<std::size_t>(window))
+                    send_many(c, i, static_cast<std::size_t>(window) - c.in_flight.size(), io, r);
             }
         }
         int n = ::epoll_wait(ep, events, 64, 50);
@@ -220,16 +281,19 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
             const std::uint32_t index = events[i].data.u32;
             Client& c = clients[index];
             for (;;) {
-                ssize_t got = ::recv(c.fd, buf, sizeof buf, 0);
+                const int got = ::recvmmsg(c.fd, io.in_msg.data(), unsigned(io.batch), MSG_DONTWAIT, nullptr);
                 if (got < 0) {
                     if (errno != EAGAIN && errno != EWOULDBLOCK) {
                         ++r.recv_errors;
-                        note_error(r, "recv", errno);
+                        note_error(r, "recvmmsg", errno);
                     }
                     break;
                 }
-                if (verify(c, index, buf, got, size, r)) ++count;
-                if (sending) send_one(c, index, payload, r);
+                for (int k = 0; k < got; ++k)
+                    if (verify(c, index, io.in[std::size_t(k)].data(), io.in_msg[std::size_t(k)].msg_len, size, r))
+                        ++count;
+                if (sending) send_many(c, index, std::size_t(got), io, r);  // one more per echo
+                if (std::size_t(got) < io.batch) break;  // drained
             }
         }
     }
@@ -243,9 +307,10 @@ Result load(const pants::Address& server, clockid_t server_clock, double seconds
     return r;
 }
 
-Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size) {
+Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size, std::size_t batch) {
     std::atomic<pants::Engine*> engine{nullptr};
     std::atomic<int> port{0};
+    std::atomic<pid_t> tid{0};
     server_errors = 0;
     std::thread server([&] {
         pants::Engine::Options options;
@@ -257,17 +322,19 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
             std::exit(1);
         }
         port = echo.local_address()->port();
+        tid = ::gettid();
         engine = &e;
         e.start();
     });
     while (!engine) std::this_thread::yield();
-    clockid_t server_clock{};
-    if (::pthread_getcpuclockid(server.native_handle(), &server_clock) != 0) {
+    ServerThread server_thread;
+    server_thread.tid = tid;
+    if (::pthread_getcpuclockid(server.native_handle(), &server_thread.clock) != 0) {
         std::fprintf(stderr, "udp_bench: no CPU clock for the server thread\n");
         std::exit(1);
     }
-    Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), server_clock, seconds, sockets, window,
-                    size);
+    Result r = load(pants::Address::loopback_v4(std::uint16_t(port.load())), server_thread, seconds, sockets,
+                    window, size, batch);
     engine.load()->stop();
     server.join();
     r.server_errors = server_errors;
@@ -275,9 +342,9 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
 }
 
 void print(const char* name, const Result& r) {
-    std::printf("%-9s %12.0f datagrams/s %6.2f us server CPU/datagram  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
+    std::printf("%-9s %12.0f datagrams/s %6.2f us server CPU/datagram %5.3f sleeps/datagram  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
                 "send_errors=%llu recv_errors=%llu server_errors=%llu\n",
-                name, r.per_second, r.server_cpu_us, static_cast<unsigned long long>(r.sent),
+                name, r.per_second, r.server_cpu_us, r.server_sleeps, static_cast<unsigned long long>(r.sent),
                 static_cast<unsigned long long>(r.verified), static_cast<unsigned long long>(r.lost),
                 static_cast<unsigned long long>(r.corrupt), static_cast<unsigned long long>(r.unexpected),
                 static_cast<unsigned long long>(r.send_errors), static_cast<unsigned long long>(r.recv_errors),
@@ -313,16 +380,19 @@ int main(int argc, char** argv) {
     int sockets = argc > 2 ? std::atoi(argv[2]) : 8;
     int window = argc > 3 ? std::atoi(argv[3]) : 16;
     std::size_t size = argc > 4 ? std::size_t(std::atoi(argv[4])) : 64;
-    if (!(seconds > 0) || sockets < 1 || window < 1 || size < header_size || size > 65507) {
-        std::fprintf(stderr, "usage: udp_bench [seconds > 0] [sockets >= 1] [window >= 1] [size %zu..65507]\n",
+    int batch = argc > 5 ? std::atoi(argv[5]) : 16;
+    if (!(seconds > 0) || sockets < 1 || window < 1 || size < header_size || size > 65507 || batch < 1 ||
+        batch > 1024) {
+        std::fprintf(stderr,
+                     "usage: udp_bench [seconds > 0] [sockets >= 1] [window >= 1] [size %zu..65507] [batch 1..1024]\n",
                      header_size);
         return 1;
     }
-    std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend\n", sockets, window,
-                size, seconds);
-    Result u = run(pants::BackendKind::io_uring, seconds, sockets, window, size);
+    std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend, client batch %d\n",
+                sockets, window, size, seconds, batch);
+    Result u = run(pants::BackendKind::io_uring, seconds, sockets, window, size, std::size_t(batch));
     print("io_uring", u);
-    Result e = run(pants::BackendKind::epoll, seconds, sockets, window, size);
+    Result e = run(pants::BackendKind::epoll, seconds, sockets, window, size, std::size_t(batch));
     print("epoll", e);
     std::printf("ratio     %12.2f (io_uring / epoll datagrams/s); server CPU per datagram %.2f (epoll / io_uring)\n",
                 e.per_second > 0 ? u.per_second / e.per_second : 0.0,

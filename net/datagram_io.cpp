@@ -26,7 +26,6 @@ bool is_fatal_receive(int err) {
 DatagramIo::DatagramIo(Engine& e, Datagram* o) : OwnedChannelIo(e, o) {
     recv_op_.kind = OpKind::recvmsg;
     multi_op_.kind = OpKind::receive_from;
-    send_op_.kind = OpKind::send;
     recv_msg_.msg_iov = &recv_iov_;
     recv_msg_.msg_iovlen = 1;
     // The kernel reads this once per (re-)arm: room for any sender's name,
@@ -36,10 +35,7 @@ DatagramIo::DatagramIo(Engine& e, Datagram* o) : OwnedChannelIo(e, o) {
     multi_msg_.msg_iov = &multi_iov_;
     multi_msg_.msg_iovlen = 1;
     multi_op_.msg = &multi_msg_;
-    send_msg_.msg_iov = &send_iov_;
-    send_msg_.msg_iovlen = 1;
     recv_op_.msg = &recv_msg_;
-    send_op_.msg = &send_msg_;
 }
 
 // --- lifecycle ---------------------------------------------------------
@@ -67,7 +63,6 @@ void DatagramIo::take(int socket_fd) {
     buf_size_ = owner ? std::max<std::size_t>(owner->buffer_size, 1) : 65536;
     recv_op_.fd = fd;
     multi_op_.fd = fd;
-    send_op_.fd = fd;
     set_phase(Phase::open);
     start_receiving();
 }
@@ -116,18 +111,20 @@ Result<void> DatagramIo::set_broadcast(bool on) {
     return ok();
 }
 
-bool DatagramIo::busy() const noexcept { return recv_op_.in_flight || multi_op_.in_flight || send_op_.in_flight; }
+bool DatagramIo::busy() const noexcept { return recv_op_.in_flight || multi_op_.in_flight || chain_size_ > 0; }
 
 void DatagramIo::cancel_operations() {
-    for (Operation* op : {&recv_op_, &multi_op_, &send_op_})
+    for (Operation* op : {&recv_op_, &multi_op_})
         if (op->in_flight) backend.cancel(*op);
+    for (std::size_t i = 0; i < chain_size_; ++i)
+        if (chain_->ops[i].in_flight) backend.cancel(chain_->ops[i]);
 }
 
 void DatagramIo::begin_end() {
     // Nothing more is received; what is queued is still sent.
     if (recv_op_.in_flight) backend.cancel(recv_op_);
     if (multi_op_.in_flight) backend.cancel(multi_op_);
-    if (!send_op_.in_flight && out_.empty()) return close();
+    if (chain_size_ == 0 && out_.empty()) return close();
     engine.queue_flush(*this);
 }
 

@@ -16,13 +16,15 @@
 // on_received -> deliver -> try_read. At most one of the two is in flight.
 // A datagram longer than buffer_size (or, in callback mode, than the
 // provided buffer) is reported as message_size, never cut.
-// Sending is a FIFO of datagrams, each with its destination, one sendmsg in
-// flight at a time so that order is kept whatever the backend does. On a
-// UDP socket, datagrams at the front of the FIFO of one size to one
+// Sending is a FIFO of datagrams, each with its destination. The front of
+// the FIFO goes as a chain of up to kMaxChain sendmsgs in flight at once,
+// one per destination, so that order per destination is kept whatever the
+// backend does (datagram_output.cpp); the next chain starts when all of
+// this one has completed. On a UDP socket, datagrams of one size to one
 // destination go as one sendmsg with a UDP_SEGMENT control message (GSO:
-// the kernel cuts them apart again, in order; see datagram_output.cpp). A send
-// that fails is that datagram's error (on_send_error with its destination);
-// it never ends the channel. The lifecycle is ChannelIo's.
+// the kernel cuts them apart again, in order). A send that fails is that
+// datagram's error (on_send_error with its destination); it never ends the
+// channel. The lifecycle is ChannelIo's.
 #pragma once
 
 #include <deque>
@@ -88,6 +90,26 @@ private:
         bool dropped = false;  // cancelled before it was sent
         std::uint64_t seq = 0;
     };
+    // One sendmsg of a chain: `count` datagrams from out_'s front, at
+    // `first` (their index in out_ when the chain started).
+    struct SendOp : Op {
+        SendOp() : Op(&DatagramIo::on_sent, nullptr) {}
+        msghdr header{};
+        alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(std::uint16_t))]{};
+        std::uint32_t first = 0, count = 0;
+        int result = 0;
+    };
+    // The sendmsgs of a chain and their iovecs (made at the first send).
+    static constexpr std::size_t kMaxChain = 8;
+    static constexpr std::size_t kChainIovecs = 128;
+    struct Chain {
+        SendOp ops[kMaxChain];
+        iovec iov[kChainIovecs];
+    };
+    struct Verdict {  // a datagram of a completed chain, and how it went
+        Outgoing datagram;
+        std::error_code error;
+    };
     struct Early {  // received by the multishot after pull mode began
         std::string bytes;
         Address from;
@@ -104,9 +126,11 @@ private:
     static void on_received(Operation& op, const Completion& c);
     static void on_datagram(Operation& op, const Completion& c);
     static void on_sent(Operation& op, const Completion& c);
-    std::size_t gso_batch();
+    void start_chain();
+    std::size_t batch(std::size_t at, std::size_t room);
     bool gso_usable();
-    void sent_front(std::error_code ec);
+    void chain_done();
+    void resolved(Outgoing& o, std::error_code ec);
 
     Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
     void take(int socket_fd);
@@ -126,7 +150,6 @@ private:
 
     Op recv_op_{&DatagramIo::on_received, this};  // pull mode: one recvmsg
     Op multi_op_{&DatagramIo::on_datagram, this};  // callback mode: multishot receive_from
-    Op send_op_{&DatagramIo::on_sent, this};
 
     // Receiving: the datagram being framed lies in buf_ (or, in callback
     // mode, in a provided buffer: lent_) until every frame of it is
@@ -151,16 +174,19 @@ private:
     // Sending.
     std::deque<Outgoing> out_;
     std::vector<std::string> spare_;
-    iovec send_iov_{};
-    msghdr send_msg_{};
-    std::size_t sending_ = 0;  // datagrams at out_'s front in the sendmsg in flight
-    // on_sent() is handing out a batch's verdicts: user code runs, and a
-    // turn nested in it must not send the batch's unresolved datagrams
-    // again (they are still at out_'s front); on_sent() flushes after.
+    std::unique_ptr<Chain> chain_;
+    std::size_t chain_size_ = 0;   // sendmsgs of the chain in flight
+    std::size_t chain_done_ = 0;   // of which completed
+    std::size_t sending_ = 0;      // datagrams at out_'s front in the chain
+    // A completed chain's verdicts, handed out in order from next_verdict_
+    // (user code runs: a turn nested in it must not start the next chain,
+    // nor see these datagrams as gone; chain_done() flushes after).
+    std::vector<Verdict> verdicts_;
+    std::size_t next_verdict_ = 0;
     bool resolving_ = false;
-    // GSO: the batch's iovecs (made at the first batch) and its UDP_SEGMENT.
-    std::unique_ptr<iovec[]> gso_iov_;
-    alignas(cmsghdr) unsigned char gso_control_[CMSG_SPACE(sizeof(std::uint16_t))]{};
+    // Datagrams resolved while one queued before them goes again (a GSO
+    // batch that failed, in a chain with later sendmsgs): above done_seq_.
+    std::vector<std::uint64_t> resolved_ahead_;
     enum class Gso : std::uint8_t { unknown, on, off } gso_ = Gso::unknown;
     std::uint64_t next_seq_ = 1;
     std::uint64_t done_seq_ = 0;  // every datagram up to this one is resolved

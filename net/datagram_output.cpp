@@ -1,5 +1,16 @@
-// The sending side of a DatagramIo: the FIFO of datagrams, one sendmsg in
-// flight at a time, and each datagram's verdict.
+// The sending side of a DatagramIo: the FIFO of datagrams, the chain of
+// sendmsgs in flight, and each datagram's verdict.
+//
+// A chain: the front of the FIFO cut into up to kMaxChain sendmsgs, all
+// submitted at once (io_uring takes them in one io_uring_enter, where one
+// sendmsg at a time cost a loop turn each). Each sendmsg of a chain goes to
+// a destination no other sendmsg of it has, so that no backend can reorder
+// two datagrams to one peer (io_uring may retry one that met a full socket
+// buffer after the next one went; epoll sends each at once, and one that
+// fails does not hold back the rest); the chain ends before a destination
+// it already has, and the next chain starts only when every sendmsg of this
+// one has completed. Verdicts are handed out in FIFO order when the whole
+// chain has completed.
 //
 // GSO (UDP_SEGMENT, udp(7), Linux 4.18): consecutive datagrams at the
 // front of the FIFO with one destination, all of one size but the last
@@ -14,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace pants::detail {
@@ -65,104 +77,174 @@ std::uint64_t DatagramIo::queue(std::string_view data, const Address* to) {
 void DatagramIo::flush() {
     if (resolving_) return;
     const bool sending = phase() <= Phase::ending;
-    while (sending && !send_op_.in_flight && !out_.empty()) {
+    while (sending && chain_size_ == 0 && !out_.empty()) {
         Outgoing& o = out_.front();
-        if (!o.dropped && fd >= 0) {
-            send_msg_.msg_name = o.has_to ? o.to.data() : nullptr;
-            send_msg_.msg_namelen = o.has_to ? o.to.size() : 0;
-            sending_ = gso_batch();
-            if (sending_ == 1) {
-                send_iov_.iov_base = o.bytes.data();
-                send_iov_.iov_len = o.bytes.size();
-                send_msg_.msg_iov = &send_iov_;
-                send_msg_.msg_iovlen = 1;
-                send_msg_.msg_control = nullptr;
-                send_msg_.msg_controllen = 0;
-            }
-            backend.submit(send_op_);
-            return;
-        }
+        if (!o.dropped && fd >= 0) return start_chain();
         // No socket means no address was ever given (or opening failed).
         Outgoing gone = std::move(out_.front());
         out_.pop_front();
-        if (!gone.dropped) send_done(gone, open_error_ ? open_error_ : errno_code(EDESTADDRREQ));
-        done_seq_ = gone.seq;
+        resolved(gone, open_error_ ? open_error_ : errno_code(EDESTADDRREQ));
     }
-    if (sending && out_.empty() && !send_op_.in_flight) drained();
+    if (sending && out_.empty() && chain_size_ == 0) drained();
+}
+
+namespace {
+
+bool same_destination(const auto& a, const auto& b) noexcept {
+    return a.has_to == b.has_to && (!a.has_to || a.to == b.to);
+}
+
+}  // namespace
+
+// Cuts the front of out_ into sendmsgs (one GSO batch, or one datagram,
+// each) and submits them all: see the top of this file.
+void DatagramIo::start_chain() {
+    if (!chain_) {
+        chain_ = std::make_unique<Chain>();
+        for (SendOp& op : chain_->ops) {
+            op.io = this;
+            op.kind = OpKind::send;
+        }
+    }
+    Chain& chain = *chain_;
+    std::size_t at = 0;  // datagrams taken, and iovecs used
+    while (chain_size_ < kMaxChain && at < out_.size()) {
+        Outgoing& first = out_[at];
+        if (first.dropped) break;  // resolved at the front, in order
+        bool repeated = false;
+        for (std::size_t i = 0; i < chain_size_ && !repeated; ++i)
+            repeated = same_destination(out_[chain.ops[i].first], first);
+        if (repeated) break;
+        const std::size_t n = batch(at, kChainIovecs - at);
+        if (n == 0) break;  // no iovec left
+        SendOp& op = chain.ops[chain_size_++];
+        op.fd = fd;
+        op.first = std::uint32_t(at);
+        op.count = std::uint32_t(n);
+        op.msg = &op.header;
+        msghdr& msg = op.header;
+        msg = msghdr{};
+        msg.msg_name = first.has_to ? first.to.data() : nullptr;
+        msg.msg_namelen = first.has_to ? first.to.size() : 0;
+        msg.msg_iov = &chain.iov[at];
+        msg.msg_iovlen = n;
+        for (std::size_t i = 0; i < n; ++i) chain.iov[at + i] = iovec{out_[at + i].bytes.data(), out_[at + i].bytes.size()};
+        if (n > 1) {
+            msg.msg_control = op.control;
+            msg.msg_controllen = sizeof op.control;
+            cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+            const auto gso_size = static_cast<std::uint16_t>(first.bytes.size());
+            std::memcpy(CMSG_DATA(cm), &gso_size, sizeof gso_size);
+        }
+        at += n;
+    }
+    sending_ = at;
+    chain_done_ = 0;
+    // No callback runs inside submit(): each result comes on a later
+    // completion, so the chain is complete before any of it resolves.
+    for (std::size_t i = 0; i < chain_size_; ++i) backend.submit(chain.ops[i]);
 }
 
 void DatagramIo::on_sent(Operation& op, const Completion& c) {
-    DatagramIo& d = *static_cast<Op&>(op).io;
-    std::error_code ec;
-    if (c.result < 0) ec = c.result == -ECANCELED ? make_error_code(NetError::closed) : errno_code(-c.result);
-    // A GSO batch that failed: if GSO was refused, none of it went (all go
-    // again, one by one); else the error is its first datagram's, as a
-    // pending socket error would be with single sends, and the rest go
-    // again. A close resolves the whole batch.
-    std::size_t resolved = d.sending_;
-    if (ec && resolved > 1 && c.result != -ECANCELED && d.phase() < Phase::closing) {
-        if (refuses_gso(-c.result)) {
-            d.gso_ = Gso::off;
-            resolved = 0;
-        } else {
-            resolved = 1;
-        }
-    }
-    d.sending_ = resolved;
-    // sending_ counts down as they are resolved: a callback that closes
-    // the channel (drop_output) keeps those still to resolve here.
-    {
-        ScopedFlag guard(d.resolving_);
-        while (d.sending_ > 0) {
-            --d.sending_;
-            d.sent_front(ec);
-        }
-    }
-    if (d.phase() >= Phase::closing) return d.maybe_finish();
-    d.flush();  // the next one goes now, not next turn
+    auto& send = static_cast<SendOp&>(op);
+    DatagramIo& d = *send.io;
+    send.result = c.result;
+    if (++d.chain_done_ == d.chain_size_) d.chain_done();
 }
 
-// The datagram at the front was sent (or failed with `ec`): its verdict.
-void DatagramIo::sent_front(std::error_code ec) {
-    Outgoing o = std::move(out_.front());
-    out_.pop_front();
-    done_seq_ = o.seq;
+// Every sendmsg of the chain has completed: first, with no user code, each
+// datagram's verdict is taken out of out_ (those that go again stay at its
+// front, in order); then the verdicts are handed out.
+void DatagramIo::chain_done() {
+    std::size_t kept = 0;  // datagrams at out_'s front that go again
+    verdicts_.clear();
+    next_verdict_ = 0;
+    for (std::size_t i = 0; i < chain_size_; ++i) {
+        const SendOp& send = chain_->ops[i];
+        std::error_code ec;
+        if (send.result < 0)
+            ec = send.result == -ECANCELED ? make_error_code(NetError::closed) : errno_code(-send.result);
+        // A GSO batch that failed: if GSO was refused, none of it went (all
+        // go again, one by one); else the error is its first datagram's, as
+        // a pending socket error would be with single sends, and the rest
+        // go again. A close resolves the whole batch.
+        std::size_t resolved = send.count;
+        if (ec && send.count > 1 && send.result != -ECANCELED && phase() < Phase::closing) {
+            if (refuses_gso(-send.result)) {
+                gso_ = Gso::off;
+                resolved = 0;
+            } else {
+                resolved = 1;
+            }
+        }
+        // Only the first sendmsg's datagrams are at the front; later ones
+        // come out from behind those kept (no send is in flight now, so
+        // moving datagrams in out_ moves nothing the kernel reads).
+        for (std::size_t k = 0; k < resolved; ++k) {
+            auto it = out_.begin() + std::ptrdiff_t(kept);
+            verdicts_.push_back(Verdict{std::move(*it), ec});
+            if (kept == 0)
+                out_.pop_front();
+            else
+                out_.erase(it);
+        }
+        kept += send.count - resolved;
+    }
+    chain_size_ = 0;
+    sending_ = 0;
+    {
+        ScopedFlag guard(resolving_);
+        while (next_verdict_ < verdicts_.size()) {
+            Verdict& v = verdicts_[next_verdict_++];
+            resolved(v.datagram, v.error);
+        }
+    }
+    verdicts_.clear();
+    next_verdict_ = 0;
+    if (phase() >= Phase::closing) return maybe_finish();
+    flush();  // the next chain goes now, not next turn
+}
+
+// A datagram's verdict is out: it is resolved, its string kept for reuse.
+void DatagramIo::resolved(Outgoing& o, std::error_code ec) {
+    // Resolved in FIFO order, but for those that go again (kept at out_'s
+    // front): a datagram after one of them is resolved ahead.
+    const bool before_all = (out_.empty() || out_.front().seq > o.seq);
+    if (before_all) {
+        done_seq_ = o.seq;
+        std::erase_if(resolved_ahead_, [&](std::uint64_t seq) { return seq <= o.seq; });
+    } else {
+        resolved_ahead_.push_back(o.seq);
+    }
     if (!o.dropped) send_done(o, ec);
     o.bytes.clear();
     if (spare_.size() < kMaxSpare) spare_.push_back(std::move(o.bytes));
 }
 
-// How many datagrams from the front go in the next sendmsg: more than one
-// only as a GSO batch, whose iovecs and UDP_SEGMENT it sets up.
-std::size_t DatagramIo::gso_batch() {
-    const Outgoing& first = out_.front();
+// How many datagrams from out_[at] go in one sendmsg, at most `room`: more
+// than one only as a GSO batch.
+std::size_t DatagramIo::batch(std::size_t at, std::size_t room) {
+    if (room == 0) return 0;
+    const Outgoing& first = out_[at];
     const std::size_t segment = first.bytes.size();
-    if (gso_ == Gso::off || segment == 0 || out_.size() < 2) return 1;
+    if (gso_ == Gso::off || segment == 0 || out_.size() - at < 2 || room < 2) return 1;
+    const std::size_t limit = std::min({kMaxSegments, room, out_.size() - at});
     std::size_t n = 1, total = segment;
-    while (n < out_.size() && n < kMaxSegments) {
-        const Outgoing& o = out_[n];
+    while (n < limit) {
+        const Outgoing& o = out_[at + n];
         const std::size_t size = o.bytes.size();
         // All of one size but the last; an empty datagram cannot be a
         // segment (it would vanish); one destination.
         if (o.dropped || size == 0 || size > segment || total + size > kMaxGsoBytes) break;
-        if (o.has_to != first.has_to || (o.has_to && !(o.to == first.to))) break;
+        if (!same_destination(o, first)) break;
         ++n;
         total += size;
         if (size < segment) break;
     }
     if (n < 2 || !gso_usable()) return 1;
-    if (!gso_iov_) gso_iov_.reset(new iovec[kMaxSegments]);
-    for (std::size_t i = 0; i < n; ++i) gso_iov_[i] = iovec{out_[i].bytes.data(), out_[i].bytes.size()};
-    send_msg_.msg_iov = gso_iov_.get();
-    send_msg_.msg_iovlen = n;
-    send_msg_.msg_control = gso_control_;
-    send_msg_.msg_controllen = sizeof gso_control_;
-    cmsghdr* cm = CMSG_FIRSTHDR(&send_msg_);
-    cm->cmsg_level = SOL_UDP;
-    cm->cmsg_type = UDP_SEGMENT;
-    cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-    const auto gso_size = static_cast<std::uint16_t>(segment);
-    std::memcpy(CMSG_DATA(cm), &gso_size, sizeof gso_size);
     return n;
 }
 
@@ -199,11 +281,17 @@ void DatagramIo::drained() {
     if (owner) call([&] { owner->on_write(); });
 }
 
-bool DatagramIo::try_send(Datagram::SendAwaiter& w) { return w.seq_ == 0 || w.seq_ <= done_seq_; }
+bool DatagramIo::try_send(Datagram::SendAwaiter& w) {
+    if (w.seq_ == 0 || w.seq_ <= done_seq_) return true;
+    return std::find(resolved_ahead_.begin(), resolved_ahead_.end(), w.seq_) != resolved_ahead_.end();
+}
 
 bool DatagramIo::has_datagram(std::uint64_t seq) const noexcept {
     for (auto it = out_.rbegin(); it != out_.rend(); ++it)
         if (it->seq == seq) return !it->dropped;
+    // A completed chain whose verdicts are being handed out.
+    for (std::size_t i = next_verdict_; i < verdicts_.size(); ++i)
+        if (verdicts_[i].datagram.seq == seq) return !verdicts_[i].datagram.dropped;
     return false;
 }
 

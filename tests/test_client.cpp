@@ -71,7 +71,8 @@ struct FakeDns : pants::Datagram {
         auto bytes = dns::encode(r);
         REQUIRE(bytes);
         std::string reply(bytes->begin(), bytes->end());
-        const auto delay = q.type == dns::A ? a_delay : q.type == dns::AAAA ? aaaa_delay : std::chrono::milliseconds(0);
+        auto delay = q.type == dns::A ? a_delay : q.type == dns::AAAA ? aaaa_delay : std::chrono::milliseconds(0);
+        if (auto slow = name_delay.find(q.name); slow != name_delay.end()) delay = slow->second;
         if (delay.count() > 0)
             engine().defer(delay, [this, reply, from, type = q.type] { send_answer(reply, from, type); });
         else
@@ -84,6 +85,8 @@ struct FakeDns : pants::Datagram {
     /// Answers A (AAAA) queries this much later (0: at once).
     std::chrono::milliseconds a_delay{0};
     std::chrono::milliseconds aaaa_delay{0};
+    /// Answers every query for a name this much later (over the above).
+    std::map<std::string, std::chrono::milliseconds> name_delay;
     /// The types answered so far, in the order the replies were sent.
     std::vector<std::uint16_t> answered;
     /// A resolver that asks only this server, with no system files.
@@ -665,6 +668,10 @@ TEST_CASE("on_close fires once on a client, however often it is closed and whate
     dns_server.table["works.test."] = {{mapped(kV4Loopback)}, {kV4Loopback}};
     dns_server.table["slow.test."] = {{}, {kV4Loopback}};
     dns_server.a_delay = 300ms;
+    // Well after fails.test's answers: two replies due in one turn may
+    // leave in one turn (several sends in flight), and slow.test's must
+    // still come after the close.
+    dns_server.name_delay["slow.test."] = 900ms;
     dns::Resolver resolver(dns_server.options(), engine);
     const auto base = engine.backend().in_flight();
     // A failed connect, closed again from its own callbacks.

@@ -10,52 +10,21 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "datagram_peer.hpp"
 #include "net_helpers.hpp"
 
 using pants::Address;
+using test::expect_datagrams;
 using test::run_until;
 
 namespace {
 
-// A blocking socket outside any engine that reads what the engine sent;
-// every receive gives up after 5 s, so a lost datagram fails, not hangs.
-struct RawPeer {
-    int fd;
-    Address address;
-    RawPeer(int family, const Address& where) : fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-        REQUIRE(fd >= 0);
-        int size = 4 << 20;
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        timeval limit{5, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-        REQUIRE(::bind(fd, where.data(), where.size()) == 0);
-        sockaddr_storage name{};
-        socklen_t len = sizeof name;
-        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&name), &len) == 0);
-        address = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&name), len);
-    }
-    RawPeer(const RawPeer&) = delete;
-    ~RawPeer() { ::close(fd); }
-    // The next datagram, whole (MSG_TRUNC gives its real length).
-    std::string next() {
-        std::string buf(70000, '\0');
-        const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC);
-        REQUIRE(n >= 0);
-        buf.resize(std::size_t(n));
-        return buf;
-    }
-    // True if nothing more is waiting.
-    bool empty() {
-        char c;
-        return ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0;
-    }
-};
+using RawPeer = test::DatagramPeer;
 
 struct Sender : pants::Datagram {
     using pants::Datagram::Datagram;
@@ -73,16 +42,6 @@ void run_until_sent(pants::Engine& engine, Sender& s) {
     REQUIRE(s.errors.empty());
 }
 
-void expect(RawPeer& peer, const std::vector<std::string>& sent) {
-    for (std::size_t i = 0; i < sent.size(); ++i) {
-        const std::string got = peer.next();
-        INFO("datagram " << i << " of " << sent.size());
-        REQUIRE(got.size() == sent[i].size());
-        REQUIRE(got == sent[i]);
-    }
-    CHECK(peer.empty());
-}
-
 // Writes `sizes` in one turn to `peer` and checks what arrives, and that
 // it left in `batches` sendmsg calls (GSO), not one per datagram.
 void one_batch(int family, const Address& where, const std::vector<std::size_t>& sizes, std::uint64_t batches) {
@@ -98,7 +57,7 @@ void one_batch(int family, const Address& where, const std::vector<std::size_t>&
     run_until_sent(engine, s);
     // One more: the receive the channel arms once its socket exists.
     CHECK(engine.backend().submitted() - before == batches + 1);
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
 
 }  // namespace
@@ -139,8 +98,8 @@ TEST_CASE("a mixed queue splits by size and destination, in order") {
         (peer == 0 ? to_a : to_b).push_back(std::move(d));
     }
     run_until_sent(engine, s);
-    expect(a, to_a);
-    expect(b, to_b);
+    expect_datagrams(a, to_a);
+    expect_datagrams(b, to_b);
 }
 
 TEST_CASE("a connected channel batches its writes too") {
@@ -155,32 +114,12 @@ TEST_CASE("a connected channel batches its writes too") {
         s.write(sent.back());
     }
     run_until_sent(engine, s);
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
 
 TEST_CASE("a socket that refuses GSO sends the same datagrams one by one") {
-    // SO_NO_CHECK (no UDP checksum) makes the kernel refuse UDP_SEGMENT
-    // with EINVAL, as a kernel or device without GSO would with EIO.
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    int on = 1;
-    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
     RawPeer peer(AF_INET, Address::loopback_v4(0));
-    {
-        // The precondition: GSO on such a socket really fails (here set
-        // per socket with the UDP_SEGMENT option, on a socket of its own).
-        int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(probe >= 0);
-        REQUIRE(::setsockopt(probe, SOL_SOCKET, SO_NO_CHECK, &on, sizeof on) == 0);
-        int segment = 100;
-        REQUIRE(::setsockopt(probe, SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0);
-        const std::string two(200, 'x');
-        const ssize_t sent = ::sendto(probe, two.data(), two.size(), 0, peer.address.data(), peer.address.size());
-        const int err = errno;
-        ::close(probe);
-        REQUIRE(sent < 0);
-        REQUIRE((err == EINVAL || err == EIO));
-    }
+    const int fd = test::gso_refusing_socket(peer.address);
     pants::Engine engine;
     Sender s(engine);
     REQUIRE(s.assign(fd));
@@ -192,7 +131,7 @@ TEST_CASE("a socket that refuses GSO sends the same datagrams one by one") {
         }
         run_until_sent(engine, s);
     }
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
 
 TEST_CASE("a Unix datagram socket never batches") {
@@ -233,5 +172,5 @@ TEST_CASE("a send_to() awaiter whose datagram went in a batch learns it went") {
     };
     CHECK(engine.run(send_all()));
     CHECK(d.pending_writes() == 0);
-    expect(peer, sent);
+    expect_datagrams(peer, sent);
 }
