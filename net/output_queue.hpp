@@ -45,6 +45,14 @@ public:
 
     bool empty() const noexcept { return head_ == nullptr; }
     Node* front() const noexcept { return head_; }
+    /// `n` is the only node, and a block of bytes.
+    bool only(const Node& n) const noexcept { return &n == tail_ && &n == head_ && !n.is_file(); }
+    /// Drops the only node (only() is true), all of it sent.
+    void clear_only(ChunkPool* pool) noexcept {
+        Node* b = head_;
+        head_ = tail_ = nullptr;
+        give_block(b, pool);
+    }
 
     /// Copies `data` to the back.
     void append(std::string_view data, ChunkPool* pool) {

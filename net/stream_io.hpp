@@ -123,14 +123,13 @@ public:
 
     // Writing (stream_output.cpp).
     void write(std::string_view data) {
-        // Inline: Stream::write's whole body, once per message.
+        // Inline: Stream::write's whole body, once per message. Only a
+        // Stream writes here, so the owner is there.
         if (closing() || data.empty()) return;
-        const std::size_t cap = owner ? owner->max_write_buffer : 0;
-        if (cap && out_bytes() + data.size() > cap) {
-            // A peer that never reads must not grow us without bound.
-            return fail_later(make_error_code(NetError::write_buffer_full), Report::write);
-        }
-        if (transform_) return transform_->write(data);  // back through send_wire()
+        if (transform_) return write_through_transform(data);
+        const std::size_t cap = owner->max_write_buffer;
+        // A peer that never reads must not grow us without bound.
+        if (cap && out_bytes_ + data.size() > cap) return write_buffer_full();
         queue_output(data);
     }
     Result<void> write_file(int fd, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd);
@@ -246,10 +245,25 @@ private:
     bool lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed);
 
     // Writing.
+    bool send_at_once();
+    bool sent_now(int r);
+    inline bool sent_only_block(std::size_t n);
     Operation& start_send();
     void end_send() noexcept;
-    void queue_output(std::string_view data);
+    /// Copies `data` to the send queue, which the turn's flush sends.
+    void queue_output(std::string_view data) {
+        // Inline: once per message.
+        out_bytes_ += data.size();
+        out_.append(data, output_pool());
+        if (owner && out_bytes_ > owner->high_water) [[unlikely]] check_high_water();
+        engine.queue_flush(*this);
+    }
+    void check_high_water();
+    void write_through_transform(std::string_view data);
+    void write_buffer_full();
     inline void sent(std::size_t n);
+    void sent_file(OutputQueue::Node& head, std::size_t n);
+    void sent_rare();
     inline void drained();
     /// Where emptied output blocks go: the engine's pool, or the heap once
     /// the engine is gone.

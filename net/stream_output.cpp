@@ -17,15 +17,20 @@ constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 
 }  // namespace
 
-void StreamIo::queue_output(std::string_view data) {
-    out_bytes_ += data.size();
-    out_.append(data, output_pool());
-    if (!write_paused_ && owner && owner->pause_on_high_water && out_bytes_ > owner->high_water) {
+void StreamIo::check_high_water() {
+    if (!write_paused_ && owner->pause_on_high_water) {
         write_paused_ = true;  // stop reading until the peer takes what we owe it
         update_receive();
     }
-    engine.queue_flush(*this);
 }
+
+void StreamIo::write_through_transform(std::string_view data) {
+    const std::size_t cap = owner->max_write_buffer;
+    if (cap && out_bytes() + data.size() > cap) return write_buffer_full();
+    transform_->write(data);  // back through send_wire()
+}
+
+void StreamIo::write_buffer_full() { fail_later(make_error_code(NetError::write_buffer_full), Report::write); }
 
 Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd) {
     if (closing()) return pants::fail(EPIPE);
@@ -49,14 +54,27 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
 
 void StreamIo::flush() {
     if (!connected || fd < 0 || send_ || out_.empty()) return;
-    OutputQueue::Node& head = *out_.front();
+    OutputQueue::Node* head = out_.front();
+    if (backend.sends_at_once() && !head->is_file()) {
+        // epoll: the bytes go now, and their result is known now.
+        if (out_.only(*head)) {
+            // One block (every echoed message): no gathering.
+            const iovec iov{head->bytes() + head->begin, std::size_t(head->end - head->begin)};
+            const int r = backend.send_now(fd, &iov, 1);
+            if (r != -EAGAIN && (sent_only_block(std::size_t(r)) || sent_now(r))) return;
+        } else if (send_at_once()) {
+            return;
+        }
+        if (out_.empty()) return;
+        head = out_.front();
+    }
     Operation& op = start_send();
     op.fd = fd;
-    if (head.is_file()) {
+    if (head->is_file()) {
         op.kind = OpKind::sendfile;
-        op.file_fd = head.file_fd;
-        op.offset = head.offset;
-        op.size = std::size_t(std::min(head.remaining, kMaxFileChunk));
+        op.file_fd = head->file_fd;
+        op.offset = head->offset;
+        op.size = std::size_t(std::min(head->remaining, kMaxFileChunk));
         in_flight_nodes_ = 1;
         backend.submit(op);
         return;
@@ -68,6 +86,49 @@ void StreamIo::flush() {
     op.kind = OpKind::send;
     op.msg = &send_->msg;
     backend.submit(op);
+}
+
+// The send without an Operation (Backend::send_now) of several blocks:
+// nothing in flight, so nothing to pool or to deliver a turn later; on_write
+// follows here, at the end of the turn that wrote (never inside write()).
+// False: the rest (all of it if the socket is full, what a partial send
+// left, or a file segment behind the bytes) goes by an Operation.
+bool StreamIo::send_at_once() {
+    iovec iov[kMaxIov];
+    const int n = out_.gather(iov, kMaxIov);
+    const int r = backend.send_now(fd, iov, n);
+    return r != -EAGAIN && sent_now(r);
+}
+
+// What a send_now() that did go (`r` bytes, or -errno) means: as on_sent().
+bool StreamIo::sent_now(int r) {
+    if (r < 0) {
+        fail(errno_code(-r), Report::write);
+        return true;
+    }
+    sent(std::size_t(r));
+    if (phase() >= Phase::closing) {
+        maybe_finish();
+        return true;
+    }
+    if (!out_.empty()) return false;
+    drained();
+    return true;
+}
+
+// The common end of a send, on either backend: the `n` bytes sent were all
+// of the one block queued, and the stream is open with nothing rare going
+// on (every echoed message). What sent() and drained() would do, without
+// their tests. False, having done nothing, otherwise.
+inline bool StreamIo::sent_only_block(std::size_t n) {
+    OutputQueue::Node* head = out_.front();
+    if (!head || !out_.only(*head) || n != std::size_t(head->end - head->begin) || phase() != Phase::open ||
+        write_paused_ || transform_ || !writers.empty())
+        return false;
+    out_bytes_ -= n;
+    out_.clear_only(output_pool());
+    if (owner) call([&] { owner->on_write(); });
+    return true;
 }
 
 Operation& StreamIo::start_send() {
@@ -104,6 +165,7 @@ void StreamIo::on_sent(Operation& op, const Completion& c) {
         if (c.result == -ECANCELED && s.phase() >= Phase::closing) return s.maybe_finish();
         return s.fail(errno_code(-c.result), Report::write);
     }
+    if (s.sent_only_block(std::size_t(c.result))) return;
     s.sent(std::size_t(c.result));
     if (s.phase() >= Phase::closing) return s.maybe_finish();
     if (!s.out_.empty()) return s.flush();  // the rest goes now, not next turn
@@ -112,17 +174,26 @@ void StreamIo::on_sent(Operation& op, const Completion& c) {
 
 inline void StreamIo::sent(std::size_t n) {
     out_bytes_ -= std::min(n, out_bytes_);
-    if (OutputQueue::Node* head = out_.front(); head && head->is_file()) {
-        head->offset += n;
-        head->remaining -= std::min<std::uint64_t>(n, head->remaining);
-        if (n == 0) {  // the file ended early: drop the rest of it
-            out_bytes_ -= std::min<std::uint64_t>(head->remaining, out_bytes_);
-            head->remaining = 0;
-        }
-        if (head->remaining == 0) out_.pop_front(output_pool());
-    } else {
+    if (OutputQueue::Node* head = out_.front(); head && head->is_file()) [[unlikely]]
+        sent_file(*head, n);
+    else
         out_.consume(n, output_pool());
+    // Inline, one test for what only backpressure, a transform or a
+    // waiting coroutine needs (none of them, once per message).
+    if (write_paused_ || transform_ || !writers.empty()) [[unlikely]] sent_rare();
+}
+
+void StreamIo::sent_file(OutputQueue::Node& head, std::size_t n) {
+    head.offset += n;
+    head.remaining -= std::min<std::uint64_t>(n, head.remaining);
+    if (n == 0) {  // the file ended early: drop the rest of it
+        out_bytes_ -= std::min<std::uint64_t>(head.remaining, out_bytes_);
+        head.remaining = 0;
     }
+    if (head.remaining == 0) out_.pop_front(output_pool());
+}
+
+void StreamIo::sent_rare() {
     if (write_paused_ && out_bytes_ <= (owner ? owner->low_water : 0)) {
         write_paused_ = false;
         update_receive();

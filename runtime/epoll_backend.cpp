@@ -46,6 +46,7 @@ int checked_wait(int n) {
 
 EpollBackend::EpollBackend(const BackendConfig& config)
     : pool_(config.buffer_count, config.buffer_size) {
+    sends_at_once_ = true;
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll set-up");
@@ -129,6 +130,31 @@ bool EpollBackend::try_send_now(Operation& op, FdState& s) {
     }
     finish(op, r < 0 ? -errno : int(r));
     return true;
+}
+
+// A stream's flush, straight to the kernel: no Operation, and no turn to
+// deliver its result (the caller has it at once). The same conditions as
+// try_send_now(), and a socket not yet in the epoll set is left to
+// submit(), which registers it.
+int EpollBackend::send_now(int fd, const iovec* iov, int count) noexcept {
+    if (std::size_t(fd) >= fds_.size()) return -EAGAIN;
+    FdState& s = fds_[std::size_t(fd)];
+    if (!s.writable || s.writers.head || !s.registered) return -EAGAIN;
+    ssize_t r;
+    if (count == 1) {  // one block (every echoed message): no msghdr to fill
+        r = ::send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+        msghdr msg{};
+        msg.msg_iov = const_cast<iovec*>(iov);
+        msg.msg_iovlen = std::size_t(count);
+        r = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        s.writable = false;  // parked from here: only an edge helps
+        return -EAGAIN;
+    }
+    sent_at_once();
+    return r >= 0 ? int(r) : -errno;
 }
 
 void EpollBackend::finish(Operation& op, int result) noexcept {

@@ -33,6 +33,7 @@ public:
     void close(int fd) override;
     void run_once(std::chrono::nanoseconds timeout) override;
     void wake() noexcept override;
+    int send_now(int fd, const iovec* iov, int count) noexcept override;
 
 private:
     struct FdState {

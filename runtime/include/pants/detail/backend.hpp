@@ -5,6 +5,7 @@
 // used from that engine's thread only, except wake().
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -63,6 +64,20 @@ public:
     /// Wakes a blocked run_once() from any thread.
     virtual void wake() noexcept = 0;
 
+    /// Sends the `count` buffers at `iov` on the stream socket `fd` now, without an Operation, if
+    /// this backend can: the bytes sent, or -errno. -EAGAIN means it could
+    /// not (the socket is full, a send is parked on it, or the backend
+    /// never sends this way): an Operation must carry the send. Only a
+    /// backend whose sends_at_once() is true calls the kernel here (epoll,
+    /// as libuv's uv_try_write; io_uring batches sends into its next
+    /// submission instead).
+    virtual int send_now(int fd, const iovec* iov, int count) noexcept {
+        (void)fd, (void)iov, (void)count;
+        return -EAGAIN;
+    }
+    /// send_now() may send (checked inline before each flush).
+    bool sends_at_once() const noexcept { return sends_at_once_; }
+
     /// Wakes `target` (another engine's backend) from this backend's
     /// thread, inside a loop turn. The default writes target's wake-up;
     /// io_uring sends a ring message (MSG_RING) when both rings take it,
@@ -77,7 +92,8 @@ public:
 
     /// Operations submitted whose final completion has not been delivered.
     std::size_t in_flight() const noexcept { return in_flight_; }
-    /// Operations submitted since the backend was made (tests, benchmarks).
+    /// Operations submitted since the backend was made, sends made by
+    /// send_now() included (tests, benchmarks).
     std::uint64_t submitted() const noexcept { return submitted_; }
     /// Receive buffers handed to a handler in a Completion and not yet
     /// taken back (the backend takes each back when its handler returns:
@@ -119,8 +135,11 @@ protected:
     }
     /// A lent buffer came back.
     void returned() noexcept { --buffers_lent_; }
+    /// send_now() made a send (counted as a submitted operation).
+    void sent_at_once() noexcept { ++submitted_; }
 
     bool notifications_queued_ = false;
+    bool sends_at_once_ = false;  // see send_now()
 
 private:
     std::size_t in_flight_ = 0;
