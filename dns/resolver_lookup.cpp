@@ -41,6 +41,9 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       done_(std::move(done)),
       tcp_(tcp),
       edns_opt_size_(edns_opt_size) {
+    // Replies echo the question in wire form: compared in that form. A
+    // name that has none matches no reply (size 0: no name is empty).
+    if (question_ && name_to_wire(question_->name, question_name_) != WireError::ok) question_name_.size = 0;
     servers_.reserve(servers.size());
     for (std::size_t i = 0; i < servers.size(); ++i)
         servers_.push_back(Server{servers[(i + rotate_by) % servers.size()]});
@@ -70,8 +73,8 @@ void Lookup::next_try() {
             id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         }
         exchange_.emplace(engine_, pool_, schedule_, servers_[server].address, query_,
-                          Expected{id, question_ ? &*question_ : nullptr}, timeout_,
-                          [this, server](Result<Message> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
+                          Expected{id, question_ ? &*question_ : nullptr, &question_name_}, timeout_,
+                          [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
         return;
     }
     // Out of tries: the last server failure if one replied; else what went
@@ -80,7 +83,7 @@ void Lookup::next_try() {
     // sockets that could not be opened or used (descriptors exhausted):
     // each its own status, never all reported as a timeout.
     if (failure_) {
-        Status status = status_of_rcode(failure_->rcode);
+        Status status = status_of_rcode(failure_->layout.rcode);
         return settle(status, std::move(*failure_));
     }
     if (malformed_) return settle(DNS_FORMATERROR, unexpected(malformed_));
@@ -88,7 +91,7 @@ void Lookup::next_try() {
     settle(DNS_TIMEOUT, unexpected(unreachable_ ? unreachable_ : make_error_code(DNS_TIMEOUT)));
 }
 
-void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
+void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
     if (!outcome) {
         const std::error_code error = outcome.error();
         if (error == make_error_code(DNS_TIMEOUT)) {
@@ -105,7 +108,7 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
         }
         return next_try();
     }
-    if (outcome->rcode == DNS_FORMATERROR && !outcome->edns && edns_opt_size_ != 0) {
+    if (outcome->layout.rcode == DNS_FORMATERROR && !outcome->layout.edns && edns_opt_size_ != 0) {
         // RFC 6891 7: a server that does not know EDNS answers a query with
         // an OPT record FORMERR (and without OPT). Ask it again without one;
         // the servers after it get the plain query too. The OPT record is
@@ -115,7 +118,7 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
         --slot_;  // the same server, not another try used up
         return next_try();
     }
-    switch (outcome->rcode) {
+    switch (outcome->layout.rcode) {
         case DNS_SERVERFAILURE:
         case DNS_NOTIMPLEMENTED:
         case DNS_REFUSED:
@@ -125,11 +128,11 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
             servers_[server].given_up = true;
             return next_try();
         default:
-            return settle(status_of_rcode(outcome->rcode), std::move(outcome));
+            return settle(status_of_rcode(outcome->layout.rcode), std::move(outcome));
     }
 }
 
-void Lookup::settle(Status status, Result<Message> reply) {
+void Lookup::settle(Status status, Result<Reply> reply) {
     exchange_.reset();
     if (servers_.empty() && !deferred_.active()) {
         // Nothing was sent, so we are still inside start(): report later.

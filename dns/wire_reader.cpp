@@ -2,6 +2,8 @@
 #include <pants/dns/detail/wire_reader.hpp>
 #include <pants/dns/detail/wire_writer.hpp>
 
+#include <cstring>
+
 namespace pants::dns::detail {
 
 WireError WireReader::u8(std::uint8_t& out) noexcept {
@@ -58,10 +60,9 @@ WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
 // written, and it makes loops impossible (each hop goes further back).
 // A pointer to or past itself is bad_pointer; one that goes back but into
 // bytes this name already covered (the start of a cycle) is pointer_loop.
-WireError WireReader::name(std::string& out) {
+WireError WireReader::wire_name(WireName& out) noexcept {
     // A name has at most 127 labels; more hops than that cannot be a name.
     constexpr int max_hops = 127;
-    std::string text;  // reserved at the first label: the root name "." stays in the string itself
     std::size_t p = pos_;
     std::size_t limit = end_;    // inline labels stay inside this reader
     std::size_t lowest = pos_;   // lowest offset visited
@@ -85,17 +86,37 @@ WireError WireReader::name(std::string& out) {
         // 0x40 (RFC 6891 extended label) and 0x80 are not labels we accept;
         // read as lengths they would be 64..191, over the 63 of RFC 1035 2.3.4.
         if (len & 0xC0) return WireError::label_too_long;
+        if (wire_length + 1u + len > WireName::kMax) return WireError::name_too_long;
+        if (len != 0 && limit - p - 1 < len) return WireError::truncated;
+        // The length byte and the label: the name laid out uncompressed.
+        std::memcpy(out.bytes.data() + wire_length, msg_.data() + p, 1u + len);
         wire_length += 1u + len;
-        if (wire_length > 255) return WireError::name_too_long;
         if (len == 0) break;
-        if (limit - p - 1 < len) return WireError::truncated;
-        if (text.empty()) text.reserve(64);  // most names: one allocation, not one per doubling
-        append_escaped_label(text, msg_.subspan(p + 1, len));
-        text.push_back('.');
         p += 1u + len;
     }
-    if (text.empty()) text = ".";
+    out.size = wire_length;
     pos_ = resume != 0 ? resume : p + 1;
+    return WireError::ok;
+}
+
+WireError WireReader::skip_name() noexcept {
+    WireName ignored;
+    return wire_name(ignored);
+}
+
+WireError WireReader::name(std::string& out) {
+    WireName wire;
+    if (WireError e = wire_name(wire); e != WireError::ok) return e;
+    std::string text;
+    if (wire.size == 1) {
+        text = ".";
+    } else {
+        text.reserve(wire.size + 8);  // most names: no escapes, one allocation
+        for (std::size_t p = 0; wire.bytes[p] != 0; p += 1u + wire.bytes[p]) {
+            append_escaped_label(text, std::span(wire.bytes).subspan(p + 1, wire.bytes[p]));
+            text.push_back('.');
+        }
+    }
     out = std::move(text);
     return WireError::ok;
 }

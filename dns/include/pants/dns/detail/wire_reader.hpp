@@ -13,6 +13,7 @@
 #include <string>
 
 #include <pants/dns/types.hpp>
+#include <pants/dns/detail/wire_writer.hpp>
 
 namespace pants::dns::detail {
 
@@ -38,6 +39,11 @@ public:
     /// A domain name, following compression pointers (RFC 1035 4.1.4), in
     /// presentation form with dig's escapes and a trailing dot.
     [[nodiscard]] WireError name(std::string& out);
+    /// A domain name (RFC 1035 4.1.4, the same checks as name()) laid out
+    /// uncompressed in wire form, case kept; no allocation.
+    [[nodiscard]] WireError wire_name(WireName& out) noexcept;
+    /// Checks a domain name as name() does and steps over it.
+    [[nodiscard]] WireError skip_name() noexcept;
     /// A <character-string> (RFC 1035 3.3): a length byte, then the bytes.
     [[nodiscard]] WireError character_string(std::string& out);
 
