@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <utility>
 
+#include <pants/dns/detail/wire_reader.hpp>
+
 namespace pants::dns::detail {
 
 namespace {
@@ -41,9 +43,13 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       done_(std::move(done)),
       tcp_(tcp),
       edns_opt_size_(edns_opt_size) {
-    // Replies echo the question in wire form: compared in that form. A
-    // name that has none matches no reply (size 0: no name is empty).
-    if (question_ && name_to_wire(question_->name, question_name_) != WireError::ok) question_name_.size = 0;
+    // Replies echo the question in wire form: compared in that form, taken
+    // from the query itself (a message's one question starts at offset 12,
+    // RFC 1035 4.1.2). Without one, size 0 matches no name.
+    if (question_) {
+        WireReader in(query_);
+        if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok) question_name_.size = 0;
+    }
     servers_.reserve(servers.size());
     for (std::size_t i = 0; i < servers.size(); ++i)
         servers_.push_back(Server{servers[(i + rotate_by) % servers.size()]});

@@ -53,10 +53,6 @@ struct Reply {
     Result<Message> message() const { return decode(bytes); }
 };
 
-/// True if the two names, in wire form, are the same name: byte for byte
-/// but for ASCII case (RFC 4343; a length byte is never a letter).
-bool same_wire_name(const WireName& a, const WireName& b) noexcept;
-
 /// What a reply must echo to be accepted (RFC 5452 9.1: id, question;
 /// the source address is checked by the socket).
 struct Expected {

@@ -60,7 +60,16 @@ WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
 // written, and it makes loops impossible (each hop goes further back).
 // A pointer to or past itself is bad_pointer; one that goes back but into
 // bytes this name already covered (the start of a cycle) is pointer_loop.
-WireError WireReader::wire_name(WireName& out) noexcept {
+bool same_folded(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) noexcept {
+    if (std::memcmp(a, b, n) == 0) return true;  // the common case: a reply echoes our bytes
+    auto lower = [](std::uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c + 32) : c; };
+    for (std::size_t i = 0; i < n; ++i)
+        if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+template <class Sink>
+WireError WireReader::walk_name(Sink& sink) noexcept {
     // A name has at most 127 labels; more hops than that cannot be a name.
     constexpr int max_hops = 127;
     std::size_t p = pos_;
@@ -88,21 +97,41 @@ WireError WireReader::wire_name(WireName& out) noexcept {
         if (len & 0xC0) return WireError::label_too_long;
         if (wire_length + 1u + len > WireName::kMax) return WireError::name_too_long;
         if (len != 0 && limit - p - 1 < len) return WireError::truncated;
-        // The length byte and the label: the name laid out uncompressed.
-        std::memcpy(out.bytes.data() + wire_length, msg_.data() + p, 1u + len);
+        // The length byte and the label, at `wire_length` in the name
+        // laid out uncompressed.
+        sink(msg_.data() + p, wire_length, 1u + len);
         wire_length += 1u + len;
         if (len == 0) break;
         p += 1u + len;
     }
-    out.size = wire_length;
     pos_ = resume != 0 ? resume : p + 1;
     return WireError::ok;
 }
 
-WireError WireReader::skip_name() noexcept {
-    WireName ignored;
-    return wire_name(ignored);
+WireError WireReader::wire_name(WireName& out) noexcept {
+    auto copy = [&](const std::uint8_t* label, std::size_t at, std::size_t n) {
+        std::memcpy(out.bytes.data() + at, label, n);
+        out.size = at + n;
+    };
+    return walk_name(copy);
 }
+
+WireError WireReader::skip_name() noexcept {
+    auto ignore = [](const std::uint8_t*, std::size_t, std::size_t) {};
+    return walk_name(ignore);
+}
+
+WireError WireReader::name_equals(const WireName& other, bool& equal) noexcept {
+    // RFC 4343: ASCII case folded; a length byte (at most 63) is never a
+    // letter, so the name compares as one string of bytes.
+    equal = true;
+    auto compare = [&](const std::uint8_t* label, std::size_t at, std::size_t n) {
+        if (equal && (at + n > other.size || !same_folded(label, other.bytes.data() + at, n))) equal = false;
+    };
+    // The root label is compared too: equal only if `other` ends there.
+    return walk_name(compare);
+}
+
 
 WireError WireReader::name(std::string& out) {
     WireName wire;

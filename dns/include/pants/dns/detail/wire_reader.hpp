@@ -17,6 +17,9 @@
 
 namespace pants::dns::detail {
 
+/// True if the n bytes at a and b are equal but for ASCII case (RFC 4343).
+bool same_folded(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) noexcept;
+
 class WireReader {
 public:
     /// A reader over the whole of `message`, at offset 0.
@@ -44,6 +47,9 @@ public:
     [[nodiscard]] WireError wire_name(WireName& out) noexcept;
     /// Checks a domain name as name() does and steps over it.
     [[nodiscard]] WireError skip_name() noexcept;
+    /// Checks and steps over a domain name as skip_name() does; `equal`
+    /// says whether it is `other` (ASCII case folded, RFC 4343).
+    [[nodiscard]] WireError name_equals(const WireName& other, bool& equal) noexcept;
     /// A <character-string> (RFC 1035 3.3): a length byte, then the bytes.
     [[nodiscard]] WireError character_string(std::string& out);
 
@@ -51,6 +57,12 @@ public:
     [[nodiscard]] WireError sub(std::size_t n, WireReader& out) noexcept;
 
 private:
+    // The one walk over a name's labels (RFC 1035 4.1.4), each given to
+    // `sink(label, offset, length)` with its length byte as laid out
+    // uncompressed.
+    template <class Sink>
+    WireError walk_name(Sink& sink) noexcept;
+
     WireReader(std::span<const std::uint8_t> m, std::size_t pos, std::size_t end) noexcept
         : msg_(m), pos_(pos), end_(end) {}
 
