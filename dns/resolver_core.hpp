@@ -83,7 +83,8 @@ public:
     using Done = std::function<void(Status, Result<Reply>)>;
 
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
-    /// their number). `query`: the message; with `fresh_ids` each try gets
+    /// their number); not copied: they outlive the Lookup (the resolver's
+    /// configuration, fixed at its construction). `query`: the message; with `fresh_ids` each try gets
     /// a new random id written over the first two bytes. `tcp`: every try
     /// over TCP. `edns_opt_size`: the size of the OPT record (without
     /// options) that ends `query` as its only additional record; the first
@@ -112,15 +113,21 @@ private:
     void on_outcome(std::size_t server, Result<Reply> outcome);
     void settle(Status status, Result<Reply> reply);
 
-    struct Server {
-        Address address;
-        bool given_up = false;  // refused or failed: not asked again
-    };
+    // The i-th server in this Lookup's order, and whether it refused or
+    // failed (then it is not asked again).
+    const Address& server(std::size_t i) const noexcept { return servers_[(i + rotate_by_) % servers_.size()]; }
+    bool given_up(std::size_t i) const noexcept {
+        return i < 64 ? (given_up_ >> i & 1) != 0 : given_up_more_[i - 64];
+    }
+    void give_up(std::size_t i);
 
     Engine& engine_;
     UdpPool& pool_;
     TrySchedule& schedule_;
-    std::vector<Server> servers_;
+    std::span<const Address> servers_;
+    std::size_t rotate_by_;
+    std::uint64_t given_up_ = 0;          // bit i: given_up(i), for the first 64
+    std::vector<bool> given_up_more_;     // the rest, rarely any
     int attempts_;
     Engine::Duration timeout_;
     std::vector<std::uint8_t> query_;

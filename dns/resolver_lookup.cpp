@@ -1,7 +1,6 @@
 // One message asked of the servers: the timeout and retry schedule.
 #include "resolver_core.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -35,6 +34,8 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
     : engine_(engine),
       pool_(pool),
       schedule_(schedule),
+      servers_(servers),
+      rotate_by_(servers.empty() ? 0 : rotate_by % servers.size()),
       attempts_(attempts),
       timeout_(timeout),
       query_(std::move(query)),
@@ -50,15 +51,23 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
         WireReader in(query_);
         if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok) question_name_.size = 0;
     }
-    servers_.reserve(servers.size());
-    for (std::size_t i = 0; i < servers.size(); ++i)
-        servers_.push_back(Server{servers[(i + rotate_by) % servers.size()]});
+    if (servers_.size() > 64) given_up_more_.resize(servers_.size() - 64);
+}
+
+void Lookup::give_up(std::size_t i) {
+    if (i < 64)
+        given_up_ |= std::uint64_t(1) << i;
+    else
+        given_up_more_[i - 64] = true;
 }
 
 void Lookup::start() { next_try(); }
 
 bool Lookup::every_server_failed() const noexcept {
-    return !servers_.empty() && std::all_of(servers_.begin(), servers_.end(), [](const Server& s) { return s.given_up; });
+    if (servers_.empty()) return false;
+    for (std::size_t i = 0; i < servers_.size(); ++i)
+        if (!given_up(i)) return false;
+    return true;
 }
 
 void Lookup::next_try() {
@@ -68,7 +77,7 @@ void Lookup::next_try() {
     const std::size_t slots = servers_.size() * std::size_t(attempts_);
     while (slot_ < slots) {
         const std::size_t server = slot_++ % servers_.size();
-        if (servers_[server].given_up) continue;
+        if (given_up(server)) continue;
         std::uint16_t id;
         if (fresh_ids_) {
             // RFC 5452 9.2: a new unpredictable id for every packet sent.
@@ -78,7 +87,7 @@ void Lookup::next_try() {
         } else {
             id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         }
-        exchange_.emplace(engine_, pool_, schedule_, servers_[server].address, query_,
+        exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_,
                           Expected{id, question_ ? &*question_ : nullptr, &question_name_}, timeout_,
                           [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
         return;
@@ -131,7 +140,7 @@ void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
             // This server cannot help (RFC 1035 7.3 says try another);
             // do not ask it again in later rounds.
             failure_ = std::move(*outcome);
-            servers_[server].given_up = true;
+            give_up(server);
             return next_try();
         default:
             return settle(status_of_rcode(outcome->layout.rcode), std::move(outcome));

@@ -42,7 +42,7 @@ bool within(const std::string& name, const std::string& zone) {
     WireName n, z;
     if (detail::name_to_wire(name, n) != WireError::ok || detail::name_to_wire(zone, z) != WireError::ok) return false;
     std::vector<std::string> nl, zl;
-    for (auto* [w, out] : {std::pair{&n, &nl}, std::pair{&z, &zl}})
+    for (auto [w, out] : {std::pair{&n, &nl}, std::pair{&z, &zl}})
         for (std::size_t p = 0; w->bytes[p] != 0; p += 1u + w->bytes[p]) {
             std::string label(reinterpret_cast<const char*>(&w->bytes[p + 1]), w->bytes[p]);
             for (char& c : label)
