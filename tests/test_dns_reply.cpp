@@ -349,3 +349,22 @@ TEST_CASE("the EDNS extended RCODE and the OPT record's presence are read") {
     bad.u8(0).u16(dns::OPT).u16(1232).u32(0).u16(3).u16(10).u8(0);
     CHECK(rejected(bad.b) == dns::WireError::bad_edns);
 }
+
+TEST_CASE("a reply past the inline size is held on the heap, and both kinds survive moves and copies") {
+    for (int records : {2, 40}) {  // 2: inline; 40 x 16 bytes: past 512
+        auto m = header(7, kResponse, 1, std::uint16_t(records), 0, 0);
+        m.name("big.example").u16(dns::A).u16(dns::IN);
+        for (int i = 0; i < records; ++i) m.pointer(12).rr_fixed(dns::A, 60, 4).raw({10, 0, 0, std::uint8_t(i)});
+        CHECK((m.size() > dns::detail::ReplyBytes::kInline) == (records == 40));
+        Reply original = accepted(m.b);
+        Reply copied = original;
+        Reply moved = std::move(original);
+        for (const Reply* reply : {&copied, &moved}) {
+            CHECK(std::vector<std::uint8_t>(reply->wire().begin(), reply->wire().end()) == m.b);
+            std::uint32_t cache_ttl = 0;
+            auto got = answer(*reply, "big.example.", dns::A, cache_ttl);
+            REQUIRE(got.rdata.size() == std::size_t(records));
+            CHECK(a_of(got.rdata.back()) == std::array<std::uint8_t, 4>{10, 0, 0, std::uint8_t(records - 1)});
+        }
+    }
+}
