@@ -174,10 +174,7 @@ Result<ReplyLayout> scan_reply(std::span<const std::uint8_t> bytes) {
     ReplyLayout reply;
     std::uint16_t flags = 0;
     std::uint16_t counts[4] = {};
-    // RFC 1035 4.1.1: ID, flags, QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
-    if (in.u16(reply.id) != WireError::ok || in.u16(flags) != WireError::ok) return failure(WireError::truncated);
-    for (auto& count : counts)
-        if (in.u16(count) != WireError::ok) return failure(WireError::truncated);
+    if (in.header(reply.id, flags, counts) != WireError::ok) return failure(WireError::truncated);
     reply.qr = (flags & 0x8000) != 0;
     reply.tc = (flags & 0x0200) != 0;
     reply.rcode = flags & 0xF;

@@ -27,6 +27,14 @@ WireError WireReader::u32(std::uint32_t& out) noexcept {
     return WireError::ok;
 }
 
+WireError WireReader::header(std::uint16_t& id, std::uint16_t& flags, std::uint16_t (&counts)[4]) noexcept {
+    if (remaining() < 12) return WireError::truncated;
+    (void)u16(id);
+    (void)u16(flags);
+    for (auto& count : counts) (void)u16(count);
+    return WireError::ok;
+}
+
 WireError WireReader::bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept {
     if (remaining() < n) return WireError::truncated;
     out = msg_.subspan(pos_, n);

@@ -33,6 +33,9 @@ public:
     [[nodiscard]] WireError u8(std::uint8_t& out) noexcept;
     [[nodiscard]] WireError u16(std::uint16_t& out) noexcept;  ///< network byte order
     [[nodiscard]] WireError u32(std::uint32_t& out) noexcept;  ///< network byte order
+    /// A message header (RFC 1035 4.1.1): ID, flags, then QDCOUNT, ANCOUNT,
+    /// NSCOUNT, ARCOUNT into `counts`.
+    [[nodiscard]] WireError header(std::uint16_t& id, std::uint16_t& flags, std::uint16_t (&counts)[4]) noexcept;
     /// A view of the next n bytes (into the message, not a copy).
     [[nodiscard]] WireError bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept;
     [[nodiscard]] WireError skip(std::size_t n) noexcept;
