@@ -101,11 +101,7 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
     Message message;
     std::uint16_t flags = 0;
     std::uint16_t counts[4] = {};
-    // RFC 1035 4.1.1: ID, flags, QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
-    if (in.u16(message.id) != WireError::ok || in.u16(flags) != WireError::ok)
-        return failure(WireError::truncated);
-    for (auto& count : counts)
-        if (in.u16(count) != WireError::ok) return failure(WireError::truncated);
+    if (in.header(message.id, flags, counts) != WireError::ok) return failure(WireError::truncated);
     message.qr = (flags & 0x8000) != 0;
     message.opcode = static_cast<std::uint8_t>(flags >> 11 & 0xF);
     message.aa = (flags & 0x0400) != 0;

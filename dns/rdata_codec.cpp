@@ -303,15 +303,53 @@ struct Encoder {
 
 }  // namespace
 
-WireError decode_rdata(std::uint16_t type, std::uint16_t klass, WireReader in, Rdata& out) {
-    // A, AAAA and WKS are Internet-specific (RFC 1035 3.4): elsewhere (CH A
-    // is a Chaosnet address) keep the bytes.
-    if ((type == A || type == AAAA || type == WKS) && klass != IN) type = 0;
-    WireError e = parse_typed(type, in, out);
-    // Inside an RDATA, running out of bytes means RDLENGTH is too short.
+namespace {
+// A, AAAA and WKS are Internet-specific (RFC 1035 3.4): elsewhere (CH A
+// is a Chaosnet address) keep the bytes, as for a type we do not know.
+std::uint16_t typed_as(std::uint16_t type, std::uint16_t klass) {
+    return (type == A || type == AAAA || type == WKS) && klass != IN ? 0 : type;
+}
+
+// The verdict on one RDATA once its parser returned `e` with `in` where it
+// stopped: inside an RDATA, running out of bytes means RDLENGTH is too
+// short, and bytes left over mean it is too long.
+WireError rdata_verdict(WireError e, const WireReader& in) {
     if (e == WireError::truncated) return WireError::rdata_length_mismatch;
     if (e != WireError::ok) return e;
     return in.at_end() ? WireError::ok : WireError::rdata_length_mismatch;
+}
+}  // namespace
+
+WireError decode_rdata(std::uint16_t type, std::uint16_t klass, WireReader in, Rdata& out) {
+    return rdata_verdict(parse_typed(typed_as(type, klass), in, out), in);
+}
+
+WireError check_rdata(std::uint16_t type, std::uint16_t klass, WireReader in) {
+    // The types a resolver reads from every reply, checked without building
+    // them; the same rules as parse_typed, whose verdict the rest get.
+    switch (typed_as(type, klass)) {
+    case 0:  // RFC 3597: any bytes
+        return WireError::ok;
+    case A:  // RFC 1035 3.4.1
+        return rdata_verdict(in.skip(4), in);
+    case AAAA:  // RFC 3596 2.2
+        return rdata_verdict(in.skip(16), in);
+    case NS:     // RFC 1035 3.3.11
+    case CNAME:  // RFC 1035 3.3.1
+    case PTR:    // RFC 1035 3.3.12
+    case DNAME:  // RFC 6672 2.1
+        return rdata_verdict(in.skip_name(), in);
+    case SOA: {  // RFC 1035 3.3.13: MNAME, RNAME, five 32-bit fields
+        WireError e = in.skip_name();
+        if (e == WireError::ok) e = in.skip_name();
+        if (e == WireError::ok) e = in.skip(20);
+        return rdata_verdict(e, in);
+    }
+    default: {
+        Rdata scratch;
+        return decode_rdata(type, klass, in, scratch);
+    }
+    }
 }
 
 WireError encode_rdata(std::uint16_t type, const Rdata& data, WireWriter& out) {

@@ -140,13 +140,13 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     pending.lookup = std::make_unique<Lookup>(
         engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
         Question{std::string(fqdn), type, options.klass}, true,
-        [this, settle_key](Status status, Result<Message> reply) { settled(*settle_key, status, std::move(reply)); },
+        [this, settle_key](Status status, Result<Reply> reply) { settled(*settle_key, status, std::move(reply)); },
         options.tcp, edns_opt_size);
     pending.lookup->start();
 }
 
 // `key` may be the map node's own key: not used once the node is erased.
-void ResolverCore::settled(const std::string& key, Status status, Result<Message> reply) {
+void ResolverCore::settled(const std::string& key, Status status, Result<Reply> reply) {
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
@@ -156,7 +156,7 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
         Pending& pending = it->second;
         const Question& question = *pending.lookup->question();
         std::uint32_t cache_ttl = 0;
-        answer = answer_from_reply(*reply, question.name, question.type, cache_ttl);
+        answer = answer_from_reply(*reply, question.name, pending.lookup->question_name(), question.type, cache_ttl);
         answer.status = status;
         // The cache key is the pending key without the TCP mark.
         std::string without_tcp;
@@ -167,7 +167,7 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Message
         // minutes, against the query and the server. Only when every server
         // failed (so the entry holds for each of them), and only a reply
         // that echoes the question (one without proves nothing about it).
-        if (pending.store && status == DNS_SERVERFAILURE && !reply->questions.empty() &&
+        if (pending.store && status == DNS_SERVERFAILURE && reply->layout.counts[0] != 0 &&
             pending.lookup->every_server_failed())
             cache.store(cache_as, answer, config.servfail_ttl);
     }
@@ -213,13 +213,15 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     raw.lookup = std::make_unique<Lookup>(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
-                                          std::move(question), false, [this, id](Status status, Result<Message> reply) {
+                                          std::move(question), false, [this, id](Status status, Result<Reply> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
                                               if (it == raw_.end()) return;
                                               Raw r = std::move(it->second);
                                               raw_.erase(it);
-                                              r.done(status, std::move(reply));
+                                              // The caller gets the whole message: decoded
+                                              // now, from bytes scan_reply() accepted.
+                                              r.done(status, reply ? reply->message() : Result<Message>(unexpected(reply.error())));
                                           },
                                           options.tcp);
     raw.lookup->start();

@@ -25,6 +25,7 @@
 #include <pants/engine.hpp>
 
 #include "resolver_cache.hpp"
+#include "resolver_reply.hpp"
 #include "resolver_schedule.hpp"
 #include "resolver_transport.hpp"
 
@@ -56,14 +57,6 @@ HostsLookup load_hosts(const std::string& path);
 /// (NOTAUTH, BADVERS, ...) are reported as DNS_SERVERFAILURE.
 Status status_of_rcode(std::uint16_t rcode);
 
-/// What a reply says about (qname, qtype) as Pants reports it: the CNAME
-/// chain followed from qname (at most 16 links), the records of qtype at
-/// its end, the smallest TTL among them. `cache_ttl` gets how long the
-/// answer may be cached: that TTL, or for NXDOMAIN/NODATA the negative TTL
-/// of RFC 2308 5 (min of the SOA record's TTL and its MINIMUM), 0 when the
-/// reply has no SOA or the answer must not be cached.
-Answer answer_from_reply(const Message& reply, std::string_view qname, std::uint16_t qtype, std::uint32_t& cache_ttl);
-
 /// True for "localhost" and the names under it (RFC 6761 6.3), with or
 /// without the trailing dot, in any case.
 bool is_localhost_name(std::string_view name);
@@ -87,10 +80,11 @@ public:
     /// status alone with an error: DNS_FORMATERROR with why the reply was
     /// rejected, DNS_TIMEOUT (with ECONNREFUSED and the like when the network
     /// said so), or DNS_NETWORKERROR with the socket's error.
-    using Done = std::function<void(Status, Result<Message>)>;
+    using Done = std::function<void(Status, Result<Reply>)>;
 
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
-    /// their number). `query`: the message; with `fresh_ids` each try gets
+    /// their number); not copied: they outlive the Lookup (the resolver's
+    /// configuration, fixed at its construction). `query`: the message; with `fresh_ids` each try gets
     /// a new random id written over the first two bytes. `tcp`: every try
     /// over TCP. `edns_opt_size`: the size of the OPT record (without
     /// options) that ends `query` as its only additional record; the first
@@ -111,32 +105,41 @@ public:
     bool every_server_failed() const noexcept;
     /// The question asked, if the message has one.
     const std::optional<Question>& question() const noexcept { return question_; }
+    /// The question's name in wire form (meaningful only with a question).
+    const WireName& question_name() const noexcept { return question_name_; }
 
 private:
     void next_try();
-    void on_outcome(std::size_t server, Result<Message> outcome);
-    void settle(Status status, Result<Message> reply);
+    void on_outcome(std::size_t server, Result<Reply> outcome);
+    void settle(Status status, Result<Reply> reply);
 
-    struct Server {
-        Address address;
-        bool given_up = false;  // refused or failed: not asked again
-    };
+    // The i-th server in this Lookup's order, and whether it refused or
+    // failed (then it is not asked again).
+    const Address& server(std::size_t i) const noexcept { return servers_[(i + rotate_by_) % servers_.size()]; }
+    bool given_up(std::size_t i) const noexcept {
+        return i < 64 ? (given_up_ >> i & 1) != 0 : given_up_more_[i - 64];
+    }
+    void give_up(std::size_t i);
 
     Engine& engine_;
     UdpPool& pool_;
     TrySchedule& schedule_;
-    std::vector<Server> servers_;
+    std::span<const Address> servers_;
+    std::size_t rotate_by_;
+    std::uint64_t given_up_ = 0;          // bit i: given_up(i), for the first 64
+    std::vector<bool> given_up_more_;     // the rest, rarely any
     int attempts_;
     Engine::Duration timeout_;
     std::vector<std::uint8_t> query_;
     std::optional<Question> question_;
+    WireName question_name_;  // what replies' questions are compared with
     bool fresh_ids_;
     Done done_;
     bool tcp_;
     std::size_t edns_opt_size_;
     std::optional<Exchange> exchange_;
     std::size_t slot_ = 0;        // position in the attempts × servers schedule
-    std::optional<Message> failure_;  // last SERVFAIL/REFUSED/NOTIMP reply
+    std::optional<Reply> failure_;    // last SERVFAIL/REFUSED/NOTIMP reply
     std::error_code malformed_;       // a try got only malformed replies (why)
     std::error_code socket_error_;    // a try's socket failed (EMFILE, EPIPE, ...)
     std::error_code unreachable_;     // a try was refused (ECONNREFUSED, EHOSTUNREACH, ...)
@@ -202,7 +205,7 @@ private:
         AnswerRecipient first;      // the waiter that started it
         std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
-    void settled(const std::string& key, Status status, Result<Message> reply);
+    void settled(const std::string& key, Status status, Result<Reply> reply);
 
     HostsLookup hosts_;
     std::unordered_map<std::string, Pending> pending_;

@@ -1,9 +1,10 @@
 // One message asked of the servers: the timeout and retry schedule.
 #include "resolver_core.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <utility>
+
+#include <pants/dns/detail/wire_reader.hpp>
 
 namespace pants::dns::detail {
 
@@ -33,6 +34,8 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
     : engine_(engine),
       pool_(pool),
       schedule_(schedule),
+      servers_(servers),
+      rotate_by_(servers.empty() ? 0 : rotate_by % servers.size()),
       attempts_(attempts),
       timeout_(timeout),
       query_(std::move(query)),
@@ -41,15 +44,30 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       done_(std::move(done)),
       tcp_(tcp),
       edns_opt_size_(edns_opt_size) {
-    servers_.reserve(servers.size());
-    for (std::size_t i = 0; i < servers.size(); ++i)
-        servers_.push_back(Server{servers[(i + rotate_by) % servers.size()]});
+    // Replies echo the question in wire form: compared in that form, taken
+    // from the query itself (a message's one question starts at offset 12,
+    // RFC 1035 4.1.2). Without one, size 0 matches no name.
+    if (question_) {
+        WireReader in(query_);
+        if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok) question_name_.size = 0;
+    }
+    if (servers_.size() > 64) given_up_more_.resize(servers_.size() - 64);
+}
+
+void Lookup::give_up(std::size_t i) {
+    if (i < 64)
+        given_up_ |= std::uint64_t(1) << i;
+    else
+        given_up_more_[i - 64] = true;
 }
 
 void Lookup::start() { next_try(); }
 
 bool Lookup::every_server_failed() const noexcept {
-    return !servers_.empty() && std::all_of(servers_.begin(), servers_.end(), [](const Server& s) { return s.given_up; });
+    if (servers_.empty()) return false;
+    for (std::size_t i = 0; i < servers_.size(); ++i)
+        if (!given_up(i)) return false;
+    return true;
 }
 
 void Lookup::next_try() {
@@ -59,7 +77,7 @@ void Lookup::next_try() {
     const std::size_t slots = servers_.size() * std::size_t(attempts_);
     while (slot_ < slots) {
         const std::size_t server = slot_++ % servers_.size();
-        if (servers_[server].given_up) continue;
+        if (given_up(server)) continue;
         std::uint16_t id;
         if (fresh_ids_) {
             // RFC 5452 9.2: a new unpredictable id for every packet sent.
@@ -69,9 +87,9 @@ void Lookup::next_try() {
         } else {
             id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         }
-        exchange_.emplace(engine_, pool_, schedule_, servers_[server].address, query_,
-                          Expected{id, question_ ? &*question_ : nullptr}, timeout_,
-                          [this, server](Result<Message> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
+        exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_,
+                          Expected{id, question_ ? &*question_ : nullptr, &question_name_}, timeout_,
+                          [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
         return;
     }
     // Out of tries: the last server failure if one replied; else what went
@@ -80,7 +98,7 @@ void Lookup::next_try() {
     // sockets that could not be opened or used (descriptors exhausted):
     // each its own status, never all reported as a timeout.
     if (failure_) {
-        Status status = status_of_rcode(failure_->rcode);
+        Status status = status_of_rcode(failure_->layout.rcode);
         return settle(status, std::move(*failure_));
     }
     if (malformed_) return settle(DNS_FORMATERROR, unexpected(malformed_));
@@ -88,7 +106,7 @@ void Lookup::next_try() {
     settle(DNS_TIMEOUT, unexpected(unreachable_ ? unreachable_ : make_error_code(DNS_TIMEOUT)));
 }
 
-void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
+void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
     if (!outcome) {
         const std::error_code error = outcome.error();
         if (error == make_error_code(DNS_TIMEOUT)) {
@@ -105,7 +123,7 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
         }
         return next_try();
     }
-    if (outcome->rcode == DNS_FORMATERROR && !outcome->edns && edns_opt_size_ != 0) {
+    if (outcome->layout.rcode == DNS_FORMATERROR && !outcome->layout.edns && edns_opt_size_ != 0) {
         // RFC 6891 7: a server that does not know EDNS answers a query with
         // an OPT record FORMERR (and without OPT). Ask it again without one;
         // the servers after it get the plain query too. The OPT record is
@@ -115,21 +133,21 @@ void Lookup::on_outcome(std::size_t server, Result<Message> outcome) {
         --slot_;  // the same server, not another try used up
         return next_try();
     }
-    switch (outcome->rcode) {
+    switch (outcome->layout.rcode) {
         case DNS_SERVERFAILURE:
         case DNS_NOTIMPLEMENTED:
         case DNS_REFUSED:
             // This server cannot help (RFC 1035 7.3 says try another);
             // do not ask it again in later rounds.
             failure_ = std::move(*outcome);
-            servers_[server].given_up = true;
+            give_up(server);
             return next_try();
         default:
-            return settle(status_of_rcode(outcome->rcode), std::move(outcome));
+            return settle(status_of_rcode(outcome->layout.rcode), std::move(outcome));
     }
 }
 
-void Lookup::settle(Status status, Result<Message> reply) {
+void Lookup::settle(Status status, Result<Reply> reply) {
     exchange_.reset();
     if (servers_.empty() && !deferred_.active()) {
         // Nothing was sent, so we are still inside start(): report later.

@@ -5,37 +5,10 @@
 
 #include <random>
 
-#include <pants/dns/name.hpp>
 #include <pants/net_error.hpp>
 #include <pants/stream.hpp>
 
 namespace pants::dns::detail {
-
-bool equals_decoded_name(std::string_view decoded, std::string_view other) {
-    if (decoded == other) return true;  // a reply echoing our question byte for byte
-    if (decoded.size() == other.size()) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-        std::size_t i = 0;
-        while (i < decoded.size() && lower(decoded[i]) == lower(other[i])) ++i;
-        if (i == decoded.size()) return true;
-    }
-    return name_equal(decoded, other);
-}
-
-bool reply_matches(const Message& reply, const Expected& expected) {
-    if (!reply.qr || reply.id != expected.id) return false;
-    if (!expected.question) return true;
-    // Without a question a reply proves nothing about our name: accept it
-    // only as a failure that moves on and is never cached (RFC 1035 4.1.1:
-    // a server that cannot parse a query may omit the question).
-    if (reply.questions.empty())
-        return reply.rcode == DNS_FORMATERROR || reply.rcode == DNS_SERVERFAILURE ||
-               reply.rcode == DNS_NOTIMPLEMENTED || reply.rcode == DNS_REFUSED;
-    if (reply.questions.size() != 1) return false;
-    const Question& q = reply.questions.front();
-    return q.type == expected.question->type && q.klass == expected.question->klass &&
-           equals_decoded_name(q.name, expected.question->name);
-}
 
 std::uint16_t random_id() {
     // RFC 5452 9.2: ids must be unpredictable. The kernel's CSPRNG output,
@@ -126,8 +99,9 @@ void Exchange::on_udp_error(std::error_code error) {
 }
 
 void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
-    auto reply = decode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
-    if (!reply || !reply_matches(*reply, expected_)) {
+    const std::span bytes(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    auto reply = scan_reply(bytes);
+    if (!reply || !reply_matches(bytes, *reply, expected_)) {
         if (!reply) malformed_ = reply.error();
         // Over UDP, anyone can send a datagram: drop it and keep waiting
         // for the real reply. Over TCP the connection is ours alone, and a
@@ -136,7 +110,7 @@ void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
         return;
     }
     if (reply->tc && !from_tcp) return start_tcp();
-    finish(std::move(*reply));
+    finish(Reply{*reply, ReplyBytes(bytes)});
 }
 
 void Exchange::start_tcp() {
@@ -187,7 +161,7 @@ Task<> Exchange::tcp_exchange(TcpLink& link, const Address& server, std::string 
     link.stream.close();
 }
 
-void Exchange::finish(Result<Message> outcome) {
+void Exchange::finish(Result<Reply> outcome) {
     if (finished_) return;
     finished_ = true;
     schedule_.disarm(*this);

@@ -28,30 +28,11 @@
 #include <pants/task.hpp>
 #include <pants/timer.hpp>
 
+#include "resolver_reply.hpp"
 #include "resolver_schedule.hpp"
 #include "resolver_udp_pool.hpp"
 
 namespace pants::dns::detail {
-
-/// What a reply must echo to be accepted (RFC 5452 9.1: id, question, source).
-struct Expected {
-    std::uint16_t id = 0;
-    /// Null: a raw message without a question. Points into the Lookup,
-    /// which outlives its Exchange.
-    const Question* question = nullptr;
-};
-
-/// name_equal(decoded, other) where `decoded` came out of decode(), so is
-/// a valid name: the same text but for ASCII case is then the same valid
-/// name, known without parsing either (the common case: a reply echoes
-/// our question); other texts go to name_equal.
-bool equals_decoded_name(std::string_view decoded, std::string_view other);
-
-/// True when `reply` answers the query described by `expected`: a response
-/// (QR set) with the same id and the same question (name compared
-/// case-insensitively, RFC 4343). An error reply with no question section
-/// (some servers answer FORMERR that way) is accepted on the id alone.
-bool reply_matches(const Message& reply, const Expected& expected);
 
 /// A random 16-bit query id from the kernel's CSPRNG (drawn in batches:
 /// one getrandom() per 128 ids).
@@ -63,7 +44,7 @@ public:
     /// in time; a WireError (pants.dns.wire) when only malformed replies came
     /// or a TCP reply was cut short; DNS_FORMATERROR when a TCP reply did not
     /// match the query; or the socket's error (EMFILE, ECONNREFUSED, ...).
-    using Done = std::function<void(Result<Message>)>;
+    using Done = std::function<void(Result<Reply>)>;
 
     /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
     /// `query` is the Lookup's, which outlives this try and does not change
@@ -93,7 +74,7 @@ private:
 
     void on_reply_bytes(std::string_view data, bool from_tcp);
     void start_tcp();
-    void finish(Result<Message> outcome);
+    void finish(Result<Reply> outcome);
     static Task<> run_tcp(std::shared_ptr<TcpLink> link, Address server, std::string framed);
     static Task<> tcp_exchange(TcpLink& link, const Address& server, std::string framed);
 
@@ -107,7 +88,7 @@ private:
     Done done_;
     UdpPool::Port* port_ = nullptr;  // while registered for UDP replies
     std::shared_ptr<TcpLink> tcp_;
-    Result<Message> outcome_;  // once finished, until reported
+    Result<Reply> outcome_;  // once finished, until reported
     std::error_code malformed_;  // why the last undecodable reply was rejected
     bool finished_ = false;
 };

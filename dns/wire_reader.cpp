@@ -2,6 +2,8 @@
 #include <pants/dns/detail/wire_reader.hpp>
 #include <pants/dns/detail/wire_writer.hpp>
 
+#include <cstring>
+
 namespace pants::dns::detail {
 
 WireError WireReader::u8(std::uint8_t& out) noexcept {
@@ -22,6 +24,14 @@ WireError WireReader::u32(std::uint32_t& out) noexcept {
     out = static_cast<std::uint32_t>(msg_[pos_]) << 24 | static_cast<std::uint32_t>(msg_[pos_ + 1]) << 16 |
           static_cast<std::uint32_t>(msg_[pos_ + 2]) << 8 | static_cast<std::uint32_t>(msg_[pos_ + 3]);
     pos_ += 4;
+    return WireError::ok;
+}
+
+WireError WireReader::header(std::uint16_t& id, std::uint16_t& flags, std::uint16_t (&counts)[4]) noexcept {
+    if (remaining() < 12) return WireError::truncated;
+    (void)u16(id);
+    (void)u16(flags);
+    for (auto& count : counts) (void)u16(count);
     return WireError::ok;
 }
 
@@ -58,10 +68,18 @@ WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
 // written, and it makes loops impossible (each hop goes further back).
 // A pointer to or past itself is bad_pointer; one that goes back but into
 // bytes this name already covered (the start of a cycle) is pointer_loop.
-WireError WireReader::name(std::string& out) {
+bool same_folded(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) noexcept {
+    if (std::memcmp(a, b, n) == 0) return true;  // the common case: a reply echoes our bytes
+    auto lower = [](std::uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c + 32) : c; };
+    for (std::size_t i = 0; i < n; ++i)
+        if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+template <class Sink>
+WireError WireReader::walk_name(Sink& sink) noexcept {
     // A name has at most 127 labels; more hops than that cannot be a name.
     constexpr int max_hops = 127;
-    std::string text;  // reserved at the first label: the root name "." stays in the string itself
     std::size_t p = pos_;
     std::size_t limit = end_;    // inline labels stay inside this reader
     std::size_t lowest = pos_;   // lowest offset visited
@@ -85,17 +103,57 @@ WireError WireReader::name(std::string& out) {
         // 0x40 (RFC 6891 extended label) and 0x80 are not labels we accept;
         // read as lengths they would be 64..191, over the 63 of RFC 1035 2.3.4.
         if (len & 0xC0) return WireError::label_too_long;
+        if (wire_length + 1u + len > WireName::kMax) return WireError::name_too_long;
+        if (len != 0 && limit - p - 1 < len) return WireError::truncated;
+        // The length byte and the label, at `wire_length` in the name
+        // laid out uncompressed.
+        sink(msg_.data() + p, wire_length, 1u + len);
         wire_length += 1u + len;
-        if (wire_length > 255) return WireError::name_too_long;
         if (len == 0) break;
-        if (limit - p - 1 < len) return WireError::truncated;
-        if (text.empty()) text.reserve(64);  // most names: one allocation, not one per doubling
-        append_escaped_label(text, msg_.subspan(p + 1, len));
-        text.push_back('.');
         p += 1u + len;
     }
-    if (text.empty()) text = ".";
     pos_ = resume != 0 ? resume : p + 1;
+    return WireError::ok;
+}
+
+WireError WireReader::wire_name(WireName& out) noexcept {
+    auto copy = [&](const std::uint8_t* label, std::size_t at, std::size_t n) {
+        std::memcpy(out.bytes.data() + at, label, n);
+        out.size = at + n;
+    };
+    return walk_name(copy);
+}
+
+WireError WireReader::skip_name() noexcept {
+    auto ignore = [](const std::uint8_t*, std::size_t, std::size_t) {};
+    return walk_name(ignore);
+}
+
+WireError WireReader::name_equals(const WireName& other, bool& equal) noexcept {
+    // RFC 4343: ASCII case folded; a length byte (at most 63) is never a
+    // letter, so the name compares as one string of bytes.
+    equal = true;
+    auto compare = [&](const std::uint8_t* label, std::size_t at, std::size_t n) {
+        if (equal && (at + n > other.size || !same_folded(label, other.bytes.data() + at, n))) equal = false;
+    };
+    // The root label is compared too: equal only if `other` ends there.
+    return walk_name(compare);
+}
+
+
+WireError WireReader::name(std::string& out) {
+    WireName wire;
+    if (WireError e = wire_name(wire); e != WireError::ok) return e;
+    std::string text;
+    if (wire.size == 1) {
+        text = ".";
+    } else {
+        text.reserve(wire.size + 8);  // most names: no escapes, one allocation
+        for (std::size_t p = 0; wire.bytes[p] != 0; p += 1u + wire.bytes[p]) {
+            append_escaped_label(text, std::span(wire.bytes).subspan(p + 1, wire.bytes[p]));
+            text.push_back('.');
+        }
+    }
     out = std::move(text);
     return WireError::ok;
 }

@@ -4,17 +4,18 @@
 #   fuzz/run.sh --total SECONDS [TARGET...]
 #                                       SECONDS shared by the targets
 # TARGET defaults to every target (fuzz/meson.build). The corpus of a
-# target is fuzz/corpus/TARGET (dns/fuzz/corpus for fuzz_decode); new
-# inputs go to a scratch directory ($PANTS_FUZZ_SCRATCH/TARGET to keep
-# them), the checked-in corpus stays as is. Crashes are written to
-# $PANTS_FUZZ_ARTIFACTS (default BUILD/crashes) as TARGET-crash-*, and the
-# exit status is non-zero when any replay or run fails.
+# target is fuzz/corpus/TARGET (dns/fuzz/corpus for fuzz_decode and
+# fuzz_reply_scan); new inputs go to a scratch directory
+# ($PANTS_FUZZ_SCRATCH/TARGET to keep them), the checked-in corpus stays
+# as is. Crashes are written to $PANTS_FUZZ_ARTIFACTS (default
+# BUILD/crashes) as TARGET-crash-*, and the exit status is non-zero when
+# any replay or run fails.
 # Build directory: $PANTS_FUZZ_BUILD or build-fuzz at the project root.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=${PANTS_FUZZ_BUILD:-$root/build-fuzz}
-all_targets="fuzz_decode fuzz_resolver_reply fuzz_hosts_file fuzz_resolv_conf fuzz_address fuzz_framer fuzz_tls_server"
+all_targets="fuzz_decode fuzz_reply_scan fuzz_resolver_reply fuzz_hosts_file fuzz_resolv_conf fuzz_address fuzz_framer fuzz_tls_server"
 
 total=""
 if [ "${1:-}" = "--total" ]; then
@@ -33,7 +34,7 @@ fi
 
 corpus_of() {
     case $1 in
-        fuzz_decode) echo "$root/dns/fuzz/corpus" ;;
+        fuzz_decode | fuzz_reply_scan) echo "$root/dns/fuzz/corpus" ;;
         *) echo "$here/corpus/$1" ;;
     esac
 }

@@ -15,6 +15,11 @@ namespace pants::dns::detail {
 /// given type: typed when the codec knows the type, Raw otherwise.
 [[nodiscard]] WireError decode_rdata(std::uint16_t type, std::uint16_t klass, WireReader in, Rdata& out);
 
+/// Checks the RDATA in `in` as decode_rdata() does (the same verdict for
+/// any bytes), building nothing for the types a resolver meets in every
+/// reply (A, AAAA, NS, CNAME, PTR, DNAME, SOA).
+[[nodiscard]] WireError check_rdata(std::uint16_t type, std::uint16_t klass, WireReader in);
+
 /// Writes RDLENGTH and the RDATA of `data` for a record of the given type.
 [[nodiscard]] WireError encode_rdata(std::uint16_t type, const Rdata& data, WireWriter& out);
 

@@ -13,8 +13,12 @@
 #include <string>
 
 #include <pants/dns/types.hpp>
+#include <pants/dns/detail/wire_writer.hpp>
 
 namespace pants::dns::detail {
+
+/// True if the n bytes at a and b are equal but for ASCII case (RFC 4343).
+bool same_folded(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) noexcept;
 
 class WireReader {
 public:
@@ -29,6 +33,9 @@ public:
     [[nodiscard]] WireError u8(std::uint8_t& out) noexcept;
     [[nodiscard]] WireError u16(std::uint16_t& out) noexcept;  ///< network byte order
     [[nodiscard]] WireError u32(std::uint32_t& out) noexcept;  ///< network byte order
+    /// A message header (RFC 1035 4.1.1): ID, flags, then QDCOUNT, ANCOUNT,
+    /// NSCOUNT, ARCOUNT into `counts`.
+    [[nodiscard]] WireError header(std::uint16_t& id, std::uint16_t& flags, std::uint16_t (&counts)[4]) noexcept;
     /// A view of the next n bytes (into the message, not a copy).
     [[nodiscard]] WireError bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept;
     [[nodiscard]] WireError skip(std::size_t n) noexcept;
@@ -38,6 +45,14 @@ public:
     /// A domain name, following compression pointers (RFC 1035 4.1.4), in
     /// presentation form with dig's escapes and a trailing dot.
     [[nodiscard]] WireError name(std::string& out);
+    /// A domain name (RFC 1035 4.1.4, the same checks as name()) laid out
+    /// uncompressed in wire form, case kept; no allocation.
+    [[nodiscard]] WireError wire_name(WireName& out) noexcept;
+    /// Checks a domain name as name() does and steps over it.
+    [[nodiscard]] WireError skip_name() noexcept;
+    /// Checks and steps over a domain name as skip_name() does; `equal`
+    /// says whether it is `other` (ASCII case folded, RFC 4343).
+    [[nodiscard]] WireError name_equals(const WireName& other, bool& equal) noexcept;
     /// A <character-string> (RFC 1035 3.3): a length byte, then the bytes.
     [[nodiscard]] WireError character_string(std::string& out);
 
@@ -45,6 +60,12 @@ public:
     [[nodiscard]] WireError sub(std::size_t n, WireReader& out) noexcept;
 
 private:
+    // The one walk over a name's labels (RFC 1035 4.1.4), each given to
+    // `sink(label, offset, length)` with its length byte as laid out
+    // uncompressed.
+    template <class Sink>
+    WireError walk_name(Sink& sink) noexcept;
+
     WireReader(std::span<const std::uint8_t> m, std::size_t pos, std::size_t end) noexcept
         : msg_(m), pos_(pos), end_(end) {}
 

@@ -1,0 +1,135 @@
+// A name server's reply as the resolver uses it (internal): checked once as
+// decode() checks a message, then read in place, straight from the wire.
+//
+// decode() builds a Message with a std::string for every name and a typed
+// Rdata for every record; a resolver asking for A or AAAA needs the header,
+// the question (to match the query) and the few records at the CNAME chain
+// from its name. Reply keeps the bytes and where each section starts;
+// names are compared in wire form (RFC 1035 4.1.4 compression followed,
+// ASCII case folded, RFC 4343), and only what ends up in the Answer is
+// built. A raw send_message() caller still gets the full decode() of the
+// same bytes, which accepts exactly the replies scan_reply() accepts.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <pants/dns/detail/wire_writer.hpp>
+#include <pants/dns/message.hpp>
+#include <pants/dns/resolver.hpp>
+#include <pants/result.hpp>
+
+namespace pants::dns::detail {
+
+/// What scan_reply() learnt of a message: its header and where each section
+/// starts. Offsets are into the scanned bytes.
+struct ReplyLayout {
+    std::uint16_t id = 0;
+    bool qr = false;
+    bool tc = false;
+    bool edns = false;        ///< an OPT record came (RFC 6891)
+    std::uint16_t rcode = 0;  ///< 4 header bits | EDNS extended bits << 4
+    /// Entries that arrived whole per section: question, answer, authority,
+    /// additional (fewer than the header says only in a TC reply).
+    std::uint16_t counts[4] = {};
+    std::size_t starts[4] = {};  ///< offset of each section's first entry
+};
+
+/// Checks `bytes` as decode() would (RFC 1035 4.1, RFC 6891 6.1 for OPT):
+/// the same messages are accepted and the same WireError given for the
+/// rest, but nothing is built. A TC reply may stop mid-way (RFC 2181 9).
+Result<ReplyLayout> scan_reply(std::span<const std::uint8_t> bytes);
+
+/// A reply's bytes, held inline up to kInline bytes (almost every UDP
+/// reply: RFC 1035 4.2.1's 512), on the heap past that: a reply costs no
+/// allocation, and moving one copies only the bytes it holds.
+class ReplyBytes {
+public:
+    static constexpr std::size_t kInline = 512;
+
+    ReplyBytes() = default;
+    ReplyBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
+    ReplyBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
+    ReplyBytes(const ReplyBytes& other) { assign(other.view()); }
+    ReplyBytes(ReplyBytes&& other) noexcept { take(other); }
+    ReplyBytes& operator=(const ReplyBytes& other) {
+        if (this != &other) assign(other.view());
+        return *this;
+    }
+    ReplyBytes& operator=(ReplyBytes&& other) noexcept {
+        if (this != &other) take(other);
+        return *this;
+    }
+
+    std::span<const std::uint8_t> view() const noexcept {
+        return size_ <= kInline ? std::span<const std::uint8_t>(inline_.data(), size_)
+                                : std::span<const std::uint8_t>(heap_);
+    }
+
+private:
+    void assign(std::span<const std::uint8_t> bytes) {
+        size_ = bytes.size();
+        if (size_ <= kInline) {
+            std::copy(bytes.begin(), bytes.end(), inline_.begin());
+            heap_.clear();
+        } else {
+            heap_.assign(bytes.begin(), bytes.end());
+        }
+    }
+    void take(ReplyBytes& other) noexcept {
+        size_ = other.size_;
+        if (size_ <= kInline)
+            std::copy(other.inline_.begin(), other.inline_.begin() + std::ptrdiff_t(size_), inline_.begin());
+        else
+            heap_ = std::move(other.heap_);
+    }
+
+    std::size_t size_ = 0;
+    std::array<std::uint8_t, kInline> inline_;
+    std::vector<std::uint8_t> heap_;
+};
+
+/// A reply that scan_reply() accepted, with its own copy of the bytes.
+struct Reply {
+    ReplyLayout layout;
+    ReplyBytes bytes;
+
+    std::span<const std::uint8_t> wire() const noexcept { return bytes.view(); }
+    /// The full decode() of the same bytes (for raw send_message callers).
+    Result<Message> message() const { return decode(bytes.view()); }
+};
+
+/// What a reply must echo to be accepted (RFC 5452 9.1: id, question;
+/// the source address is checked by the socket).
+struct Expected {
+    std::uint16_t id = 0;
+    /// Null: a raw message without a question. Both point into the Lookup,
+    /// which outlives its Exchange.
+    const Question* question = nullptr;
+    const WireName* question_name = nullptr;  ///< the question's name in wire form
+};
+
+/// True when the reply answers the query described by `expected`: a
+/// response (QR set) with the same id and the same question (type, class,
+/// name compared case-insensitively, RFC 4343). An error reply with no
+/// question section (some servers answer FORMERR that way) is accepted on
+/// the id alone.
+bool reply_matches(std::span<const std::uint8_t> bytes, const ReplyLayout& reply, const Expected& expected);
+
+/// What a reply says about (qname, qtype) as Pants reports it: the CNAME
+/// chain followed from qname (at most 16 links, RFC 1034 3.6.2), the
+/// records of qtype at its end, the smallest TTL among them. `qname` is
+/// the question as asked (the chain's first link), `qname_wire` the same
+/// name in wire form. `cache_ttl` gets how long the answer may be cached:
+/// that TTL, or for NXDOMAIN/NODATA the negative TTL of RFC 2308 5 (min of
+/// the SOA record's TTL and its MINIMUM), 0 when the reply has no SOA for
+/// a zone above the name or the answer must not be cached.
+Answer answer_from_reply(const Reply& reply, std::string_view qname, const WireName& qname_wire, std::uint16_t qtype,
+                         std::uint32_t& cache_ttl);
+
+}  // namespace pants::dns::detail
