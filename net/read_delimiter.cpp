@@ -2,6 +2,7 @@
 #include <pants/read_delimiter.hpp>
 
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string.h>  // memmem (GNU)
 
@@ -16,8 +17,9 @@ ReadDelimiter::ReadDelimiter(const ReadDelimiter& other)
       includes_header_(other.includes_header_),
       mode_(other.mode_),
       small_size_(other.small_size_),
-      rule_(other.kind_ == Kind::function ? std::make_shared<const FrameFunction>(*other.rule<FrameFunction>())
-                                          : other.rule_) {
+      rule_(other.kind_ == Kind::function && other.rule_
+                ? std::make_shared<const FrameFunction>(*other.rule<FrameFunction>())
+                : other.rule_) {
     std::memcpy(small_, other.small_, sizeof small_);  // count_ or small_, whichever is in use
 }
 
@@ -169,6 +171,7 @@ Result<std::optional<Frame>> ReadDelimiter::next(std::string_view buffered, std:
     }
 
     case Kind::function: {
+        if (!rule_) throw std::bad_function_call();  // a moved-from function delimiter
         auto frame = (*rule<FrameFunction>())(buffered);
         if (frame && *frame) {
             const Frame& f = **frame;

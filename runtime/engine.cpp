@@ -157,9 +157,11 @@ void Engine::turn(Duration timeout) {
     // message.
     if (flush_head_) run_flushes();
     Duration wait = timeout;
-    // One branch for the three reasons not to wait (| not ||: three byte
-    // loads are cheaper than three jumps).
-    if (turn_callbacks_ | has_posted_.load(std::memory_order_relaxed) |
+    // One branch for the reasons not to wait (| not ||: byte loads are
+    // cheaper than jumps). A flush may run user code (epoll sends at once
+    // and calls on_write), which may write again: that flush is due now,
+    // and no event would come to end the wait for it.
+    if (turn_callbacks_ | (flush_head_ != nullptr) | has_posted_.load(std::memory_order_relaxed) |
         stop_requested_.load(std::memory_order_relaxed)) {
         wait = Duration::zero();
     } else if (!timers_.empty()) {

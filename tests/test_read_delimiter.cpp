@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -153,6 +154,11 @@ TEST_CASE("a copied frame function keeps its own state") {
     ReadDelimiter copy = d;
     CHECK(feed(d, whole("abbccc")).frames == std::vector<std::string>{"a", "bb", "ccc"});
     CHECK(feed(copy, whole("abbccc")).frames == std::vector<std::string>{"a", "bb", "ccc"});
+    // A moved-from one may still be copied, and says it has no function.
+    ReadDelimiter moved = std::move(copy);
+    ReadDelimiter from_moved = copy;  // NOLINT(bugprone-use-after-move): what is tested
+    CHECK_THROWS_AS(from_moved.next("abc"), std::bad_function_call);
+    CHECK(feed(moved, whole("abbccc")).frames == std::vector<std::string>{"a", "bb", "ccc"});
 }
 
 TEST_CASE("a one-character delimiter can be given as a char") {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "net_helpers.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -173,4 +174,49 @@ TEST_CASE("end() after a write sent at once delivers every byte, then the end of
     run_until(engine, [&] { return client.closes == 1; });
     CHECK(client.events == std::vector<std::string>{"connect", "close"});
     CHECK(client.writes_drained == 0);  // end() finishes instead of on_write
+}
+
+namespace {
+// Writes the next chunk from on_write (Pants' way to stream a reply in
+// pieces) and stops the engine after the last one drained.
+struct ChunkWriter : Recorder {
+    using Recorder::Recorder;
+    int chunks = 40;
+    int written = 0;
+    std::string all;
+    void write_next() {
+        std::string chunk = pattern(1024, unsigned(written + 1));
+        all += chunk;
+        write(chunk);
+        ++written;
+    }
+    void on_write() override {
+        Recorder::on_write();
+        if (written < chunks)
+            write_next();
+        else
+            engine().stop();
+    }
+};
+}  // namespace
+
+TEST_CASE("a write from on_write goes out without any further event, under start()") {
+    // On epoll the flush sends at once and runs on_write inside it; the
+    // write made there is due at once. The engine must not then wait for
+    // an event: the peer only reads, so none would come (start() would
+    // block in epoll_wait until the watchdog).
+    pants::Engine engine;
+    ChunkWriter client(engine);
+    Connected c(engine, client);
+    client.write_next();
+    test::Watchdog watchdog(engine, std::chrono::seconds(20));
+    engine.start();
+    CHECK_FALSE(watchdog.fired());
+    CHECK(client.written == client.chunks);
+    std::string got;
+    run_until(engine, [&] {
+        c.peer->drain(got);
+        return got.size() >= client.all.size();
+    });
+    CHECK(got == client.all);
 }
