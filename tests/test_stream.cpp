@@ -454,21 +454,20 @@ TEST_CASE("listen on port 0 reports the real port, and Client connects to localh
     run_until(engine, [&] { return client.got == "named"; });
 }
 
-TEST_CASE("receive buffers running out (ENOBUFS) loses no data") {
-    // Four 1 KiB provided buffers shared by 20 busy connections: the kernel
-    // runs dry all the time and every receive must be re-armed.
-    pants::Engine::Options options;
-    options.buffer_count = 4;
-    options.buffer_size = 1024;
+namespace {
+// `count` clients each send `size` bytes of their own pattern through an
+// echo server on an engine made with `options`; every byte must come
+// back, in order, to the client that sent it.
+void echo_many_at_once(const pants::Engine::Options& options, int count, std::size_t size) {
     Engine engine(options);
     pants::Server<Echo> server(engine);
     REQUIRE(server.listen(loopback()));
     std::vector<std::unique_ptr<Recorder>> clients;
     std::vector<std::string> sent;
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < count; ++i) {
         clients.push_back(std::make_unique<Recorder>(engine));
         clients.back()->connect(*server.local_address());
-        sent.push_back(pattern(200'000, unsigned(i + 10)));
+        sent.push_back(pattern(size, unsigned(i + 10)));
         clients.back()->write(sent.back());
     }
     run_until(engine, [&] {
@@ -478,6 +477,16 @@ TEST_CASE("receive buffers running out (ENOBUFS) loses no data") {
     });
     for (std::size_t i = 0; i < clients.size(); ++i) CHECK(clients[i]->got == sent[i]);
 }
+}  // namespace
+
+TEST_CASE("receive buffers running out (ENOBUFS) loses no data") {
+    // Four 1 KiB provided buffers shared by 20 busy connections: the kernel
+    // runs dry all the time and every receive must be re-armed.
+    pants::Engine::Options options;
+    options.buffer_count = 4;
+    options.buffer_size = 1024;
+    echo_many_at_once(options, 20, 200'000);
+}
 
 TEST_CASE("receive buffers handed to the kernel as needed lose and mix no data") {
     // The io_uring backend gives the kernel a few of its 512 buffers at
@@ -486,23 +495,7 @@ TEST_CASE("receive buffers handed to the kernel as needed lose and mix no data")
     // connection that sent it (a buffer handed over twice would mix them).
     pants::Engine::Options options;
     options.buffer_size = 1024;
-    Engine engine(options);
-    pants::Server<Echo> server(engine);
-    REQUIRE(server.listen(loopback()));
-    std::vector<std::unique_ptr<Recorder>> clients;
-    std::vector<std::string> sent;
-    for (int i = 0; i < 150; ++i) {
-        clients.push_back(std::make_unique<Recorder>(engine));
-        clients.back()->connect(*server.local_address());
-        sent.push_back(pattern(40'000, unsigned(i + 100)));
-        clients.back()->write(sent.back());
-    }
-    run_until(engine, [&] {
-        for (std::size_t i = 0; i < clients.size(); ++i)
-            if (clients[i]->got.size() < sent[i].size()) return false;
-        return true;
-    });
-    for (std::size_t i = 0; i < clients.size(); ++i) CHECK(clients[i]->got == sent[i]);
+    echo_many_at_once(options, 150, 40'000);
 }
 
 TEST_CASE("Server::close closes the listener and every connection") {
