@@ -56,10 +56,7 @@ Stream::~Stream() { io_->abandon(); }
 
 Stream::ConnectAwaiter Stream::connect(const Address& address) { return ConnectAwaiter(*io_, io_->connect(address)); }
 
-Stream::WriteAwaiter Stream::write(std::string_view data) {
-    io_->write(data);
-    return WriteAwaiter(*io_);
-}
+void Stream::queue_write(std::string_view data) { io_->write(data); }
 
 Result<void> Stream::write_file(int fd, FileRange range) { return io_->write_file(fd, range.offset, range.size, false); }
 

@@ -147,7 +147,12 @@ public:
     /// Queues data; on_write() fires when everything queued has been sent.
     /// In a coroutine, `co_await s.write(d)` resumes once the queue is
     /// under high_water (backpressure), or with the stream's error.
-    WriteAwaiter write(std::string_view data);
+    WriteAwaiter write(std::string_view data) {
+        // Inline, so that callback code, which drops the awaiter, neither
+        // builds nor destroys it (once per message in an echo).
+        queue_write(data);
+        return WriteAwaiter(*io_);
+    }
     /// Queues `values` encoded as one record of a Python struct `format`
     /// (see pants/packed.hpp), as write() does; a bad format or a value
     /// that does not match it throws std::invalid_argument and queues
@@ -260,6 +265,8 @@ public:
     detail::StreamIo& io() const noexcept { return *io_; }
 
 private:
+    void queue_write(std::string_view data);
+
     Engine* engine_;
     detail::StreamIo* io_;
 
