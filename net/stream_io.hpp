@@ -248,6 +248,7 @@ private:
     bool send_at_once();
     bool sent_now(int r);
     inline bool sent_only_block(std::size_t n);
+    inline bool sent_whole_only_block(std::size_t n);
     Operation& start_send();
     void end_send() noexcept;
     /// Copies `data` to the send queue, which the turn's flush sends.

@@ -58,10 +58,13 @@ void StreamIo::flush() {
     if (backend.sends_at_once() && !head->is_file()) {
         // epoll: the bytes go now, and their result is known now.
         if (out_.only(*head)) {
-            // One block (every echoed message): no gathering.
-            const iovec iov{head->bytes() + head->begin, std::size_t(head->end - head->begin)};
+            // One block (every echoed message): no gathering, and when the
+            // socket takes all of it, no second look at the queue.
+            const std::size_t size = head->end - head->begin;
+            const iovec iov{head->bytes() + head->begin, size};
             const int r = backend.send_now(fd, &iov, 1);
-            if (r != -EAGAIN && (sent_only_block(std::size_t(r)) || sent_now(r))) return;
+            if (std::size_t(r) == size && sent_whole_only_block(size)) return;
+            if (r != -EAGAIN && sent_now(r)) return;
         } else if (send_at_once()) {
             return;
         }
@@ -122,9 +125,13 @@ bool StreamIo::sent_now(int r) {
 // their tests. False, having done nothing, otherwise.
 inline bool StreamIo::sent_only_block(std::size_t n) {
     OutputQueue::Node* head = out_.front();
-    if (!head || !out_.only(*head) || n != std::size_t(head->end - head->begin) || phase() != Phase::open ||
-        write_paused_ || transform_ || !writers.empty())
-        return false;
+    return head && out_.only(*head) && n == std::size_t(head->end - head->begin) && sent_whole_only_block(n);
+}
+
+// The same, where the caller knows that the `n` bytes were all of the only
+// block (flush() sent that block and nothing ran since).
+inline bool StreamIo::sent_whole_only_block(std::size_t n) {
+    if (phase() != Phase::open || write_paused_ || transform_ || !writers.empty()) return false;
     out_bytes_ -= n;
     out_.clear_only(output_pool());
     if (owner) call([&] { owner->on_write(); });
