@@ -137,20 +137,35 @@ bool EpollBackend::try_send_now(Operation& op, FdState& s) {
 // try_send_now(), and a socket not yet in the epoll set is left to
 // submit(), which registers it.
 int EpollBackend::send_now(int fd, const iovec* iov, int count) noexcept {
-    if (std::size_t(fd) >= fds_.size()) return -EAGAIN;
-    FdState& s = fds_[std::size_t(fd)];
-    if (!s.writable || s.writers.head || !s.registered) return -EAGAIN;
-    ssize_t r;
-    if (count == 1) {  // one block (every echoed message): no msghdr to fill
-        r = ::send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } else {
-        msghdr msg{};
-        msg.msg_iov = const_cast<iovec*>(iov);
-        msg.msg_iovlen = std::size_t(count);
-        r = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    // In bytes, the test that fd has a slot needs no division by
+    // sizeof(FdState) (as size() would).
+    if (std::size_t(fd) * sizeof(FdState) >= fds_.size() * sizeof(FdState)) return -EAGAIN;
+    FdState* const s = &fds_[std::size_t(fd)];
+    if (!s->writable || s->writers.head || !s->registered) return -EAGAIN;
+    if (count != 1) return send_gathered(fd, iov, count);
+    // One block (every echoed message): no msghdr to fill.
+    const ssize_t r = ::send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r >= 0) {
+        sent_at_once();
+        return int(r);
     }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->writable = false;  // parked from here: only an edge helps
+        return -EAGAIN;
+    }
+    sent_at_once();
+    return -errno;
+}
+
+// send_now() of several blocks, apart so that the one-block path does not
+// pay for the msghdr's frame.
+[[gnu::noinline]] int EpollBackend::send_gathered(int fd, const iovec* iov, int count) noexcept {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = std::size_t(count);
+    const ssize_t r = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        s.writable = false;  // parked from here: only an edge helps
+        fds_[std::size_t(fd)].writable = false;
         return -EAGAIN;
     }
     sent_at_once();
@@ -212,12 +227,19 @@ void EpollBackend::recycle(std::uint16_t buffer_id) {
         dgram_pool_->give(std::uint16_t(buffer_id & ~kDatagramBufferTag));
     else
         pool_.give(buffer_id);
-    if (!starved_.empty()) wake_starved();
 }
 
+// At the end of a turn, when every handler has returned its buffer: looked
+// at once per turn rather than at each buffer given back (once per message).
 void EpollBackend::wake_starved() {
-    for (int fd : starved_) mark_dirty(fd);
-    starved_.clear();
+    if (!starved_streams_.empty() && !pool_.exhausted()) {
+        for (int fd : starved_streams_) mark_dirty(fd);
+        starved_streams_.clear();
+    }
+    if (!starved_datagrams_.empty() && !dgram_pool_->exhausted()) {
+        for (int fd : starved_datagrams_) mark_dirty(fd);
+        starved_datagrams_.clear();
+    }
 }
 
 void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
@@ -235,29 +257,49 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     wait_and_run(timeout);
 }
 
-// Apart from run_once so that a turn which skips the wait does not pay for
-// this one's frame (the event array).
-void EpollBackend::wait_and_run(std::chrono::nanoseconds timeout) {
-    epoll_event events[kMaxEvents];
-    const int n = wait(events, kMaxEvents, timeout);
-    // The fds marked before the wait run after the events; those marked by
-    // this turn's handlers wait for the next turn, after the next wait: a
-    // new watcher's first look (poll(2)) must come after the epoll_wait
-    // that reports the fd's state at registration, or it would hear of
-    // the same bytes twice. Both vectors keep their capacity from turn to
-    // turn (a local, not a member: a handler may run a nested turn).
-    std::vector<int> running;
-    if (!dirty_.empty()) running = std::exchange(dirty_, std::move(spare_));
-    if (finished_.head) deliver_finished();
-    // One pass: each fd's parked operations run as its event is read.
-    for (int i = 0; i < n; ++i) on_event(events[i], running);
-    if (running.empty()) return;
-    run_dirty(running);
-    running.clear();
-    if (spare_.capacity() == 0) spare_ = std::move(running);
+// The hot path, kept in one function: stream bytes from recv() straight to
+// the handler, in a buffer lent for the handler's call. Inline in its two
+// callers (on_event's one of them): no frame of its own per event.
+[[gnu::always_inline]] inline void EpollBackend::receive_stream(int fd, Operation& op) {
+    for (int budget = kFairnessBudget; budget > 0; --budget) {
+        std::uint16_t id;
+        if (!pool_.take(id)) {
+            starved_streams_.push_back(fd);  // the turn's end marks it when one comes back
+            return;
+        }
+        char* buffer = pool_.at(id);
+        const ssize_t r = ::recv(fd, buffer, pool_.size(), 0);
+        if (r <= 0) {
+            const int err = r < 0 ? errno : 0;
+            pool_.give(id);
+            FdState& s = fds_[std::size_t(fd)];
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                s.readable = false;  // parked until the next edge
+                return;
+            }
+            s.readers.pop();  // the end of the stream, or its error: op is done
+            dispatch(op, Completion{-err, false, nullptr, 0});
+            if (fds_[std::size_t(fd)].readers.head) mark_dirty(fd);  // readers behind it
+            return;
+        }
+        // A read that did not fill the buffer emptied the socket: the next
+        // bytes bring an edge (libuv's partial read). Not after a hang-up:
+        // the end of the stream waits behind the data and brings no edge.
+        if (FdState& s = fds_[std::size_t(fd)]; std::size_t(r) < pool_.size() && !s.hung_up) s.readable = false;
+        dispatch(op, Completion{int(r), true, buffer, id});
+        // The handler has returned: the buffer is ours again (recycle(),
+        // inline).
+        returned();
+        pool_.give(id);
+        // Re-fetched: the handler may have grown fds_, cancelled op or closed fd.
+        const FdState& s = fds_[std::size_t(fd)];
+        if (!s.readable || s.readers.head != &op) return;
+    }
+    mark_dirty(fd);  // budget spent: go on next turn
 }
 
-void EpollBackend::on_event(const epoll_event& event, std::vector<int>& running) {
+// Inline in wait_and_run(): once per event.
+[[gnu::always_inline]] inline void EpollBackend::on_event(const epoll_event& event, std::vector<int>& running) {
     const int fd = int(std::uint32_t(event.data.u64));
     if (fd == wake_fd_) {
         std::uint64_t value;
@@ -289,6 +331,31 @@ void EpollBackend::on_event(const epoll_event& event, std::vector<int>& running)
     }
     // Re-fetched: handlers may have grown fds_.
     if (FdState& w = fds_[std::size_t(fd)]; w.writable && w.writers.head) run_queue(fd, false);
+}
+
+// Apart from run_once so that a turn which skips the wait does not pay for
+// this one's frame (the event array).
+void EpollBackend::wait_and_run(std::chrono::nanoseconds timeout) {
+    epoll_event events[kMaxEvents];
+    const int n = wait(events, kMaxEvents, timeout);
+    // The fds marked before the wait run after the events; those marked by
+    // this turn's handlers wait for the next turn, after the next wait: a
+    // new watcher's first look (poll(2)) must come after the epoll_wait
+    // that reports the fd's state at registration, or it would hear of
+    // the same bytes twice. Both vectors keep their capacity from turn to
+    // turn (a local, not a member: a handler may run a nested turn).
+    std::vector<int> running;
+    if (!dirty_.empty()) running = std::exchange(dirty_, std::move(spare_));
+    if (finished_.head) deliver_finished();
+    // One pass: each fd's parked operations run as its event is read.
+    for (int i = 0; i < n; ++i) on_event(events[i], running);
+    if (!running.empty()) {
+        run_dirty(running);
+        running.clear();
+        if (spare_.capacity() == 0) spare_ = std::move(running);
+    }
+    if (!starved_streams_.empty() || !starved_datagrams_.empty()) [[unlikely]]
+        wake_starved();
 }
 
 void EpollBackend::deliver_finished() {
@@ -347,8 +414,8 @@ void EpollBackend::run_queue(int fd, bool readers) {
         case Attempt::blocked:
             ready = false;
             return;  // parked until the next edge
-        case Attempt::again:
-            starved_.push_back(fd);
+        case Attempt::again:  // no datagram buffer free
+            starved_datagrams_.push_back(fd);
             return;
         case Attempt::done:
             if (!c.more) q.pop();
@@ -356,47 +423,6 @@ void EpollBackend::run_queue(int fd, bool readers) {
             if (c.data) recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
             break;
         }
-    }
-    mark_dirty(fd);  // budget spent: go on next turn
-}
-
-// The hot path, kept in one function: stream bytes from recv() straight to
-// the handler, in a buffer lent for the handler's call.
-void EpollBackend::receive_stream(int fd, Operation& op) {
-    for (int budget = kFairnessBudget; budget > 0; --budget) {
-        std::uint16_t id;
-        if (!pool_.take(id)) {
-            starved_.push_back(fd);  // recycle() marks it when one comes back
-            return;
-        }
-        char* buffer = pool_.at(id);
-        const ssize_t r = ::recv(fd, buffer, pool_.size(), 0);
-        if (r <= 0) {
-            const int err = r < 0 ? errno : 0;
-            pool_.give(id);
-            FdState& s = fds_[std::size_t(fd)];
-            if (err == EAGAIN || err == EWOULDBLOCK) {
-                s.readable = false;  // parked until the next edge
-                return;
-            }
-            s.readers.pop();  // the end of the stream, or its error: op is done
-            dispatch(op, Completion{-err, false, nullptr, 0});
-            if (fds_[std::size_t(fd)].readers.head) mark_dirty(fd);  // readers behind it
-            return;
-        }
-        // A read that did not fill the buffer emptied the socket: the next
-        // bytes bring an edge (libuv's partial read). Not after a hang-up:
-        // the end of the stream waits behind the data and brings no edge.
-        if (FdState& s = fds_[std::size_t(fd)]; std::size_t(r) < pool_.size() && !s.hung_up) s.readable = false;
-        dispatch(op, Completion{int(r), true, buffer, id});
-        // The handler has returned: the buffer is ours again (recycle(),
-        // inline).
-        returned();
-        pool_.give(id);
-        if (!starved_.empty()) wake_starved();
-        // Re-fetched: the handler may have grown fds_, cancelled op or closed fd.
-        const FdState& s = fds_[std::size_t(fd)];
-        if (!s.readable || s.readers.head != &op) return;
     }
     mark_dirty(fd);  // budget spent: go on next turn
 }

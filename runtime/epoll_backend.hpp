@@ -70,7 +70,7 @@ private:
     void grow(int fd);
     void add(int fd, FdState& s);  // into the epoll set
     void recycle(std::uint16_t buffer_id);  // back into its pool
-    void wake_starved();  // a buffer came back: the fds that wanted one retry
+    void wake_starved();  // once per turn: the fds whose pool has a buffer again retry
     void mark_dirty(int fd) { mark_dirty(fd, state(fd)); }
     void mark_dirty(int fd, FdState& s) {
         // Inline: several per message.
@@ -88,6 +88,7 @@ private:
     void run_dirty(const std::vector<int>& running);
     void on_event(const epoll_event& event, std::vector<int>& running);
     bool try_send_now(Operation& op, FdState& s);
+    int send_gathered(int fd, const iovec* iov, int count) noexcept;
     int wait(epoll_event* events, int capacity, std::chrono::nanoseconds timeout);
     void run_queue(int fd, bool readers);
     void run_watchers(int fd);
@@ -104,7 +105,11 @@ private:
     std::vector<FdState> fds_;
     std::vector<int> dirty_;       // fds whose queues should be tried after the next wait
     std::vector<int> spare_;       // an empty vector with capacity, for the next dirty_
-    std::vector<int> starved_;     // fds whose receive waits for a free buffer
+    // fds whose receive waits for a free buffer: of pool_ (streams), of
+    // dgram_pool_ (datagrams). Rare: a handler holds its buffer only until
+    // it returns, so only a nested turn it runs can find a pool empty.
+    std::vector<int> starved_streams_;
+    std::vector<int> starved_datagrams_;
     OpQueue finished_;             // results known, delivered by the next run_once
     bool skipped_wait_ = false;    // the last run_once delivered without epoll_wait
     std::vector<Operation*> watching_;  // run_watchers' snapshot (kept for its capacity)

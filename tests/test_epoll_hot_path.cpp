@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -242,4 +243,40 @@ TEST_CASE("bytes and the end of the stream that arrive together are all delivere
     engine.backend().submit(receive);
     test::run_until(engine, [&] { return receive.ended; });
     CHECK(receive.got == "last words");
+}
+
+TEST_CASE("a receive that found no free buffer in a nested turn runs once the buffer comes back") {
+    // One receive buffer. The first receive's handler holds it while it
+    // runs a turn of its own, in which a second socket's bytes find no
+    // buffer; they came before the receive was armed, so no later edge
+    // will bring them: the end of the outer turn must wake that receive.
+    pants::Engine::Options options = epoll_options();
+    options.buffer_count = 1;
+    pants::Engine engine(options);
+    TcpPair first, second;
+    REQUIRE(::send(first.b, "outer", 5, MSG_NOSIGNAL) == 5);
+    REQUIRE(::send(second.b, "starved", 7, MSG_NOSIGNAL) == 7);
+    Receive starved(second.a);
+    bool nested = false;
+    struct Nesting : Receive {
+        std::function<void()> on_first;
+        explicit Nesting(int fd) : Receive(fd) { handler = &Nesting::done; }
+        static void done(Operation& op, const Completion& c) {
+            auto& self = static_cast<Nesting&>(op);
+            Receive::done(op, c);
+            if (self.chunks == 1 && c.more) self.on_first();
+        }
+    } outer(first.a);
+    outer.on_first = [&] {
+        engine.backend().submit(starved);
+        engine.poll(std::chrono::milliseconds(0));  // a nested turn, our buffer still lent
+        engine.poll(std::chrono::milliseconds(0));
+        nested = true;
+        CHECK(starved.got.empty());  // no buffer for it: it waits
+    };
+    engine.backend().submit(outer);
+    test::run_until(engine, [&] { return starved.got == "starved"; });
+    CHECK(nested);
+    CHECK(outer.got == "outer");
+    CHECK(engine.backend().buffers_lent() == 0);
 }
