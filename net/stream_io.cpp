@@ -286,44 +286,60 @@ void StreamIo::resume_reading() {
 
 void StreamIo::on_receive(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
-    if (c.more) {
-        // The kernel's buffer goes back to the ring when this returns: by
-        // then the bytes are framed or copied into in_.
-        std::string_view wire(c.data, std::size_t(c.result));
-        // Lingering discards input: a transform has nothing left to do.
-        if (s.transform_ && s.phase() < Phase::lingering) s.transform_->receive(wire);
-        else s.take_chunk(wire);
-        return;
-    }
-    if (s.phase() == Phase::lingering && c.result != -ECANCELED) return s.close();  // the peer closed (or failed): done
-    if (c.result == 0) {
+    if (!c.more) return s.receive_ended(c.result);
+    // The kernel's buffer goes back to the ring when this returns: by
+    // then the bytes are framed or copied into in_.
+    std::string_view wire(c.data, std::size_t(c.result));
+    // Lingering discards input: a transform has nothing left to do.
+    if (s.transform_ && s.phase() < Phase::lingering) return s.transform_->receive(wire);
+    s.take_chunk(wire);
+}
+
+// Out of line, so that on_receive() (once per message) keeps no frame for
+// what happens once per stream.
+[[gnu::noinline]] void StreamIo::receive_ended(int result) {
+    if (phase() == Phase::lingering && result != -ECANCELED) return close();  // the peer closed (or failed): done
+    if (result == 0) {
         // A transform may call it a truncation (and fail the stream).
-        if (!s.transform_ || s.transform_->peer_closed()) s.peer_ended();
-    } else if (c.result == -ECANCELED) {
+        if (!transform_ || transform_->peer_closed()) peer_ended();
+    } else if (result == -ECANCELED) {
         // A pause that may have ended meanwhile, or one cancelled before
         // end() began to linger: lingering drains, so it re-arms.
-        s.update_receive();
-    } else if (!s.closing()) {
-        return s.fail(errno_code(-c.result), Report::read);
+        update_receive();
+    } else if (!closing()) {
+        return fail(errno_code(-result), Report::read);
     }
-    s.maybe_finish();
+    maybe_finish();
 }
 
 void StreamIo::take_chunk(std::string_view chunk) {
     if (!owner || closing()) return;  // ending or lingering: drained, discarded
-    if (!pull_ && readers.empty() && in_.empty() && !delivering_ && !user_paused_) {
-        // Fast path: frame straight from the kernel's buffer; copy only an
-        // incomplete tail.
-        std::size_t used = deliver_callbacks(chunk);
-        if (closing()) return;
-        // All of it framed and nobody waits: nothing to pump or check.
-        if (used == chunk.size() && readers.empty()) return;
-        in_.append(chunk.substr(used));
-    } else if (pull_ && in_.empty() && pending_consume_ == 0 && !delivering_) {
+    // Fast path (every echoed message): no delimiter, so the kernel's
+    // buffer is one on_read; then nobody waits: nothing to pump or check.
+    if (direct_input() && deliver_whole(chunk)) {
+        if (!readers.empty()) settle_input();  // on_read began a read()
+        return;
+    }
+    if (pull_ && in_.empty() && pending_consume_ == 0 && !delivering_) {
         // A coroutine reads (nothing buffered, nothing lent): every message
         // of a coroutine echo.
         in_.append(chunk);
-        if (resume_reader_with_input()) return;
+        if (!resume_reader_with_input()) settle_input();
+        return;
+    }
+    buffer_chunk(chunk);
+}
+
+// The rest of take_chunk(), out of line so that the fast path keeps a
+// small frame.
+[[gnu::noinline]] void StreamIo::buffer_chunk(std::string_view chunk) {
+    if (direct_input()) {
+        // Frame straight from the kernel's buffer; copy only an incomplete
+        // tail. All of it framed and nobody waits: nothing to pump or check.
+        std::size_t used = deliver_frames(chunk);
+        if (closing()) return;
+        if (used == chunk.size() && readers.empty()) return;
+        in_.append(chunk.substr(used));
     } else if (pending_consume_ > 0) {
         // A read() result still points into in_: don't move it.
         if (!lent_tail_) lent_tail_ = std::make_unique<InputBuffer>();
@@ -331,6 +347,10 @@ void StreamIo::take_chunk(std::string_view chunk) {
     } else {
         in_.append(chunk);
     }
+    settle_input();
+}
+
+void StreamIo::settle_input() {
     if (closing()) return;
     pump();
     // A coroutine that took everything (every echoed message): nothing
@@ -376,15 +396,18 @@ void StreamIo::pump() {
 }
 
 std::size_t StreamIo::deliver_callbacks(std::string_view buffered) {
+    return deliver_whole(buffered) ? buffered.size() : deliver_frames(buffered);
+}
+
+bool StreamIo::deliver_whole(std::string_view buffered) {
     // The common case, without the loop: no delimiter, so the whole of
-    // `buffered` is one on_read (what the loop below would do for it).
-    if (!buffered.empty() && owner && !closing() && !pull_ && readers.empty() && !user_paused_ &&
-        owner->read_delimiter.framer().delimiter().is_none()) {
-        ScopedFlag guard(delivering_);
-        call([&] { owner->on_read(buffered); });
-        return buffered.size();
-    }
-    return deliver_frames(buffered);
+    // `buffered` is one on_read (what deliver_frames() would do for it).
+    if (buffered.empty() || !owner || closing() || pull_ || !readers.empty() || user_paused_ ||
+        !owner->read_delimiter.framer().delimiter().is_none())
+        return false;
+    ScopedFlag guard(delivering_);
+    call([&] { owner->on_read(buffered); });
+    return true;
 }
 
 std::size_t StreamIo::deliver_frames(std::string_view buffered) {

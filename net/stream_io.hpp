@@ -4,8 +4,9 @@
 // channel) plus what a byte stream adds: connecting, framing, the write
 // queue, backpressure and lingering after end().
 // The hot path reads top to bottom: on_receive -> take_chunk ->
-// deliver_callbacks -> on_read / a waiting read(); write -> flush (one
-// sendmsg per turn) -> on_sent (stream_output.cpp).
+// deliver_whole -> on_read, or a waiting read() (buffer_chunk and the
+// framer otherwise); write -> flush (one sendmsg per turn) -> on_sent
+// (stream_output.cpp).
 #pragma once
 
 #include <memory>
@@ -212,6 +213,8 @@ private:
     std::error_code reader_close_error() const noexcept override;
 
     static void on_receive(Operation& op, const Completion& c);
+    /// The receive's last completion: the end of the stream, an error, or a cancel.
+    void receive_ended(int result);
     static void on_sent(Operation& op, const Completion& c);
     static void on_connected(Operation& op, const Completion& c);
     void connect_done(std::error_code error);
@@ -219,7 +222,18 @@ private:
 
     // Reading.
     void take_chunk(std::string_view chunk);
+    void buffer_chunk(std::string_view chunk);
+    /// Input may go from the kernel's buffer straight to on_read: callbacks
+    /// read, nothing is buffered or being delivered, not paused.
+    bool direct_input() const noexcept {
+        return !pull_ && readers.empty() && in_.empty() && !delivering_ && !user_paused_;
+    }
+    /// After input was taken: frames to waiting readers, then the limits.
+    void settle_input();
     inline std::size_t deliver_callbacks(std::string_view buffered);
+    /// With no delimiter, all of `buffered` as one on_read (true); false,
+    /// having done nothing, when a delimiter or a reader decides.
+    inline bool deliver_whole(std::string_view buffered);
     std::size_t deliver_frames(std::string_view buffered);
     void pump();
     /// take_chunk() put a chunk into an empty in_: it goes to a waiting
