@@ -27,7 +27,7 @@ void OutputQueue::append_blocks(std::string_view data, ChunkPool* pool) {
             push(t);
         }
         const std::size_t n = std::min<std::size_t>(data.size(), kBlockBytes - t->end);
-        copy_into(*t, data.substr(0, n));
+        std::memcpy(extend(*t, n), data.data(), n);
         data.remove_prefix(n);
     }
 }

@@ -56,16 +56,23 @@ public:
 
     /// Copies `data` to the back.
     void append(std::string_view data, ChunkPool* pool) {
+        if (char* to = reserve(data.size(), pool)) return static_cast<void>(std::memcpy(to, data.data(), data.size()));
+        append_blocks(data, pool);
+    }
+    /// Room for `n` more bytes at the back, already counted as queued: the
+    /// caller copies them there before anything reads the queue. Null,
+    /// having done nothing, when they do not fit in one block (append()).
+    char* reserve(std::size_t n, ChunkPool* pool) {
         // Inline, the two common cases: it fits behind the last write, or
         // the queue is empty and it fits in one block.
         Node* t = tail_;
-        if (t && !t->is_file() && data.size() <= kBlockBytes - t->end) return copy_into(*t, data);
-        if (!t && data.size() <= kBlockBytes) {
+        if (t && !t->is_file() && n <= kBlockBytes - t->end) return extend(*t, n);
+        if (!t && n <= kBlockBytes) {
             t = new (pool ? pool->take() : ::operator new(ChunkPool::kBlockSize)) Node;
             head_ = tail_ = t;
-            return copy_into(*t, data);
+            return extend(*t, n);
         }
-        append_blocks(data, pool);
+        return nullptr;
     }
     /// Queues a file segment.
     void push_file(int fd, bool owns_fd, std::uint64_t offset, std::uint64_t size);
@@ -98,9 +105,10 @@ public:
     void drop(std::size_t keep, ChunkPool* pool) noexcept;
 
 private:
-    static void copy_into(Node& n, std::string_view data) noexcept {
-        std::memcpy(n.bytes() + n.end, data.data(), data.size());
-        n.end += std::uint32_t(data.size());
+    static char* extend(Node& n, std::size_t size) noexcept {
+        char* to = n.bytes() + n.end;
+        n.end += std::uint32_t(size);
+        return to;
     }
     static void give_block(Node* n, ChunkPool* pool) noexcept {
         static_assert(std::is_trivially_destructible_v<Node>);
