@@ -232,8 +232,8 @@ private:
     /// After input was taken: frames to waiting readers, then the limits.
     void settle_input();
     inline std::size_t deliver_callbacks(std::string_view buffered);
-    /// With no delimiter, all of `buffered` as one on_read (true); false,
-    /// having done nothing, when a delimiter or a reader decides.
+    /// With no delimiter and callbacks reading, all of `buffered` as one
+    /// on_read (true); false, having done nothing, otherwise.
     inline bool deliver_whole(std::string_view buffered);
     std::size_t deliver_frames(std::string_view buffered);
     void pump();
