@@ -130,6 +130,16 @@ WireError WireReader::skip_name() noexcept {
 }
 
 WireError WireReader::name_equals(const WireName& other, bool& equal) noexcept {
+    // The common case, a reply echoing our question: the name written out
+    // whole, byte for byte as `other`. `other` is a checked name, so these
+    // bytes are one too (labels of at most 63, the root at the end): one
+    // memcmp instead of a walk.
+    if (other.size != 0 && remaining() >= other.size &&
+        std::memcmp(msg_.data() + pos_, other.bytes.data(), other.size) == 0) {
+        pos_ += other.size;
+        equal = true;
+        return WireError::ok;
+    }
     // RFC 4343: ASCII case folded; a length byte (at most 63) is never a
     // letter, so the name compares as one string of bytes.
     equal = true;
