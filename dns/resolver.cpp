@@ -54,9 +54,6 @@ namespace {
 /// TYPE, CLASS (the payload size), TTL, RDLENGTH.
 constexpr std::size_t kEmptyOptSize = 1 + 2 + 2 + 4 + 2;
 
-/// Appended to the pending key of a lookup forced onto TCP.
-constexpr std::string_view kTcpSuffix = "/tcp";
-
 /// Answers `done` on a later turn, never inside the call that asked.
 void answer_later(Engine& engine, AnswerRecipient done, Answer answer) {
     engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
@@ -99,17 +96,12 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
 
 void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options,
                           AnswerRecipient done) {
-    // Classes other than IN get their own cache entries (the cache keys
-    // name and type; the class is appended here).
-    std::string key = cache_key(fqdn, type);
-    if (options.klass != IN) key += "/" + std::to_string(options.klass);
+    // One key, hashed once, for the cache, the join and the new entry.
+    PendingKey key{cache_key(fqdn, type, options.klass), options.tcp};
     const bool use_cache = config.cache && options.use_cache;
     if (use_cache) {
-        if (auto hit = cache.find(key)) return answer_later(engine, std::move(done), std::move(*hit));
+        if (auto hit = cache.find(key.key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
-    // A query forced onto TCP does not join one going over UDP.
-    if (options.tcp) key += kTcpSuffix;
-    // One hash of the key for both the join and the new entry.
     auto [node, fresh] = pending_.try_emplace(std::move(key));
     if (!fresh) {
         node->second.more.push_back(std::move(done));  // share the request in flight
@@ -128,13 +120,12 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     Pending& pending = node->second;
-    pending.tcp = options.tcp;
     pending.store = use_cache;
     pending.first = std::move(done);
     // The key lives in its map node, which stays put until settled()
     // erases it: the callback holds a pointer (small enough for
     // std::function to keep without allocating), not a copy.
-    const std::string* settle_key = &node->first;
+    const PendingKey* settle_key = &node->first;
     // resolv.conf(5) "rotate": each lookup starts one server further on.
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup = std::make_unique<Lookup>(
@@ -146,7 +137,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
 }
 
 // `key` may be the map node's own key: not used once the node is erased.
-void ResolverCore::settled(const std::string& key, Status status, Result<Reply> reply) {
+void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> reply) {
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
@@ -158,10 +149,7 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Reply> 
         std::uint32_t cache_ttl = 0;
         answer = answer_from_reply(*reply, question.name, pending.lookup->question_name(), question.type, cache_ttl);
         answer.status = status;
-        // The cache key is the pending key without the TCP mark.
-        std::string without_tcp;
-        if (pending.tcp) without_tcp = it->first.substr(0, it->first.size() - kTcpSuffix.size());
-        const std::string& cache_as = pending.tcp ? without_tcp : it->first;
+        const CacheKey& cache_as = it->first.key;
         if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR)) cache.store(cache_as, answer, cache_ttl);
         // RFC 2308 7.1: a server failure may be cached for at most five
         // minutes, against the query and the server. Only when every server

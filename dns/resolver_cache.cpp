@@ -3,19 +3,22 @@
 
 namespace pants::dns::detail {
 
-std::string cache_key(std::string_view fqdn, std::uint16_t type) {
-    std::string key;
-    key.reserve(fqdn.size() + 7);
-    key.assign(fqdn);
-    for (char& c : key)
+CacheKey cache_key(std::string_view fqdn, std::uint16_t type, std::uint16_t klass) {
+    CacheKey key;
+    std::string& text = key.text;
+    text.reserve(fqdn.size() + 13);
+    text.assign(fqdn);
+    for (char& c : text)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (key.empty() || key.back() != '.') key.push_back('.');
-    key.push_back('|');
-    key += std::to_string(type);
+    if (text.empty() || text.back() != '.') text.push_back('.');
+    text.push_back('|');
+    text += std::to_string(type);
+    if (klass != IN) text += "/" + std::to_string(klass);
+    key.hash = std::hash<std::string>{}(text);
     return key;
 }
 
-std::optional<Answer> Cache::find(const std::string& key, Clock::time_point now) {
+std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
     const Clock::time_point expires = it->second.deadline->first;
@@ -30,7 +33,7 @@ std::optional<Answer> Cache::find(const std::string& key, Clock::time_point now)
     return answer;
 }
 
-void Cache::store(const std::string& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now) {
+void Cache::store(const CacheKey& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now) {
     if (ttl == 0 || capacity_ == 0) return;
     const Clock::time_point expires = now + std::chrono::seconds(ttl);
     drop_expired(now);

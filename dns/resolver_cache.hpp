@@ -22,8 +22,18 @@
 
 namespace pants::dns::detail {
 
-/// The key of a (name, type) pair: "example.com.|1", lower case.
-std::string cache_key(std::string_view fqdn, std::uint16_t type);
+/// The key of a (name, type, class) triple, "example.com.|1" in lower
+/// case (the class appended when not IN), with its hash: computed once per
+/// query, then used for both the cache and the lookups in flight.
+struct CacheKey {
+    std::string text;
+    std::size_t hash = 0;
+    bool operator==(const CacheKey& other) const noexcept { return hash == other.hash && text == other.text; }
+};
+struct CacheKeyHash {
+    std::size_t operator()(const CacheKey& key) const noexcept { return key.hash; }
+};
+CacheKey cache_key(std::string_view fqdn, std::uint16_t type, std::uint16_t klass = IN);
 
 class Cache {
 public:
@@ -35,10 +45,10 @@ public:
 
     /// The answer stored under `key` with its TTL lowered to what remains;
     /// nullopt when absent or expired.
-    std::optional<Answer> find(const std::string& key, Clock::time_point now = Clock::now());
+    std::optional<Answer> find(const CacheKey& key, Clock::time_point now = Clock::now());
     /// Keeps `answer` for `ttl` seconds (nothing when ttl is 0), replacing
     /// what `key` held.
-    void store(const std::string& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now = Clock::now());
+    void store(const CacheKey& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now = Clock::now());
     void clear() noexcept;
     std::size_t size() const noexcept { return entries_.size(); }
     std::size_t capacity() const noexcept { return capacity_; }
@@ -47,12 +57,12 @@ private:
     struct Entry;
     // Expiry time -> the entry's key (owned by its node in entries_, whose
     // address never changes).
-    using Deadlines = std::multimap<Clock::time_point, const std::string*>;
+    using Deadlines = std::multimap<Clock::time_point, const CacheKey*>;
     struct Entry {
         Answer answer;
         Deadlines::iterator deadline;
     };
-    using Entries = std::unordered_map<std::string, Entry>;
+    using Entries = std::unordered_map<CacheKey, Entry, CacheKeyHash>;
 
     void erase(Entries::iterator it);
     void drop_expired(Clock::time_point now);

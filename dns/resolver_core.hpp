@@ -196,19 +196,26 @@ public:
     UdpPool udp_pool;
 
 private:
-    // One per lookup in flight, in pending_ under its cache key (with
-    // "/tcp" appended for a lookup forced onto TCP).
+    // One per lookup in flight, in pending_ under its cache key and
+    // whether it is forced onto TCP (it then joins no lookup over UDP).
+    struct PendingKey {
+        CacheKey key;
+        bool tcp = false;
+        bool operator==(const PendingKey&) const = default;
+    };
+    struct PendingKeyHash {
+        std::size_t operator()(const PendingKey& k) const noexcept { return k.key.hash ^ std::size_t(k.tcp); }
+    };
     struct Pending {
         std::unique_ptr<Lookup> lookup;  // its question is the name and type asked
-        bool tcp = false;
         bool store = false;  // a waiter wants the answer cached
         AnswerRecipient first;      // the waiter that started it
         std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
-    void settled(const std::string& key, Status status, Result<Reply> reply);
+    void settled(const PendingKey& key, Status status, Result<Reply> reply);
 
     HostsLookup hosts_;
-    std::unordered_map<std::string, Pending> pending_;
+    std::unordered_map<PendingKey, Pending, PendingKeyHash> pending_;
     struct Raw {
         std::unique_ptr<Lookup> lookup;
         Resolver::MessageCallback done;

@@ -23,7 +23,7 @@ std::uint8_t last_octet(const dns::Answer& a) {
     return std::get<dns::rdata::A>(a.rdata[0]).address[3];
 }
 
-std::string key(int i) { return dns::detail::cache_key("n" + std::to_string(i) + ".example.", dns::A); }
+dns::detail::CacheKey key(int i) { return dns::detail::cache_key("n" + std::to_string(i) + ".example.", dns::A); }
 
 }  // namespace
 
