@@ -128,7 +128,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     const PendingKey* settle_key = &node->first;
     // resolv.conf(5) "rotate": each lookup starts one server further on.
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
-    pending.lookup = std::make_unique<Lookup>(
+    pending.lookup.emplace(
         engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
         Question{std::string(fqdn), type, options.klass}, true,
         [this, settle_key](Status status, Result<Reply> reply) { settled(*settle_key, status, std::move(reply)); },
@@ -159,7 +159,10 @@ void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> r
             pending.lookup->every_server_failed())
             cache.store(cache_as, answer, config.servfail_ttl);
     }
-    Pending pending = std::move(it->second);
+    // Erasing the node destroys the Lookup, which is calling us and
+    // touches nothing after (Lookup::settle).
+    AnswerRecipient first = std::move(it->second.first);
+    std::vector<AnswerRecipient> more = std::move(it->second.more);
     pending_.erase(it);
     // Each waiter gets its own copy; the last one takes the original. A
     // callback that throws goes to the engine's error handler and the
@@ -173,10 +176,9 @@ void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> r
             eng.report(std::current_exception());
         }
     };
-    if (pending.more.empty()) return give(pending.first, std::move(answer));
-    give(pending.first, answer);
-    for (std::size_t i = 0; i < pending.more.size(); ++i)
-        give(pending.more[i], i + 1 == pending.more.size() ? std::move(answer) : answer);
+    if (more.empty()) return give(first, std::move(answer));
+    give(first, answer);
+    for (std::size_t i = 0; i < more.size(); ++i) give(more[i], i + 1 == more.size() ? std::move(answer) : answer);
 }
 
 void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
@@ -200,16 +202,17 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     raw.done = std::move(done);
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
+    raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
                                           std::move(question), false, [this, id](Status status, Result<Reply> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
                                               if (it == raw_.end()) return;
-                                              Raw r = std::move(it->second);
+                                              // Destroys the Lookup calling us (see settled).
+                                              Resolver::MessageCallback done = std::move(it->second.done);
                                               raw_.erase(it);
                                               // The caller gets the whole message: decoded
                                               // now, from bytes scan_reply() accepted.
-                                              r.done(status, reply ? reply->message() : Result<Message>(unexpected(reply.error())));
+                                              done(status, reply ? reply->message() : Result<Message>(unexpected(reply.error())));
                                           },
                                           options.tcp);
     raw.lookup->start();

@@ -207,7 +207,7 @@ private:
         std::size_t operator()(const PendingKey& k) const noexcept { return k.key.hash ^ std::size_t(k.tcp); }
     };
     struct Pending {
-        std::unique_ptr<Lookup> lookup;  // its question is the name and type asked
+        std::optional<Lookup> lookup;  // its question is the name and type asked
         bool store = false;  // a waiter wants the answer cached
         AnswerRecipient first;      // the waiter that started it
         std::vector<AnswerRecipient> more;  // identical queries that joined it
@@ -217,7 +217,7 @@ private:
     HostsLookup hosts_;
     std::unordered_map<PendingKey, Pending, PendingKeyHash> pending_;
     struct Raw {
-        std::unique_ptr<Lookup> lookup;
+        std::optional<Lookup> lookup;
         Resolver::MessageCallback done;
     };
     std::unordered_map<std::uint64_t, Raw> raw_;
