@@ -96,6 +96,10 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
 
 void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options,
                           AnswerRecipient done) {
+    // A name that cannot be encoded (empty label, over 255 bytes).
+    WireName wire;
+    if (name_to_wire(fqdn, wire) != WireError::ok)
+        return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     // One key, hashed once, for the cache, the join and the new entry.
     PendingKey key{cache_key(fqdn, type, options.klass), options.tcp};
     const bool use_cache = config.cache && options.use_cache;
@@ -108,13 +112,9 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
         node->second.store = node->second.store || use_cache;
         return;
     }
-    auto query = encode_query(0, fqdn, type, true, config.edns_udp_size, options.klass);
-    if (!query) {
-        // A name that cannot be encoded (empty label, over 255 bytes).
-        pending_.erase(node);
-        return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
-    }
-    // encode_query puts the OPT record (no options) last, alone in the
+    MessageBytes query;
+    write_query(query, 0, wire, type, options.klass, true, config.edns_udp_size);
+    // write_query puts the OPT record (no options) last, alone in the
     // additional section: the Lookup can cut it off for the EDNS fallback.
     const std::size_t edns_opt_size = config.edns_udp_size != 0 ? kEmptyOptSize : 0;
     Engine::Duration per_try = config.timeout;
@@ -129,7 +129,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     // resolv.conf(5) "rotate": each lookup starts one server further on.
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup.emplace(
-        engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
+        engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, query.view(),
         Question{std::string(fqdn), type, options.klass}, true,
         [this, settle_key](Status status, Result<Reply> reply) { settled(*settle_key, status, std::move(reply)); },
         options.tcp, edns_opt_size);
@@ -202,7 +202,7 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     raw.done = std::move(done);
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
+    raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, message,
                                           std::move(question), false, [this, id](Status status, Result<Reply> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);

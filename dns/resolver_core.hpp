@@ -84,14 +84,14 @@ public:
 
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
     /// their number); not copied: they outlive the Lookup (the resolver's
-    /// configuration, fixed at its construction). `query`: the message; with `fresh_ids` each try gets
+    /// configuration, fixed at its construction). `query`: the message (copied); with `fresh_ids` each try gets
     /// a new random id written over the first two bytes. `tcp`: every try
     /// over TCP. `edns_opt_size`: the size of the OPT record (without
     /// options) that ends `query` as its only additional record; the first
     /// server that answers FORMERR without one gets the query again without
     /// it, and so do the servers after it (RFC 6891 7). 0: no such fallback.
     Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
-           std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
+           std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
            std::optional<Question> question, bool fresh_ids, Done done, bool tcp = false,
            std::size_t edns_opt_size = 0);
     Lookup(const Lookup&) = delete;
@@ -130,7 +130,7 @@ private:
     std::vector<bool> given_up_more_;     // the rest, rarely any
     int attempts_;
     Engine::Duration timeout_;
-    std::vector<std::uint8_t> query_;
+    MessageBytes query_;
     std::optional<Question> question_;
     WireName question_name_;  // what replies' questions are compared with
     bool fresh_ids_;

@@ -29,7 +29,7 @@ bool server_unreachable(std::error_code error) {
 }  // namespace
 
 Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
-               std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
+               std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
                std::optional<Question> question, bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
     : engine_(engine),
       pool_(pool),
@@ -38,7 +38,7 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       rotate_by_(servers.empty() ? 0 : rotate_by % servers.size()),
       attempts_(attempts),
       timeout_(timeout),
-      query_(std::move(query)),
+      query_(query),
       question_(std::move(question)),
       fresh_ids_(fresh_ids),
       done_(std::move(done)),
@@ -48,7 +48,7 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
     // from the query itself (a message's one question starts at offset 12,
     // RFC 1035 4.1.2). Without one, size 0 matches no name.
     if (question_) {
-        WireReader in(query_);
+        WireReader in(query_.view());
         if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok) question_name_.size = 0;
     }
     if (servers_.size() > 64) given_up_more_.resize(servers_.size() - 64);
@@ -82,12 +82,12 @@ void Lookup::next_try() {
         if (fresh_ids_) {
             // RFC 5452 9.2: a new unpredictable id for every packet sent.
             id = random_id();
-            query_[0] = static_cast<std::uint8_t>(id >> 8);
-            query_[1] = static_cast<std::uint8_t>(id & 0xFF);
+            query_.data()[0] = static_cast<std::uint8_t>(id >> 8);
+            query_.data()[1] = static_cast<std::uint8_t>(id & 0xFF);
         } else {
-            id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
+            id = static_cast<std::uint16_t>(query_.view()[0] << 8 | query_.view()[1]);
         }
-        exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_,
+        exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_.view(),
                           Expected{id, question_ ? &*question_ : nullptr, &question_name_}, timeout_,
                           [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
         return;
@@ -128,8 +128,8 @@ void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
         // an OPT record FORMERR (and without OPT). Ask it again without one;
         // the servers after it get the plain query too. The OPT record is
         // the query's last and only additional record: cut it, ARCOUNT 0.
-        query_.resize(query_.size() - std::exchange(edns_opt_size_, 0));
-        query_[10] = query_[11] = 0;
+        query_.shrink(query_.size() - std::exchange(edns_opt_size_, 0));
+        query_.data()[10] = query_.data()[11] = 0;
         --slot_;  // the same server, not another try used up
         return next_try();
     }

@@ -11,8 +11,6 @@
 // same bytes, which accepts exactly the replies scan_reply() accepts.
 #pragma once
 
-#include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -45,59 +43,10 @@ struct ReplyLayout {
 /// rest, but nothing is built. A TC reply may stop mid-way (RFC 2181 9).
 Result<ReplyLayout> scan_reply(std::span<const std::uint8_t> bytes);
 
-/// A reply's bytes, held inline up to kInline bytes (almost every UDP
-/// reply: RFC 1035 4.2.1's 512), on the heap past that: a reply costs no
-/// allocation, and moving one copies only the bytes it holds.
-class ReplyBytes {
-public:
-    static constexpr std::size_t kInline = 512;
-
-    ReplyBytes() = default;
-    ReplyBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
-    ReplyBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
-    ReplyBytes(const ReplyBytes& other) { assign(other.view()); }
-    ReplyBytes(ReplyBytes&& other) noexcept { take(other); }
-    ReplyBytes& operator=(const ReplyBytes& other) {
-        if (this != &other) assign(other.view());
-        return *this;
-    }
-    ReplyBytes& operator=(ReplyBytes&& other) noexcept {
-        if (this != &other) take(other);
-        return *this;
-    }
-
-    std::span<const std::uint8_t> view() const noexcept {
-        return size_ <= kInline ? std::span<const std::uint8_t>(inline_.data(), size_)
-                                : std::span<const std::uint8_t>(heap_);
-    }
-
-private:
-    void assign(std::span<const std::uint8_t> bytes) {
-        size_ = bytes.size();
-        if (size_ <= kInline) {
-            std::copy(bytes.begin(), bytes.end(), inline_.begin());
-            heap_.clear();
-        } else {
-            heap_.assign(bytes.begin(), bytes.end());
-        }
-    }
-    void take(ReplyBytes& other) noexcept {
-        size_ = other.size_;
-        if (size_ <= kInline)
-            std::copy(other.inline_.begin(), other.inline_.begin() + std::ptrdiff_t(size_), inline_.begin());
-        else
-            heap_ = std::move(other.heap_);
-    }
-
-    std::size_t size_ = 0;
-    std::array<std::uint8_t, kInline> inline_;
-    std::vector<std::uint8_t> heap_;
-};
-
 /// A reply that scan_reply() accepted, with its own copy of the bytes.
 struct Reply {
     ReplyLayout layout;
-    ReplyBytes bytes;
+    MessageBytes bytes;
 
     std::span<const std::uint8_t> wire() const noexcept { return bytes.view(); }
     /// The full decode() of the same bytes (for raw send_message callers).

@@ -110,7 +110,7 @@ void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
         return;
     }
     if (reply->tc && !from_tcp) return start_tcp();
-    finish(Reply{*reply, ReplyBytes(bytes)});
+    finish(Reply{*reply, MessageBytes(bytes)});
 }
 
 void Exchange::start_tcp() {

@@ -355,7 +355,7 @@ TEST_CASE("a reply past the inline size is held on the heap, and both kinds surv
         auto m = header(7, kResponse, 1, std::uint16_t(records), 0, 0);
         m.name("big.example").u16(dns::A).u16(dns::IN);
         for (int i = 0; i < records; ++i) m.pointer(12).rr_fixed(dns::A, 60, 4).raw({10, 0, 0, std::uint8_t(i)});
-        CHECK((m.size() > dns::detail::ReplyBytes::kInline) == (records == 40));
+        CHECK((m.size() > dns::detail::MessageBytes::kInline) == (records == 40));
         Reply original = accepted(m.b);
         Reply copied = original;
         Reply moved = std::move(original);

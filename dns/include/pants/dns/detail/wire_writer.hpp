@@ -5,6 +5,7 @@
 // (RFC 1035 4.1.4).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -67,10 +68,83 @@ struct WireName {
     std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), size}; }
 };
 
+/// A message's bytes, a query going out or a reply coming in, held inline
+/// up to kInline bytes (every query the resolver builds, and almost every
+/// UDP reply: RFC 1035 4.2.1's 512), on the heap past that: a message
+/// costs no allocation, and moving one copies only the bytes it holds.
+class MessageBytes {
+public:
+    static constexpr std::size_t kInline = 512;
+
+    MessageBytes() = default;
+    MessageBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
+    MessageBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
+    MessageBytes(const MessageBytes& other) { assign(other.view()); }
+    MessageBytes(MessageBytes&& other) noexcept { take(other); }
+    MessageBytes& operator=(const MessageBytes& other) {
+        if (this != &other) assign(other.view());
+        return *this;
+    }
+    MessageBytes& operator=(MessageBytes&& other) noexcept {
+        if (this != &other) take(other);
+        return *this;
+    }
+
+    std::span<const std::uint8_t> view() const noexcept {
+        return size_ <= kInline ? std::span<const std::uint8_t>(inline_.data(), size_)
+                                : std::span<const std::uint8_t>(heap_);
+    }
+    std::size_t size() const noexcept { return size_; }
+    /// The bytes, to patch in place (a query's id and counts).
+    std::uint8_t* data() noexcept { return size_ <= kInline ? inline_.data() : heap_.data(); }
+    /// Keeps the first n bytes (n <= size()).
+    void shrink(std::size_t n) {
+        if (size_ > kInline && n <= kInline) std::copy(heap_.begin(), heap_.begin() + std::ptrdiff_t(n), inline_.begin());
+        if (n > kInline) heap_.resize(n);
+        else heap_.clear();
+        size_ = n;
+    }
+    /// Inline room for a message of n bytes (n <= kInline), to be written
+    /// through data().
+    void set_inline_size(std::size_t n) noexcept {
+        heap_.clear();
+        size_ = n;
+    }
+
+private:
+    void assign(std::span<const std::uint8_t> bytes) {
+        size_ = bytes.size();
+        if (size_ <= kInline) {
+            std::copy(bytes.begin(), bytes.end(), inline_.begin());
+            heap_.clear();
+        } else {
+            heap_.assign(bytes.begin(), bytes.end());
+        }
+    }
+    void take(MessageBytes& other) noexcept {
+        size_ = other.size_;
+        if (size_ <= kInline)
+            std::copy(other.inline_.begin(), other.inline_.begin() + std::ptrdiff_t(size_), inline_.begin());
+        else
+            heap_ = std::move(other.heap_);
+    }
+
+    std::size_t size_ = 0;
+    std::array<std::uint8_t, kInline> inline_;
+    std::vector<std::uint8_t> heap_;
+};
+
 /// Converts a presentation name (RFC 1035 5.1: `\X` is X, `\DDD` a byte)
 /// to wire form, without allocating. Checks RFC 1035 2.3.4 limits: labels
 /// <= 63 bytes, the whole name <= 255 bytes in wire form.
 [[nodiscard]] WireError name_to_wire(std::string_view presentation, WireName& out);
+
+/// Writes a query (RFC 1035 4.1.1, 4.1.2) into `out`, inline: the header
+/// with `id` (RD set if `recursion_desired`), the one question, and when
+/// `edns_udp_size` is not 0 an OPT record without options (RFC 6891
+/// 6.1.2), last and alone in the additional section.
+void write_query(MessageBytes& out, std::uint16_t id, const WireName& name, std::uint16_t type, std::uint16_t klass,
+                 bool recursion_desired, std::uint16_t edns_udp_size) noexcept;
 
 /// Appends one raw label in presentation form, escaped as dig does.
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label);
