@@ -101,7 +101,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     if (name_to_wire(fqdn, wire) != WireError::ok)
         return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     // One key, hashed once, for the cache, the join and the new entry.
-    PendingKey key{cache_key(fqdn, type, options.klass), options.tcp};
+    PendingKey key{cache_key(wire, type, options.klass), options.tcp};
     const bool use_cache = config.cache && options.use_cache;
     if (use_cache) {
         if (auto hit = cache.find(key.key)) return answer_later(engine, std::move(done), std::move(*hit));

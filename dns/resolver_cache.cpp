@@ -1,20 +1,44 @@
 // The resolver's TTL cache.
 #include "resolver_cache.hpp"
 
+#include <cstring>
+
 namespace pants::dns::detail {
 
-CacheKey cache_key(std::string_view fqdn, std::uint16_t type, std::uint16_t klass) {
+namespace {
+// ASCII letters of the 8 bytes in `word` to lower case, the rest as they
+// are: a byte below 0x80 gets 0x20 added when 'A' <= it <= 'Z'.
+std::uint64_t lower8(std::uint64_t word) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const std::uint64_t low7 = word & ~highs;
+    const std::uint64_t above_z = low7 + (0x7F - 'Z') * ones;  // high bit: byte > 'Z'
+    const std::uint64_t from_a = low7 + (0x80 - 'A') * ones;   // high bit: byte >= 'A'
+    const std::uint64_t upper = (from_a ^ above_z) & ~word & highs;
+    return word | upper >> 2;
+}
+}  // namespace
+
+CacheKey cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass) {
     CacheKey key;
-    std::string& text = key.text;
-    text.reserve(fqdn.size() + 13);
-    text.assign(fqdn);
-    for (char& c : text)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (text.empty() || text.back() != '.') text.push_back('.');
-    text.push_back('|');
-    text += std::to_string(type);
-    if (klass != IN) text += "/" + std::to_string(klass);
-    key.hash = std::hash<std::string>{}(text);
+    key.bytes.resize(name.size + 4);
+    auto* out = reinterpret_cast<std::uint8_t*>(key.bytes.data());
+    // Folded 8 bytes at a time; a length byte (at most 63) is no letter.
+    std::size_t i = 0;
+    for (; i + 8 <= name.size; i += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, name.bytes.data() + i, 8);
+        word = lower8(word);
+        std::memcpy(out + i, &word, 8);
+    }
+    for (; i < name.size; ++i) {
+        const std::uint8_t c = name.bytes[i];
+        out[i] = c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c + 32) : c;
+    }
+    out[i] = static_cast<std::uint8_t>(type >> 8);
+    out[i + 1] = static_cast<std::uint8_t>(type);
+    out[i + 2] = static_cast<std::uint8_t>(klass >> 8);
+    out[i + 3] = static_cast<std::uint8_t>(klass);
+    key.hash = std::hash<std::string_view>{}(key.bytes);
     return key;
 }
 

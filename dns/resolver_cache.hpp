@@ -1,6 +1,6 @@
 // The resolver's cache: answers kept for their TTL, negative answers for
-// their RFC 2308 negative TTL, keyed by (name, type) with the name folded
-// to lower case (RFC 4343).
+// their RFC 2308 negative TTL, keyed by (name, type, class) with the name
+// in wire form folded to lower case (RFC 4343).
 //
 // At most `capacity` answers are kept. The entries are also ordered by
 // expiry time, so that storing costs O(log n) whatever the cache holds:
@@ -18,22 +18,24 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <pants/dns/detail/wire_writer.hpp>
 #include <pants/dns/resolver.hpp>
 
 namespace pants::dns::detail {
 
-/// The key of a (name, type, class) triple, "example.com.|1" in lower
-/// case (the class appended when not IN), with its hash: computed once per
-/// query, then used for both the cache and the lookups in flight.
+/// The key of a (name, type, class) triple: the name in wire form folded
+/// to lower case (RFC 4343), then TYPE and CLASS, with its hash: computed
+/// once per query, then used for both the cache and the lookups in flight.
+/// Spellings of one name share a key: "a.b", "A.b." and "\\097.b.".
 struct CacheKey {
-    std::string text;
+    std::string bytes;
     std::size_t hash = 0;
-    bool operator==(const CacheKey& other) const noexcept { return hash == other.hash && text == other.text; }
+    bool operator==(const CacheKey& other) const noexcept { return hash == other.hash && bytes == other.bytes; }
 };
 struct CacheKeyHash {
     std::size_t operator()(const CacheKey& key) const noexcept { return key.hash; }
 };
-CacheKey cache_key(std::string_view fqdn, std::uint16_t type, std::uint16_t klass = IN);
+CacheKey cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass = IN);
 
 class Cache {
 public:

@@ -91,6 +91,22 @@ TEST_CASE("a second identical query is answered from the cache without a request
     CHECK(server.queries.size() == 1);
 }
 
+TEST_CASE("a name spelt another way (case, trailing dot, escapes) is answered from the same cache entry") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = answer_a({10, 0, 0, 2}, 300);
+    dns::Resolver resolver(options({server.address}), engine);
+    CHECK(dns::sync::query(resolver, "a.b.", dns::A).status == dns::DNS_OK);
+    // The cache is keyed by the name in wire form: "\\097" is "a".
+    for (const char* name : {"A.b.", "\\097.b.", "\\065.B."}) {
+        auto again = dns::sync::query(resolver, name, dns::A);
+        CHECK(again.status == dns::DNS_OK);
+        REQUIRE(again.rdata.size() == 1);
+        CHECK(a_of(again.rdata[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 2});
+    }
+    CHECK(server.queries.size() == 1);
+}
+
 TEST_CASE("a cached answer expires after its TTL") {
     pants::Engine engine;
     FakeServer server(engine);
