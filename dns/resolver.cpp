@@ -14,7 +14,7 @@ namespace detail {
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
     : engine(engine_), config(std::move(config_)), schedule(engine_), udp_pool(engine_), hosts_(std::move(hosts)) {}
 
-ResolverCore::~ResolverCore() = default;
+ResolverCore::~ResolverCore() { idle_timer_.cancel(); }
 
 namespace {
 
@@ -101,17 +101,18 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     if (name_to_wire(fqdn, wire) != WireError::ok)
         return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
     // One key, hashed once, for the cache, the join and the new entry.
-    PendingKey key{cache_key(wire, type, options.klass), options.tcp};
+    cache_key(wire, type, options.klass, probe_.key);
+    probe_.tcp = options.tcp;
     const bool use_cache = config.cache && options.use_cache;
     if (use_cache) {
-        if (auto hit = cache.find(key.key)) return answer_later(engine, std::move(done), std::move(*hit));
+        if (auto hit = cache.find(probe_.key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
-    auto [node, fresh] = pending_.try_emplace(std::move(key));
-    if (!fresh) {
-        node->second.more.push_back(std::move(done));  // share the request in flight
-        node->second.store = node->second.store || use_cache;
+    if (auto joined = pending_.find(probe_); joined != pending_.end()) {
+        joined->second.more.push_back(std::move(done));  // share the request in flight
+        joined->second.store = joined->second.store || use_cache;
         return;
     }
+    const auto node = add_pending();
     MessageBytes query;
     write_query(query, 0, wire, type, options.klass, true, config.edns_udp_size);
     // write_query puts the OPT record (no options) last, alone in the
@@ -136,7 +137,17 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     pending.lookup->start();
 }
 
-// `key` may be the map node's own key: not used once the node is erased.
+// A node for probe_: a spare one when there is one (its key's storage
+// swapped with probe_'s), else a new one.
+ResolverCore::PendingMap::iterator ResolverCore::add_pending() {
+    if (spare_.empty()) return pending_.try_emplace(probe_).first;
+    auto node = std::move(spare_.back());
+    spare_.pop_back();
+    std::swap(node.key(), probe_);
+    return pending_.insert(std::move(node)).position;
+}
+
+// `key` may be the map node's own key: not used once the node is taken out.
 void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> reply) {
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
@@ -159,11 +170,19 @@ void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> r
             pending.lookup->every_server_failed())
             cache.store(cache_as, answer, config.servfail_ttl);
     }
-    // Erasing the node destroys the Lookup, which is calling us and
-    // touches nothing after (Lookup::settle).
-    AnswerRecipient first = std::move(it->second.first);
-    std::vector<AnswerRecipient> more = std::move(it->second.more);
-    pending_.erase(it);
+    // The node goes to the spares (or is freed); either way its Lookup,
+    // which is calling us and touches nothing after (Lookup::settle), is
+    // destroyed.
+    auto node = pending_.extract(it);
+    AnswerRecipient first = std::move(node.mapped().first);
+    std::vector<AnswerRecipient> more = std::move(node.mapped().more);
+    node.mapped().lookup.reset();
+    if (spare_.size() < kSpareNodes) spare_.push_back(std::move(node));
+    if (pending_.empty() && !idle_timer_.active()) {
+        idle_timer_ = engine.defer(kIdleFree, [this] {
+            if (pending_.empty()) spare_.clear();  // else the next lull re-arms
+        });
+    }
     // Each waiter gets its own copy; the last one takes the original. A
     // callback that throws goes to the engine's error handler and the
     // others still get their answer (a callback may also destroy this
@@ -224,6 +243,8 @@ void ResolverCore::shutdown() {
     pending_.clear();
     auto raw = std::move(raw_);
     raw_.clear();
+    spare_.clear();
+    idle_timer_.cancel();
     for (auto& [key, p] : pending) {
         p.lookup.reset();
         engine.callback([waiter = std::move(p.first)]() mutable { waiter(status_only(DNS_TIMEOUT)); });

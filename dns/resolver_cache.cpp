@@ -18,8 +18,7 @@ std::uint64_t lower8(std::uint64_t word) noexcept {
 }
 }  // namespace
 
-CacheKey cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass) {
-    CacheKey key;
+void cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass, CacheKey& key) {
     key.bytes.resize(name.size + 4);
     auto* out = reinterpret_cast<std::uint8_t*>(key.bytes.data());
     // Folded 8 bytes at a time; a length byte (at most 63) is no letter.
@@ -39,7 +38,6 @@ CacheKey cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass
     out[i + 2] = static_cast<std::uint8_t>(klass >> 8);
     out[i + 3] = static_cast<std::uint8_t>(klass);
     key.hash = std::hash<std::string_view>{}(key.bytes);
-    return key;
 }
 
 std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {

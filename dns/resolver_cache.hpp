@@ -35,7 +35,8 @@ struct CacheKey {
 struct CacheKeyHash {
     std::size_t operator()(const CacheKey& key) const noexcept { return key.hash; }
 };
-CacheKey cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass = IN);
+/// Writes the key of (name, type, klass) into `out`, reusing its storage.
+void cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass, CacheKey& out);
 
 class Cache {
 public:

@@ -23,6 +23,7 @@
 #include <pants/dns/message.hpp>
 #include <pants/dns/resolver.hpp>
 #include <pants/engine.hpp>
+#include <pants/timer.hpp>
 
 #include "resolver_cache.hpp"
 #include "resolver_reply.hpp"
@@ -212,10 +213,21 @@ private:
         AnswerRecipient first;      // the waiter that started it
         std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
+    using PendingMap = std::unordered_map<PendingKey, Pending, PendingKeyHash>;
     void settled(const PendingKey& key, Status status, Result<Reply> reply);
+    PendingMap::iterator add_pending();
+
+    // Settled nodes kept for the next lookups (no allocation for the node,
+    // its key or its Lookup while queries keep coming), at most
+    // kSpareNodes, freed once no lookup has been in flight for kIdleFree.
+    static constexpr std::size_t kSpareNodes = 64;
+    static constexpr std::chrono::seconds kIdleFree{1};
 
     HostsLookup hosts_;
-    std::unordered_map<PendingKey, Pending, PendingKeyHash> pending_;
+    PendingMap pending_;
+    std::vector<PendingMap::node_type> spare_;
+    PendingKey probe_;  // the key being looked up (its storage reused)
+    Timer idle_timer_;
     struct Raw {
         std::optional<Lookup> lookup;
         Resolver::MessageCallback done;

@@ -28,7 +28,9 @@ std::uint8_t last_octet(const dns::Answer& a) {
 dns::detail::CacheKey key_of(std::string_view name, std::uint16_t type, std::uint16_t klass = dns::IN) {
     dns::detail::WireName wire;
     REQUIRE(dns::detail::name_to_wire(name, wire) == dns::WireError::ok);
-    return dns::detail::cache_key(wire, type, klass);
+    dns::detail::CacheKey key;
+    dns::detail::cache_key(wire, type, klass, key);
+    return key;
 }
 
 dns::detail::CacheKey key(int i) { return key_of("n" + std::to_string(i) + ".example.", dns::A); }
