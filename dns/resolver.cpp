@@ -131,7 +131,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup.emplace(
         engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, query.view(),
-        Question{std::string(fqdn), type, options.klass}, true,
+        /*asks=*/true, /*fresh_ids=*/true,
         [this, settle_key](Status status, Result<Reply> reply) { settled(*settle_key, status, std::move(reply)); },
         options.tcp, edns_opt_size);
     pending.lookup->start();
@@ -156,9 +156,8 @@ void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> r
     answer.status = status;
     if (reply) {
         Pending& pending = it->second;
-        const Question& question = *pending.lookup->question();
         std::uint32_t cache_ttl = 0;
-        answer = answer_from_reply(*reply, question.name, pending.lookup->question_name(), question.type, cache_ttl);
+        answer = answer_from_reply(*reply, pending.lookup->question_name(), pending.lookup->question_type(), cache_ttl);
         answer.status = status;
         const CacheKey& cache_as = it->first.key;
         if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR)) cache.store(cache_as, answer, cache_ttl);
@@ -212,8 +211,6 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
         });
         return;
     }
-    std::optional<Question> question;
-    if (parsed->questions.size() == 1) question = parsed->questions.front();
     // The first server only.
     const std::span<const Address> first(config.servers.data(), std::min<std::size_t>(config.servers.size(), 1));
     const std::uint64_t id = next_raw_++;
@@ -222,7 +219,7 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, message,
-                                          std::move(question), false, [this, id](Status status, Result<Reply> reply) {
+                                          parsed->questions.size() == 1, false, [this, id](Status status, Result<Reply> reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
                                               if (it == raw_.end()) return;

@@ -85,15 +85,17 @@ public:
 
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
     /// their number); not copied: they outlive the Lookup (the resolver's
-    /// configuration, fixed at its construction). `query`: the message (copied); with `fresh_ids` each try gets
-    /// a new random id written over the first two bytes. `tcp`: every try
+    /// configuration, fixed at its construction). `query`: the message
+    /// (copied); with `asks`, its one question (read from it) is what
+    /// replies must echo. With `fresh_ids` each try gets a new random id
+    /// written over the first two bytes. `tcp`: every try
     /// over TCP. `edns_opt_size`: the size of the OPT record (without
     /// options) that ends `query` as its only additional record; the first
     /// server that answers FORMERR without one gets the query again without
     /// it, and so do the servers after it (RFC 6891 7). 0: no such fallback.
     Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
            std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
-           std::optional<Question> question, bool fresh_ids, Done done, bool tcp = false,
+           bool asks, bool fresh_ids, Done done, bool tcp = false,
            std::size_t edns_opt_size = 0);
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
@@ -104,10 +106,10 @@ public:
     /// True once every server has answered with a failure (SERVFAIL,
     /// REFUSED, NOTIMP) and none is left to ask.
     bool every_server_failed() const noexcept;
-    /// The question asked, if the message has one.
-    const std::optional<Question>& question() const noexcept { return question_; }
-    /// The question's name in wire form (meaningful only with a question).
+    /// The question's name in wire form and its type (meaningful only for
+    /// a message with a question).
     const WireName& question_name() const noexcept { return question_name_; }
+    std::uint16_t question_type() const noexcept { return question_type_; }
 
 private:
     void next_try();
@@ -132,8 +134,10 @@ private:
     int attempts_;
     Engine::Duration timeout_;
     MessageBytes query_;
-    std::optional<Question> question_;
+    bool asks_;
     WireName question_name_;  // what replies' questions are compared with
+    std::uint16_t question_type_ = 0;
+    std::uint16_t question_class_ = 0;
     bool fresh_ids_;
     Done done_;
     bool tcp_;

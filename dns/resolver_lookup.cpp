@@ -30,7 +30,7 @@ bool server_unreachable(std::error_code error) {
 
 Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
                std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
-               std::optional<Question> question, bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
+               bool asks, bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
     : engine_(engine),
       pool_(pool),
       schedule_(schedule),
@@ -39,17 +39,19 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       attempts_(attempts),
       timeout_(timeout),
       query_(query),
-      question_(std::move(question)),
+      asks_(asks),
       fresh_ids_(fresh_ids),
       done_(std::move(done)),
       tcp_(tcp),
       edns_opt_size_(edns_opt_size) {
     // Replies echo the question in wire form: compared in that form, taken
     // from the query itself (a message's one question starts at offset 12,
-    // RFC 1035 4.1.2). Without one, size 0 matches no name.
-    if (question_) {
+    // RFC 1035 4.1.2). Unreadable, size 0 matches no name.
+    if (asks_) {
         WireReader in(query_.view());
-        if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok) question_name_.size = 0;
+        if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok ||
+            in.u16(question_type_) != WireError::ok || in.u16(question_class_) != WireError::ok)
+            question_name_.size = 0;
     }
     if (servers_.size() > 64) given_up_more_.resize(servers_.size() - 64);
 }
@@ -88,7 +90,7 @@ void Lookup::next_try() {
             id = static_cast<std::uint16_t>(query_.view()[0] << 8 | query_.view()[1]);
         }
         exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_.view(),
-                          Expected{id, question_ ? &*question_ : nullptr, &question_name_}, timeout_,
+                          Expected{id, asks_ ? &question_name_ : nullptr, question_type_, question_class_}, timeout_,
                           [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
         return;
     }

@@ -57,10 +57,11 @@ struct Reply {
 /// the source address is checked by the socket).
 struct Expected {
     std::uint16_t id = 0;
-    /// Null: a raw message without a question. Both point into the Lookup,
-    /// which outlives its Exchange.
-    const Question* question = nullptr;
-    const WireName* question_name = nullptr;  ///< the question's name in wire form
+    /// The question's name in wire form; null: a raw message without a
+    /// question. Points into the Lookup, which outlives its Exchange.
+    const WireName* question_name = nullptr;
+    std::uint16_t question_type = 0;
+    std::uint16_t question_class = 0;
 };
 
 /// True when the reply answers the query described by `expected`: a
@@ -73,12 +74,12 @@ bool reply_matches(std::span<const std::uint8_t> bytes, const ReplyLayout& reply
 /// What a reply says about (qname, qtype) as Pants reports it: the CNAME
 /// chain followed from qname (at most 16 links, RFC 1034 3.6.2), the
 /// records of qtype at its end, the smallest TTL among them. `qname` is
-/// the question as asked (the chain's first link), `qname_wire` the same
-/// name in wire form. `cache_ttl` gets how long the answer may be cached:
+/// the question's name in wire form; the chain's first link is its
+/// presentation form (name_text), however it was spelt when asked.
+/// `cache_ttl` gets how long the answer may be cached:
 /// that TTL, or for NXDOMAIN/NODATA the negative TTL of RFC 2308 5 (min of
 /// the SOA record's TTL and its MINIMUM), 0 when the reply has no SOA for
 /// a zone above the name or the answer must not be cached.
-Answer answer_from_reply(const Reply& reply, std::string_view qname, const WireName& qname_wire, std::uint16_t qtype,
-                         std::uint32_t& cache_ttl);
+Answer answer_from_reply(const Reply& reply, const WireName& qname, std::uint16_t qtype, std::uint32_t& cache_ttl);
 
 }  // namespace pants::dns::detail

@@ -154,17 +154,7 @@ WireError WireReader::name_equals(const WireName& other, bool& equal) noexcept {
 WireError WireReader::name(std::string& out) {
     WireName wire;
     if (WireError e = wire_name(wire); e != WireError::ok) return e;
-    std::string text;
-    if (wire.size == 1) {
-        text = ".";
-    } else {
-        text.reserve(wire.size + 8);  // most names: no escapes, one allocation
-        for (std::size_t p = 0; wire.bytes[p] != 0; p += 1u + wire.bytes[p]) {
-            append_escaped_label(text, std::span(wire.bytes).subspan(p + 1, wire.bytes[p]));
-            text.push_back('.');
-        }
-    }
-    out = std::move(text);
+    out = name_text(wire);
     return WireError::ok;
 }
 

@@ -151,6 +151,17 @@ constexpr std::array<bool, 256> kPlain = [] {
 bool plain(std::uint8_t c) { return kPlain[c]; }
 }  // namespace
 
+std::string name_text(const WireName& name) {
+    if (name.size <= 1) return ".";
+    std::string text;
+    text.reserve(name.size + 8);  // most names: no escapes, one allocation
+    for (std::size_t p = 0; name.bytes[p] != 0; p += 1u + name.bytes[p]) {
+        append_escaped_label(text, std::span(name.bytes).subspan(p + 1, name.bytes[p]));
+        text.push_back('.');
+    }
+    return text;
+}
+
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label) {
     // Most labels need no escape: appended whole.
     if (std::all_of(label.begin(), label.end(), plain)) {

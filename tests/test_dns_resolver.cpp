@@ -53,6 +53,27 @@ TEST_CASE("an A query follows a CNAME chain and reports the canonical name and s
     CHECK(server.queries[0].rd);
 }
 
+TEST_CASE("the CNAME chain starts with the asked name in canonical form, however it was spelt") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        auto r = reply_to(q);
+        r.answers.push_back(record("www.example.com.", dns::CNAME, 300, dns::rdata::CNAME{"host.example.org."}));
+        r.answers.push_back(record("host.example.org.", dns::A, 200, dns::rdata::A{{192, 0, 2, 1}}));
+        s.reply(r, from);
+    };
+    dns::Resolver resolver(options({server.address}), engine);
+    // "\\119" is "w": the chain gives the name as the wire form prints
+    // (dig's escapes only where needed, a trailing dot), case as asked.
+    auto escaped = dns::sync::query(resolver, "\\119ww.example.com.", dns::A, {.use_cache = false});
+    REQUIRE(escaped.status == dns::DNS_OK);
+    CHECK(escaped.cname == "host.example.org.");
+    CHECK(escaped.cname_chain == std::vector<std::string>{"www.example.com."});
+    auto upper = dns::sync::query(resolver, "WWW.example.com.", dns::A, {.use_cache = false});
+    REQUIRE(upper.status == dns::DNS_OK);
+    CHECK(upper.cname_chain == std::vector<std::string>{"WWW.example.com."});
+}
+
 TEST_CASE("an AAAA query through a CNAME gives the IPv6 records") {
     pants::Engine engine;
     FakeServer server(engine);

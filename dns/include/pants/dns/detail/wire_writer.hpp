@@ -146,6 +146,10 @@ private:
 void write_query(MessageBytes& out, std::uint16_t id, const WireName& name, std::uint16_t type, std::uint16_t klass,
                  bool recursion_desired, std::uint16_t edns_udp_size) noexcept;
 
+/// The presentation form of a name in wire form: labels escaped as dig
+/// does, each followed by a dot ("." alone for the root).
+std::string name_text(const WireName& name);
+
 /// Appends one raw label in presentation form, escaped as dig does.
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label);
 
