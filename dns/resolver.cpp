@@ -132,7 +132,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     pending.lookup.emplace(
         engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, query.view(),
         /*asks=*/true, /*fresh_ids=*/true,
-        [this, settle_key](Status status, Result<Reply> reply) { settled(*settle_key, status, std::move(reply)); },
+        [this, settle_key](Status status, const Result<Reply>& reply) { settled(*settle_key, status, reply); },
         options.tcp, edns_opt_size);
     pending.lookup->start();
 }
@@ -147,8 +147,9 @@ ResolverCore::PendingMap::iterator ResolverCore::add_pending() {
     return pending_.insert(std::move(node)).position;
 }
 
-// `key` may be the map node's own key: not used once the node is taken out.
-void ResolverCore::settled(const PendingKey& key, Status status, Result<Reply> reply) {
+// `key` may be the map node's own key, and `reply` lives in the Lookup:
+// neither is used once the node is taken out.
+void ResolverCore::settled(const PendingKey& key, Status status, const Result<Reply>& reply) {
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
@@ -219,16 +220,18 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, message,
-                                          parsed->questions.size() == 1, false, [this, id](Status status, Result<Reply> reply) {
+                                          parsed->questions.size() == 1, false, [this, id](Status status, const Result<Reply>& reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
                                               if (it == raw_.end()) return;
+                                              // The caller gets the whole message: decoded
+                                              // now, from bytes scan_reply() accepted, while
+                                              // the Lookup (which holds them) lives.
+                                              Result<Message> message = reply ? reply->message() : unexpected(reply.error());
                                               // Destroys the Lookup calling us (see settled).
                                               Resolver::MessageCallback done = std::move(it->second.done);
                                               raw_.erase(it);
-                                              // The caller gets the whole message: decoded
-                                              // now, from bytes scan_reply() accepted.
-                                              done(status, reply ? reply->message() : Result<Message>(unexpected(reply.error())));
+                                              done(status, std::move(message));
                                           },
                                           options.tcp);
     raw.lookup->start();

@@ -81,7 +81,7 @@ public:
     /// status alone with an error: DNS_FORMATERROR with why the reply was
     /// rejected, DNS_TIMEOUT (with ECONNREFUSED and the like when the network
     /// said so), or DNS_NETWORKERROR with the socket's error.
-    using Done = std::function<void(Status, Result<Reply>)>;
+    using Done = std::function<void(Status, const Result<Reply>&)>;
 
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
     /// their number); not copied: they outlive the Lookup (the resolver's
@@ -113,8 +113,8 @@ public:
 
 private:
     void next_try();
-    void on_outcome(std::size_t server, Result<Reply> outcome);
-    void settle(Status status, Result<Reply> reply);
+    void on_outcome(std::size_t server, const Result<Reply>& outcome);
+    void settle(Status status, const Result<Reply>& reply);
 
     // The i-th server in this Lookup's order, and whether it refused or
     // failed (then it is not asked again).
@@ -218,7 +218,7 @@ private:
         std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
     using PendingMap = std::unordered_map<PendingKey, Pending, PendingKeyHash>;
-    void settled(const PendingKey& key, Status status, Result<Reply> reply);
+    void settled(const PendingKey& key, Status status, const Result<Reply>& reply);
     PendingMap::iterator add_pending();
 
     // Settled nodes kept for the next lookups (no allocation for the node,

@@ -91,7 +91,7 @@ void Lookup::next_try() {
         }
         exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_.view(),
                           Expected{id, asks_ ? &question_name_ : nullptr, question_type_, question_class_}, timeout_,
-                          [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
+                          [this, server](const Result<Reply>& outcome) { on_outcome(server, outcome); }, tcp_);
         return;
     }
     // Out of tries: the last server failure if one replied; else what went
@@ -101,14 +101,14 @@ void Lookup::next_try() {
     // each its own status, never all reported as a timeout.
     if (failure_) {
         Status status = status_of_rcode(failure_->layout.rcode);
-        return settle(status, std::move(*failure_));
+        return settle(status, *failure_);
     }
     if (malformed_) return settle(DNS_FORMATERROR, unexpected(malformed_));
     if (socket_error_ && !timed_out_) return settle(DNS_NETWORKERROR, unexpected(socket_error_));
     settle(DNS_TIMEOUT, unexpected(unreachable_ ? unreachable_ : make_error_code(DNS_TIMEOUT)));
 }
 
-void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
+void Lookup::on_outcome(std::size_t server, const Result<Reply>& outcome) {
     if (!outcome) {
         const std::error_code error = outcome.error();
         if (error == make_error_code(DNS_TIMEOUT)) {
@@ -141,26 +141,28 @@ void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
         case DNS_REFUSED:
             // This server cannot help (RFC 1035 7.3 says try another);
             // do not ask it again in later rounds.
-            failure_ = std::move(*outcome);
+            failure_ = *outcome;
             give_up(server);
             return next_try();
         default:
-            return settle(status_of_rcode(outcome->layout.rcode), std::move(outcome));
+            return settle(status_of_rcode(outcome->layout.rcode), outcome);
     }
 }
 
-void Lookup::settle(Status status, Result<Reply> reply) {
-    exchange_.reset();
+// `reply` may be the Exchange's outcome or failure_: both live until this
+// Lookup is destroyed, which `done` does only once it has read them.
+void Lookup::settle(Status status, const Result<Reply>& reply) {
     if (servers_.empty() && !deferred_.active()) {
         // Nothing was sent, so we are still inside start(): report later.
-        deferred_ = engine_.callback([this, status, reply = std::move(reply)]() mutable {
+        // No server, no reply: an error only.
+        deferred_ = engine_.callback([this, status, error = reply.error()] {
             Done done = std::move(done_);
-            done(status, std::move(reply));
+            done(status, unexpected(error));
         });
         return;
     }
     Done done = std::move(done_);
-    done(status, std::move(reply));  // may destroy this: touch nothing after
+    done(status, reply);  // may destroy this: touch nothing after
 }
 
 }  // namespace pants::dns::detail

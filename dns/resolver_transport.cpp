@@ -174,7 +174,7 @@ void Exchange::finish(Result<Reply> outcome) {
 
 void Exchange::on_report() {
     Done done = std::move(done_);
-    done(std::move(outcome_));  // may destroy this: touch nothing after
+    done(outcome_);  // may destroy this: touch nothing after
 }
 
 }  // namespace pants::dns::detail

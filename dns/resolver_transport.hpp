@@ -44,7 +44,9 @@ public:
     /// in time; a WireError (pants.dns.wire) when only malformed replies came
     /// or a TCP reply was cut short; DNS_FORMATERROR when a TCP reply did not
     /// match the query; or the socket's error (EMFILE, ECONNREFUSED, ...).
-    using Done = std::function<void(Result<Reply>)>;
+    /// Given by reference to the Exchange's own copy: valid until the
+    /// Exchange is destroyed (which `done` may do once it has read it).
+    using Done = std::function<void(const Result<Reply>&)>;
 
     /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
     /// `query` is the Lookup's, which outlives this try and does not change
