@@ -6,61 +6,6 @@
 
 namespace pants::dns::detail {
 
-WireError WireReader::u8(std::uint8_t& out) noexcept {
-    if (remaining() < 1) return WireError::truncated;
-    out = msg_[pos_++];
-    return WireError::ok;
-}
-
-WireError WireReader::u16(std::uint16_t& out) noexcept {
-    if (remaining() < 2) return WireError::truncated;
-    out = static_cast<std::uint16_t>(msg_[pos_] << 8 | msg_[pos_ + 1]);
-    pos_ += 2;
-    return WireError::ok;
-}
-
-WireError WireReader::u32(std::uint32_t& out) noexcept {
-    if (remaining() < 4) return WireError::truncated;
-    out = static_cast<std::uint32_t>(msg_[pos_]) << 24 | static_cast<std::uint32_t>(msg_[pos_ + 1]) << 16 |
-          static_cast<std::uint32_t>(msg_[pos_ + 2]) << 8 | static_cast<std::uint32_t>(msg_[pos_ + 3]);
-    pos_ += 4;
-    return WireError::ok;
-}
-
-WireError WireReader::header(std::uint16_t& id, std::uint16_t& flags, std::uint16_t (&counts)[4]) noexcept {
-    if (remaining() < 12) return WireError::truncated;
-    (void)u16(id);
-    (void)u16(flags);
-    for (auto& count : counts) (void)u16(count);
-    return WireError::ok;
-}
-
-WireError WireReader::bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept {
-    if (remaining() < n) return WireError::truncated;
-    out = msg_.subspan(pos_, n);
-    pos_ += n;
-    return WireError::ok;
-}
-
-WireError WireReader::skip(std::size_t n) noexcept {
-    if (remaining() < n) return WireError::truncated;
-    pos_ += n;
-    return WireError::ok;
-}
-
-std::span<const std::uint8_t> WireReader::rest() noexcept {
-    auto out = msg_.subspan(pos_, end_ - pos_);
-    pos_ = end_;
-    return out;
-}
-
-WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
-    if (remaining() < n) return WireError::truncated;
-    out = WireReader(msg_, pos_, pos_ + n);
-    pos_ += n;
-    return WireError::ok;
-}
-
 // RFC 1035 4.1.4: message compression. A name is a sequence of labels ending
 // with the root label or with a pointer to a suffix written earlier. We
 // require every pointer to land strictly before the lowest offset this name
