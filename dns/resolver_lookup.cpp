@@ -80,17 +80,11 @@ void Lookup::next_try() {
     while (slot_ < slots) {
         const std::size_t server = slot_++ % servers_.size();
         if (given_up(server)) continue;
-        std::uint16_t id;
-        if (fresh_ids_) {
-            // RFC 5452 9.2: a new unpredictable id for every packet sent.
-            id = random_id();
-            query_.data()[0] = static_cast<std::uint8_t>(id >> 8);
-            query_.data()[1] = static_cast<std::uint8_t>(id & 0xFF);
-        } else {
-            id = static_cast<std::uint16_t>(query_.view()[0] << 8 | query_.view()[1]);
-        }
-        exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_.view(),
-                          Expected{id, asks_ ? &question_name_ : nullptr, question_type_, question_class_}, timeout_,
+        // RFC 5452 9.2: with fresh_ids_, a new unpredictable id for every
+        // packet sent (the Exchange writes it, once the socket is chosen).
+        exchange_.emplace(engine_, pool_, schedule_, this->server(server), std::span(query_.data(), query_.size()),
+                          fresh_ids_, Expected{0, asks_ ? &question_name_ : nullptr, question_type_, question_class_},
+                          timeout_,
                           [this, server](const Result<Reply>& outcome) { on_outcome(server, outcome); }, tcp_);
         return;
     }
