@@ -32,11 +32,15 @@ struct RecordFields {
     WireReader rdata{std::span<const std::uint8_t>{}};
 };
 
-// Reads one record at `in` into `rr`, the owner name checked and skipped.
-WireError read_record(WireReader& in, RecordFields& rr) {
+// Reads one record at `in` into `rr`, the owner name checked and skipped
+// (only skipped when `checked`: scan_reply() has been over these bytes).
+WireError read_record(WireReader& in, RecordFields& rr, bool checked = false) {
     std::uint16_t rdlength = 0;
     rr.owner_at = in.position();
-    PANTS_DNS_TRY(in.skip_name());
+    if (checked)
+        in.skip_checked_name();
+    else
+        PANTS_DNS_TRY(in.skip_name());
     PANTS_DNS_TRY(in.u16(rr.type));
     PANTS_DNS_TRY(in.u16(rr.klass));
     PANTS_DNS_TRY(in.u32(rr.ttl));
@@ -109,7 +113,7 @@ void for_each_record(const Reply& reply, int s, F&& f) {
     WireReader in = reader_at(reply.wire(), reply.layout.starts[s]);
     RecordFields rr;
     for (std::uint16_t i = 0; i < reply.layout.counts[s]; ++i) {
-        if (read_record(in, rr) != WireError::ok) return;  // cannot happen: scanned
+        if (read_record(in, rr, true) != WireError::ok) return;  // cannot happen: scanned
         f(rr);
     }
 }
@@ -139,8 +143,9 @@ std::uint32_t negative_ttl(const Reply& reply, const WireName& qname) {
         if (reader_at(reply.wire(), rr.owner_at).wire_name(owner) != WireError::ok || !within(qname, owner)) return;
         // RFC 1035 3.3.13: MNAME, RNAME, SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM.
         std::uint32_t minimum = 0;
-        if (rr.rdata.skip_name() != WireError::ok || rr.rdata.skip_name() != WireError::ok ||
-            rr.rdata.skip(16) != WireError::ok || rr.rdata.u32(minimum) != WireError::ok)
+        rr.rdata.skip_checked_name();
+        rr.rdata.skip_checked_name();
+        if (rr.rdata.skip(16) != WireError::ok || rr.rdata.u32(minimum) != WireError::ok)
             return;  // cannot happen: scanned
         found = true;
         ttl = std::min(sane_ttl(rr.ttl), sane_ttl(minimum));

@@ -87,6 +87,13 @@ public:
     [[nodiscard]] WireError wire_name(WireName& out) noexcept;
     /// Checks a domain name as name() does and steps over it.
     [[nodiscard]] WireError skip_name() noexcept;
+    /// Steps over a name that was already checked (by skip_name() or
+    /// scan_reply() on these same bytes): its labels up to the root or the
+    /// first pointer, without checking or following anything again.
+    void skip_checked_name() noexcept {
+        while (msg_[pos_] != 0 && (msg_[pos_] & 0xC0) != 0xC0) pos_ += 1u + msg_[pos_];
+        pos_ += msg_[pos_] == 0 ? 1 : 2;
+    }
     /// Checks and steps over a domain name as skip_name() does; `equal`
     /// says whether it is `other` (ASCII case folded, RFC 4343).
     [[nodiscard]] WireError name_equals(const WireName& other, bool& equal) noexcept;
