@@ -137,13 +137,12 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     pending.lookup->start();
 }
 
-// A node for probe_: a spare one when there is one (its key's storage
-// swapped with probe_'s), else a new one.
+// A node for probe_: a spare one when there is one, else a new one.
 ResolverCore::PendingMap::iterator ResolverCore::add_pending() {
     if (spare_.empty()) return pending_.try_emplace(probe_).first;
     auto node = std::move(spare_.back());
     spare_.pop_back();
-    std::swap(node.key(), probe_);
+    node.key() = probe_;
     return pending_.insert(std::move(node)).position;
 }
 

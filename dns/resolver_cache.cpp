@@ -20,7 +20,7 @@ std::uint64_t lower8(std::uint64_t word) noexcept {
 
 void cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass, CacheKey& key) {
     key.bytes.resize(name.size + 4);
-    auto* out = reinterpret_cast<std::uint8_t*>(key.bytes.data());
+    std::uint8_t* out = key.bytes.data();
     // Folded 8 bytes at a time; a length byte (at most 63) is no letter.
     std::size_t i = 0;
     for (; i + 8 <= name.size; i += 8) {
@@ -37,7 +37,7 @@ void cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass, Ca
     out[i + 1] = static_cast<std::uint8_t>(type);
     out[i + 2] = static_cast<std::uint8_t>(klass >> 8);
     out[i + 3] = static_cast<std::uint8_t>(klass);
-    key.hash = std::hash<std::string_view>{}(key.bytes);
+    key.hash = std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(out), name.size + 4));
 }
 
 std::optional<Answer> Cache::find(const CacheKey& key, Clock::time_point now) {

@@ -9,6 +9,7 @@
 // has the least time left to be useful).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -27,15 +28,19 @@ namespace pants::dns::detail {
 /// to lower case (RFC 4343), then TYPE and CLASS, with its hash: computed
 /// once per query, then used for both the cache and the lookups in flight.
 /// Spellings of one name share a key: "a.b", "A.b." and "\\097.b.".
+/// Inline up to 64 bytes (a name of up to 60 in wire form: most names),
+/// so that neither a key nor a copy of one allocates.
 struct CacheKey {
-    std::string bytes;
+    InlineBytes<64> bytes;
     std::size_t hash = 0;
-    bool operator==(const CacheKey& other) const noexcept { return hash == other.hash && bytes == other.bytes; }
+    bool operator==(const CacheKey& other) const noexcept {
+        return hash == other.hash && std::ranges::equal(bytes.view(), other.bytes.view());
+    }
 };
 struct CacheKeyHash {
     std::size_t operator()(const CacheKey& key) const noexcept { return key.hash; }
 };
-/// Writes the key of (name, type, klass) into `out`, reusing its storage.
+/// Writes the key of (name, type, klass) into `out`.
 void cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass, CacheKey& out);
 
 class Cache {

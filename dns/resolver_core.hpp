@@ -230,7 +230,7 @@ private:
     HostsLookup hosts_;
     PendingMap pending_;
     std::vector<PendingMap::node_type> spare_;
-    PendingKey probe_;  // the key being looked up (its storage reused)
+    PendingKey probe_;  // the key being looked up
     Timer idle_timer_;
     struct Raw {
         std::optional<Lookup> lookup;

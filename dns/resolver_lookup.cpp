@@ -124,7 +124,7 @@ void Lookup::on_outcome(std::size_t server, const Result<Reply>& outcome) {
         // an OPT record FORMERR (and without OPT). Ask it again without one;
         // the servers after it get the plain query too. The OPT record is
         // the query's last and only additional record: cut it, ARCOUNT 0.
-        query_.shrink(query_.size() - std::exchange(edns_opt_size_, 0));
+        query_.resize(query_.size() - std::exchange(edns_opt_size_, 0));
         query_.data()[10] = query_.data()[11] = 0;
         --slot_;  // the same server, not another try used up
         return next_try();

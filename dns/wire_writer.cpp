@@ -110,7 +110,7 @@ void write_query(MessageBytes& out, std::uint16_t id, const WireName& name, std:
     // At most 12 + 255 + 4 + 11 bytes: always inline.
     static_assert(12 + WireName::kMax + 4 + 11 <= MessageBytes::kInline);
     const bool edns = edns_udp_size != 0;
-    out.set_inline_size(12 + name.size + 4 + (edns ? 11 : 0));
+    out.resize(12 + name.size + 4 + (edns ? 11 : 0));
     std::uint8_t* p = out.data();
     auto u16 = [&p](std::uint16_t v) {
         p[0] = static_cast<std::uint8_t>(v >> 8);

@@ -68,71 +68,73 @@ struct WireName {
     std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), size}; }
 };
 
-/// A message's bytes, a query going out or a reply coming in, held inline
-/// up to kInline bytes (every query the resolver builds, and almost every
-/// UDP reply: RFC 1035 4.2.1's 512), on the heap past that: a message
-/// costs no allocation, and moving one copies only the bytes it holds.
-class MessageBytes {
+/// Bytes held inline up to N, on the heap past that: holding them costs
+/// no allocation in the common case, and moving them copies only the bytes
+/// held.
+template <std::size_t N>
+class InlineBytes {
 public:
-    static constexpr std::size_t kInline = 512;
+    static constexpr std::size_t kInline = N;
 
-    MessageBytes() = default;
-    MessageBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
-    MessageBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
-    MessageBytes(const MessageBytes& other) { assign(other.view()); }
-    MessageBytes(MessageBytes&& other) noexcept { take(other); }
-    MessageBytes& operator=(const MessageBytes& other) {
+    InlineBytes() = default;
+    InlineBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
+    InlineBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
+    InlineBytes(const InlineBytes& other) { assign(other.view()); }
+    InlineBytes(InlineBytes&& other) noexcept { take(other); }
+    InlineBytes& operator=(const InlineBytes& other) {
         if (this != &other) assign(other.view());
         return *this;
     }
-    MessageBytes& operator=(MessageBytes&& other) noexcept {
+    InlineBytes& operator=(InlineBytes&& other) noexcept {
         if (this != &other) take(other);
         return *this;
     }
 
     std::span<const std::uint8_t> view() const noexcept {
-        return size_ <= kInline ? std::span<const std::uint8_t>(inline_.data(), size_)
-                                : std::span<const std::uint8_t>(heap_);
+        return size_ <= N ? std::span<const std::uint8_t>(inline_.data(), size_) : std::span<const std::uint8_t>(heap_);
     }
     std::size_t size() const noexcept { return size_; }
-    /// The bytes, to patch in place (a query's id and counts).
-    std::uint8_t* data() noexcept { return size_ <= kInline ? inline_.data() : heap_.data(); }
-    /// Keeps the first n bytes (n <= size()).
-    void shrink(std::size_t n) {
-        if (size_ > kInline && n <= kInline) std::copy(heap_.begin(), heap_.begin() + std::ptrdiff_t(n), inline_.begin());
-        if (n > kInline) heap_.resize(n);
-        else heap_.clear();
-        size_ = n;
-    }
-    /// Inline room for a message of n bytes (n <= kInline), to be written
-    /// through data().
-    void set_inline_size(std::size_t n) noexcept {
-        heap_.clear();
+    /// The bytes, to write or patch in place.
+    std::uint8_t* data() noexcept { return size_ <= N ? inline_.data() : heap_.data(); }
+    /// n bytes, the first min(n, size()) kept, the rest unspecified.
+    void resize(std::size_t n) {
+        if (n <= N) {
+            if (size_ > N) std::copy(heap_.begin(), heap_.begin() + std::ptrdiff_t(n), inline_.begin());
+            heap_.clear();
+        } else {
+            if (size_ <= N) heap_.assign(inline_.begin(), inline_.begin() + std::ptrdiff_t(size_));
+            heap_.resize(n);
+        }
         size_ = n;
     }
 
 private:
     void assign(std::span<const std::uint8_t> bytes) {
         size_ = bytes.size();
-        if (size_ <= kInline) {
+        if (size_ <= N) {
             std::copy(bytes.begin(), bytes.end(), inline_.begin());
             heap_.clear();
         } else {
             heap_.assign(bytes.begin(), bytes.end());
         }
     }
-    void take(MessageBytes& other) noexcept {
+    void take(InlineBytes& other) noexcept {
         size_ = other.size_;
-        if (size_ <= kInline)
+        if (size_ <= N)
             std::copy(other.inline_.begin(), other.inline_.begin() + std::ptrdiff_t(size_), inline_.begin());
         else
             heap_ = std::move(other.heap_);
     }
 
     std::size_t size_ = 0;
-    std::array<std::uint8_t, kInline> inline_;
+    std::array<std::uint8_t, N> inline_;
     std::vector<std::uint8_t> heap_;
 };
+
+/// A message's bytes, a query going out or a reply coming in: inline up to
+/// 512 bytes, which every query the resolver builds and almost every UDP
+/// reply (RFC 1035 4.2.1) fit.
+using MessageBytes = InlineBytes<512>;
 
 /// Converts a presentation name (RFC 1035 5.1: `\X` is X, `\DDD` a byte)
 /// to wire form, without allocating. Checks RFC 1035 2.3.4 limits: labels
