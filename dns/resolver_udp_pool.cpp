@@ -55,9 +55,11 @@ public:
         sends_.push_back(&client);
         write(std::string_view(reinterpret_cast<const char*>(query.data()), query.size()));
     }
-    void forget(Client& client) noexcept {
-        std::erase_if(waiting_, [&](const Waiting& w) { return w.client == &client; });
+    /// False if `client` was not waiting here (nothing to forget).
+    bool forget(Client& client) noexcept {
+        if (std::erase_if(waiting_, [&](const Waiting& w) { return w.client == &client; }) == 0) return false;
         std::replace(sends_.begin(), sends_.end(), &client, static_cast<Client*>(nullptr));
+        return true;
     }
     void forget_all() noexcept {
         waiting_.clear();
@@ -203,8 +205,8 @@ bool UdpPool::known(const Port* port) const noexcept {
 }
 
 void UdpPool::release(Port* port, Client& client) noexcept {
-    if (!known(port) || !port->holds(client)) return;
-    port->forget(client);
+    // Null: an Exchange that already released its port.
+    if (!port || !known(port) || !port->forget(client)) return;
     --in_flight_;
     if (port->retired && port->idle()) became_idle(*port);
     if (in_flight_ == 0 && !idle_timer_.active()) {
