@@ -131,7 +131,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
     pending.lookup.emplace(
         engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, query.view(),
-        /*asks=*/true, /*fresh_ids=*/true,
+        &wire, type, options.klass, /*fresh_ids=*/true,
         [this, settle_key](Status status, const Result<Reply>& reply) { settled(*settle_key, status, reply); },
         options.tcp, edns_opt_size);
     pending.lookup->start();
@@ -212,6 +212,11 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
         return;
     }
     // The first server only.
+    // Replies must echo its one question, if it has one (decode() made
+    // its name, so it converts).
+    const bool asked = parsed->questions.size() == 1;
+    WireName question;
+    if (asked) (void)name_to_wire(parsed->questions[0].name, question);
     const std::span<const Address> first(config.servers.data(), std::min<std::size_t>(config.servers.size(), 1));
     const std::uint64_t id = next_raw_++;
     Raw& raw = raw_[id];
@@ -219,7 +224,8 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, message,
-                                          parsed->questions.size() == 1, false, [this, id](Status status, const Result<Reply>& reply) {
+                                          asked ? &question : nullptr, asked ? parsed->questions[0].type : 0,
+                                          asked ? parsed->questions[0].klass : 0, false, [this, id](Status status, const Result<Reply>& reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
                                               if (it == raw_.end()) return;

@@ -86,8 +86,9 @@ public:
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
     /// their number); not copied: they outlive the Lookup (the resolver's
     /// configuration, fixed at its construction). `query`: the message
-    /// (copied); with `asks`, its one question (read from it) is what
-    /// replies must echo. With `fresh_ids` each try gets a new random id
+    /// (copied). `question_name` (copied; null for a message without one
+    /// question), `question_type` and `question_class`: the query's
+    /// question, which replies must echo. With `fresh_ids` each try gets a new random id
     /// written over the first two bytes. `tcp`: every try
     /// over TCP. `edns_opt_size`: the size of the OPT record (without
     /// options) that ends `query` as its only additional record; the first
@@ -95,7 +96,8 @@ public:
     /// it, and so do the servers after it (RFC 6891 7). 0: no such fallback.
     Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
            std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
-           bool asks, bool fresh_ids, Done done, bool tcp = false,
+           const WireName* question_name, std::uint16_t question_type, std::uint16_t question_class,
+           bool fresh_ids, Done done, bool tcp = false,
            std::size_t edns_opt_size = 0);
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
@@ -134,7 +136,7 @@ private:
     int attempts_;
     Engine::Duration timeout_;
     MessageBytes query_;
-    bool asks_;
+    bool asks_;  // the query has a question
     WireName question_name_;  // what replies' questions are compared with
     std::uint16_t question_type_ = 0;
     std::uint16_t question_class_ = 0;

@@ -2,9 +2,8 @@
 #include "resolver_core.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <utility>
-
-#include <pants/dns/detail/wire_reader.hpp>
 
 namespace pants::dns::detail {
 
@@ -30,7 +29,8 @@ bool server_unreachable(std::error_code error) {
 
 Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
                std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
-               bool asks, bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
+               const WireName* question_name, std::uint16_t question_type, std::uint16_t question_class,
+               bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
     : engine_(engine),
       pool_(pool),
       schedule_(schedule),
@@ -39,19 +39,17 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       attempts_(attempts),
       timeout_(timeout),
       query_(query),
-      asks_(asks),
+      asks_(question_name != nullptr),
+      question_type_(question_type),
+      question_class_(question_class),
       fresh_ids_(fresh_ids),
       done_(std::move(done)),
       tcp_(tcp),
       edns_opt_size_(edns_opt_size) {
-    // Replies echo the question in wire form: compared in that form, taken
-    // from the query itself (a message's one question starts at offset 12,
-    // RFC 1035 4.1.2). Unreadable, size 0 matches no name.
-    if (asks_) {
-        WireReader in(query_.view());
-        if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok ||
-            in.u16(question_type_) != WireError::ok || in.u16(question_class_) != WireError::ok)
-            question_name_.size = 0;
+    // Replies echo the question in wire form: compared in that form.
+    if (question_name) {
+        std::memcpy(question_name_.bytes.data(), question_name->bytes.data(), question_name->size);
+        question_name_.size = question_name->size;
     }
     if (servers_.size() > 64) given_up_more_.resize(servers_.size() - 64);
 }
