@@ -27,7 +27,7 @@ namespace pants::dns::detail {
 /// The key of a (name, type, class) triple: the name in wire form folded
 /// to lower case (RFC 4343), then TYPE and CLASS, with its hash: computed
 /// once per query, then used for both the cache and the lookups in flight.
-/// Spellings of one name share a key: "a.b", "A.b." and "\\097.b.".
+/// Spellings of one name share a key: a.b, A.b. and \097.b. (presentation form).
 /// Inline up to 64 bytes (a name of up to 60 in wire form: most names),
 /// so that neither a key nor a copy of one allocates.
 struct CacheKey {

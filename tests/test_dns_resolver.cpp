@@ -63,7 +63,7 @@ TEST_CASE("the CNAME chain starts with the asked name in canonical form, however
         s.reply(r, from);
     };
     dns::Resolver resolver(options({server.address}), engine);
-    // "\\119" is "w": the chain gives the name as the wire form prints
+    // \119 is "w": the chain gives the name as the wire form prints
     // (dig's escapes only where needed, a trailing dot), case as asked.
     auto escaped = dns::sync::query(resolver, "\\119ww.example.com.", dns::A, {.use_cache = false});
     REQUIRE(escaped.status == dns::DNS_OK);
@@ -118,7 +118,7 @@ TEST_CASE("a name spelt another way (case, trailing dot, escapes) is answered fr
     server.handler = answer_a({10, 0, 0, 2}, 300);
     dns::Resolver resolver(options({server.address}), engine);
     CHECK(dns::sync::query(resolver, "a.b.", dns::A).status == dns::DNS_OK);
-    // The cache is keyed by the name in wire form: "\\097" is "a".
+    // The cache is keyed by the name in wire form: \097 is "a".
     for (const char* name : {"A.b.", "\\097.b.", "\\065.B."}) {
         auto again = dns::sync::query(resolver, name, dns::A);
         CHECK(again.status == dns::DNS_OK);

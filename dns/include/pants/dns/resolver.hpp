@@ -61,7 +61,7 @@ namespace pants::dns {
 /// records of the asked type, in the order received. `cname_chain` holds
 /// the names the CNAME chain went through before `cname`, the asked name
 /// first, fully qualified and in presentation form with escapes only
-/// where dig puts them ("\\119ww.example." is given as "www.example.");
+/// where dig puts them (\119ww.example. is given as www.example.);
 /// empty when no CNAME was followed.
 struct Answer {
     Status status = DNS_TIMEOUT;
