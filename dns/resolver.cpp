@@ -124,7 +124,7 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     pending.store = use_cache;
     pending.first = std::move(done);
     // The key lives in its map node, which stays put until settled()
-    // erases it: the callback holds a pointer (small enough for
+    // takes it out: the callback holds a pointer (small enough for
     // std::function to keep without allocating), not a copy.
     const PendingKey* settle_key = &node->first;
     // resolv.conf(5) "rotate": each lookup starts one server further on.
