@@ -19,7 +19,7 @@ dnsmasq=/usr/sbin/dnsmasq
 [[ -x $dnsmasq ]] || { echo "bench/dns_cost.sh: $dnsmasq missing (dnsmasq-base)" >&2; exit 1; }
 build=${PANTS_BUILD:-build-release}
 [[ -d $build ]] || meson setup "$build" -Dbuildtype=release -Dtests=false -Dexamples=false -Dbench=true >/dev/null
-ninja -C "$build" bench/dns_bench >/dev/null
+out=$(ninja -C "$build" bench/dns_bench 2>&1) || { echo "$out" >&2; exit 1; }
 cc -O2 -shared -fPIC -o "$build/bench/malloc_count.so" bench/malloc_count.c
 ares=
 if [[ -f /usr/include/ares.h ]]; then
@@ -33,8 +33,9 @@ port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_
     --port="$port" --address=/bench.test/192.0.2.1 --local-ttl=3600 --cache-size=0 >"$tmp/dnsmasq.log" 2>&1 &
 dnsmasq_pid=$!
 trap 'kill $dnsmasq_pid 2>/dev/null; wait $dnsmasq_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+ready=
 for _ in $(seq 50); do
-    python3 - "$port" <<'PY' && break
+    python3 - "$port" <<'PY' && { ready=1; break; }
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.1)
 s.sendto(bytes.fromhex("abcd01000001000000000000") + b"\x05ready\x05bench\x04test\x00\x00\x01\x00\x01", ("127.0.0.1", int(sys.argv[1])))
@@ -42,24 +43,47 @@ try: s.recvfrom(512)
 except OSError: sys.exit(1)
 PY
 done
+[[ -n $ready ]] || { cat "$tmp/dnsmasq.log" >&2; echo "bench/dns_cost.sh: dnsmasq does not answer" >&2; exit 1; }
 
+# fail WHAT: says what went wrong, shows the last run's output, and stops.
+fail() {
+    echo "bench/dns_cost.sh: $1" >&2
+    [[ -s $tmp/run.log ]] && tail -n 20 "$tmp/run.log" >&2
+    exit 1
+}
+# count WHAT VALUE: VALUE, which must be a whole number.
+count() {
+    [[ $2 =~ ^[0-9]+$ ]] || fail "$1: no count (got '$2')"
+    echo "$2"
+}
 # instructions CMD...: total user-space instructions of CMD under callgrind.
 instructions() {
-    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$@" >/dev/null 2>&1
-    callgrind_annotate "$tmp/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}'
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$@" >"$tmp/run.log" 2>&1 ||
+        fail "$* failed under callgrind"
+    count "instructions of $*" "$(callgrind_annotate "$tmp/cg.out" 2>/dev/null |
+        awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')"
 }
 # allocations CMD...: heap allocations of CMD.
 allocations() {
-    LD_PRELOAD=$PWD/$build/bench/malloc_count.so "$@" 2>&1 >/dev/null | awk '/^malloc_count:/ {print $2}'
+    LD_PRELOAD=$PWD/$build/bench/malloc_count.so "$@" >/dev/null 2>"$tmp/run.log" || fail "$* failed"
+    count "allocations of $*" "$(awk '/^malloc_count:/ {print $2}' "$tmp/run.log")"
 }
+# per A B N: (B - A) / N, one decimal.
 per() { python3 -c "import sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]):.1f}')" "$@"; }
 
+# Each figure is assigned before it is printed, so that a failing run
+# stops the script (set -e) instead of leaving a blank in the table.
 bench=$build/bench/dns_bench
+i1=$(instructions "$bench" "$port" "$port" 1000 32 bench.test 1000)
+i2=$(instructions "$bench" "$port" "$port" 2000 32 bench.test 2000)
+a1=$(allocations "$bench" "$port" "$port" 1000 32 bench.test 1000)
+a2=$(allocations "$bench" "$port" "$port" 2000 32 bench.test 2000)
 printf '%-8s %14s %14s\n' "client" "instr/query" "allocs/query"
-printf '%-8s %14s %14s\n' pants \
-    "$(per "$(instructions "$bench" "$port" "$port" 1000 32 bench.test 1000)" "$(instructions "$bench" "$port" "$port" 2000 32 bench.test 2000)" 10000)" \
-    "$(per "$(allocations "$bench" "$port" "$port" 1000 32 bench.test 1000)" "$(allocations "$bench" "$port" "$port" 2000 32 bench.test 2000)" 10000)"
+printf '%-8s %14s %14s\n' pants "$(per "$i1" "$i2" 10000)" "$(per "$a1" "$a2" 10000)"
 if [[ -n $ares ]]; then
-    printf '%-8s %14s %14s\n' c-ares "$(per "$(instructions "$ares" "$port" 1000 32 bench.test)" "$(instructions "$ares" "$port" 2000 32 bench.test)" 2000)" \
-        "$(per "$(allocations "$ares" "$port" 1000 32 bench.test)" "$(allocations "$ares" "$port" 2000 32 bench.test)" 2000)"
+    i1=$(instructions "$ares" "$port" 1000 32 bench.test)
+    i2=$(instructions "$ares" "$port" 2000 32 bench.test)
+    a1=$(allocations "$ares" "$port" 1000 32 bench.test)
+    a2=$(allocations "$ares" "$port" 2000 32 bench.test)
+    printf '%-8s %14s %14s\n' c-ares "$(per "$i1" "$i2" 2000)" "$(per "$a1" "$a2" 2000)"
 fi

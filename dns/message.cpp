@@ -172,31 +172,13 @@ Result<std::vector<std::uint8_t>> encode_query(std::uint16_t id, std::string_vie
                                                bool recursion_desired, std::uint16_t edns_udp_size,
                                                std::uint16_t klass) {
     // The bytes encode() makes of a Message with this one question (and an
-    // empty OPT record), written directly: the resolver makes one per
-    // query, and a query's only name has nothing to be compressed against.
+    // empty OPT record), written directly: a query's only name has nothing
+    // to be compressed against.
     detail::WireName wire;
     if (auto e = detail::name_to_wire(name, wire); e != WireError::ok) return failure(e);
-    WireWriter w;
-    w.reserve(12 + wire.size + 4 + (edns_udp_size != 0 ? 11 : 0));
-    w.u16(id);
-    w.u16(recursion_desired ? 0x0100 : 0);
-    w.u16(1);                         // QDCOUNT
-    w.u16(0);                         // ANCOUNT
-    w.u16(0);                         // NSCOUNT
-    w.u16(edns_udp_size != 0 ? 1 : 0);  // ARCOUNT: the OPT record
-    w.bytes(wire.view());
-    w.u16(type);
-    w.u16(klass);
-    if (edns_udp_size != 0) {
-        // RFC 6891 6.1.2: root owner, OPT, payload size, extended rcode 0,
-        // version 0, no flags, no options.
-        w.u8(0);
-        w.u16(OPT);
-        w.u16(edns_udp_size);
-        w.u32(0);
-        w.u16(0);
-    }
-    return w.take();
+    detail::MessageBytes query;
+    detail::write_query(query, id, wire, type, klass, recursion_desired, edns_udp_size);
+    return std::vector<std::uint8_t>(query.view().begin(), query.view().end());
 }
 
 }  // namespace pants::dns

@@ -35,13 +35,7 @@ bool name_equal(std::string_view a, std::string_view b) {
 Result<std::string> normalize_name(std::string_view name) {
     detail::WireName wire;
     if (auto e = detail::name_to_wire(name, wire); e != WireError::ok) return tl::unexpected(make_error_code(e));
-    if (wire.size == 1) return std::string(".");
-    std::string out;
-    for (std::size_t at = 0; wire.bytes[at] != 0; at += 1 + wire.bytes[at]) {
-        detail::append_escaped_label(out, std::span(wire.bytes.data() + at + 1, wire.bytes[at]));
-        out.push_back('.');
-    }
-    return out;
+    return detail::name_text(wire);
 }
 
 std::string reverse_name(const std::array<std::uint8_t, 4>& address) {

@@ -14,7 +14,7 @@ namespace detail {
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
     : engine(engine_), config(std::move(config_)), schedule(engine_), udp_pool(engine_), hosts_(std::move(hosts)) {}
 
-ResolverCore::~ResolverCore() = default;
+ResolverCore::~ResolverCore() { idle_timer_.cancel(); }
 
 namespace {
 
@@ -53,9 +53,6 @@ namespace {
 /// An OPT record without options (RFC 6891 6.1.2): root owner (1 byte),
 /// TYPE, CLASS (the payload size), TTL, RDLENGTH.
 constexpr std::size_t kEmptyOptSize = 1 + 2 + 2 + 4 + 2;
-
-/// Appended to the pending key of a lookup forced onto TCP.
-constexpr std::string_view kTcpSuffix = "/tcp";
 
 /// Answers `done` on a later turn, never inside the call that asked.
 void answer_later(Engine& engine, AnswerRecipient done, Answer answer) {
@@ -99,54 +96,59 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
 
 void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const QueryOptions& options,
                           AnswerRecipient done) {
-    // Classes other than IN get their own cache entries (the cache keys
-    // name and type; the class is appended here).
-    std::string key = cache_key(fqdn, type);
-    if (options.klass != IN) key += "/" + std::to_string(options.klass);
+    // A name that cannot be encoded (empty label, over 255 bytes).
+    WireName wire;
+    if (name_to_wire(fqdn, wire) != WireError::ok)
+        return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
+    // One key, hashed once, for the cache, the join and the new entry.
+    cache_key(wire, type, options.klass, probe_.key);
+    probe_.tcp = options.tcp;
     const bool use_cache = config.cache && options.use_cache;
     if (use_cache) {
-        if (auto hit = cache.find(key)) return answer_later(engine, std::move(done), std::move(*hit));
+        if (auto hit = cache.find(probe_.key)) return answer_later(engine, std::move(done), std::move(*hit));
     }
-    // A query forced onto TCP does not join one going over UDP.
-    if (options.tcp) key += kTcpSuffix;
-    // One hash of the key for both the join and the new entry.
-    auto [node, fresh] = pending_.try_emplace(std::move(key));
-    if (!fresh) {
-        node->second.more.push_back(std::move(done));  // share the request in flight
-        node->second.store = node->second.store || use_cache;
+    if (auto joined = pending_.find(probe_); joined != pending_.end()) {
+        joined->second.more.push_back(std::move(done));  // share the request in flight
+        joined->second.store = joined->second.store || use_cache;
         return;
     }
-    auto query = encode_query(0, fqdn, type, true, config.edns_udp_size, options.klass);
-    if (!query) {
-        // A name that cannot be encoded (empty label, over 255 bytes).
-        pending_.erase(node);
-        return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
-    }
-    // encode_query puts the OPT record (no options) last, alone in the
+    const auto node = add_pending();
+    MessageBytes query;
+    write_query(query, 0, wire, type, options.klass, true, config.edns_udp_size);
+    // write_query puts the OPT record (no options) last, alone in the
     // additional section: the Lookup can cut it off for the EDNS fallback.
     const std::size_t edns_opt_size = config.edns_udp_size != 0 ? kEmptyOptSize : 0;
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
     Pending& pending = node->second;
-    pending.tcp = options.tcp;
     pending.store = use_cache;
     pending.first = std::move(done);
     // The key lives in its map node, which stays put until settled()
-    // erases it: the callback holds a pointer (small enough for
+    // takes it out: the callback holds a pointer (small enough for
     // std::function to keep without allocating), not a copy.
-    const std::string* settle_key = &node->first;
+    const PendingKey* settle_key = &node->first;
     // resolv.conf(5) "rotate": each lookup starts one server further on.
     const std::size_t rotate_by = config.rotate ? rotation_++ : 0;
-    pending.lookup = std::make_unique<Lookup>(
-        engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, std::move(*query),
-        Question{std::string(fqdn), type, options.klass}, true,
-        [this, settle_key](Status status, Result<Reply> reply) { settled(*settle_key, status, std::move(reply)); },
+    pending.lookup.emplace(
+        engine, udp_pool, schedule, config.servers, rotate_by, config.attempts, per_try, query.view(),
+        &wire, type, options.klass, /*fresh_ids=*/true,
+        [this, settle_key](Status status, const Result<Reply>& reply) { settled(*settle_key, status, reply); },
         options.tcp, edns_opt_size);
     pending.lookup->start();
 }
 
-// `key` may be the map node's own key: not used once the node is erased.
-void ResolverCore::settled(const std::string& key, Status status, Result<Reply> reply) {
+// A node for probe_: a spare one when there is one, else a new one.
+ResolverCore::PendingMap::iterator ResolverCore::add_pending() {
+    if (spare_.empty()) return pending_.try_emplace(probe_).first;
+    auto node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key() = probe_;
+    return pending_.insert(std::move(node)).position;
+}
+
+// `key` may be the map node's own key, and `reply` lives in the Lookup:
+// neither is used once the node is taken out.
+void ResolverCore::settled(const PendingKey& key, Status status, const Result<Reply>& reply) {
     auto keep = shared_from_this();  // a waiter may destroy the Resolver
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
@@ -154,14 +156,10 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Reply> 
     answer.status = status;
     if (reply) {
         Pending& pending = it->second;
-        const Question& question = *pending.lookup->question();
         std::uint32_t cache_ttl = 0;
-        answer = answer_from_reply(*reply, question.name, pending.lookup->question_name(), question.type, cache_ttl);
+        answer = answer_from_reply(*reply, pending.lookup->question_name(), pending.lookup->question_type(), cache_ttl);
         answer.status = status;
-        // The cache key is the pending key without the TCP mark.
-        std::string without_tcp;
-        if (pending.tcp) without_tcp = it->first.substr(0, it->first.size() - kTcpSuffix.size());
-        const std::string& cache_as = pending.tcp ? without_tcp : it->first;
+        const CacheKey& cache_as = it->first.key;
         if (pending.store && (status == DNS_OK || status == DNS_NAMEERROR)) cache.store(cache_as, answer, cache_ttl);
         // RFC 2308 7.1: a server failure may be cached for at most five
         // minutes, against the query and the server. Only when every server
@@ -171,8 +169,19 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Reply> 
             pending.lookup->every_server_failed())
             cache.store(cache_as, answer, config.servfail_ttl);
     }
-    Pending pending = std::move(it->second);
-    pending_.erase(it);
+    // The node goes to the spares (or is freed); either way its Lookup,
+    // which is calling us and touches nothing after (Lookup::settle), is
+    // destroyed.
+    auto node = pending_.extract(it);
+    AnswerRecipient first = std::move(node.mapped().first);
+    std::vector<AnswerRecipient> more = std::move(node.mapped().more);
+    node.mapped().lookup.reset();
+    if (spare_.size() < kSpareNodes) spare_.push_back(std::move(node));
+    if (pending_.empty() && !idle_timer_.active()) {
+        idle_timer_ = engine.defer(kIdleFree, [this] {
+            if (pending_.empty()) spare_.clear();  // else the next lull re-arms
+        });
+    }
     // Each waiter gets its own copy; the last one takes the original. A
     // callback that throws goes to the engine's error handler and the
     // others still get their answer (a callback may also destroy this
@@ -185,10 +194,9 @@ void ResolverCore::settled(const std::string& key, Status status, Result<Reply> 
             eng.report(std::current_exception());
         }
     };
-    if (pending.more.empty()) return give(pending.first, std::move(answer));
-    give(pending.first, answer);
-    for (std::size_t i = 0; i < pending.more.size(); ++i)
-        give(pending.more[i], i + 1 == pending.more.size() ? std::move(answer) : answer);
+    if (more.empty()) return give(first, std::move(answer));
+    give(first, answer);
+    for (std::size_t i = 0; i < more.size(); ++i) give(more[i], i + 1 == more.size() ? std::move(answer) : answer);
 }
 
 void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOptions& options,
@@ -203,25 +211,32 @@ void ResolverCore::send_message(std::vector<std::uint8_t> message, const QueryOp
         });
         return;
     }
-    std::optional<Question> question;
-    if (parsed->questions.size() == 1) question = parsed->questions.front();
     // The first server only.
+    // Replies must echo its one question, if it has one (decode() made
+    // its name, so it converts).
+    const bool asked = parsed->questions.size() == 1;
+    WireName question;
+    if (asked) (void)name_to_wire(parsed->questions[0].name, question);
     const std::span<const Address> first(config.servers.data(), std::min<std::size_t>(config.servers.size(), 1));
     const std::uint64_t id = next_raw_++;
     Raw& raw = raw_[id];
     raw.done = std::move(done);
     Engine::Duration per_try = config.timeout;
     if (options.timeout) per_try = std::min<Engine::Duration>(per_try, *options.timeout);
-    raw.lookup = std::make_unique<Lookup>(engine, udp_pool, schedule, first, 0, config.attempts, per_try, std::move(message),
-                                          std::move(question), false, [this, id](Status status, Result<Reply> reply) {
+    raw.lookup.emplace(engine, udp_pool, schedule, first, 0, config.attempts, per_try, message,
+                                          asked ? &question : nullptr, asked ? parsed->questions[0].type : 0,
+                                          asked ? parsed->questions[0].klass : 0, false, [this, id](Status status, const Result<Reply>& reply) {
                                               auto keep = shared_from_this();
                                               auto it = raw_.find(id);
                                               if (it == raw_.end()) return;
-                                              Raw r = std::move(it->second);
-                                              raw_.erase(it);
                                               // The caller gets the whole message: decoded
-                                              // now, from bytes scan_reply() accepted.
-                                              r.done(status, reply ? reply->message() : Result<Message>(unexpected(reply.error())));
+                                              // now, from bytes scan_reply() accepted, while
+                                              // the Lookup (which holds them) lives.
+                                              Result<Message> message = reply ? reply->message() : unexpected(reply.error());
+                                              // Destroys the Lookup calling us (see settled).
+                                              Resolver::MessageCallback done = std::move(it->second.done);
+                                              raw_.erase(it);
+                                              done(status, std::move(message));
                                           },
                                           options.tcp);
     raw.lookup->start();
@@ -233,6 +248,8 @@ void ResolverCore::shutdown() {
     pending_.clear();
     auto raw = std::move(raw_);
     raw_.clear();
+    spare_.clear();
+    idle_timer_.cancel();
     for (auto& [key, p] : pending) {
         p.lookup.reset();
         engine.callback([waiter = std::move(p.first)]() mutable { waiter(status_only(DNS_TIMEOUT)); });

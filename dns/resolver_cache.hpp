@@ -1,6 +1,6 @@
 // The resolver's cache: answers kept for their TTL, negative answers for
-// their RFC 2308 negative TTL, keyed by (name, type) with the name folded
-// to lower case (RFC 4343).
+// their RFC 2308 negative TTL, keyed by (name, type, class) with the name
+// in wire form folded to lower case (RFC 4343).
 //
 // At most `capacity` answers are kept. The entries are also ordered by
 // expiry time, so that storing costs O(log n) whatever the cache holds:
@@ -9,6 +9,7 @@
 // has the least time left to be useful).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,12 +19,29 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <pants/dns/detail/wire_writer.hpp>
 #include <pants/dns/resolver.hpp>
 
 namespace pants::dns::detail {
 
-/// The key of a (name, type) pair: "example.com.|1", lower case.
-std::string cache_key(std::string_view fqdn, std::uint16_t type);
+/// The key of a (name, type, class) triple: the name in wire form folded
+/// to lower case (RFC 4343), then TYPE and CLASS, with its hash: computed
+/// once per query, then used for both the cache and the lookups in flight.
+/// Spellings of one name share a key: a.b, A.b. and \097.b. (presentation form).
+/// Inline up to 64 bytes (a name of up to 60 in wire form: most names),
+/// so that neither a key nor a copy of one allocates.
+struct CacheKey {
+    InlineBytes<64> bytes;
+    std::size_t hash = 0;
+    bool operator==(const CacheKey& other) const noexcept {
+        return hash == other.hash && std::ranges::equal(bytes.view(), other.bytes.view());
+    }
+};
+struct CacheKeyHash {
+    std::size_t operator()(const CacheKey& key) const noexcept { return key.hash; }
+};
+/// Writes the key of (name, type, klass) into `out`.
+void cache_key(const WireName& name, std::uint16_t type, std::uint16_t klass, CacheKey& out);
 
 class Cache {
 public:
@@ -35,10 +53,10 @@ public:
 
     /// The answer stored under `key` with its TTL lowered to what remains;
     /// nullopt when absent or expired.
-    std::optional<Answer> find(const std::string& key, Clock::time_point now = Clock::now());
+    std::optional<Answer> find(const CacheKey& key, Clock::time_point now = Clock::now());
     /// Keeps `answer` for `ttl` seconds (nothing when ttl is 0), replacing
     /// what `key` held.
-    void store(const std::string& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now = Clock::now());
+    void store(const CacheKey& key, const Answer& answer, std::uint32_t ttl, Clock::time_point now = Clock::now());
     void clear() noexcept;
     std::size_t size() const noexcept { return entries_.size(); }
     std::size_t capacity() const noexcept { return capacity_; }
@@ -47,12 +65,12 @@ private:
     struct Entry;
     // Expiry time -> the entry's key (owned by its node in entries_, whose
     // address never changes).
-    using Deadlines = std::multimap<Clock::time_point, const std::string*>;
+    using Deadlines = std::multimap<Clock::time_point, const CacheKey*>;
     struct Entry {
         Answer answer;
         Deadlines::iterator deadline;
     };
-    using Entries = std::unordered_map<std::string, Entry>;
+    using Entries = std::unordered_map<CacheKey, Entry, CacheKeyHash>;
 
     void erase(Entries::iterator it);
     void drop_expired(Clock::time_point now);

@@ -23,6 +23,7 @@
 #include <pants/dns/message.hpp>
 #include <pants/dns/resolver.hpp>
 #include <pants/engine.hpp>
+#include <pants/timer.hpp>
 
 #include "resolver_cache.hpp"
 #include "resolver_reply.hpp"
@@ -80,19 +81,23 @@ public:
     /// status alone with an error: DNS_FORMATERROR with why the reply was
     /// rejected, DNS_TIMEOUT (with ECONNREFUSED and the like when the network
     /// said so), or DNS_NETWORKERROR with the socket's error.
-    using Done = std::function<void(Status, Result<Reply>)>;
+    using Done = std::function<void(Status, const Result<Reply>&)>;
 
     /// `servers`: asked in this order, starting at `rotate_by` (modulo
     /// their number); not copied: they outlive the Lookup (the resolver's
-    /// configuration, fixed at its construction). `query`: the message; with `fresh_ids` each try gets
-    /// a new random id written over the first two bytes. `tcp`: every try
+    /// configuration, fixed at its construction). `query`: the message
+    /// (copied). `question_name` (copied; null for a message without one
+    /// question), `question_type` and `question_class`: the query's
+    /// question, which replies must echo. With `fresh_ids` each try gets a new random id
+    /// written over the first two bytes. `tcp`: every try
     /// over TCP. `edns_opt_size`: the size of the OPT record (without
     /// options) that ends `query` as its only additional record; the first
     /// server that answers FORMERR without one gets the query again without
     /// it, and so do the servers after it (RFC 6891 7). 0: no such fallback.
     Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
-           std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
-           std::optional<Question> question, bool fresh_ids, Done done, bool tcp = false,
+           std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
+           const WireName* question_name, std::uint16_t question_type, std::uint16_t question_class,
+           bool fresh_ids, Done done, bool tcp = false,
            std::size_t edns_opt_size = 0);
     Lookup(const Lookup&) = delete;
     Lookup& operator=(const Lookup&) = delete;
@@ -103,15 +108,15 @@ public:
     /// True once every server has answered with a failure (SERVFAIL,
     /// REFUSED, NOTIMP) and none is left to ask.
     bool every_server_failed() const noexcept;
-    /// The question asked, if the message has one.
-    const std::optional<Question>& question() const noexcept { return question_; }
-    /// The question's name in wire form (meaningful only with a question).
+    /// The question's name in wire form and its type (meaningful only for
+    /// a message with a question).
     const WireName& question_name() const noexcept { return question_name_; }
+    std::uint16_t question_type() const noexcept { return question_type_; }
 
 private:
     void next_try();
-    void on_outcome(std::size_t server, Result<Reply> outcome);
-    void settle(Status status, Result<Reply> reply);
+    void on_outcome(std::size_t server, const Result<Reply>& outcome);
+    void settle(Status status, const Result<Reply>& reply);
 
     // The i-th server in this Lookup's order, and whether it refused or
     // failed (then it is not asked again).
@@ -130,9 +135,11 @@ private:
     std::vector<bool> given_up_more_;     // the rest, rarely any
     int attempts_;
     Engine::Duration timeout_;
-    std::vector<std::uint8_t> query_;
-    std::optional<Question> question_;
+    MessageBytes query_;
+    bool asks_;  // the query has a question
     WireName question_name_;  // what replies' questions are compared with
+    std::uint16_t question_type_ = 0;
+    std::uint16_t question_class_ = 0;
     bool fresh_ids_;
     Done done_;
     bool tcp_;
@@ -196,21 +203,39 @@ public:
     UdpPool udp_pool;
 
 private:
-    // One per lookup in flight, in pending_ under its cache key (with
-    // "/tcp" appended for a lookup forced onto TCP).
-    struct Pending {
-        std::unique_ptr<Lookup> lookup;  // its question is the name and type asked
+    // One per lookup in flight, in pending_ under its cache key and
+    // whether it is forced onto TCP (it then joins no lookup over UDP).
+    struct PendingKey {
+        CacheKey key;
         bool tcp = false;
+        bool operator==(const PendingKey&) const = default;
+    };
+    struct PendingKeyHash {
+        std::size_t operator()(const PendingKey& k) const noexcept { return k.key.hash ^ std::size_t(k.tcp); }
+    };
+    struct Pending {
+        std::optional<Lookup> lookup;  // its question is the name and type asked
         bool store = false;  // a waiter wants the answer cached
         AnswerRecipient first;      // the waiter that started it
         std::vector<AnswerRecipient> more;  // identical queries that joined it
     };
-    void settled(const std::string& key, Status status, Result<Reply> reply);
+    using PendingMap = std::unordered_map<PendingKey, Pending, PendingKeyHash>;
+    void settled(const PendingKey& key, Status status, const Result<Reply>& reply);
+    PendingMap::iterator add_pending();
+
+    // Settled nodes kept for the next lookups (no allocation for the node,
+    // its key or its Lookup while queries keep coming), at most
+    // kSpareNodes, freed once no lookup has been in flight for kIdleFree.
+    static constexpr std::size_t kSpareNodes = 64;
+    static constexpr std::chrono::seconds kIdleFree{1};
 
     HostsLookup hosts_;
-    std::unordered_map<std::string, Pending> pending_;
+    PendingMap pending_;
+    std::vector<PendingMap::node_type> spare_;
+    PendingKey probe_;  // the key being looked up
+    Timer idle_timer_;
     struct Raw {
-        std::unique_ptr<Lookup> lookup;
+        std::optional<Lookup> lookup;
         Resolver::MessageCallback done;
     };
     std::unordered_map<std::uint64_t, Raw> raw_;

@@ -2,9 +2,8 @@
 #include "resolver_core.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <utility>
-
-#include <pants/dns/detail/wire_reader.hpp>
 
 namespace pants::dns::detail {
 
@@ -29,8 +28,9 @@ bool server_unreachable(std::error_code error) {
 }  // namespace
 
 Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<const Address> servers,
-               std::size_t rotate_by, int attempts, Engine::Duration timeout, std::vector<std::uint8_t> query,
-               std::optional<Question> question, bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
+               std::size_t rotate_by, int attempts, Engine::Duration timeout, std::span<const std::uint8_t> query,
+               const WireName* question_name, std::uint16_t question_type, std::uint16_t question_class,
+               bool fresh_ids, Done done, bool tcp, std::size_t edns_opt_size)
     : engine_(engine),
       pool_(pool),
       schedule_(schedule),
@@ -38,18 +38,18 @@ Lookup::Lookup(Engine& engine, UdpPool& pool, TrySchedule& schedule, std::span<c
       rotate_by_(servers.empty() ? 0 : rotate_by % servers.size()),
       attempts_(attempts),
       timeout_(timeout),
-      query_(std::move(query)),
-      question_(std::move(question)),
+      query_(query),
+      asks_(question_name != nullptr),
+      question_type_(question_type),
+      question_class_(question_class),
       fresh_ids_(fresh_ids),
       done_(std::move(done)),
       tcp_(tcp),
       edns_opt_size_(edns_opt_size) {
-    // Replies echo the question in wire form: compared in that form, taken
-    // from the query itself (a message's one question starts at offset 12,
-    // RFC 1035 4.1.2). Without one, size 0 matches no name.
-    if (question_) {
-        WireReader in(query_);
-        if (in.skip(12) != WireError::ok || in.wire_name(question_name_) != WireError::ok) question_name_.size = 0;
+    // Replies echo the question in wire form: compared in that form.
+    if (question_name) {
+        std::memcpy(question_name_.bytes.data(), question_name->bytes.data(), question_name->size);
+        question_name_.size = question_name->size;
     }
     if (servers_.size() > 64) given_up_more_.resize(servers_.size() - 64);
 }
@@ -78,18 +78,12 @@ void Lookup::next_try() {
     while (slot_ < slots) {
         const std::size_t server = slot_++ % servers_.size();
         if (given_up(server)) continue;
-        std::uint16_t id;
-        if (fresh_ids_) {
-            // RFC 5452 9.2: a new unpredictable id for every packet sent.
-            id = random_id();
-            query_[0] = static_cast<std::uint8_t>(id >> 8);
-            query_[1] = static_cast<std::uint8_t>(id & 0xFF);
-        } else {
-            id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
-        }
-        exchange_.emplace(engine_, pool_, schedule_, this->server(server), query_,
-                          Expected{id, question_ ? &*question_ : nullptr, &question_name_}, timeout_,
-                          [this, server](Result<Reply> outcome) { on_outcome(server, std::move(outcome)); }, tcp_);
+        // RFC 5452 9.2: with fresh_ids_, a new unpredictable id for every
+        // packet sent (the Exchange writes it, once the socket is chosen).
+        exchange_.emplace(engine_, pool_, schedule_, this->server(server), std::span(query_.data(), query_.size()),
+                          fresh_ids_, Expected{0, asks_ ? &question_name_ : nullptr, question_type_, question_class_},
+                          timeout_,
+                          [this, server](const Result<Reply>& outcome) { on_outcome(server, outcome); }, tcp_);
         return;
     }
     // Out of tries: the last server failure if one replied; else what went
@@ -99,14 +93,14 @@ void Lookup::next_try() {
     // each its own status, never all reported as a timeout.
     if (failure_) {
         Status status = status_of_rcode(failure_->layout.rcode);
-        return settle(status, std::move(*failure_));
+        return settle(status, *failure_);
     }
     if (malformed_) return settle(DNS_FORMATERROR, unexpected(malformed_));
     if (socket_error_ && !timed_out_) return settle(DNS_NETWORKERROR, unexpected(socket_error_));
     settle(DNS_TIMEOUT, unexpected(unreachable_ ? unreachable_ : make_error_code(DNS_TIMEOUT)));
 }
 
-void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
+void Lookup::on_outcome(std::size_t server, const Result<Reply>& outcome) {
     if (!outcome) {
         const std::error_code error = outcome.error();
         if (error == make_error_code(DNS_TIMEOUT)) {
@@ -129,7 +123,7 @@ void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
         // the servers after it get the plain query too. The OPT record is
         // the query's last and only additional record: cut it, ARCOUNT 0.
         query_.resize(query_.size() - std::exchange(edns_opt_size_, 0));
-        query_[10] = query_[11] = 0;
+        query_.data()[10] = query_.data()[11] = 0;
         --slot_;  // the same server, not another try used up
         return next_try();
     }
@@ -139,26 +133,28 @@ void Lookup::on_outcome(std::size_t server, Result<Reply> outcome) {
         case DNS_REFUSED:
             // This server cannot help (RFC 1035 7.3 says try another);
             // do not ask it again in later rounds.
-            failure_ = std::move(*outcome);
+            failure_ = *outcome;
             give_up(server);
             return next_try();
         default:
-            return settle(status_of_rcode(outcome->layout.rcode), std::move(outcome));
+            return settle(status_of_rcode(outcome->layout.rcode), outcome);
     }
 }
 
-void Lookup::settle(Status status, Result<Reply> reply) {
-    exchange_.reset();
+// `reply` may be the Exchange's outcome or failure_: both live until this
+// Lookup is destroyed, which `done` does only once it has read them.
+void Lookup::settle(Status status, const Result<Reply>& reply) {
     if (servers_.empty() && !deferred_.active()) {
         // Nothing was sent, so we are still inside start(): report later.
-        deferred_ = engine_.callback([this, status, reply = std::move(reply)]() mutable {
+        // No server, no reply: an error only.
+        deferred_ = engine_.callback([this, status, error = reply.error()] {
             Done done = std::move(done_);
-            done(status, std::move(reply));
+            done(status, unexpected(error));
         });
         return;
     }
     Done done = std::move(done_);
-    done(status, std::move(reply));  // may destroy this: touch nothing after
+    done(status, reply);  // may destroy this: touch nothing after
 }
 
 }  // namespace pants::dns::detail

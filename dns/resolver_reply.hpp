@@ -11,8 +11,6 @@
 // same bytes, which accepts exactly the replies scan_reply() accepts.
 #pragma once
 
-#include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -45,59 +43,10 @@ struct ReplyLayout {
 /// rest, but nothing is built. A TC reply may stop mid-way (RFC 2181 9).
 Result<ReplyLayout> scan_reply(std::span<const std::uint8_t> bytes);
 
-/// A reply's bytes, held inline up to kInline bytes (almost every UDP
-/// reply: RFC 1035 4.2.1's 512), on the heap past that: a reply costs no
-/// allocation, and moving one copies only the bytes it holds.
-class ReplyBytes {
-public:
-    static constexpr std::size_t kInline = 512;
-
-    ReplyBytes() = default;
-    ReplyBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
-    ReplyBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
-    ReplyBytes(const ReplyBytes& other) { assign(other.view()); }
-    ReplyBytes(ReplyBytes&& other) noexcept { take(other); }
-    ReplyBytes& operator=(const ReplyBytes& other) {
-        if (this != &other) assign(other.view());
-        return *this;
-    }
-    ReplyBytes& operator=(ReplyBytes&& other) noexcept {
-        if (this != &other) take(other);
-        return *this;
-    }
-
-    std::span<const std::uint8_t> view() const noexcept {
-        return size_ <= kInline ? std::span<const std::uint8_t>(inline_.data(), size_)
-                                : std::span<const std::uint8_t>(heap_);
-    }
-
-private:
-    void assign(std::span<const std::uint8_t> bytes) {
-        size_ = bytes.size();
-        if (size_ <= kInline) {
-            std::copy(bytes.begin(), bytes.end(), inline_.begin());
-            heap_.clear();
-        } else {
-            heap_.assign(bytes.begin(), bytes.end());
-        }
-    }
-    void take(ReplyBytes& other) noexcept {
-        size_ = other.size_;
-        if (size_ <= kInline)
-            std::copy(other.inline_.begin(), other.inline_.begin() + std::ptrdiff_t(size_), inline_.begin());
-        else
-            heap_ = std::move(other.heap_);
-    }
-
-    std::size_t size_ = 0;
-    std::array<std::uint8_t, kInline> inline_;
-    std::vector<std::uint8_t> heap_;
-};
-
 /// A reply that scan_reply() accepted, with its own copy of the bytes.
 struct Reply {
     ReplyLayout layout;
-    ReplyBytes bytes;
+    MessageBytes bytes;
 
     std::span<const std::uint8_t> wire() const noexcept { return bytes.view(); }
     /// The full decode() of the same bytes (for raw send_message callers).
@@ -108,10 +57,11 @@ struct Reply {
 /// the source address is checked by the socket).
 struct Expected {
     std::uint16_t id = 0;
-    /// Null: a raw message without a question. Both point into the Lookup,
-    /// which outlives its Exchange.
-    const Question* question = nullptr;
-    const WireName* question_name = nullptr;  ///< the question's name in wire form
+    /// The question's name in wire form; null: a raw message without a
+    /// question. Points into the Lookup, which outlives its Exchange.
+    const WireName* question_name = nullptr;
+    std::uint16_t question_type = 0;
+    std::uint16_t question_class = 0;
 };
 
 /// True when the reply answers the query described by `expected`: a
@@ -124,12 +74,12 @@ bool reply_matches(std::span<const std::uint8_t> bytes, const ReplyLayout& reply
 /// What a reply says about (qname, qtype) as Pants reports it: the CNAME
 /// chain followed from qname (at most 16 links, RFC 1034 3.6.2), the
 /// records of qtype at its end, the smallest TTL among them. `qname` is
-/// the question as asked (the chain's first link), `qname_wire` the same
-/// name in wire form. `cache_ttl` gets how long the answer may be cached:
+/// the question's name in wire form; the chain's first link is its
+/// presentation form (name_text), however it was spelt when asked.
+/// `cache_ttl` gets how long the answer may be cached:
 /// that TTL, or for NXDOMAIN/NODATA the negative TTL of RFC 2308 5 (min of
 /// the SOA record's TTL and its MINIMUM), 0 when the reply has no SOA for
 /// a zone above the name or the answer must not be cached.
-Answer answer_from_reply(const Reply& reply, std::string_view qname, const WireName& qname_wire, std::uint16_t qtype,
-                         std::uint32_t& cache_ttl);
+Answer answer_from_reply(const Reply& reply, const WireName& qname, std::uint16_t qtype, std::uint32_t& cache_ttl);
 
 }  // namespace pants::dns::detail

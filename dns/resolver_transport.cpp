@@ -41,7 +41,8 @@ struct Exchange::TcpLink {
 };
 
 Exchange::Exchange(Engine& engine, UdpPool& pool, TrySchedule& schedule, const Address& server,
-                   std::span<const std::uint8_t> query, Expected expected, Engine::Duration timeout, Done done, bool tcp)
+                   std::span<std::uint8_t> query, bool fresh_id, Expected expected, Engine::Duration timeout, Done done,
+                   bool tcp)
     : engine_(engine),
       pool_(pool),
       schedule_(schedule),
@@ -53,10 +54,17 @@ Exchange::Exchange(Engine& engine, UdpPool& pool, TrySchedule& schedule, const A
       outcome_(unexpected(make_error_code(DNS_TIMEOUT))) {
     schedule_.arm(*this, timeout_);
     if (tcp) {
+        if (fresh_id) {
+            const std::uint16_t id = random_id();
+            query_[0] = static_cast<std::uint8_t>(id >> 8);
+            query_[1] = static_cast<std::uint8_t>(id & 0xFF);
+        }
+        expected_.id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
         start_tcp();
         return;
     }
-    auto port = pool_.send(server_, query_, *this);
+    auto port = pool_.send(server_, query_, *this, fresh_id);
+    expected_.id = static_cast<std::uint16_t>(query_[0] << 8 | query_[1]);
     if (port)
         port_ = *port;
     else
@@ -110,7 +118,7 @@ void Exchange::on_reply_bytes(std::string_view data, bool from_tcp) {
         return;
     }
     if (reply->tc && !from_tcp) return start_tcp();
-    finish(Reply{*reply, ReplyBytes(bytes)});
+    finish(Reply{*reply, MessageBytes(bytes)});
 }
 
 void Exchange::start_tcp() {
@@ -174,7 +182,7 @@ void Exchange::finish(Result<Reply> outcome) {
 
 void Exchange::on_report() {
     Done done = std::move(done_);
-    done(std::move(outcome_));  // may destroy this: touch nothing after
+    done(outcome_);  // may destroy this: touch nothing after
 }
 
 }  // namespace pants::dns::detail

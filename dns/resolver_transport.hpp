@@ -44,14 +44,19 @@ public:
     /// in time; a WireError (pants.dns.wire) when only malformed replies came
     /// or a TCP reply was cut short; DNS_FORMATERROR when a TCP reply did not
     /// match the query; or the socket's error (EMFILE, ECONNREFUSED, ...).
-    using Done = std::function<void(Result<Reply>)>;
+    /// Given by reference to the Exchange's own copy: valid until the
+    /// Exchange is destroyed (which `done` may do once it has read it).
+    using Done = std::function<void(const Result<Reply>&)>;
 
     /// `tcp`: skip UDP and ask over TCP at once (QueryOptions::tcp).
     /// `query` is the Lookup's, which outlives this try and does not change
-    /// until it has finished: not copied.
+    /// until it has finished: not copied. With `fresh_id` the try gets a new
+    /// random id (RFC 5452 9.2), written over the query's first two bytes
+    /// (for UDP once the pool has chosen the socket); else it keeps the
+    /// query's. `expected`'s id is set to it.
     /// The timeout and the later-turn report go through `schedule`.
     Exchange(Engine& engine, UdpPool& pool, TrySchedule& schedule, const Address& server,
-             std::span<const std::uint8_t> query, Expected expected, Engine::Duration timeout, Done done,
+             std::span<std::uint8_t> query, bool fresh_id, Expected expected, Engine::Duration timeout, Done done,
              bool tcp = false);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
@@ -82,7 +87,7 @@ private:
     UdpPool& pool_;
     TrySchedule& schedule_;
     Address server_;
-    std::span<const std::uint8_t> query_;
+    std::span<std::uint8_t> query_;
     Expected expected_;
     Engine::Duration timeout_;
     Done done_;

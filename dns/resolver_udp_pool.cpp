@@ -55,9 +55,11 @@ public:
         sends_.push_back(&client);
         write(std::string_view(reinterpret_cast<const char*>(query.data()), query.size()));
     }
-    void forget(Client& client) noexcept {
-        std::erase_if(waiting_, [&](const Waiting& w) { return w.client == &client; });
+    /// False if `client` was not waiting here (nothing to forget).
+    bool forget(Client& client) noexcept {
+        if (std::erase_if(waiting_, [&](const Waiting& w) { return w.client == &client; }) == 0) return false;
         std::replace(sends_.begin(), sends_.end(), &client, static_cast<Client*>(nullptr));
+        return true;
     }
     void forget_all() noexcept {
         waiting_.clear();
@@ -142,25 +144,37 @@ UdpPool::~UdpPool() {
     close_all();
 }
 
-Result<UdpPool::Port*> UdpPool::send(const Address& server, std::span<const std::uint8_t> query, Client& client) {
+Result<UdpPool::Port*> UdpPool::send(const Address& server, std::span<std::uint8_t> query, Client& client,
+                                     bool fresh_id) {
     bury();
-    const std::uint16_t id = id_of(query);
-    // The server's ports that take queries and have none with this id.
-    Port* candidates[kPortsPerServer];
-    std::size_t count = 0, total = 0;
-    for (auto& port : ports_) {
-        if (!(port->server() == server)) continue;
-        ++total;
-        if (count < kPortsPerServer && !port->waits_for(id)) candidates[count++] = port.get();
-    }
+    // The server's ports that take queries (the first kPortsPerServer).
+    Port* mine[kPortsPerServer];
+    std::size_t count = 0;
+    for (auto& port : ports_)
+        if (count < kPortsPerServer && port->server() == server) mine[count++] = port.get();
     Port* port = nullptr;
-    if (total < kPortsPerServer || count == 0) {
+    if (count == kPortsPerServer) {
+        // Which of them is not for anyone to predict (see the header).
+        port = mine[random_id() % count];
+        if (!fresh_id && port->waits_for(id_of(query))) {
+            // A message with an id of its own: a port where it is unique.
+            port = nullptr;
+            for (Port* other : mine)
+                if (!other->waits_for(id_of(query))) port = other;
+        }
+    }
+    if (!port) {
         auto opened = open_port(server);
         if (!opened) return unexpected(opened.error());
         port = *opened;
-    } else {
-        // Which of them is not for anyone to predict (see the header).
-        port = candidates[random_id() % count];
+    }
+    if (fresh_id) {
+        // RFC 5452 9.2: unpredictable, and unique among the port's queries.
+        std::uint16_t id;
+        do id = random_id();
+        while (port->waits_for(id));
+        query[0] = static_cast<std::uint8_t>(id >> 8);
+        query[1] = static_cast<std::uint8_t>(id & 0xFF);
     }
     port->send(query, client);
     ++in_flight_;
@@ -191,8 +205,8 @@ bool UdpPool::known(const Port* port) const noexcept {
 }
 
 void UdpPool::release(Port* port, Client& client) noexcept {
-    if (!known(port) || !port->holds(client)) return;
-    port->forget(client);
+    // Null: an Exchange that already released its port.
+    if (!port || !known(port) || !port->forget(client)) return;
     --in_flight_;
     if (port->retired && port->idle()) became_idle(*port);
     if (in_flight_ == 0 && !idle_timer_.active()) {

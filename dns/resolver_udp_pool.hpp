@@ -8,7 +8,8 @@
 // used for at most kQueriesPerPort queries before it is retired: it takes
 // no new query and closes once its last one is done, and a new socket on a
 // new random port takes its place. A query goes out on a randomly chosen
-// socket of its server.
+// socket of its server, and then gets a random id that no other query
+// waiting on that socket has.
 //
 // Source-port randomness (RFC 5452 9.2) is kept where it counts: a blind
 // spoofer must hit an open port and the id of a query waiting on it, and
@@ -80,10 +81,13 @@ public:
     ~UdpPool();
 
     /// Sends `query` (whose first two bytes are the id) to `server`;
-    /// replies carrying that id reach `client` until release(). The port
-    /// returned identifies the registration; an error when no socket could
-    /// be opened or connected.
-    Result<Port*> send(const Address& server, std::span<const std::uint8_t> query, Client& client);
+    /// replies carrying that id reach `client` until release(). With
+    /// `fresh_id` the id is chosen here, once the port is (RFC 5452 9.2:
+    /// unpredictable), and written over those two bytes; else the query
+    /// keeps its own and goes on a port where no other query has it. The
+    /// port returned identifies the registration; an error when no socket
+    /// could be opened or connected.
+    Result<Port*> send(const Address& server, std::span<std::uint8_t> query, Client& client, bool fresh_id);
     /// `client` no longer listens on `port`.
     void release(Port* port, Client& client) noexcept;
     /// Closes every socket (the resolver shuts down); registrations are

@@ -6,61 +6,6 @@
 
 namespace pants::dns::detail {
 
-WireError WireReader::u8(std::uint8_t& out) noexcept {
-    if (remaining() < 1) return WireError::truncated;
-    out = msg_[pos_++];
-    return WireError::ok;
-}
-
-WireError WireReader::u16(std::uint16_t& out) noexcept {
-    if (remaining() < 2) return WireError::truncated;
-    out = static_cast<std::uint16_t>(msg_[pos_] << 8 | msg_[pos_ + 1]);
-    pos_ += 2;
-    return WireError::ok;
-}
-
-WireError WireReader::u32(std::uint32_t& out) noexcept {
-    if (remaining() < 4) return WireError::truncated;
-    out = static_cast<std::uint32_t>(msg_[pos_]) << 24 | static_cast<std::uint32_t>(msg_[pos_ + 1]) << 16 |
-          static_cast<std::uint32_t>(msg_[pos_ + 2]) << 8 | static_cast<std::uint32_t>(msg_[pos_ + 3]);
-    pos_ += 4;
-    return WireError::ok;
-}
-
-WireError WireReader::header(std::uint16_t& id, std::uint16_t& flags, std::uint16_t (&counts)[4]) noexcept {
-    if (remaining() < 12) return WireError::truncated;
-    (void)u16(id);
-    (void)u16(flags);
-    for (auto& count : counts) (void)u16(count);
-    return WireError::ok;
-}
-
-WireError WireReader::bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept {
-    if (remaining() < n) return WireError::truncated;
-    out = msg_.subspan(pos_, n);
-    pos_ += n;
-    return WireError::ok;
-}
-
-WireError WireReader::skip(std::size_t n) noexcept {
-    if (remaining() < n) return WireError::truncated;
-    pos_ += n;
-    return WireError::ok;
-}
-
-std::span<const std::uint8_t> WireReader::rest() noexcept {
-    auto out = msg_.subspan(pos_, end_ - pos_);
-    pos_ = end_;
-    return out;
-}
-
-WireError WireReader::sub(std::size_t n, WireReader& out) noexcept {
-    if (remaining() < n) return WireError::truncated;
-    out = WireReader(msg_, pos_, pos_ + n);
-    pos_ += n;
-    return WireError::ok;
-}
-
 // RFC 1035 4.1.4: message compression. A name is a sequence of labels ending
 // with the root label or with a pointer to a suffix written earlier. We
 // require every pointer to land strictly before the lowest offset this name
@@ -130,6 +75,16 @@ WireError WireReader::skip_name() noexcept {
 }
 
 WireError WireReader::name_equals(const WireName& other, bool& equal) noexcept {
+    // The common case, a reply echoing our question: the name written out
+    // whole, byte for byte as `other`. `other` is a checked name, so these
+    // bytes are one too (labels of at most 63, the root at the end): one
+    // memcmp instead of a walk.
+    if (other.size != 0 && remaining() >= other.size &&
+        std::memcmp(msg_.data() + pos_, other.bytes.data(), other.size) == 0) {
+        pos_ += other.size;
+        equal = true;
+        return WireError::ok;
+    }
     // RFC 4343: ASCII case folded; a length byte (at most 63) is never a
     // letter, so the name compares as one string of bytes.
     equal = true;
@@ -144,17 +99,7 @@ WireError WireReader::name_equals(const WireName& other, bool& equal) noexcept {
 WireError WireReader::name(std::string& out) {
     WireName wire;
     if (WireError e = wire_name(wire); e != WireError::ok) return e;
-    std::string text;
-    if (wire.size == 1) {
-        text = ".";
-    } else {
-        text.reserve(wire.size + 8);  // most names: no escapes, one allocation
-        for (std::size_t p = 0; wire.bytes[p] != 0; p += 1u + wire.bytes[p]) {
-            append_escaped_label(text, std::span(wire.bytes).subspan(p + 1, wire.bytes[p]));
-            text.push_back('.');
-        }
-    }
-    out = std::move(text);
+    out = name_text(wire);
     return WireError::ok;
 }
 

@@ -105,6 +105,40 @@ WireError name_to_wire(std::string_view text, WireName& out) {
     return WireError::ok;
 }
 
+void write_query(MessageBytes& out, std::uint16_t id, const WireName& name, std::uint16_t type, std::uint16_t klass,
+                 bool recursion_desired, std::uint16_t edns_udp_size) noexcept {
+    // At most 12 + 255 + 4 + 11 bytes: always inline.
+    static_assert(12 + WireName::kMax + 4 + 11 <= MessageBytes::kInline);
+    const bool edns = edns_udp_size != 0;
+    out.resize(12 + name.size + 4 + (edns ? 11 : 0));
+    std::uint8_t* p = out.data();
+    auto u16 = [&p](std::uint16_t v) {
+        p[0] = static_cast<std::uint8_t>(v >> 8);
+        p[1] = static_cast<std::uint8_t>(v);
+        p += 2;
+    };
+    u16(id);
+    u16(recursion_desired ? 0x0100 : 0);
+    u16(1);            // QDCOUNT
+    u16(0);            // ANCOUNT
+    u16(0);            // NSCOUNT
+    u16(edns ? 1 : 0);  // ARCOUNT: the OPT record
+    std::memcpy(p, name.bytes.data(), name.size);
+    p += name.size;
+    u16(type);
+    u16(klass);
+    if (edns) {
+        // RFC 6891 6.1.2: root owner, OPT, payload size, extended rcode 0,
+        // version 0, no flags, no options.
+        *p++ = 0;
+        u16(OPT);
+        u16(edns_udp_size);
+        u16(0);
+        u16(0);
+        u16(0);
+    }
+}
+
 namespace {
 // Bytes dig prints as themselves: printable ASCII other than the specials.
 // A table: every byte of every decoded name passes through here.
@@ -116,6 +150,17 @@ constexpr std::array<bool, 256> kPlain = [] {
 }();
 bool plain(std::uint8_t c) { return kPlain[c]; }
 }  // namespace
+
+std::string name_text(const WireName& name) {
+    if (name.size <= 1) return ".";
+    std::string text;
+    text.reserve(name.size + 8);  // most names: no escapes, one allocation
+    for (std::size_t p = 0; name.bytes[p] != 0; p += 1u + name.bytes[p]) {
+        append_escaped_label(text, std::span(name.bytes).subspan(p + 1, name.bytes[p]));
+        text.push_back('.');
+    }
+    return text;
+}
 
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label) {
     // Most labels need no escape: appended whole.

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "../dns/resolver_cache.hpp"
 
@@ -23,7 +24,16 @@ std::uint8_t last_octet(const dns::Answer& a) {
     return std::get<dns::rdata::A>(a.rdata[0]).address[3];
 }
 
-std::string key(int i) { return dns::detail::cache_key("n" + std::to_string(i) + ".example.", dns::A); }
+// The key of a presentation name.
+dns::detail::CacheKey key_of(std::string_view name, std::uint16_t type, std::uint16_t klass = dns::IN) {
+    dns::detail::WireName wire;
+    REQUIRE(dns::detail::name_to_wire(name, wire) == dns::WireError::ok);
+    dns::detail::CacheKey key;
+    dns::detail::cache_key(wire, type, klass, key);
+    return key;
+}
+
+dns::detail::CacheKey key(int i) { return key_of("n" + std::to_string(i) + ".example.", dns::A); }
 
 }  // namespace
 
@@ -56,9 +66,24 @@ TEST_CASE("a TTL of 0 stores nothing; storing a key again replaces its answer an
 TEST_CASE("keys are case-insensitive and per type") {
     Cache cache;
     const auto t0 = Cache::Clock::now();
-    cache.store(dns::detail::cache_key("WWW.Example.COM", dns::A), answer_a(7), 60, t0);
-    CHECK(cache.find(dns::detail::cache_key("www.example.com.", dns::A), t0));
-    CHECK_FALSE(cache.find(dns::detail::cache_key("www.example.com.", dns::AAAA), t0));
+    cache.store(key_of("WWW.Example.COM", dns::A), answer_a(7), 60, t0);
+    CHECK(cache.find(key_of("www.example.com.", dns::A), t0));
+    CHECK_FALSE(cache.find(key_of("www.example.com.", dns::AAAA), t0));
+    CHECK_FALSE(cache.find(key_of("www.example.com.", dns::A, dns::CH), t0));
+}
+
+TEST_CASE("every spelling of a name shares one key: with or without the dot, any case, escaped") {
+    const auto key = key_of("a.b", dns::A);
+    CHECK(key_of("A.b.", dns::A) == key);
+    CHECK(key_of("\\097.b.", dns::A) == key);
+    CHECK(key_of("\\065.B", dns::A) == key);
+    CHECK(key.hash == key_of("A.B.", dns::A).hash);
+    // Only ASCII letters fold (RFC 4343): other bytes stay apart, also
+    // those 0x20 away from a letter, and past the first 8 bytes.
+    CHECK_FALSE(key_of("\\193.b.", dns::A) == key_of("\\225.b.", dns::A));
+    CHECK_FALSE(key_of("[.b.", dns::A) == key_of("{.b.", dns::A));
+    CHECK(key_of("abcdefghijklmnopqrstuvwxyz.example.", dns::A) == key_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ.EXAMPLE.", dns::A));
+    CHECK_FALSE(key_of("abcdefghij@.example.", dns::A) == key_of("abcdefghij`.example.", dns::A));
 }
 
 TEST_CASE("a full cache never grows: the answer closest to expiry makes room") {

@@ -53,6 +53,28 @@ TEST_CASE("an A query follows a CNAME chain and reports the canonical name and s
     CHECK(server.queries[0].rd);
 }
 
+TEST_CASE("the CNAME chain starts with the asked name in canonical form, however it was spelt") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = [](FakeServer& s, const dns::Message& q, const Address& from) {
+        auto r = reply_to(q);
+        r.answers.push_back(record("www.example.com.", dns::CNAME, 300, dns::rdata::CNAME{"host.example.org."}));
+        r.answers.push_back(record("host.example.org.", dns::A, 200, dns::rdata::A{{192, 0, 2, 1}}));
+        s.reply(r, from);
+    };
+    dns::Resolver resolver(options({server.address}), engine);
+    // \119 is "w": the chain gives the name as the wire form prints
+    // (dig's escapes only where needed, a trailing dot), case as asked.
+    // resolve() gives the whole Answer, cname_chain included.
+    auto escaped = engine.run(resolver.resolve("\\119ww.example.com.", dns::A, {.use_cache = false}));
+    REQUIRE(escaped.status == dns::DNS_OK);
+    CHECK(escaped.cname == "host.example.org.");
+    CHECK(escaped.cname_chain == std::vector<std::string>{"www.example.com."});
+    auto upper = engine.run(resolver.resolve("WWW.example.com.", dns::A, {.use_cache = false}));
+    REQUIRE(upper.status == dns::DNS_OK);
+    CHECK(upper.cname_chain == std::vector<std::string>{"WWW.example.com."});
+}
+
 TEST_CASE("an AAAA query through a CNAME gives the IPv6 records") {
     pants::Engine engine;
     FakeServer server(engine);
@@ -88,6 +110,22 @@ TEST_CASE("a second identical query is answered from the cache without a request
     CHECK(got.answer.ttl >= 299);
     REQUIRE(got.answer.rdata.size() == 1);
     CHECK(a_of(got.answer.rdata[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 1});
+    CHECK(server.queries.size() == 1);
+}
+
+TEST_CASE("a name spelt another way (case, trailing dot, escapes) is answered from the same cache entry") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = answer_a({10, 0, 0, 2}, 300);
+    dns::Resolver resolver(options({server.address}), engine);
+    CHECK(dns::sync::query(resolver, "a.b.", dns::A).status == dns::DNS_OK);
+    // The cache is keyed by the name in wire form: \097 is "a".
+    for (const char* name : {"A.b.", "\\097.b.", "\\065.B."}) {
+        auto again = dns::sync::query(resolver, name, dns::A);
+        CHECK(again.status == dns::DNS_OK);
+        REQUIRE(again.rdata.size() == 1);
+        CHECK(a_of(again.rdata[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 2});
+    }
     CHECK(server.queries.size() == 1);
 }
 

@@ -60,7 +60,9 @@ namespace pants::dns {
 /// RFC 2308 negative TTL; 0 for hosts-file answers). `rdata` holds the
 /// records of the asked type, in the order received. `cname_chain` holds
 /// the names the CNAME chain went through before `cname`, the asked name
-/// (fully qualified) first; empty when no CNAME was followed.
+/// first, fully qualified and in presentation form with escapes only
+/// where dig puts them (\119ww.example. is given as www.example.);
+/// empty when no CNAME was followed.
 struct Answer {
     Status status = DNS_TIMEOUT;
     std::string cname;

@@ -5,6 +5,7 @@
 // (RFC 1035 4.1.4).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -67,10 +68,89 @@ struct WireName {
     std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), size}; }
 };
 
+/// Bytes held inline up to N, on the heap past that: holding them costs
+/// no allocation in the common case, and moving them copies only the bytes
+/// held.
+template <std::size_t N>
+class InlineBytes {
+public:
+    static constexpr std::size_t kInline = N;
+
+    InlineBytes() = default;
+    InlineBytes(std::span<const std::uint8_t> bytes) { assign(bytes); }
+    InlineBytes(const std::vector<std::uint8_t>& bytes) { assign(bytes); }
+    InlineBytes(const InlineBytes& other) { assign(other.view()); }
+    InlineBytes(InlineBytes&& other) noexcept { take(other); }
+    InlineBytes& operator=(const InlineBytes& other) {
+        if (this != &other) assign(other.view());
+        return *this;
+    }
+    InlineBytes& operator=(InlineBytes&& other) noexcept {
+        if (this != &other) take(other);
+        return *this;
+    }
+
+    std::span<const std::uint8_t> view() const noexcept {
+        return size_ <= N ? std::span<const std::uint8_t>(inline_.data(), size_) : std::span<const std::uint8_t>(heap_);
+    }
+    std::size_t size() const noexcept { return size_; }
+    /// The bytes, to write or patch in place.
+    std::uint8_t* data() noexcept { return size_ <= N ? inline_.data() : heap_.data(); }
+    /// n bytes, the first min(n, size()) kept, the rest unspecified.
+    void resize(std::size_t n) {
+        if (n <= N) {
+            if (size_ > N) std::copy(heap_.begin(), heap_.begin() + std::ptrdiff_t(n), inline_.begin());
+            heap_.clear();
+        } else {
+            if (size_ <= N) heap_.assign(inline_.begin(), inline_.begin() + std::ptrdiff_t(size_));
+            heap_.resize(n);
+        }
+        size_ = n;
+    }
+
+private:
+    void assign(std::span<const std::uint8_t> bytes) {
+        size_ = bytes.size();
+        if (size_ <= N) {
+            std::copy(bytes.begin(), bytes.end(), inline_.begin());
+            heap_.clear();
+        } else {
+            heap_.assign(bytes.begin(), bytes.end());
+        }
+    }
+    void take(InlineBytes& other) noexcept {
+        size_ = other.size_;
+        if (size_ <= N)
+            std::copy(other.inline_.begin(), other.inline_.begin() + std::ptrdiff_t(size_), inline_.begin());
+        else
+            heap_ = std::move(other.heap_);
+    }
+
+    std::size_t size_ = 0;
+    std::array<std::uint8_t, N> inline_;
+    std::vector<std::uint8_t> heap_;
+};
+
+/// A message's bytes, a query going out or a reply coming in: inline up to
+/// 512 bytes, which every query the resolver builds and almost every UDP
+/// reply (RFC 1035 4.2.1) fit.
+using MessageBytes = InlineBytes<512>;
+
 /// Converts a presentation name (RFC 1035 5.1: `\X` is X, `\DDD` a byte)
 /// to wire form, without allocating. Checks RFC 1035 2.3.4 limits: labels
 /// <= 63 bytes, the whole name <= 255 bytes in wire form.
 [[nodiscard]] WireError name_to_wire(std::string_view presentation, WireName& out);
+
+/// Writes a query (RFC 1035 4.1.1, 4.1.2) into `out`, inline: the header
+/// with `id` (RD set if `recursion_desired`), the one question, and when
+/// `edns_udp_size` is not 0 an OPT record without options (RFC 6891
+/// 6.1.2), last and alone in the additional section.
+void write_query(MessageBytes& out, std::uint16_t id, const WireName& name, std::uint16_t type, std::uint16_t klass,
+                 bool recursion_desired, std::uint16_t edns_udp_size) noexcept;
+
+/// The presentation form of a name in wire form: labels escaped as dig
+/// does, each followed by a dot ("." alone for the root).
+std::string name_text(const WireName& name);
 
 /// Appends one raw label in presentation form, escaped as dig does.
 void append_escaped_label(std::string& out, std::span<const std::uint8_t> label);
