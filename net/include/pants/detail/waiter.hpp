@@ -121,18 +121,32 @@ public:
 
 private:
     friend class Waiter;
+    // The list is one pointer (a channel keeps two, and an idle
+    // connection's size is what a server with many connections pays for):
+    // head_->prev_ is the tail, and the tail's next_ is null.
     void push_back(Waiter& w) noexcept {
         assert(!w.list_);
         w.list_ = this;
-        w.prev_ = tail_;
         w.next_ = nullptr;
-        (tail_ ? tail_->next_ : head_) = &w;
-        tail_ = &w;
+        if (!head_) {
+            w.prev_ = &w;
+            head_ = &w;
+            return;
+        }
+        Waiter* tail = head_->prev_;
+        tail->next_ = &w;
+        w.prev_ = tail;
+        head_->prev_ = &w;
     }
     void remove(Waiter& w) noexcept {
         assert(w.list_ == this);
-        (w.prev_ ? w.prev_->next_ : head_) = w.next_;
-        (w.next_ ? w.next_->prev_ : tail_) = w.prev_;
+        if (&w == head_) {
+            head_ = w.next_;
+            if (head_) head_->prev_ = w.prev_;  // w.prev_: the tail
+        } else {
+            w.prev_->next_ = w.next_;
+            (w.next_ ? w.next_ : head_)->prev_ = w.prev_;
+        }
         w.prev_ = w.next_ = nullptr;
         w.list_ = nullptr;
         if (w.cancel_) w.cancel_->clear();
@@ -141,7 +155,6 @@ private:
 
     Engine* engine_;
     Waiter* head_ = nullptr;
-    Waiter* tail_ = nullptr;
 };
 
 bool Waiter::wait(WaitList& list, std::coroutine_handle<> h, CancelState* cancel, CancelHook hook) noexcept {
