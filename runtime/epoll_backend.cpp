@@ -122,7 +122,7 @@ void EpollBackend::add(int fd, FdState& s) {
 // needs no system call of its own. Only when no writer waits ahead of it
 // (order) and the last attempt did not hear EAGAIN (else only an edge helps).
 bool EpollBackend::try_send_now(Operation& op, FdState& s) {
-    if (!s.writable || s.writers.head) return false;
+    if (!s.writable || !s.writers.empty()) return false;
     const ssize_t r = ::sendmsg(op.fd, op.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         s.writable = false;
@@ -141,7 +141,7 @@ int EpollBackend::send_now(int fd, const iovec* iov, int count) noexcept {
     // sizeof(FdState) (as size() would).
     if (std::size_t(fd) * sizeof(FdState) >= fds_.size() * sizeof(FdState)) return -EAGAIN;
     FdState* const s = &fds_[std::size_t(fd)];
-    if (!s->writable || s->writers.head || !s->registered) return -EAGAIN;
+    if (!s->writable || !s->writers.empty() || !s->registered) return -EAGAIN;
     if (count != 1) return send_gathered(fd, iov, count);
     // One block (every echoed message): no msghdr to fill.
     const ssize_t r = ::send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -195,7 +195,7 @@ void EpollBackend::cancel(Operation& op) {
 // number must then be registered afresh.
 void EpollBackend::forget_if_unused(int fd) {
     FdState& s = state(fd);
-    if (!s.registered || s.readers.head || s.writers.head || s.watchers.head) return;
+    if (!s.registered || !s.readers.empty() || !s.writers.empty() || !s.watchers.empty()) return;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // EBADF if it is closed already: fine
     s.registered = false;
     s.ready = 0;
@@ -243,7 +243,7 @@ void EpollBackend::wake_starved() {
 }
 
 void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
-    if (finished_.head && !skipped_wait_) {
+    if (!finished_.empty() && !skipped_wait_) {
         // Results already known (sends made in submit(), cancellations)
         // need no epoll_wait to be delivered: skipping it saves a system
         // call per echoed message. Every other turn at most, so that a
@@ -253,7 +253,7 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         return deliver_finished();
     }
     skipped_wait_ = false;
-    if (finished_.head || !dirty_.empty()) timeout = std::chrono::nanoseconds::zero();
+    if (!finished_.empty() || !dirty_.empty()) timeout = std::chrono::nanoseconds::zero();
     wait_and_run(timeout);
 }
 
@@ -279,7 +279,7 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
             }
             s.readers.pop();  // the end of the stream, or its error: op is done
             dispatch(op, Completion{-err, false, nullptr, 0});
-            if (fds_[std::size_t(fd)].readers.head) mark_dirty(fd);  // readers behind it
+            if (!fds_[std::size_t(fd)].readers.empty()) mark_dirty(fd);  // readers behind it
             return;
         }
         // A read that did not fill the buffer emptied the socket: the next
@@ -293,7 +293,7 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
         pool_.give(id);
         // Re-fetched: the handler may have grown fds_, cancelled op or closed fd.
         const FdState& s = fds_[std::size_t(fd)];
-        if (!s.readable || s.readers.head != &op) return;
+        if (!s.readable || s.readers.front() != &op) return;
     }
     mark_dirty(fd);  // budget spent: go on next turn
 }
@@ -315,7 +315,7 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.readable = true;
     if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s.hung_up = true;
     if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
-    if (s.watchers.head) {
+    if (!s.watchers.empty()) {
         // Watchers run after this pass (run_watchers), this turn.
         s.ready |= ev;
         if (!s.dirty) {
@@ -323,14 +323,14 @@ void EpollBackend::run_once(std::chrono::nanoseconds timeout) {
             running.push_back(fd);
         }
     }
-    if (s.readable && s.readers.head) {
-        if (s.readers.head->kind == OpKind::receive)
-            receive_stream(fd, *s.readers.head);  // the hot path, without run_queue's steps
+    if (s.readable && !s.readers.empty()) {
+        if (s.readers.front()->kind == OpKind::receive)
+            receive_stream(fd, *s.readers.front());  // the hot path, without run_queue's steps
         else
             run_queue(fd, true);
     }
     // Re-fetched: handlers may have grown fds_.
-    if (FdState& w = fds_[std::size_t(fd)]; w.writable && w.writers.head) run_queue(fd, false);
+    if (FdState& w = fds_[std::size_t(fd)]; w.writable && !w.writers.empty()) run_queue(fd, false);
 }
 
 // Apart from run_once so that a turn which skips the wait does not pay for
@@ -346,7 +346,7 @@ void EpollBackend::wait_and_run(std::chrono::nanoseconds timeout) {
     // turn (a local, not a member: a handler may run a nested turn).
     std::vector<int> running;
     if (!dirty_.empty()) running = std::exchange(dirty_, std::move(spare_));
-    if (finished_.head) deliver_finished();
+    if (!finished_.empty()) deliver_finished();
     // One pass: each fd's parked operations run as its event is read.
     for (int i = 0; i < n; ++i) on_event(events[i], running);
     if (!running.empty()) {
@@ -369,13 +369,13 @@ void EpollBackend::run_dirty(const std::vector<int>& running) {
         FdState& s = state(fd);
         if (!s.dirty) continue;  // closed since it was marked, or run already
         s.dirty = false;
-        if (s.watchers.head)
+        if (!s.watchers.empty())
             run_watchers(fd);
         else
             s.ready = 0;
         // Re-fetched after each step: handlers may have grown fds_.
-        if (FdState& r = state(fd); r.readable && r.readers.head) run_queue(fd, true);
-        if (FdState& w = state(fd); w.writable && w.writers.head) run_queue(fd, false);
+        if (FdState& r = state(fd); r.readable && !r.readers.empty()) run_queue(fd, true);
+        if (FdState& w = state(fd); w.writable && !w.writers.empty()) run_queue(fd, false);
     }
 }
 
@@ -406,7 +406,7 @@ void EpollBackend::run_queue(int fd, bool readers) {
         FdState& s = fds_[std::size_t(fd)];
         OpQueue& q = readers ? s.readers : s.writers;
         bool& ready = readers ? s.readable : s.writable;
-        Operation* op = q.head;
+        Operation* op = q.front();
         if (!op || !ready) return;
         if (op->kind == OpKind::receive) return receive_stream(fd, *op);
         Completion c;
@@ -432,11 +432,12 @@ void EpollBackend::run_queue(int fd, bool readers) {
 // now, since the edge that made it ready may have come and gone unseen.
 void EpollBackend::run_watchers(int fd) {
     const std::uint32_t ready = std::exchange(state(fd).ready, 0);
-    if (!state(fd).watchers.head) return;
+    if (state(fd).watchers.empty()) return;
     // A snapshot: a callback may cancel watchers (they leave the queue)
     // or add new ones (those run next turn: the fd is marked again).
     watching_.clear();
-    for (Operation* op = state(fd).watchers.head; op; op = op->next) watching_.push_back(op);
+    const OpQueue& q = state(fd).watchers;
+    for (Operation* op = q.front(); op; op = q.after(*op)) watching_.push_back(op);
     for (std::size_t i = 0; i < watching_.size(); ++i) {
         Operation& op = *watching_[i];
         // Cancelled by an earlier callback: its ECANCELED comes next turn.

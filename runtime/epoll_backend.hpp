@@ -40,7 +40,8 @@ private:
         OpQueue readers;  // accept, receive, receive_from, read, recvmsg
         OpQueue writers;  // send, connect, sendfile
         OpQueue watchers; // poll: told of readiness, never attempt a syscall
-        // 56 bytes: a server pays for one per descriptor number in use.
+        // 32 bytes (asserted below): a server pays for one per descriptor
+        // number in use.
         std::uint16_t ready = 0;  // epoll events since the watchers last ran (all fit in 16 bits)
         // Edge-triggered readiness: false once a direction said EAGAIN (or
         // a stream read came back short, so the socket is empty), true
@@ -61,6 +62,7 @@ private:
         // brings no further edge.
         bool hung_up : 1 = false;
     };
+    static_assert(sizeof(FdState) == 32);
     enum class Attempt { done, again, blocked };
 
     FdState& state(int fd) {
