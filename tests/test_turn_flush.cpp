@@ -22,6 +22,9 @@ struct Recorder final : pants::detail::TurnFlush {
         log += name;
         if (then) then();
     }
+    // Never attached to the engine: it never hears of its end.
+    void engine_stopping() noexcept override {}
+    void engine_gone() noexcept override {}
     std::string& log;
     char name;
     std::function<void()> then;

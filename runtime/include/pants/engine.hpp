@@ -44,22 +44,6 @@ class DetachedPromise;
 class SignalWatch;
 class SleepAwaiter;
 
-/// Something that batches work during a turn and submits it once, right
-/// before the engine waits (a stream's queued writes become one sendmsg).
-class TurnFlush {
-public:
-    virtual void flush() = 0;
-
-protected:
-    ~TurnFlush() = default;
-
-private:
-    friend class pants::Engine;
-    // The engine's FIFO of queued flushes: null when not queued; the last
-    // one points at a sentinel, so no separate flag is needed.
-    TurnFlush* flush_next_ = nullptr;
-};
-
 /// Something that lives on an Engine and must hear of it when the Engine
 /// is destroyed first (a channel's I/O state).
 class EngineClient {
@@ -78,6 +62,25 @@ private:
     EngineClient* prev_ = nullptr;
     EngineClient* next_ = nullptr;
 };
+
+/// Something that batches work during a turn and submits it once, right
+/// before the engine waits (a stream's queued writes become one sendmsg).
+/// It is an EngineClient too: whatever flushes lives on the engine (one
+/// vtable pointer for both, in every channel).
+class TurnFlush : public EngineClient {
+public:
+    virtual void flush() = 0;
+
+protected:
+    ~TurnFlush() = default;
+
+private:
+    friend class pants::Engine;
+    // The engine's FIFO of queued flushes: null when not queued; the last
+    // one points at a sentinel, so no separate flag is needed.
+    TurnFlush* flush_next_ = nullptr;
+};
+
 }  // namespace detail
 
 class Engine {
