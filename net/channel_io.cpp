@@ -96,7 +96,7 @@ void ChannelIo::maybe_finish() {
     finish_scheduled_ = true;
     engine.cancel_flush(*this);
     before_close();
-    if (fd >= 0) backend.close(std::exchange(fd, -1));
+    if (fd >= 0) backend().close(std::exchange(fd, -1));
     drop_output();
     // on_close runs on a later turn, never inside the caller's close().
     engine.callback([this] { notify_closed(); });

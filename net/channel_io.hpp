@@ -28,7 +28,7 @@
 
 namespace pants::detail {
 
-class ChannelIo : public TurnFlush, public EngineClient {
+class ChannelIo : public TurnFlush {
 public:
     enum class Phase : std::uint8_t { idle, open, ending, lingering, closing, notifying, closed };
     /// Which of the owner's error callbacks an error goes to.
@@ -38,7 +38,9 @@ public:
     ChannelIo& operator=(const ChannelIo&) = delete;
 
     Engine& engine;
-    Backend& backend;
+    /// The engine's backend (asked of the engine: one reference less in
+    /// every channel).
+    Backend& backend() const noexcept { return engine.backend(); }
     int fd = -1;
     bool list_owns_owner = false;  // see ChannelList::add (here: it packs beside fd)
     std::error_code error;  // why it closed, if it failed
@@ -67,7 +69,7 @@ public:
     void abandon();
 
 protected:
-    explicit ChannelIo(Engine& engine) noexcept : engine(engine), backend(engine.backend()) { engine.attach(*this); }
+    explicit ChannelIo(Engine& engine) noexcept : engine(engine) { engine.attach(*this); }
     virtual ~ChannelIo();
 
     // EngineClient.

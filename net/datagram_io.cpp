@@ -115,15 +115,15 @@ bool DatagramIo::busy() const noexcept { return recv_op_.in_flight || multi_op_.
 
 void DatagramIo::cancel_operations() {
     for (Operation* op : {&recv_op_, &multi_op_})
-        if (op->in_flight) backend.cancel(*op);
+        if (op->in_flight) backend().cancel(*op);
     for (std::size_t i = 0; i < chain_size_; ++i)
-        if (chain_->ops[i].in_flight) backend.cancel(chain_->ops[i]);
+        if (chain_->ops[i].in_flight) backend().cancel(chain_->ops[i]);
 }
 
 void DatagramIo::begin_end() {
     // Nothing more is received; what is queued is still sent.
-    if (recv_op_.in_flight) backend.cancel(recv_op_);
-    if (multi_op_.in_flight) backend.cancel(multi_op_);
+    if (recv_op_.in_flight) backend().cancel(recv_op_);
+    if (multi_op_.in_flight) backend().cancel(multi_op_);
     if (chain_size_ == 0 && out_.empty()) return close();
     engine.queue_flush(*this);
 }
@@ -147,7 +147,7 @@ void DatagramIo::report(Report r, std::error_code ec) {
 void DatagramIo::start_receiving() {
     // One receive at a time, multishot or not, so that order is kept.
     if (closing() || fd < 0 || recv_op_.in_flight || multi_op_.in_flight || has_datagram_) return;
-    if (!pull_) return backend.submit(multi_op_);  // armed until pull mode, an error or close
+    if (!pull_) return backend().submit(multi_op_);  // armed until pull mode, an error or close
     // In pull mode the next datagram waits in the kernel until a receive()
     // wants it: that keeps the previous frame's view valid, and the socket
     // buffer is the backpressure.
@@ -157,7 +157,7 @@ void DatagramIo::start_receiving() {
     recv_msg_.msg_name = from_.data();
     recv_msg_.msg_namelen = Address::capacity();
     recv_msg_.msg_flags = 0;
-    backend.submit(recv_op_);
+    backend().submit(recv_op_);
 }
 
 void DatagramIo::receive_ended(int result) {
@@ -360,7 +360,7 @@ void DatagramIo::set_pull(bool pull) {
         // must outlive the provided buffer; later datagrams wait in the
         // kernel for single-shot receives.
         keep_datagram();
-        if (multi_op_.in_flight) backend.cancel(multi_op_);
+        if (multi_op_.in_flight) backend().cancel(multi_op_);
         return;
     }
     pull_ = pull;

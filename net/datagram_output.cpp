@@ -145,7 +145,7 @@ void DatagramIo::start_chain() {
     chain_done_ = 0;
     // No callback runs inside submit(): each result comes on a later
     // completion, so the chain is complete before any of it resolves.
-    for (std::size_t i = 0; i < chain_size_; ++i) backend.submit(chain.ops[i]);
+    for (std::size_t i = 0; i < chain_size_; ++i) backend().submit(chain.ops[i]);
 }
 
 void DatagramIo::on_sent(Operation& op, const Completion& c) {

@@ -30,7 +30,7 @@ ListenerIo::ListenerIo(Engine& e, ServerBase* o, int listen_fd) : OwnedChannelIo
 ListenerIo::~ListenerIo() { backoff_.cancel(); }
 
 void ListenerIo::arm() {
-    if (phase() == Phase::open && !accept_op_.in_flight) backend.submit(accept_op_);
+    if (phase() == Phase::open && !accept_op_.in_flight) backend().submit(accept_op_);
 }
 
 void ListenerIo::on_accepted(Operation& op, const Completion& c) {
@@ -57,7 +57,7 @@ void ListenerIo::on_accepted(Operation& op, const Completion& c) {
 
 void ListenerIo::cancel_operations() {
     backoff_.cancel();
-    if (accept_op_.in_flight) backend.cancel(accept_op_);
+    if (accept_op_.in_flight) backend().cancel(accept_op_);
 }
 
 void ListenerIo::drop_output() { accepted_.clear(); }

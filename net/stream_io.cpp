@@ -3,12 +3,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <new>
+
 #include "scoped_flag.hpp"
 #include "socket.hpp"
 
 namespace pants::detail {
 
-StreamIo::StreamIo(Engine& e, Stream* o, int f) : OwnedChannelIo(e, o) {
+StreamIo::StreamIo(Engine& e, Stream* o, int f) : OwnedChannelIo(e, o), StreamReceive(&StreamIo::on_receive) {
     fd = f;
     recv_op_.kind = OpKind::receive;
     if (fd >= 0) {
@@ -65,7 +67,7 @@ Result<void> StreamIo::connect(const Address& address) {
     op.fd = fd;
     op.address = peer_.data();
     op.address_size = peer_.size();
-    backend.submit(op);
+    backend().submit(op);
     return ok();
 }
 
@@ -103,7 +105,7 @@ void StreamIo::connect_done(std::error_code error) {
     if (is_tcp(fd)) set_nodelay(fd, true);
     update_receive();
     // With a transform (TLS), on_connect waits for its handshake.
-    if (transform_) transform_->start(true);
+    if (StreamTransform* t = transform()) t->start(true);
     else announce_connected();
     engine.queue_flush(*this);  // what was written while connecting; end() goes on from there
 }
@@ -114,22 +116,22 @@ void StreamIo::announce_connected() {
 }
 
 void StreamIo::set_transform(std::unique_ptr<StreamTransform> transform, bool announce) {
-    transform_ = std::move(transform);
+    StreamTransform& t = *(rare().transform = std::move(transform));
     if (!connected) return;  // connect_done() starts it
-    transform_->start(announce);
+    t.start(announce);
     update_receive();  // a handshake needs the peer's bytes, whoever reads
     // Bytes that came after the plain-text exchange but before the switch
     // (a STARTTLS peer that did not wait) are the transform's.
     if (!in_.empty() && pending_consume_ == 0 && lent_tail_empty()) {
         std::string early(in_.view());
         in_.clear();
-        transform_->receive(early);
+        t.receive(early);
     }
 }
 
 Result<Address> StreamIo::local_address() const {
     if (fd >= 0) return detail::local_address(fd);
-    if (closed_local_) return closed_local_->get();
+    if (rare_ && !rare_->closed_local.empty()) return rare_->closed_local.get();
     return pants::fail(ENOTCONN);
 }
 
@@ -140,12 +142,15 @@ Result<Address> StreamIo::remote_address() const {
 }
 
 void StreamIo::before_close() noexcept {
-    if (transform_) transform_->closed(close_error());
-    // Kept for on_close, which runs after the socket is gone.
+    if (StreamTransform* t = transform()) t->closed(close_error());
+    // Kept for on_close, which runs after the socket is gone. Out of
+    // memory, local_address() in on_close says ENOTCONN instead.
     if (fd < 0 || !connected) return;
     if (auto a = detail::local_address(fd)) {
-        closed_local_ = std::make_unique<SavedAddress>();
-        closed_local_->set(*a);
+        try {
+            rare().closed_local.set(*a);
+        } catch (const std::bad_alloc&) {
+        }
     }
 }
 
@@ -157,9 +162,9 @@ bool StreamIo::busy() const noexcept {
 
 void StreamIo::cancel_operations() {
     if (rare_) rare_->linger_timer.cancel();
-    if (recv_op_.in_flight) backend.cancel(recv_op_);
-    if (send_ && send_->op.in_flight) backend.cancel(send_->op);
-    if (rare_ && rare_->connect_op.in_flight) backend.cancel(rare_->connect_op);
+    if (recv_op_.in_flight) backend().cancel(recv_op_);
+    if (send_ && send_->op.in_flight) backend().cancel(send_->op);
+    if (rare_ && rare_->connect_op.in_flight) backend().cancel(rare_->connect_op);
     if (rare_ && rare_->pending_connect) rare_->pending_connect->cancel();
 }
 
@@ -175,7 +180,7 @@ void StreamIo::finish_output() {
     if (phase() != Phase::ending) return;
     // A transform may first have to finish its handshake, then say goodbye
     // (TLS close_notify), which joins the queue.
-    if (transform_ && !transform_->end()) return;
+    if (StreamTransform* t = transform(); t && !t->end()) return;
     if (send_ || !out_.empty()) return engine.queue_flush(*this);
     linger();
 }
@@ -252,9 +257,9 @@ void StreamIo::update_receive() {
     const bool want = want_receive();
     if (want && !recv_op_.in_flight) {
         recv_op_.fd = fd;
-        backend.submit(recv_op_);
+        backend().submit(recv_op_);
     } else if (!want && recv_op_.in_flight && !recv_op_.cancelling && phase() < Phase::closing) {
-        backend.cancel(recv_op_);  // its ECANCELED comes back to on_receive
+        backend().cancel(recv_op_);  // its ECANCELED comes back to on_receive
     }
 }
 
@@ -285,13 +290,16 @@ void StreamIo::resume_reading() {
 }
 
 void StreamIo::on_receive(Operation& op, const Completion& c) {
-    StreamIo& s = *static_cast<Op&>(op).io;
+    // `op` is the first member of a StreamReceive (standard layout), the
+    // base of a StreamIo.
+    StreamIo& s = static_cast<StreamIo&>(reinterpret_cast<StreamReceive&>(op));
     if (!c.more) return s.receive_ended(c.result);
     // The kernel's buffer goes back to the ring when this returns: by
     // then the bytes are framed or copied into in_.
     std::string_view wire(c.data, std::size_t(c.result));
     // Lingering discards input: a transform has nothing left to do.
-    if (s.transform_ && s.phase() < Phase::lingering) return s.transform_->receive(wire);
+    StreamTransform* t = s.transform();
+    if (t && s.phase() < Phase::lingering) return t->receive(wire);
     s.take_chunk(wire);
 }
 
@@ -301,7 +309,8 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
     if (phase() == Phase::lingering && result != -ECANCELED) return close();  // the peer closed (or failed): done
     if (result == 0) {
         // A transform may call it a truncation (and fail the stream).
-        if (!transform_ || transform_->peer_closed()) peer_ended();
+        StreamTransform* t = transform();
+        if (!t || t->peer_closed()) peer_ended();
     } else if (result == -ECANCELED) {
         // A pause that may have ended meanwhile, or one cancelled before
         // end() began to linger: lingering drains, so it re-arms.
@@ -342,8 +351,7 @@ void StreamIo::take_chunk(std::string_view chunk) {
         in_.append(chunk.substr(used));
     } else if (pending_consume_ > 0) {
         // A read() result still points into in_: don't move it.
-        if (!lent_tail_) lent_tail_ = std::make_unique<InputBuffer>();
-        lent_tail_->append(chunk);
+        rare().lent_tail.append(chunk);
     } else {
         in_.append(chunk);
     }
@@ -445,9 +453,10 @@ void StreamIo::reclaim_lent() {
     if (pending_consume_ == 0) return;  // nothing lent: nothing to take back
     in_.consume(std::exchange(pending_consume_, 0));
     if (!lent_tail_empty()) {
-        in_.append(lent_tail_->view());
-        lent_tail_->clear();
-        if (lent_tail_->capacity() > kKeptInputCapacity) lent_tail_.reset();
+        InputBuffer& tail = rare_->lent_tail;
+        in_.append(tail.view());
+        tail.clear();
+        if (tail.capacity() > kKeptInputCapacity) tail.release();
     }
     trim_input();
 }
@@ -462,7 +471,7 @@ std::size_t StreamIo::read_limit() const noexcept {
     return limit;
 }
 
-std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_consume_ + (lent_tail_ ? lent_tail_->size() : 0); }
+std::size_t StreamIo::unread() const noexcept { return in_.size() - pending_consume_ + (rare_ ? rare_->lent_tail.size() : 0); }
 
 bool StreamIo::try_read_buffered(Stream::ReadAwaiter& r) {
     reclaim_lent();

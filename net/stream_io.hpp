@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <sys/uio.h>
@@ -37,7 +38,16 @@ protected:
     ~PendingConnect() = default;
 };
 
-class StreamIo final : public OwnedChannelIo<Stream> {
+/// The receive operation every stream embeds, in a base of its own: a
+/// standard-layout struct whose first member it is, so on_receive finds
+/// its StreamIo from the operation alone (no back-pointer per stream).
+struct StreamReceive {
+    explicit StreamReceive(Operation::Handler h) noexcept : recv_op_(h) {}
+    Operation recv_op_;
+};
+static_assert(std::is_standard_layout_v<StreamReceive>);
+
+class StreamIo final : public OwnedChannelIo<Stream>, private StreamReceive {
 public:
     StreamIo(Engine& engine, Stream* owner, int fd);
     ~StreamIo() override;
@@ -128,7 +138,7 @@ public:
         // Inline: Stream::write's whole body, once per message. Only a
         // Stream writes here, so the owner is there.
         if (closing() || data.empty()) return;
-        if (transform_) return write_through_transform(data);
+        if (transform()) return write_through_transform(data);
         const std::size_t cap = owner->max_write_buffer;
         // A peer that never reads must not grow us without bound.
         if (cap && out_bytes_ + data.size() > cap) return write_buffer_full();
@@ -136,14 +146,17 @@ public:
     }
     Result<void> write_file(int fd, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd);
     void flush() override;
-    std::size_t out_bytes() const noexcept { return out_bytes_ + (transform_ ? transform_->pending() : 0); }
+    std::size_t out_bytes() const noexcept {
+        StreamTransform* t = transform();
+        return out_bytes_ + (t ? t->pending() : 0);
+    }
     std::size_t high_water() const noexcept { return owner ? owner->high_water : 1 << 20; }
 
     // A transform between the stream and its socket (TLS; see
     // stream_transform.hpp). Set once; it starts now if connected (with
     // `announce` as given), else when the connect completes (announcing).
     void set_transform(std::unique_ptr<StreamTransform> transform, bool announce);
-    StreamTransform* transform() const noexcept { return transform_.get(); }
+    StreamTransform* transform() const noexcept { return rare_ ? rare_->transform.get() : nullptr; }
     /// Plain bytes from the transform, framed and delivered as if received.
     void receive_plain(std::string_view data) { take_chunk(data); }
     /// Bytes from the transform for the socket, in the batched send.
@@ -201,6 +214,13 @@ private:
         Timer adopted_start;    // start_adopted()'s on_connect, on a later turn
         Timer deferred_pump;    // resume_reading()'s delivery, on a later turn
         Timer linger_timer;     // end()'s wait for the peer to close
+        // Bytes that arrived while a read() result was lent (only
+        // coroutine readers lend).
+        InputBuffer lent_tail;
+        // The local address, kept at close for on_close (the socket is
+        // gone by then); asked of the socket before that.
+        SavedAddress closed_local;
+        std::unique_ptr<StreamTransform> transform;  // TLS, when started
     };
     Rare& rare();
 
@@ -286,28 +306,20 @@ private:
     inline void drained();
     /// Where emptied output blocks go: the engine's pool, or the heap once
     /// the engine is gone.
-    ChunkPool* output_pool() noexcept { return detached() ? nullptr : &backend.output_blocks(); }
+    ChunkPool* output_pool() noexcept { return detached() ? nullptr : &backend().output_blocks(); }
 
-    Op recv_op_{&StreamIo::on_receive, this};
     SendState* send_ = nullptr;  // while a send is in flight
     std::unique_ptr<Rare> rare_;
-    std::unique_ptr<StreamTransform> transform_;  // TLS, when started
 
     // Reading.
     InputBuffer in_;
-    // Bytes that arrived while a read() result was lent (made on first use:
-    // only coroutine readers lend).
-    std::unique_ptr<InputBuffer> lent_tail_;
-    bool lent_tail_empty() const noexcept { return !lent_tail_ || lent_tail_->empty(); }
+    bool lent_tail_empty() const noexcept { return !rare_ || rare_->lent_tail.empty(); }
     std::size_t pending_consume_ = 0;  // the frame a read() still holds a view of
 
     // Writing.
     OutputQueue out_;
     std::size_t out_bytes_ = 0;
 
-    // The local address, kept at close for on_close (the socket is gone by
-    // then); asked of the socket before that, so an open stream keeps none.
-    std::unique_ptr<SavedAddress> closed_local_;
     SavedAddress peer_;
     static constexpr auto kLingerLimit = std::chrono::seconds(3);
     // An emptied input buffer up to this size is kept for the next

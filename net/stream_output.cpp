@@ -27,7 +27,7 @@ void StreamIo::check_high_water() {
 void StreamIo::write_through_transform(std::string_view data) {
     const std::size_t cap = owner->max_write_buffer;
     if (cap && out_bytes() + data.size() > cap) return write_buffer_full();
-    transform_->write(data);  // back through send_wire()
+    transform()->write(data);  // back through send_wire()
 }
 
 void StreamIo::write_buffer_full() { fail_later(make_error_code(NetError::write_buffer_full), Report::write); }
@@ -42,8 +42,8 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
     }
     // The kernel would send the file's bytes as they are: a transform
     // (TLS) reads them in chunks as the queue drains, and encrypts them.
-    if (transform_) {
-        transform_->write_file(file, owns_fd, offset, nbytes);
+    if (StreamTransform* t = transform()) {
+        t->write_file(file, owns_fd, offset, nbytes);
         return ok();
     }
     out_.push_file(file, owns_fd, offset, nbytes);
@@ -55,14 +55,14 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
 void StreamIo::flush() {
     if (!connected || fd < 0 || send_ || out_.empty()) return;
     OutputQueue::Node* head = out_.front();
-    if (backend.sends_at_once() && !head->is_file()) {
+    if (backend().sends_at_once() && !head->is_file()) {
         // epoll: the bytes go now, and their result is known now.
         if (out_.only(*head)) {
             // One block (every echoed message): no gathering, and when the
             // socket takes all of it, no second look at the queue.
             const std::size_t size = head->end - head->begin;
             const iovec iov{head->bytes() + head->begin, size};
-            const int r = backend.send_now(fd, &iov, 1);
+            const int r = backend().send_now(fd, &iov, 1);
             if (std::size_t(r) == size && sent_whole_only_block(size)) return;
             if (r != -EAGAIN && sent_now(r)) return;
         } else if (send_at_once()) {
@@ -79,7 +79,7 @@ void StreamIo::flush() {
         op.offset = head->offset;
         op.size = std::size_t(std::min(head->remaining, kMaxFileChunk));
         in_flight_nodes_ = 1;
-        backend.submit(op);
+        backend().submit(op);
         return;
     }
     // Everything written this turn leaves in one sendmsg.
@@ -88,7 +88,7 @@ void StreamIo::flush() {
     send_->msg.msg_iovlen = std::size_t(n);
     op.kind = OpKind::send;
     op.msg = &send_->msg;
-    backend.submit(op);
+    backend().submit(op);
 }
 
 // The send without an Operation (Backend::send_now) of several blocks:
@@ -99,7 +99,7 @@ void StreamIo::flush() {
 bool StreamIo::send_at_once() {
     iovec iov[kMaxIov];
     const int n = out_.gather(iov, kMaxIov);
-    const int r = backend.send_now(fd, iov, n);
+    const int r = backend().send_now(fd, iov, n);
     return r != -EAGAIN && sent_now(r);
 }
 
@@ -131,7 +131,7 @@ inline bool StreamIo::sent_only_block(std::size_t n) {
 // The same, where the caller knows that the `n` bytes were all of the only
 // block (flush() sent that block and nothing ran since).
 inline bool StreamIo::sent_whole_only_block(std::size_t n) {
-    if (phase() != Phase::open || write_paused_ || transform_ || !writers.empty()) return false;
+    if (phase() != Phase::open || write_paused_ || transform() || !writers.empty()) return false;
     out_bytes_ -= n;
     out_.clear_only(output_pool());
     if (owner) call([&] { owner->on_write(); });
@@ -143,7 +143,7 @@ Operation& StreamIo::start_send() {
     // holds a finished SendState (built once, never destroyed): a send per
     // message only changes its owner, instead of building it anew.
     bool recycled = false;
-    void* block = backend.send_blocks().take(recycled);
+    void* block = backend().send_blocks().take(recycled);
     if (!recycled) block = new (block) SendState(this);
     send_ = static_cast<SendState*>(block);
     send_->op.io = this;
@@ -159,7 +159,7 @@ void StreamIo::end_send() noexcept {
             if (p >= 0) ::close(std::exchange(p, -1));
         ::operator delete(send_);
     } else {
-        backend.send_blocks().give(send_);
+        backend().send_blocks().give(send_);
     }
     send_ = nullptr;
 }
@@ -187,7 +187,7 @@ inline void StreamIo::sent(std::size_t n) {
         out_.consume(n, output_pool());
     // Inline, one test for what only backpressure, a transform or a
     // waiting coroutine needs (none of them, once per message).
-    if (write_paused_ || transform_ || !writers.empty()) [[unlikely]] sent_rare();
+    if (write_paused_ || transform() || !writers.empty()) [[unlikely]] sent_rare();
 }
 
 void StreamIo::sent_file(OutputQueue::Node& head, std::size_t n) {
@@ -205,14 +205,14 @@ void StreamIo::sent_rare() {
         write_paused_ = false;
         update_receive();
     }
-    if (transform_) transform_->output_room();  // a file being encrypted reads on
+    if (StreamTransform* t = transform()) t->output_room();  // a file being encrypted reads on
     if (out_bytes() <= high_water()) writers.resume_all();
 }
 
 inline void StreamIo::drained() {
     if (phase() == Phase::ending) return finish_output();
     // A transform's own traffic (a handshake, a session ticket) is not the user's write.
-    if (transform_ && !transform_->take_user_drain()) return;
+    if (StreamTransform* t = transform(); t && !t->take_user_drain()) return;
     if (owner) call([&] { owner->on_write(); });
 }
 
