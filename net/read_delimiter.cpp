@@ -18,7 +18,7 @@ ReadDelimiter::ReadDelimiter(const ReadDelimiter& other)
       mode_(other.mode_),
       small_size_(other.small_size_),
       rule_(other.kind_ == Kind::function && other.rule_
-                ? std::make_shared<const FrameFunction>(*other.rule<FrameFunction>())
+                ? detail::SharedRule::make<FrameFunction>(*other.rule<FrameFunction>())
                 : other.rule_) {
     std::memcpy(small_, other.small_, sizeof small_);  // count_ or small_, whichever is in use
 }
@@ -36,7 +36,7 @@ ReadDelimiter::ReadDelimiter(std::string delimiter) : kind_(Kind::delimiter) {
         small_size_ = static_cast<std::uint8_t>(delimiter.size());
         std::memcpy(small_, delimiter.data(), delimiter.size());
     } else {
-        rule_ = std::make_shared<const std::string>(std::move(delimiter));
+        rule_ = detail::SharedRule::make<std::string>(std::move(delimiter));
     }
 }
 
@@ -71,7 +71,7 @@ ReadDelimiter ReadDelimiter::function(FrameFunction f) {
         throw std::invalid_argument("read_delimiter: empty frame function");
     ReadDelimiter d;
     d.kind_ = Kind::function;
-    d.rule_ = std::make_shared<const FrameFunction>(std::move(f));
+    d.rule_ = detail::SharedRule::make<FrameFunction>(std::move(f));
     return d;
 }
 
@@ -79,7 +79,7 @@ ReadDelimiter ReadDelimiter::regex(std::string_view pattern, RegexMode mode) {
     ReadDelimiter d;
     d.kind_ = Kind::regex;
     d.mode_ = mode;
-    d.rule_ = std::make_shared<const detail::RegexProgram>(pattern, mode);
+    d.rule_ = detail::SharedRule::make<detail::RegexProgram>(pattern, mode);
     return d;
 }
 
@@ -92,7 +92,7 @@ ReadDelimiter ReadDelimiter::packed(PackedFormat format) {
     ReadDelimiter d;
     d.kind_ = Kind::packed;
     d.count_ = format.size();
-    d.rule_ = std::make_shared<const PackedFormat>(std::move(format));
+    d.rule_ = detail::SharedRule::make<PackedFormat>(std::move(format));
     return d;
 }
 

@@ -37,7 +37,7 @@ const std::error_category& net_category() noexcept {
     return category;
 }
 
-Stream::Stream(Engine& engine) : engine_(&engine), io_(new detail::StreamIo(engine, this, -1)) {}
+Stream::Stream(Engine& engine) : io_(new detail::StreamIo(engine, this, -1)) {}
 
 Stream::Stream(Engine& engine, int fd) : Stream(engine, detail::AcceptedSocket{fd}) {
     if (fd < 0) return;  // nothing adopted: an unconnected stream
@@ -48,7 +48,7 @@ Stream::Stream(Engine& engine, int fd) : Stream(engine, detail::AcceptedSocket{f
 }
 
 Stream::Stream(Engine& engine, detail::AcceptedSocket accepted)
-    : engine_(&engine), io_(new detail::StreamIo(engine, this, accepted.fd)) {
+    : io_(new detail::StreamIo(engine, this, accepted.fd)) {
     if (detail::is_tcp(accepted.fd)) detail::set_nodelay(accepted.fd, true);
 }
 
@@ -73,6 +73,7 @@ void Stream::close() { io_->close(); }
 void Stream::pause_reading() { io_->pause_reading(); }
 void Stream::resume_reading() { io_->resume_reading(); }
 bool Stream::reading_paused() const noexcept { return io_->reading_paused(); }
+Engine& Stream::engine() const noexcept { return io_->engine; }
 bool Stream::connected() const noexcept { return io_->connected && !io_->closing(); }
 bool Stream::connecting() const noexcept { return io_->connecting() && !io_->closing(); }
 bool Stream::closing() const noexcept { return io_->closing(); }

@@ -50,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include <pants/detail/shared_rule.hpp>
 #include <pants/frame_error.hpp>
 #include <pants/packed.hpp>
 #include <pants/result.hpp>
@@ -270,10 +271,10 @@ private:
     // bytes (std::string), the FrameFunction, the compiled
     // detail::RegexProgram or the PackedFormat. Immutable and shared by
     // copies, except a function (see the copy constructor).
-    std::shared_ptr<const void> rule_;
+    detail::SharedRule rule_;
     template <class T>
     const T* rule() const noexcept {
-        return static_cast<const T*>(rule_.get());
+        return rule_.get<T>();
     }
     const detail::RegexProgram* regex_program() const noexcept {
         return kind_ == Kind::regex ? rule<detail::RegexProgram>() : nullptr;

@@ -199,7 +199,7 @@ public:
     Result<Address> remote_address() const;
     /// Bytes queued and not yet sent.
     std::size_t pending_write_bytes() const noexcept;
-    Engine& engine() const noexcept { return *engine_; }
+    Engine& engine() const noexcept;
     int fd() const noexcept;
 
     /// TCP_NODELAY (on by default for TCP).
@@ -267,8 +267,7 @@ public:
 private:
     void queue_write(std::string_view data);
 
-    Engine* engine_;
-    detail::StreamIo* io_;
+    detail::StreamIo* io_;  // never null; its engine is the stream's
 
 public:
     // The awaiters are defined here so they can be returned by value. Each
