@@ -143,9 +143,10 @@ Result<Address> StreamIo::remote_address() const {
 
 void StreamIo::before_close() noexcept {
     if (StreamTransform* t = transform()) t->closed(close_error());
-    // Kept for on_close, which runs after the socket is gone. Out of
-    // memory, local_address() in on_close says ENOTCONN instead.
-    if (fd < 0 || !connected) return;
+    // Kept for on_close, which runs after the socket is gone (so only
+    // while there is an owner to call it). Out of memory, local_address()
+    // in on_close says ENOTCONN instead.
+    if (fd < 0 || !connected || !owner) return;
     if (auto a = detail::local_address(fd)) {
         try {
             rare().closed_local.set(*a);

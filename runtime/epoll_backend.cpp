@@ -18,12 +18,14 @@ namespace {
 // Operations one fd may complete per turn before others get their go.
 constexpr int kFairnessBudget = 16;
 // Events per epoll_wait, so per turn. Each stream written in a turn holds
-// an output block until the turn's flush, and the engine's pool keeps
-// those blocks (their written first page resident) for later turns: 32
-// bounds that to 32 pages rather than 256, which an idle server pays for
-// per connection (bench/idle_memory.sh, 10,000 connections: 590 -> 497
-// bytes each), for one more epoll_wait per 32 ready streams (50 conns:
-// 2.021 -> 2.032 system calls and 385 -> 387 instructions per message).
+// an output block until the turn's flush, and the engine's pool then keeps
+// those blocks warm, each with its written first page resident: 256
+// events a turn left up to 256 such pages: 1 MiB per engine, a fixed
+// cost, but bench/idle_memory.sh's bytes per connection at 10,000 went
+// from 528-606 to 497-504 with 32. The bound is soft (writes to other
+// streams, nested turns), and it costs one more epoll_wait per 32 ready
+// streams (50 conns: 2.021 -> 2.032 system calls and 385 -> 387
+// instructions per message).
 constexpr int kMaxEvents = 32;
 
 // Set once epoll_pwait2 has failed with ENOSYS or EPERM: seccomp filters and
