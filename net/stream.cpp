@@ -119,7 +119,7 @@ bool Stream::ReadAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState
     return true;
 }
 
-bool Stream::WriteAwaiter::await_ready() noexcept {
+bool Stream::WriteAwaiter::ready() noexcept {
     if (io_->closing()) return true;
     open_ = io_->out_bytes() <= io_->high_water();
     return open_;

@@ -137,12 +137,13 @@ public:
     void write(std::string_view data) {
         // Inline: Stream::write's whole body, once per message. Only a
         // Stream writes here, so the owner is there.
-        if (closing() || data.empty()) return;
-        if (transform()) return write_through_transform(data);
+        // Stream::write_room_ says whether a co_await has anything to wait
+        // for; only the plain path (queue_output) knows that it has not.
+        if (closing() || data.empty() || transform()) return write_rare(data);
         const std::size_t cap = owner->max_write_buffer;
         // A peer that never reads must not grow us without bound.
         if (cap && out_bytes_ + data.size() > cap) return write_buffer_full();
-        queue_output(data);
+        queue_output(data, &owner->write_room_);
     }
     Result<void> write_file(int fd, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd);
     void flush() override;
@@ -286,19 +287,27 @@ private:
     inline bool sent_whole_only_block(std::size_t n);
     Operation& start_send();
     void end_send() noexcept;
-    /// Copies `data` to the send queue, which the turn's flush sends.
-    void queue_output(std::string_view data) {
+    /// Copies `data` to the send queue, which the turn's flush sends; sets
+    /// `*room` (if given) to whether the queue is at or under high_water.
+    void queue_output(std::string_view data, bool* room = nullptr) {
         // Inline: once per message. The copy into the reserved room comes
         // last, a tail call, so that nothing keeps a frame around it.
+        // *room is stored as constants, after the flags are read: no
+        // register to keep, nothing to read again.
         out_bytes_ += data.size();
         char* to = out_.reserve(data.size(), output_pool());
         if (!to) out_.append(data, output_pool());  // more than one block holds
-        if (owner && out_bytes_ > owner->high_water) [[unlikely]] check_high_water();
+        if (room) *room = true;
+        if (owner && out_bytes_ > owner->high_water) [[unlikely]] {
+            check_high_water();
+            if (room) *room = false;
+        }
         engine.queue_flush(*this);
         if (to) std::memcpy(to, data.data(), data.size());
     }
     void check_high_water();
-    void write_through_transform(std::string_view data);
+    /// write() on a closing stream, of nothing, or through a transform.
+    void write_rare(std::string_view data);
     void write_buffer_full();
     inline void sent(std::size_t n);
     void sent_file(OutputQueue::Node& head, std::size_t n);

@@ -24,13 +24,18 @@ void StreamIo::check_high_water() {
     }
 }
 
-void StreamIo::write_through_transform(std::string_view data) {
+void StreamIo::write_rare(std::string_view data) {
+    owner->write_room_ = false;  // a co_await write() asks the stream
+    if (closing() || data.empty()) return;
     const std::size_t cap = owner->max_write_buffer;
     if (cap && out_bytes() + data.size() > cap) return write_buffer_full();
     transform()->write(data);  // back through send_wire()
 }
 
-void StreamIo::write_buffer_full() { fail_later(make_error_code(NetError::write_buffer_full), Report::write); }
+void StreamIo::write_buffer_full() {
+    owner->write_room_ = false;
+    fail_later(make_error_code(NetError::write_buffer_full), Report::write);
+}
 
 Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t nbytes, bool owns_fd) {
     if (closing()) return pants::fail(EPIPE);

@@ -131,6 +131,15 @@ public:
     /// Stop reading while more than high_water is queued (backpressure).
     bool pause_on_high_water = true;
 
+private:
+    // What the last queue_write() left: queued on an open stream that is
+    // still at or under high_water (its awaiter has nothing to wait for).
+    // A field, not a result, so that callback code, which drops the
+    // awaiter, pays nothing for it. Beside the bool above: no padding.
+    bool write_room_ = false;
+
+public:
+
     // --- callback style -------------------------------------------------
 
     class ReadAwaiter;
@@ -146,12 +155,13 @@ public:
     ConnectAwaiter connect(const Address& address);
     /// Queues data; on_write() fires when everything queued has been sent.
     /// In a coroutine, `co_await s.write(d)` resumes once the queue is
-    /// under high_water (backpressure), or with the stream's error.
+    /// under high_water (backpressure), or with the stream's error. Await
+    /// the result at once: it knows whether the write left room.
     WriteAwaiter write(std::string_view data) {
         // Inline, so that callback code, which drops the awaiter, neither
         // builds nor destroys it (once per message in an echo).
         queue_write(data);
-        return WriteAwaiter(*io_);
+        return WriteAwaiter(*io_, write_room_);
     }
     /// Queues `values` encoded as one record of a Python struct `format`
     /// (see pants/packed.hpp), as write() does; a bad format or a value
@@ -265,6 +275,7 @@ public:
     detail::StreamIo& io() const noexcept { return *io_; }
 
 private:
+    friend class detail::StreamIo;
     void queue_write(std::string_view data);
 
     detail::StreamIo* io_;  // never null; its engine is the stream's
@@ -302,8 +313,14 @@ public:
     /// What `co_await stream.write(data)` waits on: room under high_water.
     class WriteAwaiter : public detail::Waiter {
     public:
-        explicit WriteAwaiter(detail::StreamIo& io) noexcept : io_(&io) {}
-        bool await_ready() noexcept;
+        /// `room`: the write just queued left the stream open and at or
+        /// under high_water, so there is nothing to wait for.
+        WriteAwaiter(detail::StreamIo& io, bool room) noexcept : io_(&io), open_(room) {}
+        bool await_ready() noexcept {
+            // Inline: a write with room (every write in an echo) is ready
+            // without a second look at the stream.
+            return open_ || ready();
+        }
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::cancel_state_of(h));
@@ -316,10 +333,11 @@ public:
         }
 
     private:
+        bool ready() noexcept;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
         Result<void> result() const noexcept;
         detail::StreamIo* io_;
-        bool open_ = false;  // await_ready() found room on an open stream
+        bool open_;  // room on an open stream, found by write() or ready()
     };
 
     /// What `co_await stream.connect(address)` waits on.
