@@ -332,10 +332,23 @@ void StreamIo::take_chunk(std::string_view chunk) {
     }
     if (pull_ && in_.empty() && pending_consume_ == 0 && !delivering_) {
         // A coroutine reads (nothing buffered, nothing lent): every message
-        // of a coroutine echo.
+        // of a coroutine echo. What pump() would do for the first reader,
+        // without its loop: in_ holds just the chunk, and with no
+        // delimiter that is the frame.
         in_.append(chunk);
-        if (!resume_reader_with_input()) settle_input();
-        return;
+        Stream::ReadAwaiter* r = reader();
+        if (!r || r->once_ || input_paused_ || error || !owner->read_delimiter.get().is_none()) return settle_input();
+        r->frame_ = in_.view();
+        pending_consume_ = in_.size();
+        {
+            ScopedFlag guard(delivering_);
+            readers.resume(*r);  // it may read() again, or hand back to callbacks
+        }
+        // It wrote, read() again, found nothing and waits (its read() took
+        // the frame back): nothing is left to pump, and nothing can
+        // overflow or pause (as at the end of take_chunk).
+        if (in_.empty() && !readers.empty() && !closing() && owner && owner->buffer_size > 0) return;
+        return settle_input();
     }
     buffer_chunk(chunk);
 }
@@ -366,23 +379,6 @@ void StreamIo::settle_input() {
     // can overflow or pause (limit >= buffer_size > 0).
     if (unread() == 0 && owner && owner->buffer_size > 0) return;
     check_input();
-}
-
-bool StreamIo::resume_reader_with_input() {
-    // What pump() would do for the first reader, without its loop: in_
-    // holds just the chunk, and with no delimiter that is the frame.
-    Stream::ReadAwaiter* r = reader();
-    if (!r || r->once_ || input_paused_ || error || !owner->read_delimiter.get().is_none()) return false;
-    r->result_ = in_.view();
-    pending_consume_ = in_.size();
-    {
-        ScopedFlag guard(delivering_);
-        readers.resume(*r);  // it may read() again, or hand back to callbacks
-    }
-    // It wrote, read() again, found nothing and waits (its read() took the
-    // frame back): nothing is left to pump, and nothing can overflow or
-    // pause (as at the end of take_chunk).
-    return !closing() && in_.empty() && !readers.empty() && owner && owner->buffer_size > 0;
 }
 
 void StreamIo::pump() {
@@ -484,12 +480,12 @@ bool StreamIo::try_read_buffered(Stream::ReadAwaiter& r) {
             if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
             auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
             if (!frame) {
-                r.result_ = unexpected(frame.error());
+                r.set_error(frame.error());
                 fail(frame.error(), Report::read);
                 return true;
             }
             if (*frame && (*frame)->consumed > read_limit()) {
-                r.result_ = unexpected(make_error_code(NetError::buffer_overflow));
+                r.set_error(make_error_code(NetError::buffer_overflow));
                 fail(make_error_code(NetError::buffer_overflow), Report::overflow);
                 return true;
             }
@@ -497,14 +493,14 @@ bool StreamIo::try_read_buffered(Stream::ReadAwaiter& r) {
         }
     }
     if (eof_ || closing() || error) {
-        r.result_ = unexpected(eof_ && !error ? make_error_code(NetError::end_of_stream) : close_error());
+        r.set_error(eof_ && !error ? make_error_code(NetError::end_of_stream) : close_error());
         return true;
     }
     return false;
 }
 
 bool StreamIo::lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed) {
-    r.result_ = frame;
+    r.frame_ = frame;
     pending_consume_ = consumed;
     // Room again: the pause for unread input ends at half the limit.
     if (input_paused_ && unread() <= read_limit() / 2) {

@@ -113,7 +113,7 @@ public:
                     return false;
                 }
             } else if (pending_consume_ == 0 && !input_paused_) {
-                r.result_ = in_.view();
+                r.frame_ = in_.view();
                 pending_consume_ = in_.size();
                 return true;
             }
@@ -258,9 +258,6 @@ private:
     inline bool deliver_whole(std::string_view buffered);
     std::size_t deliver_frames(std::string_view buffered);
     void pump();
-    /// take_chunk() put a chunk into an empty in_: it goes to a waiting
-    /// read(); true if nothing else is left to do.
-    bool resume_reader_with_input();
     void linger();
     void reclaim_lent();
     /// Gives back a large input buffer once emptied (see kKeptInputCapacity).

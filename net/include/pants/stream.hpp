@@ -298,7 +298,7 @@ public:
         }
         Result<std::string_view> await_resume() noexcept {
             if (failed()) return unexpected(error());
-            return std::move(result_);
+            return frame_;
         }
 
     private:
@@ -307,7 +307,9 @@ public:
         detail::StreamIo* io_;
         std::optional<ReadDelimiter> once_;
         std::size_t scanned_ = 0;
-        Result<std::string_view> result_;
+        // The frame read; a failure (a framing error, the end, a close)
+        // is the Waiter's error(), as a cancel is.
+        std::string_view frame_;
     };
 
     /// What `co_await stream.write(data)` waits on: room under high_water.
