@@ -112,6 +112,13 @@ Stream::HandshakeAwaiter Stream::handshake() { return HandshakeAwaiter(*io_); }
 // frame dies, and a cancel resumes it on a later turn.
 
 bool Stream::ReadAwaiter::suspend(std::coroutine_handle<> h, detail::CancelState* cancel) {
+    // Most reads (every one in an echo) find nothing new and wait, which
+    // takes no call; the rest is a tail call, so no frame either way.
+    if (io_->wait_read_at_once(*this, h, cancel)) return true;
+    return suspend_general(h, cancel);
+}
+
+[[gnu::noinline]] bool Stream::ReadAwaiter::suspend_general(std::coroutine_handle<> h, detail::CancelState* cancel) {
     io_->set_pull(true);
     if (io_->try_read(*this)) return false;  // a frame, an error or the end: no wait
     if (!wait(io_->readers, h, cancel)) return false;

@@ -120,6 +120,20 @@ public:
         }
         return try_read_buffered(r);
     }
+    /// What a read() meets in steady state, without a call: a coroutine
+    /// already reads, no delimiter, the stream open and receiving, nothing
+    /// came after the frame the last read() held (dropped now) and no
+    /// cancel pending: `r` waits in `readers` (true). False, having done
+    /// nothing: try_read() and the rest of ReadAwaiter::suspend decide.
+    bool wait_read_at_once(Stream::ReadAwaiter& r, std::coroutine_handle<> h, CancelState* cancel) noexcept {
+        if (!pull_ || r.once_ || !lent_tail_empty() || error || !owner || closing() || eof_ || input_paused_ ||
+            !recv_op_.in_flight || in_.size() != pending_consume_ || in_.capacity() > kKeptInputCapacity ||
+            (cancel && cancel->requested()) || !owner->read_delimiter.get().is_none())
+            return false;
+        in_.clear();
+        pending_consume_ = 0;
+        return r.wait(readers, h, cancel);
+    }
     /// A read() found no frame and now waits in `readers`.
     void wait_read() {
         // No whole frame is buffered: a pause for unread input would wait

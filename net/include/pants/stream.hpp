@@ -304,6 +304,7 @@ public:
     private:
         friend class detail::StreamIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
+        bool suspend_general(std::coroutine_handle<> h, detail::CancelState* cancel);
         detail::StreamIo* io_;
         std::optional<ReadDelimiter> once_;
         std::size_t scanned_ = 0;
