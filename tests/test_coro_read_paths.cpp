@@ -167,3 +167,46 @@ TEST_CASE("a cancelled read resumes on a later turn with ECANCELED, and a second
     CHECK(task.done());
     CHECK_FALSE(watchdog.fired());
 }
+
+TEST_CASE("a read that waits at once still sees a delimiter, a read_exactly and a close set between reads") {
+    // read() checks the steady state (nothing new, no delimiter, open) first
+    // and waits without looking further; whatever the coroutine changed
+    // since its last read() must send it the long way.
+    Engine engine;
+    Watchdog watchdog(engine, std::chrono::seconds(20));
+    Pair pair(engine);
+    std::vector<std::string> frames;
+    bool done = false;
+    auto reader = [&](pants::Stream& s) -> pants::Task<> {
+        auto one = co_await s.read();  // waits at once
+        // The frame is still there after a co_await write() of it.
+        auto echoed = co_await s.write(*one);
+        frames.push_back(describe(one) + (echoed ? "+echoed" : "+write failed"));
+        s.read_delimiter = "\n";
+        frames.push_back(describe(co_await s.read()));  // "two", "thr" stays buffered
+        s.read_delimiter = pants::ReadDelimiter();
+        frames.push_back(describe(co_await s.read()));  // "thr", from the buffer
+        frames.push_back(describe(co_await s.read_exactly(3)));  // waits, then "abc"
+        frames.push_back(describe(co_await s.read()));  // "def", from the buffer
+        s.close();
+        frames.push_back(describe(co_await s.read()));
+        auto late = co_await s.write("late");
+        frames.push_back(late ? "written" : "write failed");
+        done = true;
+    };
+    engine.spawn(reader(*pair.stream));
+    pair.peer.send("one");
+    run_until(engine, [&] { return frames.size() == 1; });
+    std::string back;
+    run_until(engine, [&] {
+        pair.peer.drain(back);
+        return back == "one";
+    });
+    pair.peer.send("two\nthr");
+    run_until(engine, [&] { return frames.size() == 3; });
+    pair.peer.send("abcdef");
+    run_until(engine, [&] { return done; });
+    CHECK(frames == std::vector<std::string>{"one+echoed", "two", "thr", "abc", "def",
+                                             pants::make_error_code(pants::NetError::closed).message(), "write failed"});
+    CHECK_FALSE(watchdog.fired());
+}
