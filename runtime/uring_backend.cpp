@@ -44,6 +44,16 @@ constexpr unsigned kFlagLadder[] = {
     0,
 };
 
+// What next_sqe() and run_once() assume of every ring we set up: 64-byte
+// SQEs and 16-byte CQEs, and no kernel thread polling the submission queue
+// (so its head moves only inside our io_uring_enter).
+constexpr bool ladder_lacks(unsigned flags) {
+    for (unsigned f : kFlagLadder)
+        if (f & flags) return false;
+    return true;
+}
+static_assert(ladder_lacks(IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SQPOLL));
+
 // Opcodes every operation kind needs; a kernel without one of them gets the
 // epoll backend instead.
 constexpr int kRequiredOps[] = {
@@ -171,9 +181,20 @@ UringBackend::~UringBackend() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
+inline io_uring_sqe* UringBackend::try_sqe() noexcept {
+    // io_uring_get_sqe() without its SQE128 and SQPOLL cases (see
+    // ladder_lacks): inline, one per send.
+    io_uring_sq& sq = ring_.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (tail - IO_URING_READ_ONCE(*sq.khead) >= sq.ring_entries) return nullptr;
+    sq.sqe_tail = tail + 1;
+    return &sq.sqes[tail & sq.ring_mask];
+}
+
 inline io_uring_sqe* UringBackend::next_sqe() {
-    // Inline: one per send; the queue is rarely full.
-    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    // The queue is rarely full.
+    if (io_uring_sqe* sqe = try_sqe()) [[likely]]
+        return sqe;
     return next_sqe_after_submit();
 }
 
@@ -183,7 +204,7 @@ io_uring_sqe* UringBackend::next_sqe_after_submit() {
         // Queue full: hand what we have to the kernel now, then go on.
         enable();
         check_enter(io_uring_submit(&ring_));
-        sqe = io_uring_get_sqe(&ring_);
+        sqe = try_sqe();
     }
     return sqe;
 }
@@ -569,7 +590,7 @@ void UringBackend::wake() noexcept {
 void UringBackend::notify(Backend& target) noexcept {
     auto* t = dynamic_cast<UringBackend*>(&target);
     if (!msg_ring_ || !t || !t->msg_ring_) return target.wake();
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe* sqe = try_sqe();
     if (!sqe) return target.wake();  // queue full: not worth an early submit
     // A CQE in the target's ring ends its wait; success posts nothing here.
     io_uring_prep_msg_ring(sqe, t->ring_.ring_fd, 0, kRingMessage, 0);

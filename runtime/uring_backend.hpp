@@ -43,6 +43,8 @@ private:
     /// Maps and registers a ring for `pool`, handing the kernel its first `provide` buffers.
     Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes,
                                                 unsigned provide);
+    /// The next free SQE, or nullptr when the queue is full.
+    io_uring_sqe* try_sqe() noexcept;
     io_uring_sqe* next_sqe();
     io_uring_sqe* next_sqe_after_submit();
     void enable();
