@@ -220,9 +220,8 @@ int UringBackend::submit_and_wait_one() noexcept {
         io_uring_smp_store_release(sq.ktail, tail);  // the SQEs before the tail
     }
     const unsigned to_submit = tail - *sq.khead;
-    unsigned flags = IORING_ENTER_GETEVENTS;
     // enable() registered the ring fd: enter_ring_fd is its index.
-    if (registered_on_) flags |= IORING_ENTER_REGISTERED_RING;
+    const unsigned flags = enter_flags_;
 #if defined(__x86_64__)
     // The system call itself, as liburing makes it (glibc's syscall()
     // costs a call, a shuffle of every argument and errno).
@@ -386,12 +385,9 @@ void UringBackend::flush_buffers() {
 }
 
 void UringBackend::run_once(std::chrono::nanoseconds timeout) {
-    // Both are mostly nothing to do: checked here, not in a call per turn.
-    if (setup_flags_ & IORING_SETUP_R_DISABLED) enable();
-    // A turn on another thread: the ring refuses it (SINGLE_ISSUER) with
-    // EEXIST, but only through its fd. Its index in this thread's table
-    // may be another engine's ring, which would take the turn instead.
-    if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
+    // The first turn, or the first on another thread: one compare here.
+    if (turn_thread_ != thread_tag()) [[unlikely]]
+        adopt_thread();
     if (buffers_returned_ > 0) {  // most turns: the buffers of this turn's receives
         io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
         buffers_returned_ = 0;

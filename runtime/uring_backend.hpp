@@ -51,13 +51,21 @@ private:
     int submit_and_wait_one() noexcept;
     /// Back to the plain ring fd (uring_ring_fd.cpp).
     void forget_registered_fd() noexcept;
+    /// A turn on another thread than the last turn's, or the first turn:
+    /// enables the ring, forgets a registration made on another thread.
+    void adopt_thread();
     /// Which thread this is, checked once per turn: a number no other
     /// thread of this process ever gets (a thread pointer or pthread_self()
     /// is reused by a thread made after another exits, which would let
     /// a turn enter that other thread's registered ring). Initial-exec
-    /// TLS: one load from %fs, no __tls_get_addr call.
-    static std::uint64_t this_thread_tag() noexcept {
+    /// TLS: one load from %fs, no __tls_get_addr call. 0 until
+    /// this_thread_tag() gives the thread its number.
+    static std::uint64_t& thread_tag() noexcept {
         static thread_local std::uint64_t tag __attribute__((tls_model("initial-exec"))) = 0;
+        return tag;
+    }
+    static std::uint64_t this_thread_tag() noexcept {
+        std::uint64_t& tag = thread_tag();
         if (tag == 0) [[unlikely]] tag = next_thread_tag();
         return tag;
     }
@@ -90,6 +98,11 @@ private:
     io_uring ring_{};
     bool ring_ready_ = false;
     std::uint64_t registered_on_ = 0;  // the thread whose table holds the ring fd (0: not registered)
+    // The thread adopt_thread() last ran on (no thread's tag at first).
+    std::uint64_t turn_thread_ = ~std::uint64_t(0);
+    // Those of a turn's io_uring_enter: GETEVENTS, and REGISTERED_RING
+    // while registered_on_ is set.
+    unsigned enter_flags_ = IORING_ENTER_GETEVENTS;
     unsigned setup_flags_ = 0;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;
