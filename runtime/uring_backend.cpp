@@ -350,36 +350,21 @@ void UringBackend::cancel(Operation& op) {
 void UringBackend::close(int fd) { ::close(fd); }
 
 void UringBackend::recycle(std::uint16_t buffer_id) {
-    if (buffer_id & kDatagramBufferTag) {
-        const auto id = std::uint16_t(buffer_id & ~kDatagramBufferTag);
-        io_uring_buf_ring_add(dgram_ring_, dgram_pool_->at(id), dgram_pool_->size(), id,
-                              io_uring_buf_ring_mask(dgram_pool_->count()), dgram_returned_++);
-        datagram_work_ = true;
-        return;
-    }
+    if (buffer_id & kDatagramBufferTag)
+        return give_back(dgram_ring_, *dgram_pool_, std::uint16_t(buffer_id & ~kDatagramBufferTag));
     recycle_stream_buffer(buffer_id);
 }
 
-void UringBackend::flush_buffers() {
-    datagram_work_ = false;
-    if (buffers_returned_ > 0) {
-        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
-        buffers_returned_ = 0;
-    }
-    if (dgram_returned_ > 0) {
-        io_uring_buf_ring_advance(dgram_ring_, dgram_returned_);
-        dgram_returned_ = 0;
-    }
+void UringBackend::rearm_starved() {
     // Receives that ran dry get re-armed now that buffers are back.
-    if (!starved_.empty()) {
-        std::vector<Operation*> starved;
-        starved.swap(starved_);
-        for (Operation* op : starved) {
-            if (op->cancelling) {
-                dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
-            } else {
-                prepare(*op, next_sqe());
-            }
+    has_starved_ = false;
+    std::vector<Operation*> starved;
+    starved.swap(starved_);
+    for (Operation* op : starved) {
+        if (op->cancelling) {
+            dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
+        } else {
+            prepare(*op, next_sqe());
         }
     }
 }
@@ -388,11 +373,7 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
     // The first turn, or the first on another thread: one compare here.
     if (turn_thread_ != thread_tag()) [[unlikely]]
         adopt_thread();
-    if (buffers_returned_ > 0) {  // most turns: the buffers of this turn's receives
-        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
-        buffers_returned_ = 0;
-    }
-    if (datagram_work_) flush_buffers();
+    if (has_starved_) rearm_starved();
     io_uring_cqe* cqe = nullptr;
     if (timeout.count() <= 0) {
         check_enter(io_uring_submit_and_get_events(&ring_));
@@ -498,7 +479,7 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
         if (op.kind != OpKind::receive_from && provided_ < pool_.count()) provide_more_buffers();
         if (!more) {
             starved_.push_back(&op);
-            datagram_work_ = true;
+            has_starved_ = true;
         }
         return;
     }
