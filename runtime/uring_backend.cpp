@@ -374,12 +374,12 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
     if (turn_thread_ != thread_tag()) [[unlikely]]
         adopt_thread();
     if (has_starved_) rearm_starved();
-    io_uring_cqe* cqe = nullptr;
-    if (timeout.count() <= 0) {
-        check_enter(io_uring_submit_and_get_events(&ring_));
-    } else if (timeout == std::chrono::nanoseconds::max()) {
+    if (timeout == std::chrono::nanoseconds::max()) {  // start(): the common case first
         check_enter(submit_and_wait_one());
+    } else if (timeout.count() <= 0) {
+        check_enter(io_uring_submit_and_get_events(&ring_));
     } else {
+        io_uring_cqe* cqe = nullptr;
         __kernel_timespec ts{};
         ts.tv_sec = timeout.count() / 1'000'000'000;
         ts.tv_nsec = timeout.count() % 1'000'000'000;
