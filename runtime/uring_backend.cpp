@@ -497,8 +497,8 @@ void UringBackend::keep_armed(Operation& op, bool more, const Completion& c) {
     if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
 }
 
-Completion UringBackend::datagram(Operation& op, int res, char* buffer, std::uint16_t id) {
-    Completion c{res, true, buffer, id};
+DatagramCompletion UringBackend::datagram(Operation& op, int res, char* buffer, std::uint16_t id) {
+    DatagramCompletion c{{res, true, buffer, id}};
     if (!multishot_recv_) {
         // Single shot: the payload starts the buffer and the name is in
         // op.msg, which the re-armed recvmsg may overwrite: copy it out.

@@ -78,7 +78,7 @@ private:
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);
     void keep_armed(Operation& op, bool more, const Completion& c);
-    Completion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
+    DatagramCompletion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
     void complete_sendfile(Operation& op, int res);
     void rearm_starved();
     void recycle(std::uint16_t buffer_id);  // back into the ring
