@@ -106,6 +106,22 @@ void Engine::detach(detail::EngineClient& c) noexcept {
     c.prev_ = c.next_ = nullptr;
 }
 
+// Inline in its three callers: start()'s loop pays no call per turn.
+[[gnu::always_inline]] inline void Engine::turn(Duration timeout) {
+    // A turn's fixed cost is what one connection pays per message, and most
+    // turns have only I/O: one branch on each side of the wait covers the
+    // rest (| not ||: byte loads are cheaper than jumps).
+    if (flush_head_) run_flushes();
+    // A flush may run user code (epoll sends at once and calls on_write),
+    // which may write again: that flush is due now, and no event would
+    // come to end the wait for it.
+    if (attention_ | (flush_head_ != nullptr) | has_posted_.load(std::memory_order_relaxed) |
+        stop_requested_.load(std::memory_order_relaxed))
+        timeout = wait_limit(timeout);
+    backend_->run_once(timeout);
+    if (attention_ | has_posted_.load(std::memory_order_relaxed)) after_wait();
+}
+
 void Engine::start() {
     running_ = true;
     // Once for the whole loop, not per turn: a thread_local in a shared
@@ -149,21 +165,6 @@ void Engine::poll(Duration timeout) {
     CurrentEngine current(this);
     TurnScope scope(turn_depth_);
     turn(timeout);
-}
-
-void Engine::turn(Duration timeout) {
-    // A turn's fixed cost is what one connection pays per message, and most
-    // turns have only I/O: one branch on each side of the wait covers the
-    // rest (| not ||: byte loads are cheaper than jumps).
-    if (flush_head_) run_flushes();
-    // A flush may run user code (epoll sends at once and calls on_write),
-    // which may write again: that flush is due now, and no event would
-    // come to end the wait for it.
-    if (attention_ | (flush_head_ != nullptr) | has_posted_.load(std::memory_order_relaxed) |
-        stop_requested_.load(std::memory_order_relaxed))
-        timeout = wait_limit(timeout);
-    backend_->run_once(timeout);
-    if (attention_ | has_posted_.load(std::memory_order_relaxed)) after_wait();
 }
 
 Engine::Duration Engine::wait_limit(Duration timeout) const {
