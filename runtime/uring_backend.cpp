@@ -253,12 +253,17 @@ void UringBackend::check_enter_failed(int result) {
 
 void UringBackend::submit(Operation& op) {
     started(op);
-    if (op.kind == OpKind::send) {  // the hot case: one per message written
+    if (op.kind == OpKind::send) [[likely]] {  // the hot case: one per message written
         io_uring_sqe* sqe = next_sqe();
         io_uring_prep_sendmsg(sqe, op.fd, op.msg, MSG_NOSIGNAL);
         sqe->user_data = tag(op);
         return;
     }
+    submit_other(op);
+}
+
+// Out of line, so that submit() keeps no registers for what sends never need.
+void UringBackend::submit_other(Operation& op) {
     op.transferred = 0;
     op.in_pipe = 0;
     op.polling = false;

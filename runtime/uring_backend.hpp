@@ -46,7 +46,7 @@ private:
     /// The next free SQE, or nullptr when the queue is full.
     io_uring_sqe* try_sqe() noexcept;
     io_uring_sqe* next_sqe();
-    io_uring_sqe* next_sqe_after_submit();
+    [[gnu::cold]] io_uring_sqe* next_sqe_after_submit();
     void enable();
     int submit_and_wait_one() noexcept;
     /// Back to the plain ring fd (uring_ring_fd.cpp).
@@ -74,6 +74,7 @@ private:
         if (result < 0) check_enter_failed(result);
     }
     static void check_enter_failed(int result);
+    [[gnu::noinline]] void submit_other(Operation& op);  // submit() for all but sends
     void prepare(Operation& op, io_uring_sqe* sqe);
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);
