@@ -128,9 +128,10 @@ void Engine::start() {
     // library costs a __tls_get_addr call each time.
     CurrentEngine current(this);
     TurnScope scope(turn_depth_);  // undone also when a turn throws
-    // A stop() that came before start() ends it after one turn.
+    // A stop() that came before start() ends it after one turn (which
+    // does not wait: turn() checks for a stop before it waits).
     do {
-        turn(stop_requested_.load(std::memory_order_relaxed) ? Duration::zero() : Duration::max());
+        turn(Duration::max());
     } while (!stop_requested_.load(std::memory_order_relaxed));
     stop_requested_ = false;
     running_ = false;
