@@ -188,8 +188,8 @@ void DatagramIo::on_received(Operation& op, const Completion& c) {
 
 void DatagramIo::on_datagram(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
-    if (c.more) {  // one datagram
-        if (!d.closing()) d.received(c);
+    if (c.more) {  // one datagram: the backend passed a DatagramCompletion
+        if (!d.closing()) d.received(static_cast<const DatagramCompletion&>(c));
         return;
     }
     // The multishot ended: a cancel (pull mode, close) or an error
@@ -197,7 +197,7 @@ void DatagramIo::on_datagram(Operation& op, const Completion& c) {
     d.receive_ended(c.result);
 }
 
-void DatagramIo::received(const Completion& c) {
+void DatagramIo::received(const DatagramCompletion& c) {
     const bool whole = !c.truncated && std::size_t(c.result) <= buf_size_;
     const char* bytes = c.data ? c.data : "";  // an empty datagram may have no buffer
     if (pull_ || has_datagram_ || delivering_ || !early_.empty()) {

@@ -138,7 +138,7 @@ private:
     void announce_listen();
     void start_receiving();
     void receive_ended(int result);
-    void received(const Completion& c);
+    void received(const DatagramCompletion& c);
     void keep_datagram();
     std::error_code unstash();
     void deliver();

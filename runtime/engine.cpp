@@ -106,15 +106,32 @@ void Engine::detach(detail::EngineClient& c) noexcept {
     c.prev_ = c.next_ = nullptr;
 }
 
+// Inline in its three callers: start()'s loop pays no call per turn.
+[[gnu::always_inline]] inline void Engine::turn(Duration timeout) {
+    // A turn's fixed cost is what one connection pays per message, and most
+    // turns have only I/O: one branch on each side of the wait covers the
+    // rest (| not ||: byte loads are cheaper than jumps).
+    if (flush_head_) run_flushes();
+    // A flush may run user code (epoll sends at once and calls on_write),
+    // which may write again: that flush is due now, and no event would
+    // come to end the wait for it.
+    if (attention_ | (flush_head_ != nullptr) | has_posted_.load(std::memory_order_relaxed) |
+        stop_requested_.load(std::memory_order_relaxed))
+        timeout = wait_limit(timeout);
+    backend_->run_once(timeout);
+    if (attention_ | has_posted_.load(std::memory_order_relaxed)) after_wait();
+}
+
 void Engine::start() {
     running_ = true;
     // Once for the whole loop, not per turn: a thread_local in a shared
     // library costs a __tls_get_addr call each time.
     CurrentEngine current(this);
     TurnScope scope(turn_depth_);  // undone also when a turn throws
-    // A stop() that came before start() ends it after one turn.
+    // A stop() that came before start() ends it after one turn (which
+    // does not wait: turn() checks for a stop before it waits).
     do {
-        turn(stop_requested_.load(std::memory_order_relaxed) ? Duration::zero() : Duration::max());
+        turn(Duration::max());
     } while (!stop_requested_.load(std::memory_order_relaxed));
     stop_requested_ = false;
     running_ = false;
@@ -151,29 +168,23 @@ void Engine::poll(Duration timeout) {
     turn(timeout);
 }
 
-void Engine::turn(Duration timeout) {
-    // Each step is checked here first: most turns have nothing for most
-    // of them, and a turn's fixed cost is what one connection pays per
-    // message.
-    if (flush_head_) run_flushes();
-    Duration wait = timeout;
-    // One branch for the reasons not to wait (| not ||: byte loads are
-    // cheaper than jumps). A flush may run user code (epoll sends at once
-    // and calls on_write), which may write again: that flush is due now,
-    // and no event would come to end the wait for it.
-    if (turn_callbacks_ | (flush_head_ != nullptr) | has_posted_.load(std::memory_order_relaxed) |
-        stop_requested_.load(std::memory_order_relaxed)) {
-        wait = Duration::zero();
-    } else if (!timers_.empty()) {
-        wait = std::min(wait, std::max(Duration::zero(), Duration(timers_.next_deadline() - Clock::now())));
-    }
-    backend_->run_once(wait);
+Engine::Duration Engine::wait_limit(Duration timeout) const {
+    if (flush_head_ || has_posted_.load(std::memory_order_relaxed) || stop_requested_.load(std::memory_order_relaxed) ||
+        !next_turn_.empty() || !every_turn_.empty())
+        return Duration::zero();
+    if (timers_.empty()) return timeout;
+    return std::min(timeout, std::max(Duration::zero(), Duration(timers_.next_deadline() - Clock::now())));
+}
+
+void Engine::after_wait() {
     if (has_posted_.load(std::memory_order_relaxed)) run_posted();
     if (!timers_.empty()) run_timers();  // also saves the clock read
-    if (turn_callbacks_) run_turn_callbacks();
+    if (!next_turn_.empty() || !every_turn_.empty()) run_turn_callbacks();
     // Wake-ups for other engines queued this turn leave now, not at our
     // next wait (which may never come if this loop is stopping).
     if (backend_->notifications_queued()) backend_->flush_notifications();
+    // Last, so that whatever the steps above added keeps it set.
+    attention_ = !timers_.empty() || !next_turn_.empty() || !every_turn_.empty() || backend_->notifications_queued();
 }
 
 void Engine::invoke(TimerState& t) noexcept {
@@ -238,7 +249,6 @@ void Engine::run_turn_callbacks() {
         }
         std::erase_if(every_turn_, [](const auto& t) { return !t->active; });
     }
-    turn_callbacks_ = !next_turn_.empty() || !every_turn_.empty();
 }
 
 Timer Engine::add_turn(TimerState::Kind kind, detail::Callback fn) {
@@ -246,7 +256,7 @@ Timer Engine::add_turn(TimerState::Kind kind, detail::Callback fn) {
     t->fn = std::move(fn);
     t->kind = kind;
     (kind == TimerState::Kind::next_turn ? next_turn_ : every_turn_).push_back(t);
-    turn_callbacks_ = true;
+    attention_ = true;
     return Timer(std::move(t));
 }
 
@@ -259,10 +269,14 @@ Timer Engine::add_deadline(Duration delay, Duration interval, detail::Callback f
     t->interval = interval;
     t->deadline = detail::deadline_after<Clock>(Clock::now(), delay);
     timers_.push(t);
+    attention_ = true;
     return Timer(std::move(t));
 }
 
-void Engine::schedule(std::shared_ptr<TimerState> t) { timers_.push(std::move(t)); }
+void Engine::schedule(std::shared_ptr<TimerState> t) {
+    timers_.push(std::move(t));
+    attention_ = true;
+}
 
 void Engine::cancel_flush(detail::TurnFlush& f) noexcept {
     if (!f.flush_next_) return;
@@ -326,9 +340,10 @@ void Engine::post(detail::Callback f) {
     if (!first) return;
     Engine* from = current_engine;
     if (from == this) return;  // our own loop checks has_posted_ before it waits
-    if (from)
-        from->backend_->notify(*backend_);  // sent with from's next submission
-    else
+    if (from) {
+        from->backend_->notify(*backend_);  // sent with from's next submission,
+        from->attention_ = true;            // or by its after_wait()
+    } else
         backend_->wake();
 }
 

@@ -418,7 +418,7 @@ void EpollBackend::run_queue(int fd, bool readers) {
         Operation* op = q.front();
         if (!op || !ready) return;
         if (op->kind == OpKind::receive) return receive_stream(fd, *op);
-        Completion c;
+        DatagramCompletion c;
         switch (attempt(*op, c)) {
         case Attempt::blocked:
             ready = false;
@@ -463,7 +463,7 @@ void EpollBackend::run_watchers(int fd) {
     }
 }
 
-EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
+EpollBackend::Attempt EpollBackend::attempt(Operation& op, DatagramCompletion& c) {
     int r = 0;
     switch (op.kind) {
     case OpKind::receive_from:
@@ -499,7 +499,7 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     return Attempt::done;
 }
 
-EpollBackend::Attempt EpollBackend::attempt_receive_from(Operation& op, Completion& c) {
+EpollBackend::Attempt EpollBackend::attempt_receive_from(Operation& op, DatagramCompletion& c) {
     if (!dgram_pool_) dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
     BufferPool& pool = *dgram_pool_;
     std::uint16_t id;
@@ -516,16 +516,16 @@ EpollBackend::Attempt EpollBackend::attempt_receive_from(Operation& op, Completi
     msg.msg_iovlen = 1;
     const ssize_t r = ::recvmsg(op.fd, &msg, MSG_DONTWAIT);
     if (r >= 0) {  // an empty datagram is a datagram
-        c = Completion{int(r), true, buffer, std::uint16_t(id | kDatagramBufferTag)};
-        c.from = reinterpret_cast<const sockaddr*>(&name_);
-        c.from_size = std::min<socklen_t>(msg.msg_namelen, sizeof name_);
-        c.truncated = msg.msg_flags & MSG_TRUNC;
+        c = DatagramCompletion{{int(r), true, buffer, std::uint16_t(id | kDatagramBufferTag)},
+                               reinterpret_cast<const sockaddr*>(&name_),
+                               std::min<socklen_t>(msg.msg_namelen, sizeof name_),
+                               bool(msg.msg_flags & MSG_TRUNC)};
         return Attempt::done;
     }
     const int err = errno;
     pool.give(id);
     if (err == EAGAIN || err == EWOULDBLOCK) return Attempt::blocked;
-    c = Completion{-err, false, nullptr, 0};
+    c = DatagramCompletion{{-err, false, nullptr, 0}};
     return Attempt::done;
 }
 

@@ -95,8 +95,10 @@ private:
     void run_queue(int fd, bool readers);
     void run_watchers(int fd);
     void forget_if_unused(int fd);
-    Attempt attempt(Operation& op, Completion& c);
-    Attempt attempt_receive_from(Operation& op, Completion& c);
+    /// Tries op once; on done, c is its completion (a datagram's, with its
+    /// sender, for receive_from).
+    Attempt attempt(Operation& op, DatagramCompletion& c);
+    Attempt attempt_receive_from(Operation& op, DatagramCompletion& c);
     void receive_stream(int fd, Operation& op);
     Attempt attempt_connect(Operation& op, Completion& c);
 

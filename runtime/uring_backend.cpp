@@ -44,6 +44,16 @@ constexpr unsigned kFlagLadder[] = {
     0,
 };
 
+// What next_sqe() and run_once() assume of every ring we set up: 64-byte
+// SQEs and 16-byte CQEs, and no kernel thread polling the submission queue
+// (so its head moves only inside our io_uring_enter).
+constexpr bool ladder_lacks(unsigned flags) {
+    for (unsigned f : kFlagLadder)
+        if (f & flags) return false;
+    return true;
+}
+static_assert(ladder_lacks(IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SQPOLL));
+
 // Opcodes every operation kind needs; a kernel without one of them gets the
 // epoll backend instead.
 constexpr int kRequiredOps[] = {
@@ -171,9 +181,20 @@ UringBackend::~UringBackend() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
+inline io_uring_sqe* UringBackend::try_sqe() noexcept {
+    // io_uring_get_sqe() without its SQE128 and SQPOLL cases (see
+    // ladder_lacks): inline, one per send.
+    io_uring_sq& sq = ring_.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (tail - IO_URING_READ_ONCE(*sq.khead) >= sq.ring_entries) return nullptr;
+    sq.sqe_tail = tail + 1;
+    return &sq.sqes[tail & sq.ring_mask];
+}
+
 inline io_uring_sqe* UringBackend::next_sqe() {
-    // Inline: one per send; the queue is rarely full.
-    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    // The queue is rarely full.
+    if (io_uring_sqe* sqe = try_sqe()) [[likely]]
+        return sqe;
     return next_sqe_after_submit();
 }
 
@@ -183,7 +204,7 @@ io_uring_sqe* UringBackend::next_sqe_after_submit() {
         // Queue full: hand what we have to the kernel now, then go on.
         enable();
         check_enter(io_uring_submit(&ring_));
-        sqe = io_uring_get_sqe(&ring_);
+        sqe = try_sqe();
     }
     return sqe;
 }
@@ -199,9 +220,8 @@ int UringBackend::submit_and_wait_one() noexcept {
         io_uring_smp_store_release(sq.ktail, tail);  // the SQEs before the tail
     }
     const unsigned to_submit = tail - *sq.khead;
-    unsigned flags = IORING_ENTER_GETEVENTS;
     // enable() registered the ring fd: enter_ring_fd is its index.
-    if (registered_on_) flags |= IORING_ENTER_REGISTERED_RING;
+    const unsigned flags = enter_flags_;
 #if defined(__x86_64__)
     // The system call itself, as liburing makes it (glibc's syscall()
     // costs a call, a shuffle of every argument and errno).
@@ -233,12 +253,17 @@ void UringBackend::check_enter_failed(int result) {
 
 void UringBackend::submit(Operation& op) {
     started(op);
-    if (op.kind == OpKind::send) {  // the hot case: one per message written
+    if (op.kind == OpKind::send) [[likely]] {  // the hot case: one per message written
         io_uring_sqe* sqe = next_sqe();
         io_uring_prep_sendmsg(sqe, op.fd, op.msg, MSG_NOSIGNAL);
         sqe->user_data = tag(op);
         return;
     }
+    submit_other(op);
+}
+
+// Out of line, so that submit() keeps no registers for what sends never need.
+void UringBackend::submit_other(Operation& op) {
     op.transferred = 0;
     op.in_pipe = 0;
     op.polling = false;
@@ -330,58 +355,36 @@ void UringBackend::cancel(Operation& op) {
 void UringBackend::close(int fd) { ::close(fd); }
 
 void UringBackend::recycle(std::uint16_t buffer_id) {
-    if (buffer_id & kDatagramBufferTag) {
-        const auto id = std::uint16_t(buffer_id & ~kDatagramBufferTag);
-        io_uring_buf_ring_add(dgram_ring_, dgram_pool_->at(id), dgram_pool_->size(), id,
-                              io_uring_buf_ring_mask(dgram_pool_->count()), dgram_returned_++);
-        datagram_work_ = true;
-        return;
-    }
+    if (buffer_id & kDatagramBufferTag)
+        return give_back(dgram_ring_, *dgram_pool_, std::uint16_t(buffer_id & ~kDatagramBufferTag));
     recycle_stream_buffer(buffer_id);
 }
 
-void UringBackend::flush_buffers() {
-    datagram_work_ = false;
-    if (buffers_returned_ > 0) {
-        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
-        buffers_returned_ = 0;
-    }
-    if (dgram_returned_ > 0) {
-        io_uring_buf_ring_advance(dgram_ring_, dgram_returned_);
-        dgram_returned_ = 0;
-    }
+void UringBackend::rearm_starved() {
     // Receives that ran dry get re-armed now that buffers are back.
-    if (!starved_.empty()) {
-        std::vector<Operation*> starved;
-        starved.swap(starved_);
-        for (Operation* op : starved) {
-            if (op->cancelling) {
-                dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
-            } else {
-                prepare(*op, next_sqe());
-            }
+    has_starved_ = false;
+    std::vector<Operation*> starved;
+    starved.swap(starved_);
+    for (Operation* op : starved) {
+        if (op->cancelling) {
+            dispatch(*op, Completion{-ECANCELED, false, nullptr, 0});
+        } else {
+            prepare(*op, next_sqe());
         }
     }
 }
 
 void UringBackend::run_once(std::chrono::nanoseconds timeout) {
-    // Both are mostly nothing to do: checked here, not in a call per turn.
-    if (setup_flags_ & IORING_SETUP_R_DISABLED) enable();
-    // A turn on another thread: the ring refuses it (SINGLE_ISSUER) with
-    // EEXIST, but only through its fd. Its index in this thread's table
-    // may be another engine's ring, which would take the turn instead.
-    if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
-    if (buffers_returned_ > 0) {  // most turns: the buffers of this turn's receives
-        io_uring_buf_ring_advance(buf_ring_, buffers_returned_);
-        buffers_returned_ = 0;
-    }
-    if (datagram_work_) flush_buffers();
-    io_uring_cqe* cqe = nullptr;
-    if (timeout.count() <= 0) {
-        check_enter(io_uring_submit_and_get_events(&ring_));
-    } else if (timeout == std::chrono::nanoseconds::max()) {
+    // The first turn, or the first on another thread: one compare here.
+    if (turn_thread_ != thread_tag()) [[unlikely]]
+        adopt_thread();
+    if (has_starved_) rearm_starved();
+    if (timeout == std::chrono::nanoseconds::max()) {  // start(): the common case first
         check_enter(submit_and_wait_one());
+    } else if (timeout.count() <= 0) {
+        check_enter(io_uring_submit_and_get_events(&ring_));
     } else {
+        io_uring_cqe* cqe = nullptr;
         __kernel_timespec ts{};
         ts.tv_sec = timeout.count() / 1'000'000'000;
         ts.tv_nsec = timeout.count() % 1'000'000'000;
@@ -481,7 +484,7 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
         if (op.kind != OpKind::receive_from && provided_ < pool_.count()) provide_more_buffers();
         if (!more) {
             starved_.push_back(&op);
-            datagram_work_ = true;
+            has_starved_ = true;
         }
         return;
     }
@@ -499,8 +502,8 @@ void UringBackend::keep_armed(Operation& op, bool more, const Completion& c) {
     if (last && op.in_flight) dispatch(op, Completion{-ECANCELED, false, nullptr, 0});
 }
 
-Completion UringBackend::datagram(Operation& op, int res, char* buffer, std::uint16_t id) {
-    Completion c{res, true, buffer, id};
+DatagramCompletion UringBackend::datagram(Operation& op, int res, char* buffer, std::uint16_t id) {
+    DatagramCompletion c{{res, true, buffer, id}};
     if (!multishot_recv_) {
         // Single shot: the payload starts the buffer and the name is in
         // op.msg, which the re-armed recvmsg may overwrite: copy it out.
@@ -569,7 +572,7 @@ void UringBackend::wake() noexcept {
 void UringBackend::notify(Backend& target) noexcept {
     auto* t = dynamic_cast<UringBackend*>(&target);
     if (!msg_ring_ || !t || !t->msg_ring_) return target.wake();
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe* sqe = try_sqe();
     if (!sqe) return target.wake();  // queue full: not worth an early submit
     // A CQE in the target's ring ends its wait; success posts nothing here.
     io_uring_prep_msg_ring(sqe, t->ring_.ring_fd, 0, kRingMessage, 0);

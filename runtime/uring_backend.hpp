@@ -43,19 +43,29 @@ private:
     /// Maps and registers a ring for `pool`, handing the kernel its first `provide` buffers.
     Result<io_uring_buf_ring*> register_buffers(BufferPool& pool, std::uint16_t group, std::size_t& bytes,
                                                 unsigned provide);
+    /// The next free SQE, or nullptr when the queue is full.
+    io_uring_sqe* try_sqe() noexcept;
     io_uring_sqe* next_sqe();
-    io_uring_sqe* next_sqe_after_submit();
+    [[gnu::cold]] io_uring_sqe* next_sqe_after_submit();
     void enable();
     int submit_and_wait_one() noexcept;
     /// Back to the plain ring fd (uring_ring_fd.cpp).
     void forget_registered_fd() noexcept;
+    /// A turn on another thread than the last turn's, or the first turn:
+    /// enables the ring, forgets a registration made on another thread.
+    void adopt_thread();
     /// Which thread this is, checked once per turn: a number no other
     /// thread of this process ever gets (a thread pointer or pthread_self()
     /// is reused by a thread made after another exits, which would let
     /// a turn enter that other thread's registered ring). Initial-exec
-    /// TLS: one load from %fs, no __tls_get_addr call.
-    static std::uint64_t this_thread_tag() noexcept {
+    /// TLS: one load from %fs, no __tls_get_addr call. 0 until
+    /// this_thread_tag() gives the thread its number.
+    static std::uint64_t& thread_tag() noexcept {
         static thread_local std::uint64_t tag __attribute__((tls_model("initial-exec"))) = 0;
+        return tag;
+    }
+    static std::uint64_t this_thread_tag() noexcept {
+        std::uint64_t& tag = thread_tag();
         if (tag == 0) [[unlikely]] tag = next_thread_tag();
         return tag;
     }
@@ -64,17 +74,22 @@ private:
         if (result < 0) check_enter_failed(result);
     }
     static void check_enter_failed(int result);
+    [[gnu::noinline]] void submit_other(Operation& op);  // submit() for all but sends
     void prepare(Operation& op, io_uring_sqe* sqe);
     void complete(Operation& op, int res, unsigned flags);
     void complete_receive(Operation& op, int res, unsigned flags);
     void keep_armed(Operation& op, bool more, const Completion& c);
-    Completion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
+    DatagramCompletion datagram(Operation& op, int res, char* buffer, std::uint16_t id);
     void complete_sendfile(Operation& op, int res);
-    void flush_buffers();
+    void rearm_starved();
     void recycle(std::uint16_t buffer_id);  // back into the ring
-    void recycle_stream_buffer(std::uint16_t id) noexcept {
-        io_uring_buf_ring_add(buf_ring_, pool_.at(id), pool_.size(), id, io_uring_buf_ring_mask(pool_.count()),
-                              buffers_returned_++);
+    void recycle_stream_buffer(std::uint16_t id) noexcept { give_back(buf_ring_, pool_, id); }
+    /// Puts buffer `id` of `pool` back in `ring` and shows it to the kernel
+    /// at once: the handler that had it has returned, and a tail moved now
+    /// costs no more than one moved later for a batch.
+    static void give_back(io_uring_buf_ring* ring, const BufferPool& pool, std::uint16_t id) noexcept {
+        io_uring_buf_ring_add(ring, pool.at(id), pool.size(), id, io_uring_buf_ring_mask(pool.count()), 0);
+        io_uring_buf_ring_advance(ring, 1);
     }
     /// dispatch(), then the receive buffer (if any) goes back to its ring.
     void deliver(Operation& op, const Completion& c) noexcept {
@@ -88,6 +103,11 @@ private:
     io_uring ring_{};
     bool ring_ready_ = false;
     std::uint64_t registered_on_ = 0;  // the thread whose table holds the ring fd (0: not registered)
+    // The thread adopt_thread() last ran on (no thread's tag at first).
+    std::uint64_t turn_thread_ = ~std::uint64_t(0);
+    // Those of a turn's io_uring_enter: GETEVENTS, and REGISTERED_RING
+    // while registered_on_ is set.
+    unsigned enter_flags_ = IORING_ENTER_GETEVENTS;
     unsigned setup_flags_ = 0;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;
@@ -95,7 +115,6 @@ private:
     BufferPool pool_;
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::size_t buf_ring_bytes_ = 0;
-    int buffers_returned_ = 0;          // added to the ring, not yet advanced
     // The kernel takes ring buffers in turn, so each one it is given gets
     // its first page written even by a one-byte message: the stream ring
     // starts with kFirstProvided buffers of the pool and doubles them
@@ -113,9 +132,8 @@ private:
     std::unique_ptr<BufferPool> dgram_pool_;
     io_uring_buf_ring* dgram_ring_ = nullptr;
     std::size_t dgram_ring_bytes_ = 0;
-    int dgram_returned_ = 0;
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
-    bool datagram_work_ = false;        // dgram_returned_ or starved_ has some: flush_buffers()
+    bool has_starved_ = false;          // starved_ is not empty (one byte for a turn to test)
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
 
     // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.

@@ -25,7 +25,19 @@ void UringBackend::enable() {
     // about 60 of 500 ns per enter (measured: a loop of NOP submit-and-
     // waits, kernel 6.18). liburing passes the registered index from then
     // on, and so does submit_and_wait_one(). No slot free: the plain fd.
-    if (io_uring_register_ring_fd(&ring_) == 1) registered_on_ = this_thread_tag();
+    if (io_uring_register_ring_fd(&ring_) == 1) {
+        registered_on_ = this_thread_tag();
+        enter_flags_ |= IORING_ENTER_REGISTERED_RING;
+    }
+}
+
+void UringBackend::adopt_thread() {
+    enable();
+    // A turn on another thread: the ring refuses it (SINGLE_ISSUER) with
+    // EEXIST, but only through its fd. Its index in this thread's table
+    // may be another engine's ring, which would take the turn instead.
+    if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
+    turn_thread_ = this_thread_tag();
 }
 
 std::uint64_t UringBackend::next_thread_tag() noexcept {
@@ -42,6 +54,7 @@ void UringBackend::forget_registered_fd() noexcept {
     ring_.int_flags &= std::uint8_t(~1u);
     ring_.enter_ring_fd = ring_.ring_fd;
     registered_on_ = 0;
+    enter_flags_ &= ~unsigned(IORING_ENTER_REGISTERED_RING);
 }
 
 }  // namespace pants::detail

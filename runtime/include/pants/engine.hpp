@@ -268,6 +268,10 @@ private:
     void run_turn_callbacks();
     void run_flushes();
     void turn(Duration timeout);
+    /// turn()'s wait when attention_ or a flush, a post or a stop is pending.
+    Duration wait_limit(Duration timeout) const;
+    /// turn()'s work after the wait, when attention_ or a post is pending.
+    void after_wait();
     /// run()'s loop: turns until `done`, set up once as start() is.
     void run_until_set(const bool& done);
     // The end of the flush list (never dereferenced).
@@ -278,8 +282,10 @@ private:
     std::vector<std::shared_ptr<detail::TimerState>> next_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> every_turn_;
     std::vector<std::shared_ptr<detail::TimerState>> scratch_;
-    // next_turn_ or every_turn_ is not empty (one flag for the turn to test).
-    bool turn_callbacks_ = false;
+    // Timers, turn callbacks or a queued notification may be waiting: set
+    // where they are added, cleared by after_wait() when all are gone (one
+    // flag for a turn to test).
+    bool attention_ = false;
     // Flushes queued for this turn (intrusive FIFO through flush_next_),
     // and those run_flushes() is working through.
     detail::TurnFlush* flush_head_ = nullptr;

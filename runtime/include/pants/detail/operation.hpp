@@ -34,10 +34,16 @@ struct Completion {
     bool more = false;       ///< a multishot operation stays armed
     char* data = nullptr;    ///< receive: the bytes, valid until the handler returns
     std::uint16_t buffer_id = 0;  ///< receive: the backend's number for that buffer
-    // receive_from only, valid during the handler call: each completion
-    // with more == true is one datagram (an empty one may come with no
-    // buffer: data == nullptr); the sender, and whether the datagram was
-    // cut to fit the buffer (result is what fitted).
+};
+
+/// receive_from: each completion with more == true is one datagram, and
+/// is a DatagramCompletion (its handler may cast to it). An empty datagram
+/// may come with no buffer (data == nullptr). Apart from Completion so
+/// that the other completions, one or two per message, do not fill in a
+/// sender.
+struct DatagramCompletion : Completion {
+    // Valid during the handler call: the sender, and whether the datagram
+    // was cut to fit the buffer (result is what fitted).
     const sockaddr* from = nullptr;
     socklen_t from_size = 0;
     bool truncated = false;
