@@ -12,6 +12,7 @@ struct AnswerQueue::State : std::enable_shared_from_this<State> {
     explicit State(Engine& e) : engine(e) {}
 
     struct Waiting {
+        Waiting(AnswerRecipient&& t, Answer&& a) : to(std::move(t)), answer(std::move(a)) {}
         AnswerRecipient to;
         Answer answer;
     };
