@@ -8,7 +8,7 @@ namespace pants::dns::detail {
 
 /// Shared with the engine callback that drains it: the answers outlive
 /// the resolver, and a recipient may destroy the resolver mid-drain.
-struct AnswerQueue::State : std::enable_shared_from_this<State> {
+struct AnswerQueue::State {
     explicit State(Engine& e) : engine(e) {}
 
     struct Waiting {
