@@ -10,6 +10,9 @@
 # at N = 1,000 and 2,000 (both backends, every workload of dns_bench), and
 # the difference divided by the 10,000 extra network queries; c-ares:
 # bench/peers/ares_client at the same N, 2,000 extra queries.
+# Cached row: a cache hit through Resolver::query, the same way: two runs
+# at N = 1,000 that differ only in DNS_BENCH_CACHED_ROUNDS (1 and 3), the
+# difference divided by the 4,000 extra cache hits (2,000 per backend).
 # Needs valgrind and dnsmasq (dnsmasq-base); c-ares columns need
 # libc-ares-dev. Builds build-release/ (as bench/dns.sh does) if needed.
 set -euo pipefail
@@ -80,6 +83,11 @@ a1=$(allocations "$bench" "$port" "$port" 1000 32 bench.test 1000)
 a2=$(allocations "$bench" "$port" "$port" 2000 32 bench.test 2000)
 printf '%-8s %14s %14s\n' "client" "instr/query" "allocs/query"
 printf '%-8s %14s %14s\n' pants "$(per "$i1" "$i2" 10000)" "$(per "$a1" "$a2" 10000)"
+i1=$(DNS_BENCH_CACHED_ROUNDS=1 instructions "$bench" "$port" "$port" 1000 32 bench.test 1000)
+i3=$(DNS_BENCH_CACHED_ROUNDS=3 instructions "$bench" "$port" "$port" 1000 32 bench.test 1000)
+a1=$(DNS_BENCH_CACHED_ROUNDS=1 allocations "$bench" "$port" "$port" 1000 32 bench.test 1000)
+a3=$(DNS_BENCH_CACHED_ROUNDS=3 allocations "$bench" "$port" "$port" 1000 32 bench.test 1000)
+printf '%-8s %14s %14s\n' "cached" "$(per "$i1" "$i3" 4000)" "$(per "$a1" "$a3" 4000)"
 if [[ -n $ares ]]; then
     i1=$(instructions "$ares" "$port" 1000 32 bench.test)
     i2=$(instructions "$ares" "$port" 2000 32 bench.test)

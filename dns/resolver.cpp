@@ -12,7 +12,7 @@ namespace pants::dns {
 namespace detail {
 
 ResolverCore::ResolverCore(Engine& engine_, Config config_, HostsLookup hosts)
-    : engine(engine_), config(std::move(config_)), schedule(engine_), udp_pool(engine_), hosts_(std::move(hosts)) {}
+    : engine(engine_), config(std::move(config_)), schedule(engine_), udp_pool(engine_), answers(engine_), hosts_(std::move(hosts)) {}
 
 ResolverCore::~ResolverCore() { idle_timer_.cancel(); }
 
@@ -54,11 +54,6 @@ namespace {
 /// TYPE, CLASS (the payload size), TTL, RDLENGTH.
 constexpr std::size_t kEmptyOptSize = 1 + 2 + 2 + 4 + 2;
 
-/// Answers `done` on a later turn, never inside the call that asked.
-void answer_later(Engine& engine, AnswerRecipient done, Answer answer) {
-    engine.callback([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
-}
-
 Answer status_only(Status status) {
     Answer answer;
     answer.status = status;
@@ -76,12 +71,12 @@ void ResolverCore::query(std::string_view name, std::uint16_t type, const QueryO
             Answer answer;
             answer.status = DNS_OK;
             answer.rdata = std::move(*records);
-            return answer_later(engine, std::move(done), std::move(answer));
+            return answers.push(std::move(done), std::move(answer));
         }
     }
     // RFC 6761 6.3: localhost names never go to a server, hosts file or not.
     if (auto local = localhost_answer(name, type, options.klass))
-        return answer_later(engine, std::move(done), std::move(*local));
+        return answers.push(std::move(done), std::move(*local));
     // An absolute name is its only candidate (search_candidates): no search
     // to walk, and a single candidate's answer is the search's answer.
     if (name.size() > 1 && name.back() == '.') return lookup(name, type, options, std::move(done));
@@ -99,13 +94,13 @@ void ResolverCore::lookup(std::string_view fqdn, std::uint16_t type, const Query
     // A name that cannot be encoded (empty label, over 255 bytes).
     WireName wire;
     if (name_to_wire(fqdn, wire) != WireError::ok)
-        return answer_later(engine, std::move(done), status_only(DNS_FORMATERROR));
+        return answers.push(std::move(done), status_only(DNS_FORMATERROR));
     // One key, hashed once, for the cache, the join and the new entry.
     cache_key(wire, type, options.klass, probe_.key);
     probe_.tcp = options.tcp;
     const bool use_cache = config.cache && options.use_cache;
     if (use_cache) {
-        if (auto hit = cache.find(probe_.key)) return answer_later(engine, std::move(done), std::move(*hit));
+        if (auto hit = cache.find(probe_.key)) return answers.push(std::move(done), std::move(*hit));
     }
     if (auto joined = pending_.find(probe_); joined != pending_.end()) {
         joined->second.more.push_back(std::move(done));  // share the request in flight

@@ -25,6 +25,7 @@
 #include <pants/engine.hpp>
 #include <pants/timer.hpp>
 
+#include "resolver_answer_queue.hpp"
 #include "resolver_cache.hpp"
 #include "resolver_reply.hpp"
 #include "resolver_schedule.hpp"
@@ -154,28 +155,6 @@ private:
     Timer deferred_;  // an outcome known at once, reported on the next turn
 };
 
-/// Who hears a query's answer: a function of the Answer, or the public
-/// QueryCallback itself, so that Resolver::query needs no wrapper (and no
-/// allocation for one) between the two.
-class AnswerRecipient {
-public:
-    /// Nobody yet (calling it is an error).
-    AnswerRecipient() = default;
-    template <class F>
-        requires(!std::is_same_v<std::decay_t<F>, AnswerRecipient> && std::is_invocable_v<F&, Answer>)
-    AnswerRecipient(F&& f) : to_answer_(std::forward<F>(f)) {}
-    AnswerRecipient(Resolver::QueryCallback f) : to_query_(std::move(f)) {}
-
-    void operator()(Answer answer) {
-        if (to_query_) return to_query_(answer.status, std::move(answer.cname), answer.ttl, std::move(answer.rdata));
-        to_answer_(std::move(answer));
-    }
-
-private:
-    std::function<void(Answer)> to_answer_;
-    Resolver::QueryCallback to_query_;
-};
-
 class ResolverCore : public std::enable_shared_from_this<ResolverCore> {
 public:
 
@@ -201,6 +180,8 @@ public:
     // the schedule as they go.
     TrySchedule schedule;
     UdpPool udp_pool;
+    /// Answers known at once (cache, hosts file, localhost), for a later turn.
+    AnswerQueue answers;
 
 private:
     // One per lookup in flight, in pending_ under its cache key and

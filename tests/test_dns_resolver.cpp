@@ -113,6 +113,50 @@ TEST_CASE("a second identical query is answered from the cache without a request
     CHECK(server.queries.size() == 1);
 }
 
+TEST_CASE("cache hits are answered in the order asked, a hit asked from an answer a turn later, and after the resolver is gone") {
+    pants::Engine engine;
+    FakeServer server(engine);
+    server.handler = answer_a({10, 0, 0, 3}, 300);
+    auto resolver = std::make_unique<dns::Resolver>(options({server.address}), engine);
+    REQUIRE(dns::sync::query(*resolver, "hit.example.", dns::A).status == dns::DNS_OK);
+    std::vector<int> order;
+    int asked_from_answer = 0;
+    auto check_hit = [](dns::Status status, const std::vector<dns::Rdata>& rdata) {
+        CHECK(status == dns::DNS_OK);
+        REQUIRE(rdata.size() == 1);
+        CHECK(a_of(rdata[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 3});
+    };
+    for (int i = 0; i < 3; ++i) {
+        resolver->query("hit.example.", dns::A,
+                        [&, i](dns::Status status, std::string, std::uint32_t, std::vector<dns::Rdata> rdata) {
+                            check_hit(status, rdata);
+                            order.push_back(i);
+                            if (i != 0) return;
+                            resolver->query("hit.example.", dns::A,
+                                            [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata> r) {
+                                                check_hit(s, r);
+                                                ++asked_from_answer;
+                                            });
+                        });
+    }
+    CHECK(order.empty());  // never inside query()
+    engine.poll(0ms);
+    CHECK(order == std::vector<int>{0, 1, 2});
+    CHECK(asked_from_answer == 0);  // asked during this turn's answers: the next turn
+    engine.poll(0ms);
+    CHECK(asked_from_answer == 1);
+    // A hit asked just before the resolver goes is still answered.
+    int after = 0;
+    resolver->query("hit.example.", dns::A, [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata> r) {
+        check_hit(s, r);
+        ++after;
+    });
+    resolver.reset();
+    engine.poll(0ms);
+    CHECK(after == 1);
+    CHECK(server.queries.size() == 1);
+}
+
 TEST_CASE("a name spelt another way (case, trailing dot, escapes) is answered from the same cache entry") {
     pants::Engine engine;
     FakeServer server(engine);
