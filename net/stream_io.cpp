@@ -335,19 +335,23 @@ void StreamIo::take_chunk(std::string_view chunk) {
         // of a coroutine echo. What pump() would do for the first reader,
         // without its loop: in_ holds just the chunk, and with no
         // delimiter that is the frame.
-        in_.append(chunk);
+        char* to = in_.prepare(chunk.size()).data();
+        std::memcpy(to, chunk.data(), chunk.size());
+        in_.commit(chunk.size());
         Stream::ReadAwaiter* r = reader();
         if (!r || r->once_ || input_paused_ || error || !owner->read_delimiter.get().is_none()) return settle_input();
-        r->frame_ = in_.view();
-        pending_consume_ = in_.size();
+        // The copy is the frame: no need to read in_ back for it.
+        r->frame_ = std::string_view(to, chunk.size());
+        pending_consume_ = chunk.size();
         {
             ScopedFlag guard(delivering_);
             readers.resume(*r);  // it may read() again, or hand back to callbacks
         }
         // It wrote, read() again, found nothing and waits (its read() took
         // the frame back): nothing is left to pump, and nothing can
-        // overflow or pause (as at the end of take_chunk).
-        if (in_.empty() && !readers.empty() && !closing() && owner && owner->buffer_size > 0) return;
+        // overflow or pause (as at the end of take_chunk). Closing, or
+        // without an owner, settle_input() would do nothing either.
+        if (in_.empty() && !readers.empty() && (!owner || owner->buffer_size > 0 || closing())) return;
         return settle_input();
     }
     buffer_chunk(chunk);
