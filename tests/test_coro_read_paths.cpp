@@ -210,3 +210,29 @@ TEST_CASE("a read that waits at once still sees a delimiter, a read_exactly and 
                                              pants::make_error_code(pants::NetError::closed).message(), "write failed"});
     CHECK_FALSE(watchdog.fired());
 }
+
+TEST_CASE("a coroutine that closes in the read the receive resumed leaves a second reader to the close") {
+    // The receive resumes the first reader; it closes and reads again (an
+    // error at once), so when the receive looks again nothing is buffered,
+    // a reader waits and the stream is closing: the second reader must get
+    // the close's error on a later turn, not a frame, and not hang.
+    Engine engine;
+    Watchdog watchdog(engine, std::chrono::seconds(20));
+    Pair pair(engine);
+    std::vector<std::string> first;
+    std::string second;
+    auto closer = [&](pants::Stream& s) -> pants::Task<> {
+        first.push_back(describe(co_await s.read()));
+        s.close();
+        first.push_back(describe(co_await s.read()));
+    };
+    engine.spawn(closer(*pair.stream));
+    engine.spawn(read_into(*pair.stream, second));
+    pair.peer.send("hello");
+    run_until(engine, [&] { return !second.empty(); });
+    const std::string closed = pants::make_error_code(pants::NetError::closed).message();
+    CHECK(first == std::vector<std::string>{"hello", closed});
+    CHECK(second == closed);
+    CHECK(read_to_end(engine, pair.peer).empty());
+    CHECK_FALSE(watchdog.fired());
+}
