@@ -199,14 +199,29 @@ inline io_uring_sqe* UringBackend::next_sqe() {
 }
 
 io_uring_sqe* UringBackend::next_sqe_after_submit() {
+    // Queue full before the first turn: nothing may enter the ring yet.
+    // Until that turn the queue stays full, so every later SQE lands here
+    // too, behind this one.
+    if (setup_flags_ & IORING_SETUP_R_DISABLED) return &early_sqes_.emplace_back();
+    // Off the ring's thread (a channel destroyed on another thread): the
+    // registered index would name that thread's ring, or another engine's.
+    // Through the plain fd the kernel says what is wrong (EEXIST).
+    if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
     io_uring_sqe* sqe = nullptr;
     while (!sqe) {
         // Queue full: hand what we have to the kernel now, then go on.
-        enable();
         check_enter(io_uring_submit(&ring_));
         sqe = try_sqe();
     }
     return sqe;
+}
+
+void UringBackend::submit_early_sqes() {
+    while (!early_sqes_.empty()) {
+        *next_sqe() = early_sqes_.front();
+        early_sqes_.pop_front();
+    }
+    std::deque<io_uring_sqe>().swap(early_sqes_);  // its blocks, too
 }
 
 int UringBackend::submit_and_wait_one() noexcept {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -47,6 +48,8 @@ private:
     io_uring_sqe* try_sqe() noexcept;
     io_uring_sqe* next_sqe();
     [[gnu::cold]] io_uring_sqe* next_sqe_after_submit();
+    /// Moves the SQEs queued before the first turn into the ring, in order.
+    void submit_early_sqes();
     void enable();
     int submit_and_wait_one() noexcept;
     /// Back to the plain ring fd (uring_ring_fd.cpp).
@@ -109,6 +112,11 @@ private:
     // while registered_on_ is set.
     unsigned enter_flags_ = IORING_ENTER_GETEVENTS;
     unsigned setup_flags_ = 0;
+    // SQEs taken while the queue was full before the first turn: the ring
+    // is still disabled then, and enabling it to submit would bind it
+    // (SINGLE_ISSUER) to whatever thread is building channels. The first
+    // turn moves them into the ring. A deque: the SQEs handed out stay put.
+    std::deque<io_uring_sqe> early_sqes_;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;
 

@@ -33,6 +33,7 @@ void UringBackend::enable() {
 
 void UringBackend::adopt_thread() {
     enable();
+    if (!early_sqes_.empty()) submit_early_sqes();
     // A turn on another thread: the ring refuses it (SINGLE_ISSUER) with
     // EEXIST, but only through its fd. Its index in this thread's table
     // may be another engine's ring, which would take the turn instead.

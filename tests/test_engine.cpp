@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+#include <vector>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "watchdog.hpp"
@@ -157,6 +159,51 @@ TEST_CASE("an engine built on one thread can be run on another") {
     std::thread runner([&] { engine->run_until([&] { return fired == 1; }, std::chrono::seconds(5)); });
     runner.join();
     CHECK(fired == 1);
+}
+
+TEST_CASE("an engine whose queue filled before its first turn still runs on another thread") {
+    // More receives armed before the first turn than the submission queue
+    // holds: the overflow must wait for that turn, not tie the ring to the
+    // thread that built the engine.
+    pants::Engine::Options o;
+    o.ring_entries = 16;
+    auto engine = std::make_unique<pants::Engine>(o);
+    struct Counter : pants::Datagram {
+        using pants::Datagram::Datagram;
+        std::string got;
+        void on_read(std::string_view data, const pants::Address&) override { got.append(data); }
+    };
+    constexpr int kChannels = 48;  // three times the queue
+    std::vector<std::unique_ptr<Counter>> channels;
+    int sender = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(sender >= 0);
+    for (int i = 0; i < kChannels; ++i) {
+        auto& c = *channels.emplace_back(std::make_unique<Counter>(*engine));
+        REQUIRE(c.listen(pants::Address::loopback_v4(0)));
+        auto at = c.local_address();
+        REQUIRE(at);
+        const std::string text = "dgram " + std::to_string(i);
+        REQUIRE(::sendto(sender, text.data(), text.size(), 0, at->data(), at->size()) == ssize_t(text.size()));
+    }
+    ::close(sender);
+    auto all_read = [&] {
+        return std::all_of(channels.begin(), channels.end(), [](auto& c) { return !c->got.empty(); });
+    };
+    std::exception_ptr failed;
+    std::thread runner([&] {
+        try {
+            engine->run_until(all_read, std::chrono::seconds(5));
+            for (int i = 0; i < kChannels; ++i) CHECK(channels[i]->got == "dgram " + std::to_string(i));
+            // On the engine's thread: their cancels and the engine's drain
+            // go through its ring.
+            channels.clear();
+            engine.reset();
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    });
+    runner.join();
+    CHECK_FALSE(failed);
 }
 
 TEST_CASE("a loop() callback keeps the engine from sleeping in poll") {
