@@ -79,8 +79,11 @@ Engine::~Engine() {
     for (auto* c = clients_; c; c = c->next_) c->engine_stopping();
     if (signals_) signals_->stop();
     for (auto* d = detached_; d; d = d->next()) d->cancel_state()->request();
+    // An io_uring engine destroyed off the thread that ran it cannot turn:
+    // what is in flight stays there, and the ring's teardown cancels it.
     const auto deadline = Clock::now() + std::chrono::seconds(2);
-    while ((detached_ || backend_->in_flight() > 0 || !next_turn_.empty()) && Clock::now() < deadline)
+    while (backend_->can_turn_here() && (detached_ || backend_->in_flight() > 0 || !next_turn_.empty()) &&
+           Clock::now() < deadline)
         poll(std::chrono::milliseconds(10));
     // Whatever is still suspended will never be resumed: free its frame.
     while (detached_) std::coroutine_handle<detail::DetachedPromise>::from_promise(*detached_).destroy();
@@ -170,7 +173,7 @@ void Engine::poll(Duration timeout) {
 
 Engine::Duration Engine::wait_limit(Duration timeout) const {
     if (flush_head_ || has_posted_.load(std::memory_order_relaxed) || stop_requested_.load(std::memory_order_relaxed) ||
-        !next_turn_.empty() || !every_turn_.empty())
+        has_turn_callbacks())
         return Duration::zero();
     if (timers_.empty()) return timeout;
     return std::min(timeout, std::max(Duration::zero(), Duration(timers_.next_deadline() - Clock::now())));
@@ -179,12 +182,12 @@ Engine::Duration Engine::wait_limit(Duration timeout) const {
 void Engine::after_wait() {
     if (has_posted_.load(std::memory_order_relaxed)) run_posted();
     if (!timers_.empty()) run_timers();  // also saves the clock read
-    if (!next_turn_.empty() || !every_turn_.empty()) run_turn_callbacks();
+    if (has_turn_callbacks()) run_turn_callbacks();
     // Wake-ups for other engines queued this turn leave now, not at our
     // next wait (which may never come if this loop is stopping).
     if (backend_->notifications_queued()) backend_->flush_notifications();
     // Last, so that whatever the steps above added keeps it set.
-    attention_ = !timers_.empty() || !next_turn_.empty() || !every_turn_.empty() || backend_->notifications_queued();
+    attention_ = !timers_.empty() || has_turn_callbacks() || backend_->notifications_queued();
 }
 
 void Engine::invoke(TimerState& t) noexcept {

@@ -199,14 +199,9 @@ inline io_uring_sqe* UringBackend::next_sqe() {
 }
 
 io_uring_sqe* UringBackend::next_sqe_after_submit() {
-    // Queue full before the first turn: nothing may enter the ring yet.
-    // Until that turn the queue stays full, so every later SQE lands here
-    // too, behind this one.
-    if (setup_flags_ & IORING_SETUP_R_DISABLED) return &early_sqes_.emplace_back();
-    // Off the ring's thread (a channel destroyed on another thread): the
-    // registered index would name that thread's ring, or another engine's.
-    // Through the plain fd the kernel says what is wrong (EEXIST).
-    if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
+    // Queue full where nothing may enter the ring: until the next turn the
+    // queue stays full, so every later SQE lands here too, behind this one.
+    if (!can_turn_here() || (setup_flags_ & IORING_SETUP_R_DISABLED)) return &early_sqes_.emplace_back();
     io_uring_sqe* sqe = nullptr;
     while (!sqe) {
         // Queue full: hand what we have to the kernel now, then go on.
@@ -214,6 +209,12 @@ io_uring_sqe* UringBackend::next_sqe_after_submit() {
         sqe = try_sqe();
     }
     return sqe;
+}
+
+bool UringBackend::can_turn_here() const noexcept {
+    // SINGLE_ISSUER binds the ring to the thread of its first turn.
+    return !(setup_flags_ & IORING_SETUP_SINGLE_ISSUER) || (setup_flags_ & IORING_SETUP_R_DISABLED) ||
+           turn_thread_ == thread_tag();
 }
 
 void UringBackend::submit_early_sqes() {

@@ -33,6 +33,7 @@ public:
     void wake() noexcept override;
     void notify(Backend& target) noexcept override;
     void flush_notifications() override;
+    bool can_turn_here() const noexcept override;
 
     /// The setup flags the ring got (for tests and the benchmark banner).
     unsigned setup_flags() const noexcept { return setup_flags_; }
@@ -112,10 +113,12 @@ private:
     // while registered_on_ is set.
     unsigned enter_flags_ = IORING_ENTER_GETEVENTS;
     unsigned setup_flags_ = 0;
-    // SQEs taken while the queue was full before the first turn: the ring
-    // is still disabled then, and enabling it to submit would bind it
-    // (SINGLE_ISSUER) to whatever thread is building channels. The first
-    // turn moves them into the ring. A deque: the SQEs handed out stay put.
+    // SQEs taken while the queue was full and the ring could not take a
+    // submission from this thread: before the first turn (the ring is still
+    // disabled, and enabling it would bind it, SINGLE_ISSUER, to whatever
+    // thread is building channels), or on a thread other than the turns'
+    // (an Engine destroyed there). The next turn moves them into the ring.
+    // A deque: the SQEs handed out stay put.
     std::deque<io_uring_sqe> early_sqes_;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;

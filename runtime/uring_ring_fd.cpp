@@ -33,12 +33,12 @@ void UringBackend::enable() {
 
 void UringBackend::adopt_thread() {
     enable();
-    if (!early_sqes_.empty()) submit_early_sqes();
     // A turn on another thread: the ring refuses it (SINGLE_ISSUER) with
     // EEXIST, but only through its fd. Its index in this thread's table
     // may be another engine's ring, which would take the turn instead.
     if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
     turn_thread_ = this_thread_tag();
+    if (!early_sqes_.empty()) submit_early_sqes();
 }
 
 std::uint64_t UringBackend::next_thread_tag() noexcept {

@@ -1,8 +1,10 @@
 // The channel lifecycle (issue 8): one regression test per bug that the
 // three copies of the close protocol had, on both backends.
+#include <poll.h>
 #include <sys/resource.h>
 
 #include <memory>
+#include <thread>
 
 #include "net_helpers.hpp"
 
@@ -310,4 +312,32 @@ TEST_CASE("a read() cancelled from inside a user's call resumes on a later turn"
     engine.run(race());
     CHECK(read_ended);
     CHECK(read_error == std::errc::operation_canceled);
+}
+
+TEST_CASE("an engine run on another thread can be destroyed on this one") {
+    // As with an Asio io_context: run the loop on a worker, join it, and
+    // let the engine and its channels go at the end of the scope. On
+    // io_uring the ring is bound to the worker (SINGLE_ISSUER); destroying
+    // it here must neither throw nor leave a descriptor open.
+    const int fds_before = count_fds();
+    auto engine = std::make_unique<Engine>();
+    auto server = std::make_unique<pants::Server<Echo>>(*engine);
+    REQUIRE(server->listen(loopback()));
+    RawPeer peer = RawPeer::connect_to(*server->local_address());
+    peer.send("ping");
+    std::string echoed;
+    std::thread worker([&] { engine->run_until([&] { return peer.drain(echoed) && echoed == "ping"; }, 20s); });
+    worker.join();
+    CHECK(echoed == "ping");
+    server.reset();  // its connection and listener close here, off the ring's thread
+    engine.reset();
+    // The ring's teardown lets go of the connection's socket a moment
+    // later (the kernel cancels what was in flight): wait for the end.
+    pollfd p{peer.fd, POLLIN, 0};
+    CHECK(::poll(&p, 1, 10000) == 1);
+    std::string rest;
+    CHECK_FALSE(peer.drain(rest));  // the server side is closed: end of stream
+    CHECK(rest.empty());
+    ::close(std::exchange(peer.fd, -1));
+    CHECK(count_fds() == fds_before);
 }

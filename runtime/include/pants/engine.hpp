@@ -266,6 +266,8 @@ private:
     void run_posted();
     void run_timers();
     void run_turn_callbacks();
+    /// Something for run_turn_callbacks(): a callback() or a loop().
+    bool has_turn_callbacks() const noexcept { return !next_turn_.empty() || !every_turn_.empty(); }
     void run_flushes();
     // One turn: wait, then completions, timers, flushes (inline in
     // engine.cpp, the only place that calls it).

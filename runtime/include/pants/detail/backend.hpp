@@ -64,6 +64,11 @@ public:
     /// Wakes a blocked run_once() from any thread.
     virtual void wake() noexcept = 0;
 
+    /// run_once() may be called on this thread. False only for a backend
+    /// bound to the thread that ran it (io_uring with SINGLE_ISSUER) when
+    /// this is another: an Engine destroyed there cannot drain.
+    virtual bool can_turn_here() const noexcept { return true; }
+
     /// Sends the `count` buffers at `iov` on the stream socket `fd` now, without an Operation, if
     /// this backend can: the bytes sent, or -errno. -EAGAIN means it could
     /// not (the socket is full, a send is parked on it, or the backend
