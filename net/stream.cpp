@@ -100,8 +100,8 @@ void Stream::on_error(std::error_code) {}
 void Stream::on_tls_handshake() {}
 void Stream::on_tls_error(std::error_code e) { on_error(e); }
 
-Stream::ReadAwaiter Stream::read_exactly(std::size_t n) { return ReadAwaiter(*io_, ReadDelimiter(n)); }
-Stream::ReadAwaiter Stream::read_until(std::string_view d) { return ReadAwaiter(*io_, ReadDelimiter(d)); }
+Stream::ReadOnceAwaiter Stream::read_exactly(std::size_t n) { return ReadOnceAwaiter(*io_, ReadDelimiter(n)); }
+Stream::ReadOnceAwaiter Stream::read_until(std::string_view d) { return ReadOnceAwaiter(*io_, ReadDelimiter(d)); }
 void Stream::callbacks() { io_->set_pull(false); }
 
 const tls::Session* Stream::tls() const noexcept { return dynamic_cast<const tls::Session*>(io_->transform()); }

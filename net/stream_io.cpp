@@ -341,7 +341,7 @@ void StreamIo::take_chunk(std::string_view chunk) {
         Stream::ReadAwaiter* r = reader();
         if (!r || r->once_ || input_paused_ || error || !owner->read_delimiter.get().is_none()) return settle_input();
         // The copy is the frame: no need to read in_ back for it.
-        r->frame_ = std::string_view(to, chunk.size());
+        r->set_frame(std::string_view(to, chunk.size()));
         pending_consume_ = chunk.size();
         {
             ScopedFlag guard(delivering_);
@@ -468,7 +468,7 @@ std::size_t StreamIo::read_limit() const noexcept {
     if (!owner) return 0;
     // A byte count bigger than buffer_size raises the bound to it (as Pants).
     std::size_t limit = std::max(owner->buffer_size, owner->read_delimiter.get().count());
-    if (Stream::ReadAwaiter* r = reader(); r && r->once_) limit = std::max(limit, r->once_->count());
+    if (Stream::ReadAwaiter* r = reader(); r && r->once_) limit = std::max(limit, r->once_->delimiter.count());
     return limit;
 }
 
@@ -482,7 +482,7 @@ bool StreamIo::try_read_buffered(Stream::ReadAwaiter& r) {
             if (!in_.empty()) return lend(r, in_.view(), in_.size());
         } else {
             if (r.once_) owner->read_delimiter.framer().forget();  // its current frame's bytes are gone
-            auto frame = r.once_ ? r.once_->next(in_.view(), r.scanned_) : owner->read_delimiter.framer().next(in_.view());
+            auto frame = r.once_ ? r.once_->delimiter.next(in_.view(), r.once_->scanned) : owner->read_delimiter.framer().next(in_.view());
             if (!frame) {
                 r.set_error(frame.error());
                 fail(frame.error(), Report::read);
@@ -504,7 +504,7 @@ bool StreamIo::try_read_buffered(Stream::ReadAwaiter& r) {
 }
 
 bool StreamIo::lend(Stream::ReadAwaiter& r, std::string_view frame, std::size_t consumed) {
-    r.frame_ = frame;
+    r.set_frame(frame);
     pending_consume_ = consumed;
     // Room again: the pause for unread input ends at half the limit.
     if (input_paused_ && unread() <= read_limit() / 2) {

@@ -113,7 +113,7 @@ public:
                     return false;
                 }
             } else if (pending_consume_ == 0 && !input_paused_) {
-                r.frame_ = in_.view();
+                r.set_frame(in_.view());
                 pending_consume_ = in_.size();
                 return true;
             }

@@ -61,6 +61,31 @@ TEST_CASE("read_exactly and read_until take their own framing from the same buff
     CHECK(seen == std::vector<std::string>{"HEAD", "12345", "a", "b", "c", "end"});
 }
 
+TEST_CASE("a read_until and a read_exactly that wait keep their delimiter while the bytes come in pieces") {
+    // Each awaiter holds its own delimiter and search position (not the
+    // stream): both must survive the suspensions between the pieces.
+    Engine engine;
+    std::vector<std::string> seen;
+    bool started = false;
+    auto handler = [&](pants::Stream& s) -> pants::Task<> {
+        started = true;
+        auto line = co_await s.read_until("\r\n");
+        seen.push_back(line ? std::string(*line) : line.error().message());
+        auto body = co_await s.read_exactly(6);
+        seen.push_back(body ? std::string(*body) : body.error().message());
+    };
+    pants::Server server(handler, engine);
+    REQUIRE(server.listen(loopback()));
+    RawPeer peer = RawPeer::connect_to(*server.local_address());
+    run_until(engine, [&] { return started; });
+    for (std::string_view piece : {"ab", "c\r", "\nxy", "zw", "v", "u"}) {
+        peer.send(piece);
+        for (int i = 0; i < 3; ++i) engine.poll(std::chrono::milliseconds(5));
+    }
+    run_until(engine, [&] { return seen.size() == 2; });
+    CHECK(seen == std::vector<std::string>{"abc", "xyzwvu"});
+}
+
 TEST_CASE("a stream read by on_read can be handed to a coroutine and back") {
     Engine engine;
     std::vector<std::string> log;

@@ -38,7 +38,6 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -143,6 +142,7 @@ public:
     // --- callback style -------------------------------------------------
 
     class ReadAwaiter;
+    class ReadOnceAwaiter;
     class WriteAwaiter;
     class ConnectAwaiter;
     class HandshakeAwaiter;
@@ -263,11 +263,11 @@ public:
 
     /// The next frame, or an error (NetError::end_of_stream at the end).
     /// The view stays valid until the next read() on this stream.
-    ReadAwaiter read() { return ReadAwaiter(*io_, std::nullopt); }
+    ReadAwaiter read() { return ReadAwaiter(*io_); }
     /// Exactly n bytes, whatever read_delimiter says.
-    ReadAwaiter read_exactly(std::size_t n);
+    ReadOnceAwaiter read_exactly(std::size_t n);
     /// Up to (and without) `delimiter`, whatever read_delimiter says.
-    ReadAwaiter read_until(std::string_view delimiter);
+    ReadOnceAwaiter read_until(std::string_view delimiter);
     /// Hands incoming frames back to on_read() after a coroutine used read().
     void callbacks();
 
@@ -288,7 +288,7 @@ public:
     /// What `co_await stream.read()` waits on.
     class ReadAwaiter : public detail::Waiter {
     public:
-        ReadAwaiter(detail::StreamIo& io, std::optional<ReadDelimiter> once) : io_(&io), once_(std::move(once)) {}
+        explicit ReadAwaiter(detail::StreamIo& io) noexcept : io_(&io) {}
         // One call, not two: suspend() takes a buffered frame first and
         // then does not suspend (most reads in a busy echo find none).
         bool await_ready() const noexcept { return false; }
@@ -298,19 +298,43 @@ public:
         }
         Result<std::string_view> await_resume() noexcept {
             if (failed()) return unexpected(error());
-            return frame_;
+            return std::string_view(frame_data_, frame_size_);
         }
+
+    protected:
+        /// A read of one frame by its own delimiter (read_exactly,
+        /// read_until), which `once` (in the derived awaiter) holds.
+        struct Once {
+            ReadDelimiter delimiter;
+            std::size_t scanned = 0;  // where the delimiter search goes on
+        };
+        ReadAwaiter(detail::StreamIo& io, Once& once) noexcept : io_(&io), once_(&once) {}
 
     private:
         friend class detail::StreamIo;
         bool suspend(std::coroutine_handle<> h, detail::CancelState* cancel);
         bool suspend_general(std::coroutine_handle<> h, detail::CancelState* cancel);
+        void set_frame(std::string_view frame) noexcept {
+            frame_data_ = frame.data();
+            frame_size_ = frame.size();
+        }
         detail::StreamIo* io_;
-        std::optional<ReadDelimiter> once_;
-        std::size_t scanned_ = 0;
-        // The frame read; a failure (a framing error, the end, a close)
-        // is the Waiter's error(), as a cancel is.
-        std::string_view frame_;
+        Once* once_ = nullptr;  // null: the stream's read_delimiter frames
+        // The frame read, set before a read succeeds (so not initialised:
+        // a read() is made once per message); a failure (a framing error,
+        // the end, a close) is the Waiter's error(), as a cancel is.
+        const char* frame_data_;
+        std::size_t frame_size_;
+    };
+
+    /// What `co_await stream.read_exactly(n)` and `read_until(d)` wait on:
+    /// a ReadAwaiter that holds its own delimiter.
+    class ReadOnceAwaiter : public ReadAwaiter {
+    public:
+        ReadOnceAwaiter(detail::StreamIo& io, ReadDelimiter delimiter) : ReadAwaiter(io, own_), own_{std::move(delimiter)} {}
+
+    private:
+        Once own_;
     };
 
     /// What `co_await stream.write(data)` waits on: room under high_water.

@@ -147,8 +147,7 @@ private:
             w.prev_->next_ = w.next_;
             (w.next_ ? w.next_ : head_)->prev_ = w.prev_;
         }
-        w.prev_ = w.next_ = nullptr;
-        w.list_ = nullptr;
+        w.list_ = nullptr;  // prev_ and next_ mean nothing now: push_back() sets them
         if (w.cancel_) w.cancel_->clear();
     }
     void resume_each(std::error_code error);
