@@ -360,7 +360,20 @@ void UringBackend::cancel(Operation& op) {
     sqe->user_data = kIgnored;
 }
 
-void UringBackend::close(int fd) { ::close(fd); }
+void UringBackend::close(int fd) {
+    // A datagram send_datagram() took for this fd and the kernel has not:
+    // it goes now, before the number can name another socket.
+    const unsigned taken = IO_URING_READ_ONCE(*ring_.sq.khead);
+    for (unsigned i = 0; i < detached_count_; ++i) {
+        const DetachedSend& d = detached_[(detached_head_ + i) % kDetachedSlots];
+        if (d.fd == fd && int(d.sqe - taken) >= 0) {
+            enable();
+            check_enter(io_uring_submit(&ring_));
+            break;
+        }
+    }
+    ::close(fd);
+}
 
 void UringBackend::recycle(std::uint16_t buffer_id) {
     if (buffer_id & kDatagramBufferTag)
@@ -589,6 +602,7 @@ int UringBackend::send_datagram(int fd, std::string_view data, DatagramSendSink&
     DetachedSend& d = detached_[slot];
     d.sink = &sink;
     d.sqe = ring_.sq.sqe_tail - 1;
+    d.fd = fd;
     d.size = std::uint16_t(data.size());
     std::memcpy(d.bytes, data.data(), data.size());
     // MSG_DONTWAIT: issued once, inside the enter (REQ_F_NOWAIT: EAGAIN is

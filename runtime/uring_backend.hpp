@@ -154,6 +154,7 @@ private:
     struct DetachedSend {
         DatagramSendSink* sink;  // null: forgotten, or its failure reported
         unsigned sqe;            // its SQE's number, as the SQ head counts
+        int fd;
         std::uint16_t size;
         char bytes[kDetachedBytes];
     };

@@ -188,3 +188,31 @@ TEST_CASE("a full socket refuses at once: each datagram goes or is reported EAGA
     ::close(fds[0]);
     ::close(fds[1]);
 }
+
+TEST_CASE("a socket closed in the turn its datagram was taken still sends it, never on the number's next socket") {
+    pants::Engine engine;
+    auto& backend = engine.backend();
+    Udp first_peer, second_peer;
+    Sink sink;
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, first_peer.address.data(), first_peer.address.size()) == 0);
+    REQUIRE(backend.send_datagram(fd, "for the first", sink) == 0);
+    backend.close(fd);
+    // The lowest free number: most likely the one just closed.
+    const int reused = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    REQUIRE(reused >= 0);
+    REQUIRE(::connect(reused, second_peer.address.data(), second_peer.address.size()) == 0);
+    std::vector<std::string> got;
+    REQUIRE(engine.run_until(
+        [&] {
+            for (auto& d : first_peer.drain()) got.push_back(d);
+            return !got.empty();
+        },
+        2000ms));
+    engine.poll(0ms);
+    CHECK(got == std::vector<std::string>{"for the first"});
+    CHECK(second_peer.drain().empty());
+    CHECK(sink.failures.empty());
+    ::close(reused);
+}
