@@ -14,13 +14,18 @@
 namespace pants::dns::detail {
 
 namespace {
+// A send that found no room (or was interrupted): the queue takes it.
+bool no_room(int result) {
+    return result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR || result == -ENOBUFS;
+}
+
 std::uint16_t id_of(std::span<const std::uint8_t> message) {
     return static_cast<std::uint16_t>(message[0] << 8 | message[1]);
 }
 }  // namespace
 
 /// One socket connected to one server, and the queries waiting on it.
-class UdpPool::Port final : public Datagram {
+class UdpPool::Port final : public Datagram, private pants::detail::DatagramSendSink {
 public:
     Port(UdpPool& pool, const Address& server) : Datagram(pool.engine_), pool_(pool), server_(server) {}
 
@@ -35,26 +40,29 @@ public:
 
     void send(std::span<const std::uint8_t> query, Client& client) {
         waiting_.push_back(Waiting{id_of(query), &client});
-        // Nothing queued before it: straight out with send(2), as the
-        // epoll backend does anyway. On io_uring a queued sendmsg's
-        // completion ends the loop's wait at once, costing a turn (an
-        // io_uring_enter) of its own per query when replies trickle in one
-        // at a time, as from a forwarding server (issue 14: 1.9 turns per
-        // query, 1.0 this way).
+        const std::string_view bytes(reinterpret_cast<const char*>(query.data()), query.size());
+        // Nothing queued before it: out at once, without the queue's
+        // Operation (Backend::send_datagram): send(2) on epoll; on io_uring
+        // a send that leaves with the turn's io_uring_enter and posts no
+        // completion when it succeeds. A queued sendmsg's completion would
+        // end the loop's wait at once, costing a turn (an io_uring_enter)
+        // of its own per query when replies trickle in one at a time, as
+        // from a forwarding server (issue 14: 1.9 turns per query, 1.0
+        // with send(2), which is itself a system call per query).
         if (pending_writes() == 0 && !deferred_error_) {
-            const ssize_t sent = ::send(fd(), query.data(), query.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (sent == ssize_t(query.size())) return;
-            // EAGAIN and the like: the queue waits for room. Any other
-            // error (a pending ICMP report, ECONNREFUSED, is handed to the
-            // first call that looks) is reported from the queued send's
-            // callback, to every query on this socket, as a receive
-            // would have: never from inside this call.
-            if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ENOBUFS)
-                deferred_error_ = std::error_code(errno, std::system_category());
+            const int r = pool_.engine_.backend().send_datagram(fd(), bytes, *this);
+            if (r == 0) return;
+            // No room: the queue waits for it. Any other error (a pending
+            // ICMP report, ECONNREFUSED, is handed to the first call that
+            // looks) is reported from the queued send's callback, to every
+            // query on this socket, as a receive would have: never from
+            // inside this call.
+            if (!no_room(r)) deferred_error_ = std::error_code(-r, std::system_category());
         }
         sends_.push_back(&client);
-        write(std::string_view(reinterpret_cast<const char*>(query.data()), query.size()));
+        write(bytes);
     }
+    ~Port() { pool_.engine_.backend().forget(*this); }
     /// False if `client` was not waiting here (nothing to forget).
     bool forget(Client& client) noexcept {
         if (std::erase_if(waiting_, [&](const Waiting& w) { return w.client == &client; }) == 0) return false;
@@ -110,6 +118,22 @@ public:
         if (auto earlier = std::exchange(deferred_error_, {})) fail(earlier);
     }
     void on_error(std::error_code error) override { fail(error); }  // the socket broke
+
+    // A query send_datagram() took and the kernel then refused (io_uring),
+    // on a completion of this turn.
+    void datagram_send_failed(int result, std::string_view data) override {
+        if (!no_room(result)) return fail(std::error_code(-result, std::system_category()));
+        // The socket was full: the queue sends it when there is room, if
+        // its query still waits.
+        if (data.size() < 2) return;
+        const auto id = static_cast<std::uint16_t>(std::uint8_t(data[0]) << 8 | std::uint8_t(data[1]));
+        for (const Waiting& w : waiting_) {
+            if (w.id != id) continue;
+            sends_.push_back(w.client);
+            write(data);
+            return;
+        }
+    }
 
 private:
     struct Waiting {

@@ -19,10 +19,13 @@
 // second without queries), which bounds what an attacker gains by finding
 // one (the SAD DNS side channel).
 //
-// A query goes out with send(2) at once when nothing waits in the socket's
-// queue (an io_uring sendmsg's completion would wake the loop for a turn
+// A query goes out at once when nothing waits in the socket's queue,
+// without an Operation (Backend::send_datagram: send(2) on epoll; on
+// io_uring a send in the turn's io_uring_enter whose success posts no
+// completion, since a sendmsg's completion would wake the loop for a turn
 // of its own); the queue takes over when the socket has no room, and a
-// send error is reported from the queue's callback, never from send().
+// send error is reported from the queue's callback or a later completion,
+// never from send().
 //
 // Replies are matched as before: connect() makes the kernel drop datagrams
 // from other sources (and the source is checked again), the id picks the

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <system_error>
 
+#include <sys/socket.h>
+
 #include "epoll_backend.hpp"
 #include "pants_config.h"
 #if PANTS_HAVE_URING
@@ -25,6 +27,13 @@ BackendKind parse_choice(std::string_view name) {
 }
 
 }  // namespace
+
+int Backend::send_datagram(int fd, std::string_view data, DatagramSendSink&) noexcept {
+    const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) return -errno;
+    sent_at_once();
+    return 0;  // a datagram goes whole or not at all
+}
 
 std::unique_ptr<Backend> make_backend(BackendKind choice, const BackendConfig& config) {
     if (choice == BackendKind::automatic) {

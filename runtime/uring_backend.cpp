@@ -10,7 +10,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
+#include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace pants::detail {
 namespace {
@@ -28,6 +31,10 @@ constexpr std::uint64_t kIgnored = 0;
 // only has to end our wait. Operation addresses are even, so 1 is free, and
 // a failed MSG_RING comes back to its sender as (target address | 1).
 constexpr std::uint64_t kRingMessage = 1;
+
+// user_data of a send_datagram() send: its slot, shifted past the bits an
+// Operation's address (8-aligned) and kRingMessage use.
+constexpr std::uint64_t kDetachedTag = 2;
 
 std::uint64_t tag(Operation& op) { return reinterpret_cast<std::uintptr_t>(&op); }
 
@@ -86,6 +93,7 @@ Result<void> UringBackend::init(const BackendConfig& config) {
             if (err == 0) {
                 ring_ready_ = true;
                 setup_flags_ = flags;
+                skip_success_ = p.features & IORING_FEAT_CQE_SKIP;
                 break;
             }
             if (err != EINVAL) break;  // ENOMEM: try a smaller ring; others are final
@@ -368,7 +376,20 @@ void UringBackend::cancel(Operation& op) {
     sqe->user_data = kIgnored;
 }
 
-void UringBackend::close(int fd) { ::close(fd); }
+void UringBackend::close(int fd) {
+    // A datagram send_datagram() took for this fd and the kernel has not:
+    // it goes now, before the number can name another socket.
+    const unsigned taken = IO_URING_READ_ONCE(*ring_.sq.khead);
+    for (unsigned i = 0; i < detached_count_; ++i) {
+        const DetachedSend& d = detached_[(detached_head_ + i) % kDetachedSlots];
+        if (d.fd == fd && int(d.sqe - taken) >= 0) {
+            enable();
+            check_enter(io_uring_submit(&ring_));
+            break;
+        }
+    }
+    ::close(fd);
+}
 
 void UringBackend::recycle(std::uint16_t buffer_id) {
     if (buffer_id & kDatagramBufferTag)
@@ -424,8 +445,11 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
             const unsigned flags = e.flags;
             io_uring_smp_store_release(cq.khead, ++head);
             if (user_data <= kRingMessage) continue;  // kIgnored, kRingMessage: nothing to run
-            if (user_data & 1) {
-                notify_failed(user_data);
+            if (user_data & (1 | kDetachedTag)) [[unlikely]] {
+                if (user_data & 1)
+                    notify_failed(user_data);
+                else
+                    detached_failed(user_data, res);
                 continue;
             }
             Operation& op = *reinterpret_cast<Operation*>(user_data);
@@ -444,6 +468,7 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
             }
         }
     }
+    if (detached_count_ != 0) settle_detached();
 }
 
 void UringBackend::complete(Operation& op, int res, unsigned flags) {
@@ -576,6 +601,66 @@ void UringBackend::complete_sendfile(Operation& op, int res) {
             return finish(int(op.transferred));
     }
     prepare(op, next_sqe());
+}
+
+// --- datagrams sent without an Operation --------------------------------------
+
+int UringBackend::send_datagram(int fd, std::string_view data, DatagramSendSink& sink) noexcept {
+    if (!skip_success_ || data.size() > kDetachedBytes || detached_count_ == kDetachedSlots)
+        return Backend::send_datagram(fd, data, sink);
+    if (!detached_) {
+        detached_.reset(new (std::nothrow) DetachedSend[kDetachedSlots]);
+        if (!detached_) return Backend::send_datagram(fd, data, sink);
+    }
+    io_uring_sqe* sqe = try_sqe();
+    if (!sqe) return Backend::send_datagram(fd, data, sink);  // queue full: not worth an early submit
+    const unsigned slot = (detached_head_ + detached_count_++) % kDetachedSlots;
+    DetachedSend& d = detached_[slot];
+    d.sink = &sink;
+    d.sqe = ring_.sq.sqe_tail - 1;
+    d.fd = fd;
+    d.size = std::uint16_t(data.size());
+    std::memcpy(d.bytes, data.data(), data.size());
+    // MSG_DONTWAIT: issued once, inside the enter (REQ_F_NOWAIT: EAGAIN is
+    // its result, not a reason to wait for room); a failure still posts
+    // a completion, a success none.
+    io_uring_prep_send(sqe, fd, d.bytes, d.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    sqe->user_data = std::uint64_t(slot) << 3 | kDetachedTag;
+    sent_at_once();
+    return 0;
+}
+
+void UringBackend::forget(DatagramSendSink& sink) noexcept {
+    for (unsigned i = 0; i < detached_count_; ++i) {
+        DetachedSend& d = detached_[(detached_head_ + i) % kDetachedSlots];
+        if (d.sink == &sink) d.sink = nullptr;
+    }
+}
+
+void UringBackend::detached_failed(std::uint64_t user_data, int res) noexcept {
+    DetachedSend& d = detached_[user_data >> 3];
+    DatagramSendSink* sink = std::exchange(d.sink, nullptr);
+    if (!sink) return;
+    try {
+        sink->datagram_send_failed(res, std::string_view(d.bytes, d.size));
+    } catch (...) {
+        report(std::current_exception());
+    }
+}
+
+// Frees the slots whose sends are over: the kernel took their SQEs (and so
+// ran them, posting any failure at once), and every completion posted so
+// far has been handled, none held back in the overflow list.
+void UringBackend::settle_detached() noexcept {
+    io_uring_cq& cq = ring_.cq;
+    if (*cq.khead != io_uring_smp_load_acquire(cq.ktail)) return;
+    if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) return;
+    const unsigned taken = IO_URING_READ_ONCE(*ring_.sq.khead);
+    while (detached_count_ != 0 && int(taken - detached_[detached_head_].sqe) > 0) {
+        detached_head_ = (detached_head_ + 1) % kDetachedSlots;
+        --detached_count_;
+    }
 }
 
 void UringBackend::wake() noexcept {

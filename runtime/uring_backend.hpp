@@ -34,6 +34,8 @@ public:
     void notify(Backend& target) noexcept override;
     void flush_notifications() override;
     bool can_turn_here() const noexcept override;
+    int send_datagram(int fd, std::string_view data, DatagramSendSink& sink) noexcept override;
+    void forget(DatagramSendSink& sink) noexcept override;
 
     /// The setup flags the ring got (for tests and the benchmark banner).
     unsigned setup_flags() const noexcept { return setup_flags_; }
@@ -150,6 +152,29 @@ private:
     // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.
     bool msg_ring_ = false;
     void notify_failed(std::uint64_t user_data) noexcept;
+
+    // Datagrams taken by send_datagram() (IOSQE_CQE_SKIP_SUCCESS, 5.17):
+    // each a copy in a slot of a ring, which its send reads only inside
+    // the io_uring_enter that takes its SQE (MSG_DONTWAIT: a full socket
+    // fails with EAGAIN there instead of leaving the send parked, so no
+    // success completion is needed to know the kernel is done with it).
+    // Slots are freed in order once that enter is past and the completion
+    // queue it may have posted a failure to is drained (settle_detached).
+    static constexpr std::size_t kDetachedBytes = 512;
+    static constexpr unsigned kDetachedSlots = 64;
+    struct DetachedSend {
+        DatagramSendSink* sink;  // null: forgotten, or its failure reported
+        unsigned sqe;            // its SQE's number, as the SQ head counts
+        int fd;
+        std::uint16_t size;
+        char bytes[kDetachedBytes];
+    };
+    void detached_failed(std::uint64_t user_data, int res) noexcept;
+    void settle_detached() noexcept;
+    bool skip_success_ = false;
+    std::unique_ptr<DetachedSend[]> detached_;
+    unsigned detached_head_ = 0;   // oldest slot in use
+    unsigned detached_count_ = 0;  // slots in use
 
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;

@@ -239,6 +239,42 @@ TEST_CASE("queries to a port nobody listens on all end early, refused, many to a
     for (dns::Status s : statuses) CHECK(s == dns::DNS_TIMEOUT);
 }
 
+// On io_uring a query leaves with the turn's io_uring_enter and a refused
+// send comes back on a completion (Backend::send_datagram): those errors
+// must reach the queries of that socket only, while replies on other
+// sockets sent in the same enters still find their own queries.
+TEST_CASE("refused sends end their socket's queries early while queries sent in the same turns get their own answers") {
+    const Address nobody = Address::loopback_v4(test::free_loopback_port(SOCK_DGRAM));
+    pants::Engine engine;
+    Server server(engine);
+    auto refused_options = options(nobody);
+    refused_options.timeout = 5000ms;
+    dns::Resolver refused(refused_options, engine);
+    dns::Resolver answered(options(server.address), engine);
+    const int count = 24;
+    std::vector<dns::Status> refusals;
+    std::map<std::string, dns::Status> answers;
+    const auto start = std::chrono::steady_clock::now();
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < count / 2; ++i) {
+            const std::string n = std::to_string(round * count + i);
+            refused.query("r" + n + ".pool.test.", dns::A,
+                          [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata>) { refusals.push_back(s); });
+            const std::string name = "a" + n + ".pool.test.";
+            answered.query(name, dns::A, [&answers, name](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata> r) {
+                answers[name] = s;
+                CHECK(r.size() == 1);
+            });
+        }
+        engine.poll(0ms);  // the first round's sends leave; the second's find refusals pending
+    }
+    REQUIRE(engine.run_until([&] { return int(refusals.size()) == count && int(answers.size()) == count; }, 10000ms));
+    CHECK(std::chrono::steady_clock::now() - start < 2500ms);
+    for (dns::Status s : refusals) CHECK(s == dns::DNS_TIMEOUT);
+    for (const auto& [name, s] : answers) CHECK(s == dns::DNS_OK);
+    CHECK(server.queries.size() == std::size_t(count));
+}
+
 // Replies that arrive together are reported together, from one engine
 // callback (dns/resolver_schedule.*): a callback that throws must not cost
 // the others their answers.

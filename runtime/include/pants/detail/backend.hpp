@@ -37,6 +37,19 @@ struct BackendConfig {
     unsigned buffer_size = 16384;    ///< bytes per receive buffer
 };
 
+/// Hears of a datagram that Backend::send_datagram() took and the kernel
+/// then refused (io_uring). Call Backend::forget() before it dies.
+class DatagramSendSink {
+public:
+    /// The datagram `data` (its bytes, valid during the call) was not sent:
+    /// `result` is -errno. Called from a completion, never from inside
+    /// send_datagram().
+    virtual void datagram_send_failed(int result, std::string_view data) = 0;
+
+protected:
+    ~DatagramSendSink() = default;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -82,6 +95,20 @@ public:
     }
     /// send_now() may send (checked inline before each flush).
     bool sends_at_once() const noexcept { return sends_at_once_; }
+
+    /// Sends `data` as one datagram on the connected datagram socket `fd`,
+    /// without an Operation and without a completion when it goes: 0 when
+    /// it went or was taken, -EAGAIN (or -ENOBUFS, -EINTR) when it could
+    /// not go now (an Operation must carry it), another -errno when it
+    /// failed at once. This one is send(2) at once (epoll). io_uring takes
+    /// a copy into the turn's submission instead (a send with MSG_DONTWAIT
+    /// and IOSQE_CQE_SKIP_SUCCESS, which leaves with the turn's one
+    /// io_uring_enter and ends no wait): a failure then reaches `sink` from
+    /// a later completion. Datagrams taken this way may overtake those an
+    /// Operation carries.
+    virtual int send_datagram(int fd, std::string_view data, DatagramSendSink& sink) noexcept;
+    /// `sink` hears of no more failures (it is about to die).
+    virtual void forget(DatagramSendSink& sink) noexcept { (void)sink; }
 
     /// Wakes `target` (another engine's backend) from this backend's
     /// thread, inside a loop turn. The default writes target's wake-up;
@@ -142,6 +169,10 @@ protected:
     void returned() noexcept { --buffers_lent_; }
     /// send_now() made a send (counted as a submitted operation).
     void sent_at_once() noexcept { ++submitted_; }
+    /// Hands what a handler outside dispatch() threw to the error sink.
+    void report(std::exception_ptr error) noexcept {
+        if (sink_) sink_(error);
+    }
 
     bool notifications_queued_ = false;
     bool sends_at_once_ = false;  // see send_now()
