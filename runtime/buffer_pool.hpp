@@ -55,9 +55,9 @@ private:
     // Page-aligned, so every buffer of a size that is a multiple of 64
     // starts on a cache line. new char[] of this size is an mmap plus
     // malloc's 16-byte header: every buffer began 16 bytes into a line,
-    // and the kernel's copies into them (recv) and out of them (an echo)
-    // cost more: 50 connections echoing 4 KiB on epoll (AMD EPYC), server
-    // CPU per message 0.83x of that (median of 9 interleaved runs), and
+    // and the kernel's copy into it (recv) costs more there: 50
+    // connections echoing 4 KiB on epoll (AMD EPYC), server CPU per
+    // message 0.85x of that (median of 14 interleaved runs), and
     // bench/peers/epoll_echo.c reading 16 bytes into a line is as slow.
     static constexpr std::align_val_t kAlignment{4096};
     struct Free {
