@@ -5,9 +5,10 @@
 # the machine is, so this is the figure to quote and to drive down.
 #
 # Usage:
-#   bench/callgrind.sh [-c "1 50"] [-W 2000] [-M 20000] [-o REGEX] [-k DIR]
+#   bench/callgrind.sh [-c "1 50"] [-s 64] [-W 2000] [-M 20000] [-o REGEX] [-k DIR]
 #
 #   -c CONNS   connection counts to measure (default "1 50")
+#   -s BYTES   message size (default 64)
 #   -W N       warm-up round trips, not counted (default 2000)
 #   -M N       measured round trips (default 20000)
 #   -o REGEX   only the servers whose label matches (e.g. 'pants', 'epoll')
@@ -15,7 +16,7 @@
 #
 # Method (each server, each connection count): the server runs under
 # `valgrind --tool=callgrind --collect-systime=nsec`; build-release/bench/
-# loadgen sends W warm-up round trips of 64 bytes spread over the
+# loadgen sends W warm-up round trips of BYTES bytes spread over the
 # connections, waits until all have come back, and runs `callgrind_control
 # -d` (dump and zero the counters); then M measured round trips, and a
 # second dump. That second dump holds exactly Ir(W+M) - Ir(W), the cost of
@@ -38,18 +39,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 conn_counts="1 50"
+size=64
 warm=2000
 measured=20000
 only=
 keep=
-while getopts "c:W:M:o:k:h" opt; do
+while getopts "c:s:W:M:o:k:h" opt; do
     case $opt in
         c) conn_counts=$OPTARG ;;
+        s) size=$OPTARG ;;
         W) warm=$OPTARG ;;
         M) measured=$OPTARG ;;
         o) only=$OPTARG ;;
         k) keep=$OPTARG ;;
-        *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,17p' "$0" >&2; exit 2 ;;
     esac
 done
 
@@ -129,7 +132,7 @@ run_case() {
         stop_server || true
         return
     fi
-    timeout 1800 "${pin_load[@]}" "$loadgen_bin" --port "$port" --connections "$conns" --size 64 \
+    timeout 1800 "${pin_load[@]}" "$loadgen_bin" --port "$port" --connections "$conns" --size "$size" \
         --warmup-messages "$warm" --messages "$measured" \
         --checkpoint "callgrind_control -d $server_pid >/dev/null; :" >"$tmp/loadgen.out" 2>&1 || rc=$?
     stop_server || rc=1
@@ -149,7 +152,7 @@ run_case() {
 }
 
 # --- run ---------------------------------------------------------------------
-echo "callgrind.sh: $warm warm-up + $measured measured round trips of 64 B per case, $(uname -r)," \
+echo "callgrind.sh: $warm warm-up + $measured measured round trips of $size B per case, $(uname -r)," \
      "$(valgrind --version)"
 : >"$tmp/failures"
 declare -A res=()
