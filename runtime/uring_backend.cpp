@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -378,15 +379,21 @@ void UringBackend::cancel(Operation& op) {
 
 void UringBackend::close(int fd) {
     // A datagram send_datagram() took for this fd and the kernel has not:
-    // it goes now, before the number can name another socket.
+    // it goes now, by send(2), before the number can name another socket;
+    // its SQE becomes a no-op. (Submitting the queue instead would enable
+    // the ring on this thread before the first turn, or fail off the
+    // ring's thread.)
     const unsigned taken = IO_URING_READ_ONCE(*ring_.sq.khead);
     for (unsigned i = 0; i < detached_count_; ++i) {
-        const DetachedSend& d = detached_[(detached_head_ + i) % kDetachedSlots];
-        if (d.fd == fd && int(d.sqe - taken) >= 0) {
-            enable();
-            check_enter(io_uring_submit(&ring_));
-            break;
-        }
+        DetachedSend& d = detached_[(detached_head_ + i) % kDetachedSlots];
+        if (d.fd != fd || int(d.sqe - taken) < 0) continue;
+        io_uring_sqe* sqe = &ring_.sq.sqes[d.sqe & ring_.sq.ring_mask];
+        const std::uint64_t user_data = sqe->user_data;
+        io_uring_prep_nop(sqe);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        sqe->user_data = kIgnored;
+        d.fd = -1;
+        if (::send(fd, d.bytes, d.size, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) detached_failed(user_data, -errno);
     }
     ::close(fd);
 }
