@@ -404,9 +404,14 @@ void UringBackend::recycle(std::uint16_t buffer_id) {
     recycle_stream_buffer(buffer_id);
 }
 
+void UringBackend::do_chores() {
+    if (chores_ & kRearmStarved) rearm_starved();
+    if (chores_ & kSettleSends) settle_detached();
+}
+
 void UringBackend::rearm_starved() {
     // Receives that ran dry get re-armed now that buffers are back.
-    has_starved_ = false;
+    chores_ &= std::uint8_t(~kRearmStarved);
     std::vector<Operation*> starved;
     starved.swap(starved_);
     for (Operation* op : starved) {
@@ -422,7 +427,8 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
     // The first turn, or the first on another thread: one compare here.
     if (turn_thread_ != thread_tag()) [[unlikely]]
         adopt_thread();
-    if (has_starved_) rearm_starved();
+    if (chores_) [[unlikely]]
+        do_chores();
     if (timeout == std::chrono::nanoseconds::max()) {  // start(): the common case first
         check_enter(submit_and_wait_one());
     } else if (timeout.count() <= 0) {
@@ -475,7 +481,6 @@ void UringBackend::run_once(std::chrono::nanoseconds timeout) {
             }
         }
     }
-    if (detached_count_ != 0) settle_detached();
 }
 
 void UringBackend::complete(Operation& op, int res, unsigned flags) {
@@ -532,7 +537,7 @@ void UringBackend::complete_receive(Operation& op, int res, unsigned flags) {
         if (op.kind != OpKind::receive_from && provided_ < pool_.count()) provide_more_buffers();
         if (!more) {
             starved_.push_back(&op);
-            has_starved_ = true;
+            chores_ |= kRearmStarved;
         }
         return;
     }
@@ -622,6 +627,7 @@ int UringBackend::send_datagram(int fd, std::string_view data, DatagramSendSink&
     io_uring_sqe* sqe = try_sqe();
     if (!sqe) return Backend::send_datagram(fd, data, sink);  // queue full: not worth an early submit
     const unsigned slot = (detached_head_ + detached_count_++) % kDetachedSlots;
+    chores_ |= kSettleSends;
     DetachedSend& d = detached_[slot];
     d.sink = &sink;
     d.sqe = ring_.sq.sqe_tail - 1;
@@ -668,6 +674,7 @@ void UringBackend::settle_detached() noexcept {
         detached_head_ = (detached_head_ + 1) % kDetachedSlots;
         --detached_count_;
     }
+    if (detached_count_ == 0) chores_ &= std::uint8_t(~kSettleSends);
 }
 
 void UringBackend::wake() noexcept {

@@ -146,7 +146,11 @@ private:
     io_uring_buf_ring* dgram_ring_ = nullptr;
     std::size_t dgram_ring_bytes_ = 0;
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
-    bool has_starved_ = false;          // starved_ is not empty (one byte for a turn to test)
+    // Work for the start of the next turn, in one byte for a turn to test:
+    // starved_ is not empty, or send_datagram() slots wait to be freed.
+    enum : std::uint8_t { kRearmStarved = 1, kSettleSends = 2 };
+    std::uint8_t chores_ = 0;
+    [[gnu::noinline]] void do_chores();
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler
 
     // Cross-engine wake-ups (notify): IORING_OP_MSG_RING, 5.18.
@@ -159,7 +163,8 @@ private:
     // fails with EAGAIN there instead of leaving the send parked, so no
     // success completion is needed to know the kernel is done with it).
     // Slots are freed in order once that enter is past and the completion
-    // queue it may have posted a failure to is drained (settle_detached).
+    // queue it may have posted a failure to is drained (settle_detached,
+    // at the start of a later turn).
     static constexpr std::size_t kDetachedBytes = 512;
     static constexpr unsigned kDetachedSlots = 64;
     struct DetachedSend {
