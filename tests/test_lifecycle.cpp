@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "datagram_peer.hpp"
 #include "net_helpers.hpp"
 
 using namespace test;
@@ -106,6 +107,35 @@ TEST_CASE("a Datagram that is ended and destroyed still sends everything queued"
     }
     run_until(engine, [&] { return sink.got.size() == 3; });
     CHECK(sink.got == std::vector<std::string>{"one", "two", "three"});
+}
+
+TEST_CASE("a Datagram ended and destroyed sends its last sendmsgs to one peer after it is gone") {
+    // The shape of stress seed 95240494058: datagrams already sent one
+    // sendmsg at a time, then two more to the same peer that cannot share
+    // a sendmsg (the second is longer: no GSO batch) nor a chain (one
+    // destination), end(), and the Datagram destroyed at once. The second
+    // sendmsg starts from the first one's completion, with no owner left;
+    // on io_uring it leaves with a later io_uring_enter, so the peer has
+    // it once the engine has turned until nothing is in flight.
+    Engine engine;
+    DatagramPeer peer(AF_INET, Address::loopback_v4(0));
+    const std::size_t idle = engine.backend().in_flight();
+    auto d = std::make_unique<pants::Datagram>(engine);
+    REQUIRE(d->listen(Address::loopback_v4(0)));  // a multishot receive to cancel at the end
+    std::vector<std::string> sent;
+    for (std::size_t size : {907, 1075, 824, 104, 560}) {
+        sent.push_back(pattern(size, unsigned(sent.size() + 1)));
+        d->write(sent.back(), peer.address);
+        run_until(engine, [&] { return d->pending_writes() == 0; });
+    }
+    for (std::size_t size : {666, 990}) {
+        sent.push_back(pattern(size, unsigned(sent.size() + 1)));
+        d->write(sent.back(), peer.address);
+    }
+    d->end();
+    d.reset();
+    run_until(engine, [&] { return engine.backend().in_flight() == idle; });
+    expect_datagrams(peer, sent);
 }
 
 TEST_CASE("an accept() waiter resumes on a later turn when the server closes") {
