@@ -210,7 +210,10 @@ inline io_uring_sqe* UringBackend::next_sqe() {
 io_uring_sqe* UringBackend::next_sqe_after_submit() {
     // Queue full where nothing may enter the ring: until the next turn the
     // queue stays full, so every later SQE lands here too, behind this one.
-    if (!can_turn_here() || (setup_flags_ & IORING_SETUP_R_DISABLED)) return &early_sqes_.emplace_back();
+    if (!can_turn_here() || (setup_flags_ & IORING_SETUP_R_DISABLED)) {
+        chores_ |= kSubmitEarly;
+        return &early_sqes_.emplace_back();
+    }
     io_uring_sqe* sqe = nullptr;
     while (!sqe) {
         // Queue full: hand what we have to the kernel now, then go on.
@@ -227,6 +230,7 @@ bool UringBackend::can_turn_here() const noexcept {
 }
 
 void UringBackend::submit_early_sqes() {
+    chores_ &= std::uint8_t(~kSubmitEarly);
     while (!early_sqes_.empty()) {
         *next_sqe() = early_sqes_.front();
         early_sqes_.pop_front();
@@ -382,18 +386,19 @@ void UringBackend::close(int fd) {
     // it goes now, by send(2), before the number can name another socket;
     // its SQE becomes a no-op. (Submitting the queue instead would enable
     // the ring on this thread before the first turn, or fail off the
-    // ring's thread.)
+    // ring's thread.) A failure here is not reported: the sink hears only
+    // from completions, and its socket is closing.
     const unsigned taken = IO_URING_READ_ONCE(*ring_.sq.khead);
     for (unsigned i = 0; i < detached_count_; ++i) {
         DetachedSend& d = detached_[(detached_head_ + i) % kDetachedSlots];
         if (d.fd != fd || int(d.sqe - taken) < 0) continue;
         io_uring_sqe* sqe = &ring_.sq.sqes[d.sqe & ring_.sq.ring_mask];
-        const std::uint64_t user_data = sqe->user_data;
         io_uring_prep_nop(sqe);
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         sqe->user_data = kIgnored;
         d.fd = -1;
-        if (::send(fd, d.bytes, d.size, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) detached_failed(user_data, -errno);
+        d.sink = nullptr;
+        [[maybe_unused]] const ssize_t sent = ::send(fd, d.bytes, d.size, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
     ::close(fd);
 }
@@ -405,6 +410,7 @@ void UringBackend::recycle(std::uint16_t buffer_id) {
 }
 
 void UringBackend::do_chores() {
+    if (chores_ & kSubmitEarly) submit_early_sqes();  // first: they are the oldest
     if (chores_ & kRearmStarved) rearm_starved();
     if (chores_ & kSettleSends) settle_detached();
 }
@@ -636,7 +642,10 @@ int UringBackend::send_datagram(int fd, std::string_view data, DatagramSendSink&
     std::memcpy(d.bytes, data.data(), data.size());
     // MSG_DONTWAIT: issued once, inside the enter (REQ_F_NOWAIT: EAGAIN is
     // its result, not a reason to wait for room); a failure still posts
-    // a completion, a success none.
+    // a completion, a success none. The slot's lifetime rests on that,
+    // and on no SQE of this ring being linked (IOSQE_IO_LINK), drained
+    // (IOSQE_IO_DRAIN) or forced async (IOSQE_ASYNC): any of those could
+    // run the send after its slot is reused.
     io_uring_prep_send(sqe, fd, d.bytes, d.size, MSG_DONTWAIT | MSG_NOSIGNAL);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     sqe->user_data = std::uint64_t(slot) << 3 | kDetachedTag;

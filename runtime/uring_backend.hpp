@@ -51,14 +51,13 @@ private:
     io_uring_sqe* try_sqe() noexcept;
     io_uring_sqe* next_sqe();
     [[gnu::cold]] io_uring_sqe* next_sqe_after_submit();
-    /// Moves the SQEs queued before the first turn into the ring, in order.
+    /// Moves the SQEs parked in early_sqes_ into the ring, in order.
     void submit_early_sqes();
     void enable();
     int submit_and_wait_one() noexcept;
-    /// Back to the plain ring fd (uring_ring_fd.cpp).
-    void forget_registered_fd() noexcept;
     /// A turn on another thread than the last turn's, or the first turn:
-    /// enables the ring, forgets a registration made on another thread.
+    /// enables the ring (binding it to this thread where SINGLE_ISSUER);
+    /// EEXIST if it is bound to another.
     void adopt_thread();
     /// Which thread this is, checked once per turn: a number no other
     /// thread of this process ever gets (a thread pointer or pthread_self()
@@ -108,18 +107,18 @@ private:
 
     io_uring ring_{};
     bool ring_ready_ = false;
-    std::uint64_t registered_on_ = 0;  // the thread whose table holds the ring fd (0: not registered)
     // The thread adopt_thread() last ran on (no thread's tag at first).
     std::uint64_t turn_thread_ = ~std::uint64_t(0);
     // Those of a turn's io_uring_enter: GETEVENTS, and REGISTERED_RING
-    // while registered_on_ is set.
+    // once enable() registered the ring fd in its thread's table.
     unsigned enter_flags_ = IORING_ENTER_GETEVENTS;
     unsigned setup_flags_ = 0;
     // SQEs taken while the queue was full and the ring could not take a
     // submission from this thread: before the first turn (the ring is still
     // disabled, and enabling it would bind it, SINGLE_ISSUER, to whatever
     // thread is building channels), or on a thread other than the turns'
-    // (an Engine destroyed there). The next turn moves them into the ring.
+    // (an Engine destroyed there). The next turn on the ring's thread
+    // moves them into the ring (kSubmitEarly, before anything else).
     // A deque: the SQEs handed out stay put.
     std::deque<io_uring_sqe> early_sqes_;
     bool multishot_accept_ = false;
@@ -148,7 +147,8 @@ private:
     std::vector<Operation*> starved_;   // receives ended by ENOBUFS, re-armed next turn
     // Work for the start of the next turn, in one byte for a turn to test:
     // starved_ is not empty, or send_datagram() slots wait to be freed.
-    enum : std::uint8_t { kRearmStarved = 1, kSettleSends = 2 };
+    // Or SQEs wait in early_sqes_.
+    enum : std::uint8_t { kRearmStarved = 1, kSettleSends = 2, kSubmitEarly = 4 };
     std::uint8_t chores_ = 0;
     [[gnu::noinline]] void do_chores();
     sockaddr_storage name_{};           // single-shot receive_from: the sender, for the handler

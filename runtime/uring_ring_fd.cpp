@@ -1,6 +1,6 @@
 // The io_uring ring and the thread that runs it: enabling the ring on that
-// thread's first turn, and its fd registered in that thread's table (and
-// forgotten on any other). Part of UringBackend (uring_backend.hpp).
+// thread's first turn, with its fd registered in that thread's table, and
+// refusing turns on any other. Part of UringBackend (uring_backend.hpp).
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,20 +25,16 @@ void UringBackend::enable() {
     // about 60 of 500 ns per enter (measured: a loop of NOP submit-and-
     // waits, kernel 6.18). liburing passes the registered index from then
     // on, and so does submit_and_wait_one(). No slot free: the plain fd.
-    if (io_uring_register_ring_fd(&ring_) == 1) {
-        registered_on_ = this_thread_tag();
-        enter_flags_ |= IORING_ENTER_REGISTERED_RING;
-    }
+    if (io_uring_register_ring_fd(&ring_) == 1) enter_flags_ |= IORING_ENTER_REGISTERED_RING;
 }
 
 void UringBackend::adopt_thread() {
+    // A turn on another thread than the one the ring is bound to
+    // (SINGLE_ISSUER): the kernel would refuse it (EEXIST). Say so before
+    // anything here changes, so that the ring still belongs to its thread.
+    if (!can_turn_here()) check_enter_failed(-EEXIST);
     enable();
-    // A turn on another thread: the ring refuses it (SINGLE_ISSUER) with
-    // EEXIST, but only through its fd. Its index in this thread's table
-    // may be another engine's ring, which would take the turn instead.
-    if (registered_on_ && registered_on_ != this_thread_tag()) forget_registered_fd();
     turn_thread_ = this_thread_tag();
-    if (!early_sqes_.empty()) submit_early_sqes();
 }
 
 std::uint64_t UringBackend::next_thread_tag() noexcept {
@@ -46,16 +42,5 @@ std::uint64_t UringBackend::next_thread_tag() noexcept {
     return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-void UringBackend::forget_registered_fd() noexcept {
-    // The registration is in the table of the thread that ran the ring. In
-    // this one, its index may name another engine's ring: go back to the
-    // plain fd (the kernel drops the registration when that thread exits).
-    // liburing 2.3 keeps "registered" as bit 0 of int_flags and the index
-    // in enter_ring_fd.
-    ring_.int_flags &= std::uint8_t(~1u);
-    ring_.enter_ring_fd = ring_.ring_fd;
-    registered_on_ = 0;
-    enter_flags_ &= ~unsigned(IORING_ENTER_REGISTERED_RING);
-}
 
 }  // namespace pants::detail

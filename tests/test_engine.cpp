@@ -206,6 +206,32 @@ TEST_CASE("an engine whose queue filled before its first turn still runs on anot
     CHECK_FALSE(failed);
 }
 
+TEST_CASE("a turn refused on a second thread leaves the engine bound to its own") {
+    // io_uring: the ring belongs to the thread that ran it. A poll() here
+    // fails, and must not make the ring think it belongs here: destroying
+    // the engine here afterwards, with a receive in flight, must not try
+    // to drain it through this thread (which would throw from ~Engine).
+    auto engine = std::make_unique<pants::Engine>();
+    struct Sink : pants::Datagram {
+        using pants::Datagram::Datagram;
+        void on_read(std::string_view, const pants::Address&) override {}
+    };
+    auto channel = std::make_unique<Sink>(*engine);
+    REQUIRE(channel->listen(pants::Address::loopback_v4(0)));
+    std::thread([&] { engine->poll(std::chrono::milliseconds(0)); }).join();
+    if (engine->backend_name() == std::string_view("io_uring")) {
+        try {
+            engine->poll(std::chrono::milliseconds(0));
+            FAIL("a turn on a second thread was taken");
+        } catch (const std::system_error& e) {
+            CHECK(e.code().value() == EEXIST);
+            CHECK(std::string(e.what()).find("second thread") != std::string::npos);
+        }
+    }
+    channel.reset();
+    engine.reset();
+}
+
 TEST_CASE("a loop() callback keeps the engine from sleeping in poll") {
     pants::Engine engine;
     int turns = 0;

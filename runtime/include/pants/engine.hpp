@@ -105,7 +105,10 @@ public:
     Engine& operator=(const Engine&) = delete;
     /// Closes the channels still on it (their on_close runs), cancels
     /// detached coroutines and drains in-flight operations. Channels
-    /// destroyed afterwards are inert: destroying them is safe.
+    /// destroyed afterwards are inert: destroying them is safe. An
+    /// io_uring engine destroyed on another thread than the one that ran
+    /// it cannot drain: the kernel ends what was in flight, and lets go of
+    /// the sockets it holds, when that thread exits.
     ~Engine();
 
     /// Runs the loop until stop().
