@@ -29,9 +29,7 @@
 //   PANTS_STRESS_ACTIONS=...  comma list; "all" (default), names to enable,
 //                             "-name" to disable. Names: see kActions, plus
 //                             the checks "close_address", "accept_turn" and
-//                             "linger" (below). Everything that passes today:
-//                             all,-destroy_busy,-end_destroy,-close_acceptor,
-//                             -close_address,-accept_turn,-linger
+//                             "linger" (below).
 //   PANTS_STRESS_VERBOSE=1    print every action as it runs
 // Runs are reproducible in their actions, not in the kernel's timing: a
 // replayed seed applies the same actions, and usually fails the same way.

@@ -36,7 +36,7 @@ const char* const kActions[] = {
     "close",         // close() now
     "destroy",       // destroy the object (nothing of ours pending on it)
     "destroy_busy",  // (known 8.1/8.2) destroy while a co_await read/write waits
-    "end_destroy",   // (known 8.3 for datagrams) write, end(), destroy at once
+    "end_destroy",   // write, end(), destroy at once
     "co_read",       // co_await read()/receive()
     "co_read_timeout",  // the same under with_timeout (0-3 ms)
     "co_read_any",   // the same in when_any against a trigger "cancel" fires
