@@ -59,6 +59,14 @@ struct Sink : pants::detail::DatagramSendSink {
 // the ICMP report makes the socket's next send fail with ECONNREFUSED.
 pants::Address nobody() { return pants::Address::loopback_v4(test::free_loopback_port(SOCK_DGRAM)); }
 
+// Sends a first datagram from `socket` (connected to nobody()) and turns
+// twice, so that its ICMP report is in and the next send is refused.
+void send_first_to_nobody(pants::Engine& engine, const Udp& socket, Sink& sink) {
+    REQUIRE(engine.backend().send_datagram(socket.fd, "first", sink) == 0);
+    engine.poll(0ms);
+    engine.poll(0ms);
+}
+
 }  // namespace
 
 TEST_CASE("a datagram sent without an Operation reaches its peer and leaves nothing in flight") {
@@ -102,10 +110,7 @@ TEST_CASE("a send the kernel refuses is reported with its bytes, at once or on a
     auto& backend = engine.backend();
     Udp socket(nobody());
     Sink sink;
-    REQUIRE(backend.send_datagram(socket.fd, "first", sink) == 0);
-    // The first goes out; its ICMP report comes back on loopback at once.
-    engine.poll(0ms);
-    engine.poll(0ms);
+    send_first_to_nobody(engine, socket, sink);
     REQUIRE(sink.failures.empty());
     const int r = backend.send_datagram(socket.fd, "second", sink);
     CHECK(sink.failures.empty());  // nothing from inside the call
@@ -126,9 +131,7 @@ TEST_CASE("a sink forgotten before its send's turn hears nothing of its failure"
     auto& backend = engine.backend();
     Udp socket(nobody());
     Sink sink;
-    REQUIRE(backend.send_datagram(socket.fd, "first", sink) == 0);
-    engine.poll(0ms);
-    engine.poll(0ms);
+    send_first_to_nobody(engine, socket, sink);
     {
         Sink dying;
         const int r = backend.send_datagram(socket.fd, "second", dying);
