@@ -3,19 +3,26 @@
 # epoll, in one run (bench/udp_bench.cpp does the work).
 #
 # Usage:
-#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE [BATCH]]]]]
+#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE [BATCH [BACKEND]]]]]]
 #
 #   SECONDS   measured time per backend (default 3)
 #   SOCKETS   client sockets (default 8)
 #   WINDOW    datagrams in flight per socket (default 16)
 #   SIZE      bytes per datagram (default 64)
-#   BATCH     datagrams per client system call, recvmmsg/sendmmsg (default
-#             16; 1 = one recv and one send per datagram, the client of
-#             before, which paced the server and made it sleep often)
+#   BATCH     datagrams per client system call (default 16): sent as one
+#             sendmsg with UDP_SEGMENT (GSO), received with recvmmsg on a
+#             UDP_GRO socket (a GSO batch the server sends comes back
+#             whole); 1 = one recv and one send per datagram, no GSO/GRO.
+#             Batches of 16 without GSO/GRO (the client until stop 15)
+#             cost more per datagram than the server, so that the client,
+#             not the server, set the pace
+#   BACKEND   io_uring or epoll: run only that one (for profiling)
 #
 # Builds build-release/ (a release build, as ./run.sh does) if needed, then
 # prints datagrams/s, the server thread's CPU time and sleeps (voluntary
-# context switches) per echoed datagram for each backend, and the ratios
+# context switches) per echoed datagram and the client thread's CPU time
+# per datagram (it should be below the server's: else the client is the
+# limit) for each backend, and the ratios
 # (above 1: io_uring is faster, or cheaper). CPU per datagram is the steadier figure on a busy machine;
 # datagrams/s mean something only on an idle one.
 # Every echo is verified (sequence number and checksum); lost, corrupt or
