@@ -418,20 +418,19 @@ void EpollBackend::run_queue(int fd, bool readers) {
         Operation* op = q.front();
         if (!op || !ready) return;
         if (op->kind == OpKind::receive) return receive_stream(fd, *op);
-        DatagramCompletion c;
-        switch (attempt(*op, c)) {
-        case Attempt::blocked:
+        if (op->kind == OpKind::receive_from) {
+            const int got = receive_datagrams(fd, *op, budget);
+            if (got == 0) return;
+            budget -= got - 1;  // and the loop's own decrement
+            continue;
+        }
+        Completion c;
+        if (attempt(*op, c) == Attempt::blocked) {
             ready = false;
             return;  // parked until the next edge
-        case Attempt::again:  // no datagram buffer free
-            starved_datagrams_.push_back(fd);
-            return;
-        case Attempt::done:
-            if (!c.more) q.pop();
-            dispatch(*op, c);
-            if (c.data) recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
-            break;
         }
+        if (!c.more) q.pop();
+        dispatch(*op, c);
     }
     mark_dirty(fd);  // budget spent: go on next turn
 }
@@ -463,11 +462,9 @@ void EpollBackend::run_watchers(int fd) {
     }
 }
 
-EpollBackend::Attempt EpollBackend::attempt(Operation& op, DatagramCompletion& c) {
+EpollBackend::Attempt EpollBackend::attempt(Operation& op, Completion& c) {
     int r = 0;
     switch (op.kind) {
-    case OpKind::receive_from:
-        return attempt_receive_from(op, c);
     case OpKind::connect:
         return attempt_connect(op, c);
     case OpKind::accept:
@@ -484,8 +481,9 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, DatagramCompletion& c
         r = int(::recvmsg(op.fd, op.msg, MSG_DONTWAIT));
         break;
     case OpKind::receive:
+    case OpKind::receive_from:
     case OpKind::poll:
-        return Attempt::blocked;  // never here: receive_stream, run_watchers
+        return Attempt::blocked;  // never here: receive_stream, receive_datagrams, run_watchers
     case OpKind::sendfile: {
         off_t offset = off_t(op.offset);
         SigpipeGuard guard;  // sendfile has no MSG_NOSIGNAL
@@ -496,36 +494,6 @@ EpollBackend::Attempt EpollBackend::attempt(Operation& op, DatagramCompletion& c
     }
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Attempt::blocked;
     c.result = r < 0 ? -errno : r;
-    return Attempt::done;
-}
-
-EpollBackend::Attempt EpollBackend::attempt_receive_from(Operation& op, DatagramCompletion& c) {
-    if (!dgram_pool_) dgram_pool_ = std::make_unique<BufferPool>(kDatagramBufferCount, kDatagramBufferSize);
-    BufferPool& pool = *dgram_pool_;
-    std::uint16_t id;
-    if (!pool.take(id)) return Attempt::again;
-    char* buffer = pool.at(id);
-    // Leave the room io_uring's multishot takes for its header and the
-    // name, so that both backends cut a datagram at the same size.
-    const std::size_t overhead = datagram_overhead(*op.msg);
-    iovec iov{buffer, pool.size() > overhead ? pool.size() - overhead : 0};
-    msghdr msg{};
-    msg.msg_name = &name_;
-    msg.msg_namelen = sizeof name_;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    const ssize_t r = ::recvmsg(op.fd, &msg, MSG_DONTWAIT);
-    if (r >= 0) {  // an empty datagram is a datagram
-        c = DatagramCompletion{{int(r), true, buffer, std::uint16_t(id | kDatagramBufferTag)},
-                               reinterpret_cast<const sockaddr*>(&name_),
-                               std::min<socklen_t>(msg.msg_namelen, sizeof name_),
-                               bool(msg.msg_flags & MSG_TRUNC)};
-        return Attempt::done;
-    }
-    const int err = errno;
-    pool.give(id);
-    if (err == EAGAIN || err == EWOULDBLOCK) return Attempt::blocked;
-    c = DatagramCompletion{{-err, false, nullptr, 0}};
     return Attempt::done;
 }
 

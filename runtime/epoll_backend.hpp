@@ -5,7 +5,8 @@
 // tries its system call when that direction may be ready and parks on the
 // fd only on EAGAIN; a send tries at once, in submit() (as libuv's
 // uv_try_write), so an echo costs epoll_wait, recv and sendmsg and nothing
-// more. Readiness runs the parked operations in one pass over the events.
+// more. Datagrams are taken up to 16 per recvmmsg (epoll_datagrams.cpp).
+// Readiness runs the parked operations in one pass over the events.
 // Completions still arrive only from run_once(), the same ones io_uring
 // delivers, receive buffers included, so nothing above can tell them apart.
 #pragma once
@@ -63,7 +64,7 @@ private:
         bool hung_up : 1 = false;
     };
     static_assert(sizeof(FdState) == 32);
-    enum class Attempt { done, again, blocked };
+    enum class Attempt { done, blocked };
 
     FdState& state(int fd) {
         if (std::size_t(fd) >= fds_.size()) grow(fd);  // inline: several calls per message
@@ -95,10 +96,26 @@ private:
     void run_queue(int fd, bool readers);
     void run_watchers(int fd);
     void forget_if_unused(int fd);
-    /// Tries op once; on done, c is its completion (a datagram's, with its
-    /// sender, for receive_from).
-    Attempt attempt(Operation& op, DatagramCompletion& c);
-    Attempt attempt_receive_from(Operation& op, DatagramCompletion& c);
+    /// Tries op once; on done, c is its completion.
+    Attempt attempt(Operation& op, Completion& c);
+    // receive_from (epoll_datagrams.cpp): datagrams taken by one recvmmsg
+    // and handed to their op one by one. On the stack of the call that
+    // took them, listed in batches_ while some are left, so that a nested
+    // turn on the same fd hands those out first (order is kept per fd).
+    static constexpr int kDatagramBatch = 16;
+    struct DatagramBatch {
+        int fd = -1;
+        Operation* op = nullptr;
+        int next = 0, count = 0;
+        DatagramBatch* outer = nullptr;
+        std::uint16_t ids[kDatagramBatch];
+        std::uint32_t lengths[kDatagramBatch];
+        socklen_t name_sizes[kDatagramBatch];
+        bool truncated[kDatagramBatch];
+    };
+    int receive_datagrams(int fd, Operation& op, int budget);
+    int hand_out(DatagramBatch& batch);
+    char* sender_of(std::uint16_t id) const noexcept;
     void receive_stream(int fd, Operation& op);
     Attempt attempt_connect(Operation& op, Completion& c);
 
@@ -106,6 +123,7 @@ private:
     int wake_fd_ = -1;
     BufferPool pool_;
     std::unique_ptr<BufferPool> dgram_pool_;  // datagram buffers (buffer_pool.hpp), made on first use
+    DatagramBatch* batches_ = nullptr;        // being handed out, innermost first
     std::vector<FdState> fds_;
     std::vector<int> dirty_;       // fds whose queues should be tried after the next wait
     std::vector<int> spare_;       // an empty vector with capacity, for the next dirty_
@@ -117,7 +135,6 @@ private:
     OpQueue finished_;             // results known, delivered by the next run_once
     bool skipped_wait_ = false;    // the last run_once delivered without epoll_wait
     std::vector<Operation*> watching_;  // run_watchers' snapshot (kept for its capacity)
-    sockaddr_storage name_{};      // receive_from: the sender, for the handler
 };
 
 }  // namespace pants::detail

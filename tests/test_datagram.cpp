@@ -288,6 +288,28 @@ TEST_CASE("switching from on_read to receive mid-datagram loses no datagram and 
     CHECK(server.read_errors.empty());
 }
 
+TEST_CASE("a nested turn inside on_read keeps each sender's datagrams in order, with their senders") {
+    pants::Engine engine;
+    Recorder server(engine);
+    Address at = bound(server);
+    RawSender client, other;
+    // Twenty wait in the socket buffer, so that the first turn takes
+    // several at once; five more, from another sender, come while the
+    // first on_read runs nested turns, which must hand out the rest of the
+    // first ones (each with its own sender) before these.
+    for (int i = 0; i < 20; ++i) client.send(std::to_string(i), at);
+    server.then = [&](std::string_view, const Address&) {
+        if (server.reads.size() != 1) return;
+        for (int i = 20; i < 25; ++i) other.send(std::to_string(i), at);
+        for (int turn = 0; turn < 50 && server.reads.size() < 25; ++turn) engine.poll(std::chrono::milliseconds(10));
+    };
+    REQUIRE(engine.run_until([&] { return server.reads.size() == 25; }, 5s));
+    for (int i = 0; i < 25; ++i) {
+        CHECK(server.reads[std::size_t(i)].first == std::to_string(i));
+        CHECK(server.reads[std::size_t(i)].second == (i < 20 ? client.at : other.at));
+    }
+}
+
 TEST_CASE("callbacks() after receive hands the next datagrams back to on_read in order") {
     pants::Engine engine;
     Recorder server(engine);
