@@ -370,7 +370,10 @@ void EpollBackend::wait_and_run(std::chrono::nanoseconds timeout) {
 void EpollBackend::deliver_finished() {
     // This batch: what finishes while it is delivered waits for a later turn.
     OpQueue batch = std::exchange(finished_, OpQueue{});
-    while (Operation* op = batch.pop()) dispatch(*op, Completion{int(std::uint32_t(op->transferred)), false, nullptr, 0});
+    while (Operation* op = batch.pop()) {
+        if (batches_ && op->kind == OpKind::receive_from) end_batches(*op);
+        dispatch(*op, Completion{int(std::uint32_t(op->transferred)), false, nullptr, 0});
+    }
 }
 
 void EpollBackend::run_dirty(const std::vector<int>& running) {

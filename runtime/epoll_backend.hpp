@@ -115,6 +115,7 @@ private:
     };
     int receive_datagrams(int fd, Operation& op, int budget);
     int hand_out(DatagramBatch& batch);
+    void end_batches(Operation& op);
     char* sender_of(std::uint16_t id) const noexcept;
     void receive_stream(int fd, Operation& op);
     Attempt attempt_connect(Operation& op, Completion& c);

@@ -58,6 +58,7 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
             return 0;
         }
         state(fd).readers.pop();
+        end_batches(op);
         dispatch(op, Completion{-err, false, nullptr, 0});
         return 0;
     }
@@ -83,13 +84,11 @@ int EpollBackend::hand_out(DatagramBatch& batch) {
     while (batch.next < batch.count) {
         const int i = batch.next++;  // before the handler: a nested turn goes on from the next
         const std::uint16_t id = batch.ids[i];
-        Operation& op = *batch.op;
-        // A handler's nested turn may have delivered the op's last
-        // completion: nothing more reaches it then.
-        if (!op.in_flight) {
+        if (!batch.op) {  // ended by a nested turn (end_batches): cannot happen, but a buffer is not lost
             dgram_pool_->give(id);
             continue;
         }
+        Operation& op = *batch.op;
         const DatagramCompletion c{{int(batch.lengths[i]), true, dgram_pool_->at(id), std::uint16_t(id | kDatagramBufferTag)},
                                    reinterpret_cast<const sockaddr*>(sender_of(id)), batch.name_sizes[i],
                                    batch.truncated[i]};
@@ -98,6 +97,18 @@ int EpollBackend::hand_out(DatagramBatch& batch) {
         ++handed;
     }
     return std::max(handed, 1);
+}
+
+// op's last completion is next (a cancel, a close, an error): what its
+// batches still hold goes to it first, as io_uring's CQEs posted before a
+// cancel come before its ECANCELED; then no batch touches it again (its
+// owner may free it).
+void EpollBackend::end_batches(Operation& op) {
+    for (DatagramBatch* b = batches_; b; b = b->outer) {
+        if (b->op != &op) continue;
+        hand_out(*b);
+        b->op = nullptr;
+    }
 }
 
 }  // namespace pants::detail

@@ -310,6 +310,35 @@ TEST_CASE("a nested turn inside on_read keeps each sender's datagrams in order, 
     }
 }
 
+TEST_CASE("switching to receive, then running nested turns inside on_read, loses no datagram") {
+    pants::Engine engine;
+    Recorder server(engine);
+    Address at = bound(server);
+    RawSender client;
+    // Taken several at a time; the switch cancels the multishot, and the
+    // nested turns deliver that cancel: the datagrams already taken must
+    // reach receive() first, in order.
+    constexpr int count = 30;
+    for (int i = 0; i < count; ++i) client.send(std::to_string(i), at);
+    std::vector<std::string> pulled;
+    auto pull = [&]() -> pants::Task<> {
+        while (pulled.size() < count - 1) {
+            auto got = co_await server.receive();
+            REQUIRE(got);
+            pulled.emplace_back(got->data);
+        }
+    };
+    server.then = [&](std::string_view, const Address&) {
+        if (server.reads.size() != 1) return;
+        engine.spawn(pull());
+        for (int turn = 0; turn < 5; ++turn) engine.poll(std::chrono::milliseconds(1));
+    };
+    REQUIRE(engine.run_until([&] { return pulled.size() == count - 1; }, 5s));
+    REQUIRE(server.reads.size() == 1);
+    CHECK(server.reads[0].first == "0");
+    for (int i = 1; i < count; ++i) CHECK(pulled[std::size_t(i - 1)] == std::to_string(i));
+}
+
 TEST_CASE("callbacks() after receive hands the next datagrams back to on_read in order") {
     pants::Engine engine;
     Recorder server(engine);
