@@ -7,7 +7,7 @@
 // profiling one server (perf record -t, callgrind).
 //
 // The server is a pants::Datagram echo (as examples/udp_echo) on its own
-// Engine and thread, whose CPU time (its thread CPU clock, user + system)
+// Engine and thread (on CPU 0; the load on CPU 1), whose CPU time (its thread CPU clock, user + system)
 // is read over the measured window: CPU per echoed datagram; so is the
 // number of times it went to sleep waiting for I/O (its voluntary context
 // switches), per echoed datagram: each one costs a wake-up. The load
@@ -438,12 +438,23 @@ Result load(const pants::Address& server, const ServerThread& server_thread, dou
     return r;
 }
 
+// The server on CPU 0 and the client on CPU 1, as bench/echo.sh pins them:
+// neither waits for the other's time slice. Nothing on a single CPU.
+void pin_to_cpu(int cpu) {
+    if (std::thread::hardware_concurrency() < 2) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+}
+
 Result run(pants::BackendKind kind, double seconds, int sockets, int window, std::size_t size, std::size_t batch) {
     std::atomic<pants::Engine*> engine{nullptr};
     std::atomic<int> port{0};
     std::atomic<pid_t> tid{0};
     server_errors = 0;
     std::thread server([&] {
+        pin_to_cpu(0);
         pants::Engine::Options options;
         options.backend = kind;
         pants::Engine e(options);
@@ -464,6 +475,7 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
         engine = &e;
         e.start();
     });
+    pin_to_cpu(1);
     while (!engine) std::this_thread::yield();
     ServerThread server_thread;
     server_thread.tid = tid;
