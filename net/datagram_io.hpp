@@ -39,6 +39,7 @@
 #include <pants/datagram.hpp>
 
 #include "channel_io.hpp"
+#include "fifo.hpp"
 
 namespace pants::detail {
 
@@ -106,8 +107,12 @@ private:
         SendOp ops[kMaxChain];
         iovec iov[kChainIovecs];
     };
+    // Outgoing datagrams stay where they are (the kernel reads their bytes
+    // and address while their send is in flight); the queue moves only
+    // their pointers, and spare ones are kept, strings and all, for reuse.
+    using OutgoingPtr = std::unique_ptr<Outgoing>;
     struct Verdict {  // a datagram of a completed chain, and how it went
-        Outgoing datagram;
+        OutgoingPtr datagram;
         std::error_code error;
     };
     struct Early {  // received by the multishot after pull mode began
@@ -130,7 +135,7 @@ private:
     std::size_t batch(std::size_t at, std::size_t room);
     bool gso_usable();
     void chain_done();
-    void resolved(Outgoing& o, std::error_code ec);
+    void resolved(OutgoingPtr o, std::error_code ec);
 
     Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
     void take(int socket_fd);
@@ -172,8 +177,8 @@ private:
     std::error_code pending_error_;  // for the next receive() in pull mode
 
     // Sending.
-    std::deque<Outgoing> out_;
-    std::vector<std::string> spare_;
+    Fifo<OutgoingPtr> out_;
+    std::vector<OutgoingPtr> spare_;
     std::unique_ptr<Chain> chain_;
     std::size_t chain_size_ = 0;   // sendmsgs of the chain in flight
     std::size_t chain_done_ = 0;   // of which completed

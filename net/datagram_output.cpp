@@ -31,8 +31,11 @@
 namespace pants::detail {
 namespace {
 
-// Emptied datagram strings kept for reuse (no allocation per datagram).
-constexpr std::size_t kMaxSpare = 8;
+// Resolved datagrams kept for reuse, their strings' memory with them, so
+// that sending allocates nothing per datagram: as many as a GSO batch, and
+// strings of up to 4 KiB (an idle channel keeps at most 256 KiB).
+constexpr std::size_t kMaxSpare = 64;
+constexpr std::size_t kMaxSpareBytes = 4096;
 
 // UDP_MAX_SEGMENTS: 64 until Linux 6.9 (128 since), so 64 works everywhere.
 constexpr std::size_t kMaxSegments = 64;
@@ -58,12 +61,17 @@ std::uint64_t DatagramIo::queue(std::string_view data, const Address* to) {
         if (auto r = open(to->family(), nullptr); !r) open_error_ = r.error();  // reported at the send
     }
     if (!to && last && !connected) to = &*last;
-    Outgoing& o = out_.emplace_back();
-    if (!spare_.empty()) {
-        o.bytes = std::move(spare_.back());
+    OutgoingPtr taken;
+    if (spare_.empty()) {
+        taken = std::make_unique<Outgoing>();
+    } else {
+        taken = std::move(spare_.back());
         spare_.pop_back();
     }
+    Outgoing& o = *out_.push_back(std::move(taken));
     o.bytes.assign(data);
+    o.has_to = false;
+    o.dropped = false;
     if (to) {
         o.to = *to;
         o.has_to = true;
@@ -78,12 +86,9 @@ void DatagramIo::flush() {
     if (resolving_) return;
     const bool sending = phase() <= Phase::ending;
     while (sending && chain_size_ == 0 && !out_.empty()) {
-        Outgoing& o = out_.front();
-        if (!o.dropped && fd >= 0) return start_chain();
+        if (!out_.front()->dropped && fd >= 0) return start_chain();
         // No socket means no address was ever given (or opening failed).
-        Outgoing gone = std::move(out_.front());
-        out_.pop_front();
-        resolved(gone, open_error_ ? open_error_ : errno_code(EDESTADDRREQ));
+        resolved(out_.pop_front(), open_error_ ? open_error_ : errno_code(EDESTADDRREQ));
     }
     if (sending && out_.empty() && chain_size_ == 0) drained();
 }
@@ -109,11 +114,11 @@ void DatagramIo::start_chain() {
     Chain& chain = *chain_;
     std::size_t at = 0;  // datagrams taken, and iovecs used
     while (chain_size_ < kMaxChain && at < out_.size()) {
-        Outgoing& first = out_[at];
+        Outgoing& first = *out_[at];
         if (first.dropped) break;  // resolved at the front, in order
         bool repeated = false;
         for (std::size_t i = 0; i < chain_size_ && !repeated; ++i)
-            repeated = same_destination(out_[chain.ops[i].first], first);
+            repeated = same_destination(*out_[chain.ops[i].first], first);
         if (repeated) break;
         const std::size_t n = batch(at, kChainIovecs - at);
         if (n == 0) break;  // no iovec left
@@ -128,7 +133,7 @@ void DatagramIo::start_chain() {
         msg.msg_namelen = first.has_to ? first.to.size() : 0;
         msg.msg_iov = &chain.iov[at];
         msg.msg_iovlen = n;
-        for (std::size_t i = 0; i < n; ++i) chain.iov[at + i] = iovec{out_[at + i].bytes.data(), out_[at + i].bytes.size()};
+        for (std::size_t i = 0; i < n; ++i) chain.iov[at + i] = iovec{out_[at + i]->bytes.data(), out_[at + i]->bytes.size()};
         if (n > 1) {
             msg.msg_control = op.control;
             msg.msg_controllen = sizeof op.control;
@@ -181,16 +186,8 @@ void DatagramIo::chain_done() {
             }
         }
         // Only the first sendmsg's datagrams are at the front; later ones
-        // come out from behind those kept (no send is in flight now, so
-        // moving datagrams in out_ moves nothing the kernel reads).
-        for (std::size_t k = 0; k < resolved; ++k) {
-            auto it = out_.begin() + std::ptrdiff_t(kept);
-            verdicts_.push_back(Verdict{std::move(*it), ec});
-            if (kept == 0)
-                out_.pop_front();
-            else
-                out_.erase(it);
-        }
+        // come out from behind those kept.
+        for (std::size_t k = 0; k < resolved; ++k) verdicts_.push_back(Verdict{out_.take(kept), ec});
         kept += send.count - resolved;
     }
     chain_size_ = 0;
@@ -199,7 +196,7 @@ void DatagramIo::chain_done() {
         ScopedFlag guard(resolving_);
         while (next_verdict_ < verdicts_.size()) {
             Verdict& v = verdicts_[next_verdict_++];
-            resolved(v.datagram, v.error);
+            resolved(std::move(v.datagram), v.error);
         }
     }
     verdicts_.clear();
@@ -208,11 +205,12 @@ void DatagramIo::chain_done() {
     flush();  // the next chain goes now, not next turn
 }
 
-// A datagram's verdict is out: it is resolved, its string kept for reuse.
-void DatagramIo::resolved(Outgoing& o, std::error_code ec) {
+// A datagram's verdict is out: it is resolved, and kept for reuse.
+void DatagramIo::resolved(OutgoingPtr datagram, std::error_code ec) {
+    Outgoing& o = *datagram;
     // Resolved in FIFO order, but for those that go again (kept at out_'s
     // front): a datagram after one of them is resolved ahead.
-    const bool before_all = (out_.empty() || out_.front().seq > o.seq);
+    const bool before_all = (out_.empty() || out_.front()->seq > o.seq);
     if (before_all) {
         done_seq_ = o.seq;
         std::erase_if(resolved_ahead_, [&](std::uint64_t seq) { return seq <= o.seq; });
@@ -220,21 +218,22 @@ void DatagramIo::resolved(Outgoing& o, std::error_code ec) {
         resolved_ahead_.push_back(o.seq);
     }
     if (!o.dropped) send_done(o, ec);
-    o.bytes.clear();
-    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(o.bytes));
+    if (spare_.size() == kMaxSpare) return;
+    if (o.bytes.capacity() > kMaxSpareBytes) o.bytes = std::string();
+    spare_.push_back(std::move(datagram));  // queue() sets every field again
 }
 
 // How many datagrams from out_[at] go in one sendmsg, at most `room`: more
 // than one only as a GSO batch.
 std::size_t DatagramIo::batch(std::size_t at, std::size_t room) {
     if (room == 0) return 0;
-    const Outgoing& first = out_[at];
+    const Outgoing& first = *out_[at];
     const std::size_t segment = first.bytes.size();
     if (gso_ == Gso::off || segment == 0 || out_.size() - at < 2 || room < 2) return 1;
     const std::size_t limit = std::min({kMaxSegments, room, out_.size() - at});
     std::size_t n = 1, total = segment;
     while (n < limit) {
-        const Outgoing& o = out_[at + n];
+        const Outgoing& o = *out_[at + n];
         const std::size_t size = o.bytes.size();
         // All of one size but the last; an empty datagram cannot be a
         // segment (it would vanish); one destination.
@@ -287,18 +286,18 @@ bool DatagramIo::try_send(Datagram::SendAwaiter& w) {
 }
 
 bool DatagramIo::has_datagram(std::uint64_t seq) const noexcept {
-    for (auto it = out_.rbegin(); it != out_.rend(); ++it)
-        if (it->seq == seq) return !it->dropped;
+    for (std::size_t i = out_.size(); i-- > 0;)
+        if (out_[i]->seq == seq) return !out_[i]->dropped;
     // A completed chain whose verdicts are being handed out.
     for (std::size_t i = next_verdict_; i < verdicts_.size(); ++i)
-        if (verdicts_[i].datagram.seq == seq) return !verdicts_[i].datagram.dropped;
+        if (verdicts_[i].datagram->seq == seq) return !verdicts_[i].datagram->dropped;
     return false;
 }
 
 void DatagramIo::drop_datagram(std::uint64_t seq) noexcept {
     for (std::size_t i = 0; i < out_.size(); ++i) {
         // The datagrams already handed to the kernel go anyway.
-        if (out_[i].seq == seq && i >= sending_) out_[i].dropped = true;
+        if (out_[i]->seq == seq && i >= sending_) out_[i]->dropped = true;
     }
 }
 

@@ -82,6 +82,48 @@ TEST_CASE("the coroutine echo path allocates nothing per message") {
     CHECK(allocations_per_2000_round_trips(engine, server) == 0);
 }
 
+// A UDP echo answering bursts of 16 datagrams (more than fit one spare
+// list of old, and each burst one GSO batch) allocates nothing either.
+namespace {
+
+struct DatagramEcho : pants::Datagram {
+    using pants::Datagram::Datagram;
+    void on_read(std::string_view data, const pants::Address&) override { write(data); }
+};
+
+// Sends 16 datagrams from a raw socket and waits for their 16 echoes.
+bool datagram_burst(Engine& engine, int fd, const pants::Address& to) {
+    char out[64], in[128];
+    std::memset(out, 'u', sizeof out);
+    for (int i = 0; i < 16; ++i)
+        if (::sendto(fd, out, sizeof out, 0, to.data(), to.size()) != ssize_t(sizeof out)) return false;
+    int got = 0;
+    for (int turns = 0; got < 16 && turns < 100000; ++turns) {
+        engine.poll(std::chrono::milliseconds(10));
+        while (got < 16 && ::recv(fd, in, sizeof in, MSG_DONTWAIT) == ssize_t(sizeof out)) ++got;
+    }
+    return got == 16;
+}
+
+}  // namespace
+
+TEST_CASE("the datagram echo path allocates nothing per datagram") {
+    Engine engine;
+    DatagramEcho server(engine);
+    REQUIRE(server.listen(pants::Address::loopback_v4(0)));
+    const pants::Address at = *server.local_address();
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    for (int i = 0; i < 100; ++i) REQUIRE(datagram_burst(engine, fd, at));  // warm up
+    const long before = allocations.load();
+    bool ok = true;
+    for (int i = 0; i < 500; ++i) ok &= datagram_burst(engine, fd, at);
+    const long used = allocations.load() - before;
+    ::close(fd);
+    REQUIRE(ok);
+    CHECK(used == 0);
+}
+
 // Issue 10: a regex frame (with its groups) and a packed record read and
 // written back with write_packed allocate nothing per message either.
 namespace {
