@@ -301,21 +301,22 @@ private:
     /// Copies `data` to the send queue, which the turn's flush sends; sets
     /// `*room` (if given) to whether the queue is at or under high_water.
     void queue_output(std::string_view data, bool* room = nullptr) {
-        // Inline: once per message. The copy into the reserved room comes
-        // last, a tail call, so that nothing keeps a frame around it.
-        // *room is stored as constants, after the flags are read: no
-        // register to keep, nothing to read again.
+        // Inline: once per message. No call but the copy, which comes last
+        // as a tail call, so that no frame is made around it; whatever
+        // needs a call (a new block, the high-water mark) goes to
+        // queue_output_rare(). *room is stored as a constant, after the
+        // flags are read: no register to keep, nothing to read again.
         out_bytes_ += data.size();
         char* to = out_.reserve(data.size(), output_pool());
-        if (!to) out_.append(data, output_pool());  // more than one block holds
+        if (!to || (owner && out_bytes_ > owner->high_water)) [[unlikely]]
+            return queue_output_rare(data, to, room);
         if (room) *room = true;
-        if (owner && out_bytes_ > owner->high_water) [[unlikely]] {
-            check_high_water();
-            if (room) *room = false;
-        }
         engine.queue_flush(*this);
-        if (to) std::memcpy(to, data.data(), data.size());
+        std::memcpy(to, data.data(), data.size());
     }
+    /// The rest of queue_output(): `to` is what reserve() gave (null: the
+    /// bytes still have to be appended).
+    void queue_output_rare(std::string_view data, char* to, bool* room);
     void check_high_water();
     /// write() on a closing stream, of nothing, or through a transform.
     void write_rare(std::string_view data);

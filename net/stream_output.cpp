@@ -17,6 +17,17 @@ constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 
 }  // namespace
 
+void StreamIo::queue_output_rare(std::string_view data, char* to, bool* room) {
+    if (!to) out_.append(data, output_pool());  // more than one block, or a block to allocate
+    if (room) *room = true;
+    if (owner && out_bytes_ > owner->high_water) {
+        check_high_water();
+        if (room) *room = false;
+    }
+    engine.queue_flush(*this);
+    if (to) std::memcpy(to, data.data(), data.size());
+}
+
 void StreamIo::check_high_water() {
     if (!write_paused_ && owner->pause_on_high_water) {
         write_paused_ = true;  // stop reading until the peer takes what we owe it

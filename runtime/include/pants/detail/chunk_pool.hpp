@@ -45,7 +45,9 @@ public:
         if (free_) return pop();
         return ::operator new(kBlockSize);
     }
-    /// The same; `recycled` says whether it is one given back earlier
+    /// A freed block, or null when none waits (take() would allocate).
+    void* take_free() noexcept { return free_ ? pop() : nullptr; }
+    /// The same as take(); `recycled` says whether it is one given back earlier
     /// (holding what its last user left in its first kBlockSize -
     /// kLinkSize bytes) rather than new memory.
     void* take(bool& recycled)
