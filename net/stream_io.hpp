@@ -296,7 +296,12 @@ private:
     bool sent_now(int r);
     inline bool sent_only_block(std::size_t n);
     inline bool sent_whole_only_block(std::size_t n);
-    Operation& start_send();
+    /// flush() on epoll (Backend::send_now).
+    void flush_now();
+    inline void submit_send(OutputQueue::Node& head);
+    void submit_send_rare(OutputQueue::Node& head, void* block);
+    inline Op& start_send(void* block) noexcept;
+    inline void send_bytes(Op& op, int n);
     void end_send() noexcept;
     /// Copies `data` to the send queue, which the turn's flush sends; sets
     /// `*room` (if given) to whether the queue is at or under high_water.

@@ -70,37 +70,73 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
 
 void StreamIo::flush() {
     if (!connected || fd < 0 || send_ || out_.empty()) return;
-    OutputQueue::Node* head = out_.front();
-    if (backend().sends_at_once() && !head->is_file()) {
-        // epoll: the bytes go now, and their result is known now.
-        if (out_.only(*head)) {
-            // One block (every echoed message): no gathering, and when the
-            // socket takes all of it, no second look at the queue.
-            const std::size_t size = head->end - head->begin;
-            const iovec iov{head->bytes() + head->begin, size};
-            const int r = backend().send_now(fd, &iov, 1);
-            if (std::size_t(r) == size && sent_whole_only_block(size)) return;
-            if (r != -EAGAIN && sent_now(r)) return;
-        } else if (send_at_once()) {
-            return;
-        }
-        if (out_.empty()) return;
-        head = out_.front();
+    OutputQueue::Node& head = *out_.front();
+    // epoll: the bytes go now, and their result is known now. Apart, so
+    // that the path left (io_uring's) calls nothing but the tail submit
+    // and needs no frame.
+    if (backend().sends_at_once() && !head.is_file()) return flush_now();
+    submit_send(head);
+}
+
+// flush() on a backend that sends at once, with bytes at the front.
+void StreamIo::flush_now() {
+    OutputQueue::Node& head = *out_.front();
+    if (out_.only(head)) {
+        // One block (every echoed message): no gathering, and when the
+        // socket takes all of it, no second look at the queue.
+        const std::size_t size = head.end - head.begin;
+        const iovec iov{head.bytes() + head.begin, size};
+        const int r = backend().send_now(fd, &iov, 1);
+        if (std::size_t(r) == size && sent_whole_only_block(size)) return;
+        if (r != -EAGAIN && sent_now(r)) return;
+    } else if (send_at_once()) {
+        return;
     }
-    Operation& op = start_send();
-    op.fd = fd;
-    if (head->is_file()) {
+    if (!out_.empty()) submit_send(*out_.front());
+}
+
+// The queue from `head` (its front) goes by an Operation. Inline, one
+// block of bytes with a pooled SendState (every echoed message): no call
+// but the tail submit, so no frame; the rest in submit_send_rare().
+inline void StreamIo::submit_send(OutputQueue::Node& head) {
+    // Only StreamIo gives blocks to send_blocks(), so a pooled one still
+    // holds a finished SendState (built once, never destroyed): a send per
+    // message only changes its owner, instead of building it anew.
+    void* block = backend().send_blocks().take_free();
+    if (!block || !out_.only(head)) [[unlikely]] return submit_send_rare(head, block);
+    Op& op = start_send(block);
+    send_->iov[0] = {head.bytes() + head.begin, head.end - head.begin};
+    send_bytes(op, 1);
+}
+
+// submit_send() for a file segment, several blocks, or with no SendState
+// in the pool (`block` null: one is made).
+void StreamIo::submit_send_rare(OutputQueue::Node& head, void* block) {
+    Op& op = start_send(block ? block : new (::operator new(SmallBlockPool::kBlockSize)) SendState(this));
+    if (head.is_file()) {
         op.kind = OpKind::sendfile;
-        op.file_fd = head->file_fd;
-        op.offset = head->offset;
-        op.size = std::size_t(std::min(head->remaining, kMaxFileChunk));
+        op.file_fd = head.file_fd;
+        op.offset = head.offset;
+        op.size = std::size_t(std::min(head.remaining, kMaxFileChunk));
         in_flight_nodes_ = 1;
         backend().submit(op);
         return;
     }
-    // Everything written this turn leaves in one sendmsg.
-    const int n = out_.gather(send_->iov, kMaxIov);
-    in_flight_nodes_ = std::size_t(n);
+    send_bytes(op, out_.gather(send_->iov, kMaxIov));
+}
+
+// `block` (a SendState) becomes the send in flight.
+inline StreamIo::Op& StreamIo::start_send(void* block) noexcept {
+    send_ = static_cast<SendState*>(block);
+    send_->op.io = this;
+    send_->op.fd = fd;
+    return send_->op;
+}
+
+// Everything written this turn leaves in one sendmsg: the `n` iovecs
+// filled in send_.
+inline void StreamIo::send_bytes(Op& op, int n) {
+    in_flight_nodes_ = std::uint8_t(n);
     send_->msg.msg_iovlen = std::size_t(n);
     op.kind = OpKind::send;
     op.msg = &send_->msg;
@@ -152,18 +188,6 @@ inline bool StreamIo::sent_whole_only_block(std::size_t n) {
     out_.clear_only(output_pool());
     if (owner) call([&] { owner->on_write(); });
     return true;
-}
-
-Operation& StreamIo::start_send() {
-    // Only StreamIo gives blocks to send_blocks(), so a recycled one still
-    // holds a finished SendState (built once, never destroyed): a send per
-    // message only changes its owner, instead of building it anew.
-    bool recycled = false;
-    void* block = backend().send_blocks().take(recycled);
-    if (!recycled) block = new (block) SendState(this);
-    send_ = static_cast<SendState*>(block);
-    send_->op.io = this;
-    return send_->op;
 }
 
 void StreamIo::end_send() noexcept {
