@@ -65,7 +65,8 @@ private:
     bool user_paused_ = false;
     bool write_paused_ = false;
     bool input_paused_ = false;
-    // Front output nodes the send in flight points at (at most kMaxIov).
+    // Front output nodes the send in flight points at (at most kMaxIov);
+    // meaningful only while send_ is set.
     std::uint8_t in_flight_nodes_ = 0;
 
 public:
@@ -294,8 +295,13 @@ private:
     // Writing.
     bool send_at_once();
     bool sent_now(int r);
-    inline bool sent_only_block(std::size_t n);
     inline bool sent_whole_only_block(std::size_t n);
+    inline void drop_only_block(std::size_t n, ChunkPool* pool);
+    /// Open, and no backpressure, transform or waiting writer to consider.
+    bool plain_open() const noexcept {
+        return phase() == Phase::open && !write_paused_ && !transform() && writers.empty();
+    }
+    void send_done(const Completion& c);
     /// flush() on epoll (Backend::send_now).
     void flush_now();
     inline void submit_send(OutputQueue::Node& head);

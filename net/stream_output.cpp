@@ -171,23 +171,26 @@ bool StreamIo::sent_now(int r) {
     return true;
 }
 
-// The common end of a send, on either backend: the `n` bytes sent were all
-// of the one block queued, and the stream is open with nothing rare going
-// on (every echoed message). What sent() and drained() would do, without
-// their tests. False, having done nothing, otherwise.
-inline bool StreamIo::sent_only_block(std::size_t n) {
-    OutputQueue::Node* head = out_.front();
-    return head && out_.only(*head) && n == std::size_t(head->end - head->begin) && sent_whole_only_block(n);
+// The common end of a send, on either backend: flush_now() sent all of
+// the one block queued, `n` bytes, and nothing ran since. If the stream is
+// open with nothing rare going on (every echoed message), what sent() and
+// drained() would do, without their tests; false, having done nothing,
+// otherwise.
+inline bool StreamIo::sent_whole_only_block(std::size_t n) {
+    if (!plain_open()) return false;
+    drop_only_block(n, output_pool());
+    return true;
 }
 
-// The same, where the caller knows that the `n` bytes were all of the only
-// block (flush() sent that block and nothing ran since).
-inline bool StreamIo::sent_whole_only_block(std::size_t n) {
-    if (phase() != Phase::open || write_paused_ || transform() || !writers.empty()) return false;
+// The only block, all `n` bytes of it sent, goes back to `pool`; then
+// on_write. Unwrapped, so that it can be a tail call: on_write is the
+// last thing either caller does (on_sent(), flush_now()), and what it
+// throws reaches engine.report() through the backend's dispatch or the
+// turn's flush loop, as call() would send it there.
+inline void StreamIo::drop_only_block(std::size_t n, ChunkPool* pool) {
+    out_.clear_only(pool);  // before out_bytes_ changes: GCC cannot tell that it is not the pool's count
     out_bytes_ -= n;
-    out_.clear_only(output_pool());
-    if (owner) call([&] { owner->on_write(); });
-    return true;
+    if (owner) owner->on_write();
 }
 
 void StreamIo::end_send() noexcept {
@@ -206,17 +209,32 @@ void StreamIo::end_send() noexcept {
 
 void StreamIo::on_sent(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
-    if (!op.in_flight) s.end_send();  // done with it: back to the pool before anything else runs
-    s.in_flight_nodes_ = 0;
+    // Inline, how every echoed message's send ends: its last completion,
+    // all of the one block queued sent, the stream open with nothing rare
+    // going on, room in both pools. Nothing is called but on_write, last
+    // (a tail call), so no frame is made; send_done() does the rest.
+    const OutputQueue::Node* head = s.out_.front();
+    if (op.in_flight || s.detached() || !head || !s.out_.only(*head) ||
+        c.result != int(head->end - head->begin) || !s.plain_open()) [[unlikely]]
+        return s.send_done(c);
+    Backend& b = s.backend();
+    if (!b.send_blocks().has_room() || !b.output_blocks().has_room()) [[unlikely]] return s.send_done(c);
+    b.send_blocks().give(std::exchange(s.send_, nullptr));  // before on_write, which may close
+    s.drop_only_block(std::size_t(c.result), &b.output_blocks());
+}
+
+// on_sent() for anything but the common case.
+void StreamIo::send_done(const Completion& c) {
+    if (!send_->op.in_flight) end_send();  // done with it: back to the pool before anything else runs
+    in_flight_nodes_ = 0;
     if (c.result < 0) {
-        if (c.result == -ECANCELED && s.phase() >= Phase::closing) return s.maybe_finish();
-        return s.fail(errno_code(-c.result), Report::write);
+        if (c.result == -ECANCELED && phase() >= Phase::closing) return maybe_finish();
+        return fail(errno_code(-c.result), Report::write);
     }
-    if (s.sent_only_block(std::size_t(c.result))) return;
-    s.sent(std::size_t(c.result));
-    if (s.phase() >= Phase::closing) return s.maybe_finish();
-    if (!s.out_.empty()) return s.flush();  // the rest goes now, not next turn
-    s.drained();
+    sent(std::size_t(c.result));
+    if (phase() >= Phase::closing) return maybe_finish();
+    if (!out_.empty()) return flush();  // the rest goes now, not next turn
+    drained();
 }
 
 inline void StreamIo::sent(std::size_t n) {

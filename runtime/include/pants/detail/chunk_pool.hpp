@@ -47,9 +47,11 @@ public:
     }
     /// A freed block, or null when none waits (take() would allocate).
     void* take_free() noexcept { return free_ ? pop() : nullptr; }
+    /// give() would keep the block (not free it).
+    bool has_room() const noexcept { return count_ < kMaxFree; }
     /// Gives back a block from take().
     void give(void* block) noexcept {
-        if (count_ >= kMaxFree) return ::operator delete(block);
+        if (!has_room()) return ::operator delete(block);
         link(block) = free_;
         free_ = block;
         ++count_;
