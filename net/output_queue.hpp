@@ -61,16 +61,20 @@ public:
     }
     /// Room for `n` more bytes at the back, already counted as queued: the
     /// caller copies them there before anything reads the queue. Null,
-    /// having done nothing, when they do not fit in one block (append()).
-    char* reserve(std::size_t n, ChunkPool* pool) {
+    /// having done nothing, when they do not fit in one block or would
+    /// need memory that `pool` has not got waiting (append() then).
+    char* reserve(std::size_t n, ChunkPool* pool) noexcept {
         // Inline, the two common cases: it fits behind the last write, or
-        // the queue is empty and it fits in one block.
+        // the queue is empty and it fits in a pooled block. Nothing here
+        // calls out, so that its callers' fast paths need no frame.
         Node* t = tail_;
         if (t && !t->is_file() && n <= kBlockBytes - t->end) return extend(*t, n);
-        if (!t && n <= kBlockBytes) {
-            t = new (pool ? pool->take() : ::operator new(ChunkPool::kBlockSize)) Node;
-            head_ = tail_ = t;
-            return extend(*t, n);
+        if (!t && n <= kBlockBytes && pool) {
+            if (void* block = pool->take_free()) {
+                t = new (block) Node;
+                head_ = tail_ = t;
+                return extend(*t, n);
+            }
         }
         return nullptr;
     }

@@ -65,7 +65,8 @@ private:
     bool user_paused_ = false;
     bool write_paused_ = false;
     bool input_paused_ = false;
-    // Front output nodes the send in flight points at (at most kMaxIov).
+    // Front output nodes the send in flight points at (at most kMaxIov);
+    // meaningful only while send_ is set.
     std::uint8_t in_flight_nodes_ = 0;
 
 public:
@@ -294,28 +295,39 @@ private:
     // Writing.
     bool send_at_once();
     bool sent_now(int r);
-    inline bool sent_only_block(std::size_t n);
     inline bool sent_whole_only_block(std::size_t n);
-    Operation& start_send();
+    inline void drop_only_block(std::size_t n, ChunkPool* pool);
+    /// Open, and no backpressure, transform or waiting writer to consider.
+    bool plain_open() const noexcept {
+        return phase() == Phase::open && !write_paused_ && !transform() && writers.empty();
+    }
+    void send_done(const Completion& c);
+    /// flush() on epoll (Backend::send_now).
+    void flush_now();
+    inline void submit_send(OutputQueue::Node& head);
+    void submit_send_rare(OutputQueue::Node& head, void* block);
+    inline Op& start_send(void* block) noexcept;
+    inline void send_bytes(Op& op, int n);
     void end_send() noexcept;
     /// Copies `data` to the send queue, which the turn's flush sends; sets
     /// `*room` (if given) to whether the queue is at or under high_water.
     void queue_output(std::string_view data, bool* room = nullptr) {
-        // Inline: once per message. The copy into the reserved room comes
-        // last, a tail call, so that nothing keeps a frame around it.
-        // *room is stored as constants, after the flags are read: no
-        // register to keep, nothing to read again.
+        // Inline: once per message. No call but the copy, which comes last
+        // as a tail call, so that no frame is made around it; whatever
+        // needs a call (a new block, the high-water mark) goes to
+        // queue_output_rare(). *room is stored as a constant, after the
+        // flags are read: no register to keep, nothing to read again.
         out_bytes_ += data.size();
         char* to = out_.reserve(data.size(), output_pool());
-        if (!to) out_.append(data, output_pool());  // more than one block holds
+        if (!to || (owner && out_bytes_ > owner->high_water)) [[unlikely]]
+            return queue_output_rare(data, to, room);
         if (room) *room = true;
-        if (owner && out_bytes_ > owner->high_water) [[unlikely]] {
-            check_high_water();
-            if (room) *room = false;
-        }
         engine.queue_flush(*this);
-        if (to) std::memcpy(to, data.data(), data.size());
+        std::memcpy(to, data.data(), data.size());
     }
+    /// The rest of queue_output(): `to` is what reserve() gave (null: the
+    /// bytes still have to be appended).
+    void queue_output_rare(std::string_view data, char* to, bool* room);
     void check_high_water();
     /// write() on a closing stream, of nothing, or through a transform.
     void write_rare(std::string_view data);

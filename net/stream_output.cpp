@@ -17,6 +17,17 @@ constexpr std::uint64_t kMaxFileChunk = 1u << 30;
 
 }  // namespace
 
+void StreamIo::queue_output_rare(std::string_view data, char* to, bool* room) {
+    if (!to) out_.append(data, output_pool());  // more than one block, or a block to allocate
+    if (room) *room = true;
+    if (owner && out_bytes_ > owner->high_water) {
+        check_high_water();
+        if (room) *room = false;
+    }
+    engine.queue_flush(*this);
+    if (to) std::memcpy(to, data.data(), data.size());
+}
+
 void StreamIo::check_high_water() {
     if (!write_paused_ && owner->pause_on_high_water) {
         write_paused_ = true;  // stop reading until the peer takes what we owe it
@@ -59,37 +70,73 @@ Result<void> StreamIo::write_file(int file, std::uint64_t offset, std::uint64_t 
 
 void StreamIo::flush() {
     if (!connected || fd < 0 || send_ || out_.empty()) return;
-    OutputQueue::Node* head = out_.front();
-    if (backend().sends_at_once() && !head->is_file()) {
-        // epoll: the bytes go now, and their result is known now.
-        if (out_.only(*head)) {
-            // One block (every echoed message): no gathering, and when the
-            // socket takes all of it, no second look at the queue.
-            const std::size_t size = head->end - head->begin;
-            const iovec iov{head->bytes() + head->begin, size};
-            const int r = backend().send_now(fd, &iov, 1);
-            if (std::size_t(r) == size && sent_whole_only_block(size)) return;
-            if (r != -EAGAIN && sent_now(r)) return;
-        } else if (send_at_once()) {
-            return;
-        }
-        if (out_.empty()) return;
-        head = out_.front();
+    OutputQueue::Node& head = *out_.front();
+    // epoll: the bytes go now, and their result is known now. Apart, so
+    // that the path left (io_uring's) calls nothing but the tail submit
+    // and needs no frame.
+    if (backend().sends_at_once() && !head.is_file()) return flush_now();
+    submit_send(head);
+}
+
+// flush() on a backend that sends at once, with bytes at the front.
+void StreamIo::flush_now() {
+    OutputQueue::Node& head = *out_.front();
+    if (out_.only(head)) {
+        // One block (every echoed message): no gathering, and when the
+        // socket takes all of it, no second look at the queue.
+        const std::size_t size = head.end - head.begin;
+        const iovec iov{head.bytes() + head.begin, size};
+        const int r = backend().send_now(fd, &iov, 1);
+        if (std::size_t(r) == size && sent_whole_only_block(size)) return;
+        if (r != -EAGAIN && sent_now(r)) return;
+    } else if (send_at_once()) {
+        return;
     }
-    Operation& op = start_send();
-    op.fd = fd;
-    if (head->is_file()) {
+    if (!out_.empty()) submit_send(*out_.front());
+}
+
+// The queue from `head` (its front) goes by an Operation. Inline, one
+// block of bytes with a pooled SendState (every echoed message): no call
+// but the tail submit, so no frame; the rest in submit_send_rare().
+inline void StreamIo::submit_send(OutputQueue::Node& head) {
+    // Only StreamIo gives blocks to send_blocks(), so a pooled one still
+    // holds a finished SendState (built once, never destroyed): a send per
+    // message only changes its owner, instead of building it anew.
+    void* block = backend().send_blocks().take_free();
+    if (!block || !out_.only(head)) [[unlikely]] return submit_send_rare(head, block);
+    Op& op = start_send(block);
+    send_->iov[0] = {head.bytes() + head.begin, head.end - head.begin};
+    send_bytes(op, 1);
+}
+
+// submit_send() for a file segment, several blocks, or with no SendState
+// in the pool (`block` null: one is made).
+void StreamIo::submit_send_rare(OutputQueue::Node& head, void* block) {
+    Op& op = start_send(block ? block : new (::operator new(SmallBlockPool::kBlockSize)) SendState(this));
+    if (head.is_file()) {
         op.kind = OpKind::sendfile;
-        op.file_fd = head->file_fd;
-        op.offset = head->offset;
-        op.size = std::size_t(std::min(head->remaining, kMaxFileChunk));
+        op.file_fd = head.file_fd;
+        op.offset = head.offset;
+        op.size = std::size_t(std::min(head.remaining, kMaxFileChunk));
         in_flight_nodes_ = 1;
         backend().submit(op);
         return;
     }
-    // Everything written this turn leaves in one sendmsg.
-    const int n = out_.gather(send_->iov, kMaxIov);
-    in_flight_nodes_ = std::size_t(n);
+    send_bytes(op, out_.gather(send_->iov, kMaxIov));
+}
+
+// `block` (a SendState) becomes the send in flight.
+inline StreamIo::Op& StreamIo::start_send(void* block) noexcept {
+    send_ = static_cast<SendState*>(block);
+    send_->op.io = this;
+    send_->op.fd = fd;
+    return send_->op;
+}
+
+// Everything written this turn leaves in one sendmsg: the `n` iovecs
+// filled in send_.
+inline void StreamIo::send_bytes(Op& op, int n) {
+    in_flight_nodes_ = std::uint8_t(n);
     send_->msg.msg_iovlen = std::size_t(n);
     op.kind = OpKind::send;
     op.msg = &send_->msg;
@@ -124,35 +171,26 @@ bool StreamIo::sent_now(int r) {
     return true;
 }
 
-// The common end of a send, on either backend: the `n` bytes sent were all
-// of the one block queued, and the stream is open with nothing rare going
-// on (every echoed message). What sent() and drained() would do, without
-// their tests. False, having done nothing, otherwise.
-inline bool StreamIo::sent_only_block(std::size_t n) {
-    OutputQueue::Node* head = out_.front();
-    return head && out_.only(*head) && n == std::size_t(head->end - head->begin) && sent_whole_only_block(n);
-}
-
-// The same, where the caller knows that the `n` bytes were all of the only
-// block (flush() sent that block and nothing ran since).
+// The common end of a send, on either backend: flush_now() sent all of
+// the one block queued, `n` bytes, and nothing ran since. If the stream is
+// open with nothing rare going on (every echoed message), what sent() and
+// drained() would do, without their tests; false, having done nothing,
+// otherwise.
 inline bool StreamIo::sent_whole_only_block(std::size_t n) {
-    if (phase() != Phase::open || write_paused_ || transform() || !writers.empty()) return false;
-    out_bytes_ -= n;
-    out_.clear_only(output_pool());
-    if (owner) call([&] { owner->on_write(); });
+    if (!plain_open()) return false;
+    drop_only_block(n, output_pool());
     return true;
 }
 
-Operation& StreamIo::start_send() {
-    // Only StreamIo gives blocks to send_blocks(), so a recycled one still
-    // holds a finished SendState (built once, never destroyed): a send per
-    // message only changes its owner, instead of building it anew.
-    bool recycled = false;
-    void* block = backend().send_blocks().take(recycled);
-    if (!recycled) block = new (block) SendState(this);
-    send_ = static_cast<SendState*>(block);
-    send_->op.io = this;
-    return send_->op;
+// The only block, all `n` bytes of it sent, goes back to `pool`; then
+// on_write. Unwrapped, so that it can be a tail call: on_write is the
+// last thing either caller does (on_sent(), flush_now()), and what it
+// throws reaches engine.report() through the backend's dispatch or the
+// turn's flush loop, as call() would send it there.
+inline void StreamIo::drop_only_block(std::size_t n, ChunkPool* pool) {
+    out_.clear_only(pool);  // before out_bytes_ changes: GCC cannot tell that it is not the pool's count
+    out_bytes_ -= n;
+    if (owner) owner->on_write();
 }
 
 void StreamIo::end_send() noexcept {
@@ -171,17 +209,32 @@ void StreamIo::end_send() noexcept {
 
 void StreamIo::on_sent(Operation& op, const Completion& c) {
     StreamIo& s = *static_cast<Op&>(op).io;
-    if (!op.in_flight) s.end_send();  // done with it: back to the pool before anything else runs
-    s.in_flight_nodes_ = 0;
+    // Inline, how every echoed message's send ends: its last completion,
+    // all of the one block queued sent, the stream open with nothing rare
+    // going on, room in both pools. Nothing is called but on_write, last
+    // (a tail call), so no frame is made; send_done() does the rest.
+    const OutputQueue::Node* head = s.out_.front();
+    if (op.in_flight || s.detached() || !head || !s.out_.only(*head) ||
+        c.result != int(head->end - head->begin) || !s.plain_open()) [[unlikely]]
+        return s.send_done(c);
+    Backend& b = s.backend();
+    if (!b.send_blocks().has_room() || !b.output_blocks().has_room()) [[unlikely]] return s.send_done(c);
+    b.send_blocks().give(std::exchange(s.send_, nullptr));  // before on_write, which may close
+    s.drop_only_block(std::size_t(c.result), &b.output_blocks());
+}
+
+// on_sent() for anything but the common case.
+void StreamIo::send_done(const Completion& c) {
+    if (!send_->op.in_flight) end_send();  // done with it: back to the pool before anything else runs
+    in_flight_nodes_ = 0;
     if (c.result < 0) {
-        if (c.result == -ECANCELED && s.phase() >= Phase::closing) return s.maybe_finish();
-        return s.fail(errno_code(-c.result), Report::write);
+        if (c.result == -ECANCELED && phase() >= Phase::closing) return maybe_finish();
+        return fail(errno_code(-c.result), Report::write);
     }
-    if (s.sent_only_block(std::size_t(c.result))) return;
-    s.sent(std::size_t(c.result));
-    if (s.phase() >= Phase::closing) return s.maybe_finish();
-    if (!s.out_.empty()) return s.flush();  // the rest goes now, not next turn
-    s.drained();
+    sent(std::size_t(c.result));
+    if (phase() >= Phase::closing) return maybe_finish();
+    if (!out_.empty()) return flush();  // the rest goes now, not next turn
+    drained();
 }
 
 inline void StreamIo::sent(std::size_t n) {

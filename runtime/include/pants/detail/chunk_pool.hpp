@@ -11,7 +11,7 @@
 // blocks with ::operator delete. A pool with its link at the end keeps
 // the bytes a block's last user left, except its last kLinkSize bytes, so
 // a pool that holds one kind of object hands it back ready for use
-// (take(recycled)). A pool of large blocks keeps its link at the front
+// (take_free()). A pool of large blocks keeps its link at the front
 // instead: a block written only at its start (a small write) then has one
 // resident page, not two. Engine thread only.
 #pragma once
@@ -45,18 +45,13 @@ public:
         if (free_) return pop();
         return ::operator new(kBlockSize);
     }
-    /// The same; `recycled` says whether it is one given back earlier
-    /// (holding what its last user left in its first kBlockSize -
-    /// kLinkSize bytes) rather than new memory.
-    void* take(bool& recycled)
-        requires LinkAtEnd
-    {
-        recycled = free_ != nullptr;
-        return take();
-    }
+    /// A freed block, or null when none waits (take() would allocate).
+    void* take_free() noexcept { return free_ ? pop() : nullptr; }
+    /// give() would keep the block (not free it).
+    bool has_room() const noexcept { return count_ < kMaxFree; }
     /// Gives back a block from take().
     void give(void* block) noexcept {
-        if (count_ >= kMaxFree) return ::operator delete(block);
+        if (!has_room()) return ::operator delete(block);
         link(block) = free_;
         free_ = block;
         ++count_;
