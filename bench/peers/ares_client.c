@@ -5,10 +5,11 @@
  *   ares_client PORT NAMES WINDOW ZONE [ROUND]
  *
  * Asks 127.0.0.1:PORT for the A records of NAMES names
- * "q<i>.r<ROUND>.ares.<ZONE>" (ROUND default 0: dns_bench runs one client
- * per round, each on names new to the server), WINDOW queries in flight,
- * twice: "cold" (the server sees each name for the
- * first time) and "warm" (the same names again). c-ares 1.18 has no cache
+ * "q<i>.r<ROUND>.cares.<ZONE>" (ROUND default 0: dns_bench runs one client
+ * per round, each on names new to the server; "cares" is as long as
+ * dns_bench's "uring" and "epoll", since c-ares' cost grows with the
+ * name's length), WINDOW queries in flight, twice: "cold" (the server sees
+ * each name for the first time) and "warm" (the same names again). c-ares 1.18 has no cache
  * of its own, so both are network round trips. Prints one line per pass:
  *   <pass> <queries/s> <CPU µs/query>
  * CPU is this process's user + system time (getrusage). Every reply must be
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
     r.names = calloc((size_t)r.count, sizeof *r.names);
     for (int i = 0; i < r.count; ++i) {
         char name[256];
-        snprintf(name, sizeof name, "q%d.r%d.ares.%s", i, round, zone);
+        snprintf(name, sizeof name, "q%d.r%d.cares.%s", i, round, zone);
         r.names[i] = strdup(name);
     }
     pass(&r, window, "cold");
