@@ -7,10 +7,10 @@
  * Asks 127.0.0.1:PORT for the A records of NAMES names
  * "q<i>.r<ROUND>.cares.<ZONE>" (ROUND default 0: dns_bench runs one client
  * per round, each on names new to the server; "cares" is as long as
- * dns_bench's "uring" and "epoll", since c-ares' cost grows with the
- * name's length), WINDOW queries in flight, twice: "cold" (the server sees
- * each name for the first time) and "warm" (the same names again). c-ares 1.18 has no cache
- * of its own, so both are network round trips. Prints one line per pass:
+ * dns_bench's "uring" and "epoll"), WINDOW queries in flight, twice:
+ * "cold" (the server sees each name for the first time) and "warm" (the
+ * same names again). c-ares 1.18 has no cache of its own, so both are
+ * network round trips. Prints one line per pass:
  *   <pass> <queries/s> <CPU µs/query>
  * CPU is this process's user + system time (getrusage). Every reply must be
  * ARES_SUCCESS with one address; the run fails otherwise.
