@@ -83,7 +83,7 @@ public:
         // (udp_disconnect: a port not bound by bind()), and the connect()
         // below makes it choose a new one, at random as for a new socket.
         // A new socket costs socket + connect + close, and on io_uring a
-        // receive to arm and one to cancel: about four times as much.
+        // receive to arm and one to cancel: 10 µs against 3 (issue 14).
         sockaddr unspec{};
         unspec.sa_family = AF_UNSPEC;
         if (::connect(fd(), &unspec, sizeof unspec) < 0) return false;
