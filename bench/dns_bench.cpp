@@ -1,9 +1,9 @@
 // dns_bench: DNS queries per second and CPU per query through
-// pants::dns::Resolver against a DNS server, on io_uring and then on epoll,
-// in one run; bench/dns.sh starts the dnsmasq it talks to and runs it
-// (with the c-ares client of bench/peers/ beside it).
+// pants::dns::Resolver against a DNS server, on io_uring and on epoll, in
+// one run, beside a c-ares client when one is given; bench/dns.sh starts
+// the dnsmasq it talks to and runs it.
 //
-//   build-release/bench/dns_bench FRONT UPSTREAM [NAMES [WINDOW [ZONE [BIG [ARES_COLD ARES_WARM]]]]]
+//   build-release/bench/dns_bench FRONT UPSTREAM [NAMES [WINDOW [ZONE [BIG [ROUNDS [ARES_CLIENT]]]]]]
 //
 // FRONT is a caching forwarder's port, UPSTREAM a server that answers any
 // name of ZONE (default "bench.test") from its configuration, without a
@@ -19,17 +19,28 @@
 //           answer is stored (past the cache's capacity, each store evicts);
 //   fill-big  the same with BIG names (default 100000): how the cache's
 //           cost grows with the number of names it has seen.
+// ROUNDS (default 1): cold, warm, cached and fill are run that many times,
+// each round with names new to every server and a new Resolver, and the
+// median of the rounds is reported (of each figure, and of each ratio of
+// two figures of the same round). A workload of 2,000 names lasts about
+// 0.1 s, near the resolution of CPU time on a busy machine: rounds make
+// the figures steadier. Within a round the clients take turns (c-ares,
+// io_uring, epoll, the first moving on by one each round) so that a
+// change in the machine's load falls on all of them. fill-big runs once.
+// ARES_CLIENT: bench/peers/ares_client, run once per round (cold and warm
+// on names of its own) for the c-ares columns of the cold and warm rows.
 // DNS_BENCH_CACHED_ROUNDS=R in the environment asks the cached workload R
 // times (default 1; the last is reported): bench/dns_cost.sh's cost of a
 // cache hit is the difference of two runs that differ only in R.
-// CPU is user + system time of this process (getrusage) per query. Every
+// CPU is user + system time of the process (getrusage) per query. Every
 // answer must be DNS_OK with one record; the run fails otherwise.
-// ARES_COLD / ARES_WARM ("<q/s> <CPU µs>", from bench/peers/ares_client)
-// add c-ares columns to the cold and warm rows.
 #include <pants/dns/resolver.hpp>
 #include <pants/engine.hpp>
 
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +50,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 namespace {
 
@@ -101,84 +114,174 @@ dns::Resolver::Options options(std::uint16_t port, bool cache) {
     return o;
 }
 
-struct Run {
-    Phase cold, warm, cached, fill, fill_big;
+struct Setup {
+    std::uint16_t front, upstream;
+    int count, window, cached_rounds;
+    std::string zone;
 };
 
-Run run(pants::BackendKind kind, const char* label, std::uint16_t front, std::uint16_t upstream, int count, int big,
-        int window, const std::string& zone, int cached_rounds) {
-    pants::Engine::Options engine_options;
-    engine_options.backend = kind;
-    pants::Engine engine(engine_options);
-    Run r;
-    const auto names = names_of(label, count, zone);
+// One round of the workloads that are repeated, on one backend.
+struct Round {
+    Phase cold, warm, cached, fill;
+};
+
+Round round_of(pants::Engine& engine, const char* label, int round, const Setup& s) {
+    Round r;
+    const std::string prefix = "r" + std::to_string(round) + "." + label;
+    const auto names = names_of(prefix, s.count, s.zone);
     {
-        dns::Resolver resolver(options(front, false), engine);
-        r.cold = ask_all(engine, resolver, names, window, "cold");
-        r.warm = ask_all(engine, resolver, names, window, "warm");
+        dns::Resolver resolver(options(s.front, false), engine);
+        r.cold = ask_all(engine, resolver, names, s.window, "cold");
+        r.warm = ask_all(engine, resolver, names, s.window, "warm");
     }
     {
-        dns::Resolver resolver(options(front, true), engine);
-        ask_all(engine, resolver, names, window, "cache fill");
-        for (int i = 0; i < cached_rounds; ++i) r.cached = ask_all(engine, resolver, names, window, "cached");
+        dns::Resolver resolver(options(s.front, true), engine);
+        ask_all(engine, resolver, names, s.window, "cache fill");
+        for (int i = 0; i < s.cached_rounds; ++i) r.cached = ask_all(engine, resolver, names, s.window, "cached");
     }
     {
-        dns::Resolver resolver(options(upstream, true), engine);
-        r.fill = ask_all(engine, resolver, names_of(std::string("fill.") + label, count, zone), window, "fill");
-    }
-    {
-        dns::Resolver resolver(options(upstream, true), engine);
-        r.fill_big = ask_all(engine, resolver, names_of(std::string("big.") + label, big, zone), window, "fill-big");
+        dns::Resolver resolver(options(s.upstream, true), engine);
+        r.fill = ask_all(engine, resolver, names_of(prefix + ".fill", s.count, s.zone), s.window, "fill");
     }
     return r;
 }
+
+Phase fill_big(pants::Engine& engine, const char* label, int big, const Setup& s) {
+    dns::Resolver resolver(options(s.upstream, true), engine);
+    return ask_all(engine, resolver, names_of(std::string("big.") + label, big, s.zone), s.window, "fill-big");
+}
+
+// One round of bench/peers/ares_client: its cold and warm passes.
+struct AresRound {
+    Phase cold, warm;
+};
+
+AresRound ares_round(const char* client, int round, const Setup& s) {
+    const std::string port = std::to_string(s.front), count = std::to_string(s.count),
+                      window = std::to_string(s.window), r = std::to_string(round);
+    const char* argv[] = {client, port.c_str(), count.c_str(), window.c_str(), s.zone.c_str(), r.c_str(), nullptr};
+    int out[2];
+    if (::pipe(out) != 0) {
+        std::perror("dns_bench: pipe");
+        std::exit(1);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    pid_t pid;
+    const int spawned = posix_spawn(&pid, client, &actions, nullptr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (spawned != 0) {
+        std::fprintf(stderr, "dns_bench: cannot run %s\n", client);
+        std::exit(1);
+    }
+    AresRound a;
+    int lines = 0;
+    FILE* f = ::fdopen(out[0], "r");
+    char pass[16];
+    Phase p;
+    while (std::fscanf(f, "%15s %lf %lf", pass, &p.per_second, &p.cpu_us) == 3) {
+        if (std::string(pass) == "cold") a.cold = p, ++lines;
+        if (std::string(pass) == "warm") a.warm = p, ++lines;
+    }
+    std::fclose(f);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || lines != 2) {
+        std::fprintf(stderr, "dns_bench: %s failed\n", client);
+        std::exit(1);
+    }
+    return a;
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: dns_bench FRONT UPSTREAM [NAMES [WINDOW [ZONE [BIG [ARES_COLD ARES_WARM]]]]]\n");
+        std::fprintf(stderr,
+                     "usage: dns_bench FRONT UPSTREAM [NAMES [WINDOW [ZONE [BIG [ROUNDS [ARES_CLIENT]]]]]]\n");
         return 1;
     }
-    const auto front = static_cast<std::uint16_t>(std::atoi(argv[1]));
-    const auto upstream = static_cast<std::uint16_t>(std::atoi(argv[2]));
-    const int count = argc > 3 ? std::atoi(argv[3]) : 2000;
-    const int window = argc > 4 ? std::atoi(argv[4]) : 32;
-    const std::string zone = argc > 5 ? argv[5] : "bench.test";
+    Setup s;
+    s.front = static_cast<std::uint16_t>(std::atoi(argv[1]));
+    s.upstream = static_cast<std::uint16_t>(std::atoi(argv[2]));
+    s.count = argc > 3 ? std::atoi(argv[3]) : 2000;
+    s.window = argc > 4 ? std::atoi(argv[4]) : 32;
+    s.zone = argc > 5 ? argv[5] : "bench.test";
     const int big = argc > 6 ? std::atoi(argv[6]) : 100000;
-    Phase ares_cold, ares_warm;
-    const bool ares = argc > 8;
-    if (ares) {
-        std::sscanf(argv[7], "%lf %lf", &ares_cold.per_second, &ares_cold.cpu_us);
-        std::sscanf(argv[8], "%lf %lf", &ares_warm.per_second, &ares_warm.cpu_us);
-    }
+    const int rounds = argc > 7 ? std::max(1, std::atoi(argv[7])) : 1;
+    const char* ares = argc > 8 ? argv[8] : nullptr;
+    const char* cached_rounds = std::getenv("DNS_BENCH_CACHED_ROUNDS");
+    s.cached_rounds = cached_rounds ? std::max(1, std::atoi(cached_rounds)) : 1;
 
-    const char* rounds = std::getenv("DNS_BENCH_CACHED_ROUNDS");
-    const int cached_rounds = rounds ? std::max(1, std::atoi(rounds)) : 1;
-    const Run u = run(pants::BackendKind::io_uring, "uring", front, upstream, count, big, window, zone, cached_rounds);
-    const Run e = run(pants::BackendKind::epoll, "epoll", front, upstream, count, big, window, zone, cached_rounds);
-    auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    pants::Engine::Options uring_options, epoll_options;
+    uring_options.backend = pants::BackendKind::io_uring;
+    epoll_options.backend = pants::BackendKind::epoll;
+    pants::Engine uring(uring_options), epoll(epoll_options);
+    std::vector<Round> u, e;
+    std::vector<AresRound> a;
+    const std::function<void(int)> clients[] = {
+        [&](int r) {
+            if (ares) a.push_back(ares_round(ares, r, s));
+        },
+        [&](int r) { u.push_back(round_of(uring, "uring", r, s)); },
+        [&](int r) { e.push_back(round_of(epoll, "epoll", r, s)); },
+    };
+    for (int r = 0; r < rounds; ++r)
+        for (int i = 0; i < 3; ++i) clients[(r + i) % 3](r);
+    const Phase u_big = fill_big(uring, "uring", big, s);
+    const Phase e_big = fill_big(epoll, "epoll", big, s);
 
-    std::printf("DNS A queries through Resolver::query, %d names (fill-big: %d), %d in flight\n", count, big, window);
+    // The median over rounds of f(round).
+    auto over = [&](auto&& f) {
+        std::vector<double> v;
+        for (int r = 0; r < rounds; ++r) v.push_back(f(std::size_t(r)));
+        return median(std::move(v));
+    };
+    std::printf("DNS A queries through Resolver::query, %d names (fill-big: %d), %d in flight, median of %d rounds\n",
+                s.count, big, s.window, rounds);
     std::printf("%-9s %10s %8s %10s %8s %7s", "workload", "uring q/s", "uring us", "epoll q/s", "epoll us", "u/e q/s");
     if (ares) std::printf(" %10s %8s %7s %7s", "c-ares q/s", "c-ares us", "us u/c", "us e/c");
     std::printf("\n");
-    auto row = [&](const char* name, const Phase& pu, const Phase& pe, const Phase* pa) {
-        std::printf("%-9s %10.0f %8.2f %10.0f %8.2f %7.2f", name, pu.per_second, pu.cpu_us, pe.per_second, pe.cpu_us,
-                    ratio(pu.per_second, pe.per_second));
-        if (pa) std::printf(" %10.0f %8.2f %7.2f %7.2f", pa->per_second, pa->cpu_us, ratio(pu.cpu_us, pa->cpu_us),
-                            ratio(pe.cpu_us, pa->cpu_us));
+    auto row = [&](const char* name, Phase Round::*w, Phase AresRound::*aw) {
+        std::printf("%-9s %10.0f %8.2f %10.0f %8.2f %7.2f", name, over([&](std::size_t r) { return (u[r].*w).per_second; }),
+                    over([&](std::size_t r) { return (u[r].*w).cpu_us; }),
+                    over([&](std::size_t r) { return (e[r].*w).per_second; }),
+                    over([&](std::size_t r) { return (e[r].*w).cpu_us; }),
+                    over([&](std::size_t r) { return ratio((u[r].*w).per_second, (e[r].*w).per_second); }));
+        if (ares && aw)
+            std::printf(" %10.0f %8.2f %7.2f %7.2f", over([&](std::size_t r) { return (a[r].*aw).per_second; }),
+                        over([&](std::size_t r) { return (a[r].*aw).cpu_us; }),
+                        over([&](std::size_t r) { return ratio((u[r].*w).cpu_us, (a[r].*aw).cpu_us); }),
+                        over([&](std::size_t r) { return ratio((e[r].*w).cpu_us, (a[r].*aw).cpu_us); }));
         std::printf("\n");
     };
-    row("cold", u.cold, e.cold, ares ? &ares_cold : nullptr);
-    row("warm", u.warm, e.warm, ares ? &ares_warm : nullptr);
-    row("cached", u.cached, e.cached, nullptr);
-    row("fill", u.fill, e.fill, nullptr);
-    row("fill-big", u.fill_big, e.fill_big, nullptr);
+    row("cold", &Round::cold, &AresRound::cold);
+    row("warm", &Round::warm, &AresRound::warm);
+    row("cached", &Round::cached, nullptr);
+    row("fill", &Round::fill, nullptr);
+    std::printf("%-9s %10.0f %8.2f %10.0f %8.2f %7.2f\n", "fill-big", u_big.per_second, u_big.cpu_us, e_big.per_second,
+                e_big.cpu_us, ratio(u_big.per_second, e_big.per_second));
+    const double u_fill_qs = over([&](std::size_t r) { return u[r].fill.per_second; }),
+                 e_fill_qs = over([&](std::size_t r) { return e[r].fill.per_second; }),
+                 u_fill_us = over([&](std::size_t r) { return u[r].fill.cpu_us; }),
+                 e_fill_us = over([&](std::size_t r) { return e[r].fill.cpu_us; });
     std::printf("us = CPU microseconds per query (user + system). u/e q/s = io_uring / epoll queries per second;\n"
                 "us u/c, us e/c = CPU per query of io_uring, epoll over c-ares' (at most 1: as cheap as c-ares).\n"
-                "fill-big / fill q/s: io_uring %.2f, epoll %.2f; CPU per query: io_uring %.2f, epoll %.2f\n"
+                "Each ratio is the median of the rounds' ratios. fill-big (one round) / fill (median):\n"
+                "q/s io_uring %.2f, epoll %.2f; CPU per query: io_uring %.2f, epoll %.2f\n"
                 "(1: the cache's cost does not grow with its size; CPU is the steadier figure).\n",
-                ratio(u.fill_big.per_second, u.fill.per_second), ratio(e.fill_big.per_second, e.fill.per_second),
-                ratio(u.fill_big.cpu_us, u.fill.cpu_us), ratio(e.fill_big.cpu_us, e.fill.cpu_us));
+                ratio(u_big.per_second, u_fill_qs), ratio(e_big.per_second, e_fill_qs), ratio(u_big.cpu_us, u_fill_us),
+                ratio(e_big.cpu_us, e_fill_us));
 }

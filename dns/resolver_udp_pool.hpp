@@ -6,10 +6,13 @@
 // to kPortsPerServer sockets at a time, each connected to it from an
 // ephemeral port the kernel picks at random (udp_lib_get_port), and each
 // used for at most kQueriesPerPort queries before it is retired: it takes
-// no new query and closes once its last one is done, and a new socket on a
-// new random port takes its place. A query goes out on a randomly chosen
-// socket of its server, and then gets a random id that no other query
-// waiting on that socket has.
+// no new query, and once its last one is done it moves to a new random
+// port (connect(AF_UNSPEC), then connect(): the kernel releases the port
+// it chose and chooses again) and waits as a spare that takes the place
+// of the next retired one. A socket that failed closes instead, and a new
+// one is opened when no spare waits. A query goes out on a randomly
+// chosen socket of its server, and then gets a random id that no other
+// query waiting on that socket has.
 //
 // Source-port randomness (RFC 5452 9.2) is kept where it counts: a blind
 // spoofer must hit an open port and the id of a query waiting on it, and
@@ -29,7 +32,11 @@
 //
 // Replies are matched as before: connect() makes the kernel drop datagrams
 // from other sources (and the source is checked again), the id picks the
-// waiting query, which checks the question (resolver_transport.cpp).
+// waiting query, which checks the question (resolver_transport.cpp). A
+// datagram that came to a socket's previous port (a late reply; the move
+// discards those already queued, but one may be in a receive completion
+// not yet handled) is matched the same way, so it answers nobody unless a
+// query now waiting there has both its id and its question.
 // Events that name no query concern them all: an ICMP error
 // (ECONNREFUSED) or a broken socket ends every query on that socket, a
 // datagram too big to receive sends them all to TCP, bytes too short to
@@ -97,7 +104,8 @@ public:
     /// dropped silently.
     void close_all() noexcept;
 
-    /// Sockets open now, and opened so far (for tests).
+    /// Sockets open now, and sockets opened so far (not counting moves to
+    /// a new port).
     std::size_t open_ports() const noexcept;
     std::uint64_t ports_opened() const noexcept { return opened_; }
 
@@ -112,6 +120,7 @@ private:
     Engine& engine_;
     std::vector<std::unique_ptr<Port>> ports_;      // taking queries
     std::vector<std::unique_ptr<Port>> retiring_;   // finishing theirs
+    std::vector<std::unique_ptr<Port>> spares_;     // done, on a new port
     std::vector<std::unique_ptr<Port>> closed_;     // freed outside their callbacks
     std::size_t in_flight_ = 0;
     std::uint64_t opened_ = 0;

@@ -59,10 +59,12 @@ struct Server : pants::Datagram {
         REQUIRE(m);
         queries.push_back(Query{*m, from});
         if (answer_at_once) write(bytes_of(reply_to(*m, {10, 0, 0, 1})), from);
+        if (answer_at_once && late_copies) write(bytes_of(reply_to(*m, {6, 6, 6, 6})), from);
     }
     Address address;
     std::vector<Query> queries;
     bool answer_at_once = true;
+    bool late_copies = false;  // each reply followed by a second, wrong one
 };
 
 dns::Resolver::Options options(const Address& server, bool cache = false) {
@@ -127,6 +129,36 @@ TEST_CASE("queries share sockets, yet their source ports vary and each socket is
     CHECK(shared <= 1);
     // Sharing is real: fewer sockets than queries (one each was the old cost).
     CHECK(per_port.size() < std::size_t(count / 4));
+}
+
+// A socket that has carried its share of queries moves to a new random
+// port once they are done (connect(AF_UNSPEC), then connect()). Replies
+// that reach it late, for queries already answered, may be read after the
+// move: they must answer nobody, there or on any other socket.
+TEST_CASE("sockets that move to a new port after their share of queries ignore late replies to the old one") {
+    pants::Engine engine;
+    Server server(engine);
+    server.late_copies = true;
+    dns::Resolver resolver(options(server.address), engine);
+    const int count = 640;
+    int sent = 0, good = 0, answered = 0;
+    std::function<void()> next = [&] {
+        resolver.query("late" + std::to_string(sent++) + ".pool.test.", dns::A,
+                       [&](dns::Status s, std::string, std::uint32_t, std::vector<dns::Rdata> r) {
+                           ++answered;
+                           if (s == dns::DNS_OK && r.size() == 1 &&
+                               std::get<dns::rdata::A>(r[0]).address == std::array<std::uint8_t, 4>{10, 0, 0, 1})
+                               ++good;
+                           if (sent < count) next();
+                       });
+    };
+    for (int i = 0; i < 8; ++i) next();
+    REQUIRE(engine.run_until([&] { return answered == count; }, 20000ms));
+    CHECK(good == count);
+    std::map<std::uint16_t, int> per_port;
+    for (const auto& q : server.queries) ++per_port[q.from.port()];
+    CHECK(per_port.size() >= std::size_t(count / 32) - 1);  // the ports still change
+    for (const auto& [port, n] : per_port) CHECK(n <= 2 * 32);
 }
 
 TEST_CASE("concurrent queries on shared sockets each get their own answer, whatever order the replies come in") {

@@ -2,12 +2,15 @@
  * bench/dns_bench.cpp's uncached passes, through ares_query(), so the two
  * can be compared in one run against the same dnsmasq.
  *
- *   ares_client PORT NAMES WINDOW ZONE
+ *   ares_client PORT NAMES WINDOW ZONE [ROUND]
  *
- * Asks 127.0.0.1:PORT for the A records of NAMES names "q<i>.ares.<ZONE>",
- * WINDOW queries in flight, twice: "cold" (the server sees each name for the
- * first time) and "warm" (the same names again). c-ares 1.18 has no cache
- * of its own, so both are network round trips. Prints one line per pass:
+ * Asks 127.0.0.1:PORT for the A records of NAMES names
+ * "q<i>.r<ROUND>.cares.<ZONE>" (ROUND default 0: dns_bench runs one client
+ * per round, each on names new to the server; "cares" is as long as
+ * dns_bench's "uring" and "epoll"), WINDOW queries in flight, twice:
+ * "cold" (the server sees each name for the first time) and "warm" (the
+ * same names again). c-ares 1.18 has no cache of its own, so both are
+ * network round trips. Prints one line per pass:
  *   <pass> <queries/s> <CPU µs/query>
  * CPU is this process's user + system time (getrusage). Every reply must be
  * ARES_SUCCESS with one address; the run fails otherwise.
@@ -112,7 +115,7 @@ static void pass(struct run* r, int window, const char* label) {
 
 int main(int argc, char** argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: ares_client PORT NAMES WINDOW ZONE\n");
+        fprintf(stderr, "usage: ares_client PORT NAMES WINDOW ZONE [ROUND]\n");
         return 1;
     }
     const int port = atoi(argv[1]);
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
     r.count = atoi(argv[2]);
     const int window = atoi(argv[3]);
     const char* zone = argv[4];
+    const int round = argc > 5 ? atoi(argv[5]) : 0;
 
     if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) return 1;
     struct ares_options options;
@@ -136,7 +140,7 @@ int main(int argc, char** argv) {
     r.names = calloc((size_t)r.count, sizeof *r.names);
     for (int i = 0; i < r.count; ++i) {
         char name[256];
-        snprintf(name, sizeof name, "q%d.ares.%s", i, zone);
+        snprintf(name, sizeof name, "q%d.r%d.cares.%s", i, round, zone);
         r.names[i] = strdup(name);
     }
     pass(&r, window, "cold");
