@@ -78,7 +78,9 @@ public:
     /// another kQueriesPerPort queries; false if it cannot serve again.
     /// Only for a port that served its queries and has none waiting.
     bool renew() noexcept {
-        if (failed || closed()) return false;
+        // Not while a datagram of its old port is still queued or its
+        // error still to come: that would fail the new port's queries.
+        if (failed || closed() || pending_writes() > 0 || deferred_error_) return false;
         // connect(AF_UNSPEC) releases the port the kernel chose at connect()
         // (udp_disconnect: a port not bound by bind()), and the connect()
         // below makes it choose a new one, at random as for a new socket.
@@ -301,11 +303,13 @@ void UdpPool::retire(Port& port) noexcept {
 
 void UdpPool::became_idle(Port& port) noexcept {
     // A retired port with no query left: on a new port, a spare for the
-    // next open_port(); else (it failed, or spares enough) closed, and
+    // next open_port(); else (it failed, or its server has spares
+    // enough) closed, and
     // freed later, outside whatever callback of its own we may be in.
     auto it = std::find_if(retiring_.begin(), retiring_.end(), [&](const auto& p) { return p.get() == &port; });
     if (it == retiring_.end()) return;
-    if (spares_.size() < kPortsPerServer && port.renew()) {
+    const auto spares = std::count_if(spares_.begin(), spares_.end(), [&](const auto& p) { return p->server() == port.server(); });
+    if (spares < std::ptrdiff_t(kPortsPerServer) && port.renew()) {
         spares_.push_back(std::move(*it));
     } else {
         port.close();

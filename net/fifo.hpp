@@ -3,10 +3,11 @@
 // std::deque frees a block each time its front block empties and takes a
 // new one as its back fills, so a queue that churns allocates every few
 // elements. Fifo keeps its elements in one vector from head_ on: popping
-// the front only moves head_, and the space before head_ is reused once the
-// vector is full (the rest moves to the front) or the queue empties. So a
-// queue whose length stays bounded stops allocating. Elements move: keep
-// only what may move (pointers, handles), never what the kernel reads.
+// the front only moves head_, and the space before head_ is reused when
+// the vector is full and that space is at least half of it (the rest
+// moves to the front), or when the queue empties. So a queue whose length
+// stays bounded stops allocating. Elements move: keep only what may move
+// (pointers, handles), never what the kernel reads.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +27,10 @@ public:
     const T& operator[](std::size_t i) const noexcept { return items_[head_ + i]; }
 
     T& push_back(T item) {
-        if (head_ > 0 && items_.size() == items_.capacity()) {
+        // Full: the space before head_ is reused when it is at least half
+        // (each element then moves at most once per push that made room),
+        // else the vector grows.
+        if (head_ > 0 && items_.size() == items_.capacity() && head_ >= items_.size() / 2) {
             items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
             head_ = 0;
         }
