@@ -13,6 +13,7 @@
 #include "epoll_backend.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace pants::detail {
 
@@ -84,10 +85,8 @@ int EpollBackend::hand_out(DatagramBatch& batch) {
     while (batch.next < batch.count) {
         const int i = batch.next++;  // before the handler: a nested turn goes on from the next
         const std::uint16_t id = batch.ids[i];
-        if (!batch.op) {  // ended by a nested turn (end_batches): cannot happen, but a buffer is not lost
-            dgram_pool_->give(id);
-            continue;
-        }
+        // end_batches() hands out a batch's rest before it clears its op.
+        assert(batch.op);
         Operation& op = *batch.op;
         const DatagramCompletion c{{int(batch.lengths[i]), true, dgram_pool_->at(id), std::uint16_t(id | kDatagramBufferTag)},
                                    reinterpret_cast<const sockaddr*>(sender_of(id)), batch.name_sizes[i],
@@ -96,7 +95,7 @@ int EpollBackend::hand_out(DatagramBatch& batch) {
         recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
         ++handed;
     }
-    return std::max(handed, 1);
+    return handed;  // at least one: only a batch with some left is handed out
 }
 
 // op's last completion is next (a cancel, a close, an error): what its
