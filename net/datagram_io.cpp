@@ -1,6 +1,7 @@
 #include "datagram_io.hpp"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -63,11 +64,27 @@ void DatagramIo::take(int socket_fd) {
     buf_size_ = owner ? std::max<std::size_t>(owner->buffer_size, 1) : 65536;
     recv_op_.fd = fd;
     multi_op_.fd = fd;
+    enable_receive_offload();
     set_phase(Phase::open);
     start_receiving();
 }
 
 DatagramIo::~DatagramIo() { listen_notice_.cancel(); }
+
+// UDP_GRO (udp(7), Linux 5.0): the kernel may hand over several datagrams
+// of one sender as one payload (a peer's GSO batch, or a NIC's GRO), with
+// their size in a control message; received() and on_received() cut them
+// apart again. Only when buffer_size holds the largest such payload: else
+// a payload could exceed the buffer a datagram that fits must be kept in.
+void DatagramIo::enable_receive_offload() {
+    if (buf_size_ < kLargestPayload) return;
+    int on = 1;
+    // Refused by anything but a UDP socket (Unix, ...): one datagram each.
+    if (::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) < 0) return;
+    multi_msg_.msg_control = multi_control_;
+    multi_msg_.msg_controllen = sizeof multi_control_;
+    recv_msg_.msg_control = recv_control_;
+}
 
 char* DatagramIo::buffer() {
     // Made when first needed (a coroutine receives, or frames must outlive
@@ -156,6 +173,7 @@ void DatagramIo::start_receiving() {
     recv_iov_.iov_len = buf_size_;
     recv_msg_.msg_name = from_.data();
     recv_msg_.msg_namelen = Address::capacity();
+    if (recv_msg_.msg_control) recv_msg_.msg_controllen = sizeof recv_control_;
     recv_msg_.msg_flags = 0;
     backend().submit(recv_op_);
 }
@@ -180,9 +198,8 @@ void DatagramIo::on_received(Operation& op, const Completion& c) {
     d.from_.set_size(d.recv_msg_.msg_namelen);
     // An unnamed Unix sender has only a family: nothing to reply to.
     if (d.from_.size() > sizeof(sa_family_t)) d.last = d.from_;
-    d.datagram_ = std::string_view(d.buffer(), std::size_t(c.result));
-    d.has_datagram_ = true;
-    if (d.owner) d.owner->read_delimiter.framer().reset();
+    d.hold(std::string_view(d.buffer(), std::size_t(c.result)),
+           d.recv_msg_.msg_control ? gro_segment_size(d.recv_msg_) : 0);
     d.deliver();
 }
 
@@ -202,15 +219,20 @@ void DatagramIo::received(const DatagramCompletion& c) {
     const char* bytes = c.data ? c.data : "";  // an empty datagram may have no buffer
     if (pull_ || has_datagram_ || delivering_ || !early_.empty()) {
         // Pull mode began and the multishot's cancel is on its way: keep
-        // this datagram, in order, for receive().
-        Early& e = early_.emplace_back();
-        if (whole) {
-            e.bytes.assign(bytes, std::size_t(c.result));
-            e.from = Address::from_sockaddr(c.from, c.from_size);
-            if (e.from.size() > sizeof(sa_family_t)) last = e.from;
-        } else {
-            e.error = std::make_error_code(std::errc::message_size);
+        // this datagram (each of a coalesced payload's), in order, for
+        // receive().
+        if (!whole) {
+            early_.push_back(Early{{}, {}, std::make_error_code(std::errc::message_size)});
+            return deliver();
         }
+        const Address from = Address::from_sockaddr(c.from, c.from_size);
+        if (from.size() > sizeof(sa_family_t)) last = from;
+        std::string_view rest(bytes, std::size_t(c.result));
+        do {
+            const std::size_t n = c.segment_size ? std::min<std::size_t>(c.segment_size, rest.size()) : rest.size();
+            early_.push_back(Early{std::string(rest.substr(0, n)), from, {}});
+            rest.remove_prefix(n);
+        } while (!rest.empty());
         return deliver();  // a waiting receive() takes it now
     }
     // Never deliver a cut datagram as if it were whole.
@@ -218,10 +240,8 @@ void DatagramIo::received(const DatagramCompletion& c) {
     from_ = Address::from_sockaddr(c.from, c.from_size);
     // An unnamed Unix sender has only a family: nothing to reply to.
     if (from_.size() > sizeof(sa_family_t)) last = from_;
-    datagram_ = std::string_view(bytes, std::size_t(c.result));
-    has_datagram_ = true;
+    hold(std::string_view(bytes, std::size_t(c.result)), c.segment_size);
     lent_ = true;
-    if (owner) owner->read_delimiter.framer().reset();
     // Frames still to come must outlive the provided buffer, also when a
     // callback throws out of deliver().
     struct Keep {
@@ -233,9 +253,33 @@ void DatagramIo::received(const DatagramCompletion& c) {
 
 void DatagramIo::keep_datagram() {
     if (!std::exchange(lent_, false) || !has_datagram_) return;
-    // Fits: received() took only datagrams of at most buf_size_ bytes.
-    std::memcpy(buffer(), datagram_.data(), datagram_.size());
+    // Fits: received() took only payloads of at most buf_size_ bytes. The
+    // datagrams after datagram_ follow it in the buffer.
+    const std::size_t size = datagram_.size() + segments_.size();
+    std::memmove(buffer(), datagram_.data(), size);
     datagram_ = std::string_view(buffer(), datagram_.size());
+    segments_ = std::string_view(buffer() + datagram_.size(), segments_.size());
+}
+
+void DatagramIo::hold(std::string_view payload, std::uint16_t segment_size) {
+    segment_size_ = segment_size;
+    segments_ = payload;
+    next_datagram();
+}
+
+void DatagramIo::next_datagram() {
+    const std::size_t n = segment_size_ ? std::min<std::size_t>(segment_size_, segments_.size()) : segments_.size();
+    datagram_ = segments_.substr(0, n);
+    segments_.remove_prefix(n);
+    has_datagram_ = true;
+    if (owner) owner->read_delimiter.framer().reset();
+}
+
+void DatagramIo::datagram_done() {
+    if (segments_.empty())
+        has_datagram_ = false;
+    else
+        next_datagram();
 }
 
 std::error_code DatagramIo::unstash() {
@@ -244,9 +288,7 @@ std::error_code DatagramIo::unstash() {
     if (e.error) return e.error;
     std::memcpy(buffer(), e.bytes.data(), e.bytes.size());
     from_ = e.from;
-    datagram_ = std::string_view(buffer(), e.bytes.size());
-    has_datagram_ = true;
-    if (owner) owner->read_delimiter.framer().reset();
+    hold(std::string_view(buffer(), e.bytes.size()), 0);
     return {};
 }
 
@@ -255,12 +297,12 @@ Result<bool> DatagramIo::next_frame(std::string_view& frame) {
     Framer& framer = owner->read_delimiter.framer();
     if (framer.delimiter().is_none()) {
         frame = datagram_;  // the whole datagram, even an empty one
-        has_datagram_ = false;
+        datagram_done();
         return true;
     }
     auto next = framer.next(datagram_);
     if (!next) {
-        has_datagram_ = false;  // the rest of this datagram is unusable
+        datagram_done();  // the rest of this datagram is unusable
         return unexpected(next.error());
     }
     if (*next) {
@@ -270,7 +312,7 @@ Result<bool> DatagramIo::next_frame(std::string_view& frame) {
         frame = datagram_;  // the datagram's end ends its last frame
         datagram_ = {};
     }
-    if (datagram_.empty()) has_datagram_ = false;
+    if (datagram_.empty()) datagram_done();
     return next->has_value() || !frame.empty();
 }
 

@@ -15,7 +15,10 @@
 // waits, so that the kernel's socket buffer is the backpressure:
 // on_received -> deliver -> try_read. At most one of the two is in flight.
 // A datagram longer than buffer_size (or, in callback mode, than the
-// provided buffer) is reported as message_size, never cut.
+// provided buffer) is reported as message_size, never cut. With receive
+// offload (UDP_GRO) a payload may hold several datagrams of one sender:
+// they are framed one after the other (hold -> next_datagram ->
+// datagram_done), from the same buffer.
 // Sending is a FIFO of datagrams, each with its destination. The front of
 // the FIFO goes as a chain of up to kMaxChain sendmsgs in flight at once,
 // one per destination, so that order per destination is kept whatever the
@@ -37,6 +40,8 @@
 #include <sys/uio.h>
 
 #include <pants/datagram.hpp>
+
+#include <pants/detail/udp_gro.hpp>
 
 #include "channel_io.hpp"
 #include "fifo.hpp"
@@ -140,11 +145,15 @@ private:
     Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
     void take(int socket_fd);
     char* buffer();
+    void enable_receive_offload();
     void announce_listen();
     void start_receiving();
     void receive_ended(int result);
     void received(const DatagramCompletion& c);
     void keep_datagram();
+    void hold(std::string_view payload, std::uint16_t segment_size);
+    void next_datagram();
+    void datagram_done();
     std::error_code unstash();
     void deliver();
     Result<bool> next_frame(std::string_view& frame);
@@ -167,9 +176,16 @@ private:
     iovec multi_iov_{};       // its length is the backend's to set
     msghdr multi_msg_{};
     sockaddr_storage multi_name_{};  // single-shot fallback's scratch
+    // Receive offload's control messages (their segment size), once on.
+    alignas(cmsghdr) unsigned char multi_control_[kDatagramControl]{};
+    alignas(cmsghdr) unsigned char recv_control_[kDatagramControl]{};
+    // The largest payload UDP_GRO may coalesce: buffer_size must hold it.
+    static constexpr std::size_t kLargestPayload = 65535;
     std::deque<Early> early_;
     Address from_;
     std::string_view datagram_;  // what is left of it to frame
+    std::string_view segments_;  // the payload's datagrams after it (UDP_GRO)
+    std::uint16_t segment_size_ = 0;  // theirs; 0: one datagram per payload
     bool has_datagram_ = false;
     bool lent_ = false;          // datagram_ lies in a provided buffer
     bool pull_ = false;          // a coroutine receives: datagrams wait for receive()

@@ -111,6 +111,7 @@ private:
         std::uint16_t ids[kDatagramBatch];
         std::uint32_t lengths[kDatagramBatch];
         socklen_t name_sizes[kDatagramBatch];
+        std::uint16_t segment_sizes[kDatagramBatch];  // UDP_GRO's, or 0
         bool truncated[kDatagramBatch];
     };
     int receive_datagrams(int fd, Operation& op, int budget);

@@ -9,11 +9,14 @@
 // handler cancels the op still reach it, as CQEs already posted do. A
 // handler may run a nested turn: if that turn reaches the same fd, it hands
 // out what is left of the batch before it receives again, so datagrams from
-// one socket are never reordered.
+// one socket are never reordered. An op that gives control room (UDP_GRO)
+// gets each message's segment size.
 #include "epoll_backend.hpp"
 
 #include <algorithm>
 #include <cassert>
+
+#include <pants/detail/udp_gro.hpp>
 
 namespace pants::detail {
 
@@ -34,6 +37,8 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
     DatagramBatch batch;
     iovec iov[kDatagramBatch];
     mmsghdr msgs[kDatagramBatch];
+    alignas(cmsghdr) unsigned char control[kDatagramBatch][kDatagramControl];
+    const std::size_t control_size = std::min(op.msg->msg_controllen, kDatagramControl);
     const int wanted = std::min(budget, kDatagramBatch);
     int taken = 0;
     while (taken < wanted && pool.take(batch.ids[taken])) {
@@ -44,6 +49,10 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
         h.msg_namelen = sizeof(sockaddr_storage);
         h.msg_iov = &iov[taken];
         h.msg_iovlen = 1;
+        if (control_size) {
+            h.msg_control = control[taken];
+            h.msg_controllen = control_size;
+        }
         ++taken;
     }
     if (taken == 0) {
@@ -71,6 +80,7 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
         batch.lengths[i] = msgs[i].msg_len;
         batch.name_sizes[i] = std::min<socklen_t>(h.msg_namelen, sizeof(sockaddr_storage));
         batch.truncated[i] = h.msg_flags & MSG_TRUNC;
+        batch.segment_sizes[i] = gro_segment_size(h);
     }
     batch.outer = batches_;
     batches_ = &batch;
@@ -90,7 +100,7 @@ int EpollBackend::hand_out(DatagramBatch& batch) {
         Operation& op = *batch.op;
         const DatagramCompletion c{{int(batch.lengths[i]), true, dgram_pool_->at(id), std::uint16_t(id | kDatagramBufferTag)},
                                    reinterpret_cast<const sockaddr*>(sender_of(id)), batch.name_sizes[i],
-                                   batch.truncated[i]};
+                                   batch.truncated[i], batch.segment_sizes[i]};
         dispatch(op, c);
         recycle(c.buffer_id);  // the handler has returned: the buffer is ours again
         ++handed;

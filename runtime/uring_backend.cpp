@@ -16,6 +16,8 @@
 #include <system_error>
 #include <utility>
 
+#include <pants/detail/udp_gro.hpp>
+
 namespace pants::detail {
 namespace {
 
@@ -323,7 +325,9 @@ void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
             // Single shot writes the sender's length back into msg_namelen,
             // and puts the payload at the buffer's start: cap it to the room
             // multishot leaves, so that both cut a datagram at the same size.
+            // msg_controllen likewise (to what was used): restore the room.
             op.msg->msg_namelen = sizeof(sockaddr_storage);
+            if (op.msg->msg_control) op.msg->msg_controllen = kDatagramControl;
             op.msg->msg_iov[0].iov_len = dgram_pool_->size() - datagram_overhead(*op.msg);
             io_uring_prep_recvmsg(sqe, op.fd, op.msg, 0);
         }
@@ -570,6 +574,7 @@ DatagramCompletion UringBackend::datagram(Operation& op, int res, char* buffer, 
         std::memcpy(&name_, op.msg->msg_name, c.from_size);
         c.from = reinterpret_cast<const sockaddr*>(&name_);
         c.truncated = op.msg->msg_flags & MSG_TRUNC;
+        c.segment_size = gro_segment_size(*op.msg);
         return c;
     }
     // Multishot: io_uring_recvmsg_out, the name, then the payload.
@@ -584,6 +589,13 @@ DatagramCompletion UringBackend::datagram(Operation& op, int res, char* buffer, 
     c.from = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
     c.from_size = std::min(out->namelen, op.msg->msg_namelen);
     c.truncated = (out->flags & MSG_TRUNC) || out->payloadlen > unsigned(c.result);
+    if (op.msg->msg_controllen) {
+        // The control data follows the name (io_uring_recvmsg_cmsg_firsthdr).
+        msghdr control{};
+        control.msg_control = static_cast<char*>(io_uring_recvmsg_name(out)) + op.msg->msg_namelen;
+        control.msg_controllen = out->controllen;
+        c.segment_size = gro_segment_size(control);
+    }
     return c;
 }
 

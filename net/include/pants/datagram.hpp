@@ -76,7 +76,11 @@ public:
     /// buffers, which take up to 65,536 + 3,952 bytes (more than any UDP
     /// datagram; a larger Unix datagram is reported as truncated); a
     /// coroutine's receive() uses a buffer of this size, made when a
-    /// coroutine first receives, so an idle channel holds none.
+    /// coroutine first receives, so an idle channel holds none. At 65,535
+    /// or more a UDP socket also gets receive offload (UDP_GRO): the kernel
+    /// may pass a peer's GSO batch up as one payload, which the channel
+    /// hands out as the separate datagrams it was (a smaller buffer_size
+    /// could not hold such a payload, so it turns offload off).
     std::size_t buffer_size = 65536;
 
     class ReceiveAwaiter;

@@ -47,7 +47,15 @@ struct DatagramCompletion : Completion {
     const sockaddr* from = nullptr;
     socklen_t from_size = 0;
     bool truncated = false;
+    /// Receive offload (UDP_GRO): the payload is several datagrams of this
+    /// size, back to back, from one sender (the last may be shorter).
+    /// 0: the payload is one datagram.
+    std::uint16_t segment_size = 0;
 };
+
+/// receive_from: the control room an op may give in msg_controllen
+/// (0 or this much): one UDP_GRO message with its segment size.
+constexpr std::size_t kDatagramControl = CMSG_SPACE(sizeof(int));
 
 /// receive_from: bytes of each provided buffer that come before the payload
 /// (io_uring's 16-byte io_uring_recvmsg_out, then msg_namelen bytes of name).
@@ -84,8 +92,9 @@ struct Operation {
     union {
         void* data = nullptr;         ///< read: destination
         msghdr* msg;                  ///< send / recvmsg; receive_from: msg_namelen
-                                      ///< = sizeof(sockaddr_storage), no control, one
-                                      ///< iovec of the backend's (the kernel reads the layout)
+                                      ///< = sizeof(sockaddr_storage), msg_controllen 0 or
+                                      ///< kDatagramControl, one iovec of the backend's
+                                      ///< (the kernel reads the layout)
         const sockaddr* address;      ///< connect
         std::uint64_t offset;         ///< sendfile: source offset
     };

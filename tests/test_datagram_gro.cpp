@@ -1,0 +1,252 @@
+// Issue 14 (UDP): receive offload. A Datagram's UDP socket has UDP_GRO on
+// (when buffer_size holds 64 KiB), so a peer's GSO batch reaches it as one
+// payload of several datagrams; the channel must still hand out each
+// datagram apart: its exact bytes, its sender, in order, framed on its own,
+// in callback mode, in pull mode and across the switch between them.
+#include <doctest/doctest.h>
+
+#include <pants/pants.hpp>
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "net_helpers.hpp"
+
+using namespace std::chrono_literals;
+using pants::Address;
+
+namespace {
+
+// A raw UDP socket that sends a batch of datagrams as one sendmsg with
+// UDP_SEGMENT: on loopback it reaches a UDP_GRO socket as one payload.
+struct GsoPeer {
+    int fd;
+    Address at;
+    explicit GsoPeer(int family) : fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+        REQUIRE(fd >= 0);
+        const Address where = family == AF_INET ? Address::loopback_v4(0) : Address::loopback_v6(0);
+        REQUIRE(::bind(fd, where.data(), where.size()) == 0);
+        sockaddr_storage name{};
+        socklen_t len = sizeof name;
+        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&name), &len) == 0);
+        at = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&name), len);
+    }
+    GsoPeer(const GsoPeer&) = delete;
+    ~GsoPeer() { ::close(fd); }
+    // Sends `datagrams` (all of one size but the last, which may be
+    // shorter) as one GSO sendmsg.
+    void send(const std::vector<std::string>& datagrams, const Address& to) const {
+        std::string payload;
+        for (const auto& d : datagrams) payload += d;
+        iovec iov{payload.data(), payload.size()};
+        alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(std::uint16_t))]{};
+        msghdr msg{};
+        msg.msg_name = const_cast<sockaddr*>(to.data());
+        msg.msg_namelen = to.size();
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        const auto segment = std::uint16_t(datagrams.front().size());
+        std::memcpy(CMSG_DATA(cm), &segment, sizeof segment);
+        REQUIRE(::sendmsg(fd, &msg, 0) == ssize_t(payload.size()));
+    }
+};
+
+// `count` datagrams of `size` bytes (the last `last` bytes), each its own
+// pattern, so that a wrong cut or order shows.
+std::vector<std::string> batch(std::size_t count, std::size_t size, std::size_t last, unsigned seed) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < count; ++i)
+        out.push_back(test::pattern(i + 1 == count ? last : size, seed * 100 + unsigned(i)));
+    return out;
+}
+
+struct Recorder : pants::Datagram {
+    using pants::Datagram::Datagram;
+    std::vector<std::string> reads;
+    std::vector<Address> froms;
+    std::vector<std::error_code> errors;
+    std::function<void()> then;
+    void on_read(std::string_view data, const Address& from) override {
+        reads.emplace_back(data);
+        froms.push_back(from);
+        if (then) then();
+    }
+    void on_read_error(std::error_code e) override { errors.push_back(e); }
+    void on_error(std::error_code e) override { errors.push_back(e); }
+};
+
+Address bound(pants::Datagram& d, int family) {
+    REQUIRE(d.listen(family == AF_INET ? Address::loopback_v4(0) : Address::loopback_v6(0)));
+    auto at = d.local_address();
+    REQUIRE(at);
+    return *at;
+}
+
+bool gro_on(const pants::Datagram& d) {
+    int on = 0;
+    socklen_t len = sizeof on;
+    REQUIRE(::getsockopt(d.fd(), SOL_UDP, UDP_GRO, &on, &len) == 0);
+    return on != 0;
+}
+
+void append(std::vector<std::string>& to, const std::vector<std::string>& more) { to.insert(to.end(), more.begin(), more.end()); }
+
+}  // namespace
+
+TEST_CASE("the kernel coalesces a GSO batch for a UDP_GRO socket (the premise of this suite)") {
+    // Else the tests below would pass without ever cutting a payload.
+    GsoPeer peer(AF_INET);
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    int on = 1;
+    REQUIRE(::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0);
+    const Address any = Address::loopback_v4(0);
+    REQUIRE(::bind(fd, any.data(), any.size()) == 0);
+    sockaddr_storage name{};
+    socklen_t len = sizeof name;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&name), &len) == 0);
+    peer.send(batch(8, 100, 30, 1), Address::from_sockaddr(reinterpret_cast<sockaddr*>(&name), len));
+    char buf[4096];
+    CHECK(::recv(fd, buf, sizeof buf, 0) == 8 * 100 - 70);
+    ::close(fd);
+}
+
+TEST_CASE("each datagram of a coalesced payload reaches on_read apart, whole, in order, with its sender") {
+    for (int family : {AF_INET, AF_INET6}) {
+        if (family == AF_INET6 && !test::has_ipv6_loopback()) continue;
+        CAPTURE(family);
+        pants::Engine engine;
+        Recorder server(engine);
+        const Address at = bound(server, family);
+        REQUIRE(gro_on(server));
+        GsoPeer a(family), b(family);
+        std::vector<std::string> from_a, from_b;
+        auto send = [&](const GsoPeer& p, std::vector<std::string>& log, std::vector<std::string> d) {
+            p.send(d, at);
+            append(log, d);
+        };
+        send(a, from_a, batch(16, 100, 37, 1));
+        send(b, from_b, batch(64, 1, 1, 2));  // one-byte datagrams, the most segments
+        send(a, from_a, batch(5, 1400, 1400, 3));  // the last as long as the others
+        send(b, from_b, batch(6, 10000, 5507, 4));  // near the 64 KiB payload limit
+        send(a, from_a, batch(1, 50, 50, 5));  // a batch of one
+        const std::size_t total = from_a.size() + from_b.size();
+        test::run_until(engine, [&] { return server.reads.size() >= total || !server.errors.empty(); });
+        REQUIRE(server.errors.empty());
+        REQUIRE(server.reads.size() == total);
+        std::vector<std::string> got_a, got_b;
+        for (std::size_t i = 0; i < total; ++i) {
+            REQUIRE((server.froms[i] == a.at || server.froms[i] == b.at));
+            (server.froms[i] == a.at ? got_a : got_b).push_back(server.reads[i]);
+        }
+        CHECK(got_a == from_a);
+        CHECK(got_b == from_b);
+    }
+}
+
+TEST_CASE("frames never cross from one coalesced datagram into the next") {
+    pants::Engine engine;
+    Recorder server(engine);
+    server.read_delimiter = '\n';
+    const Address at = bound(server, AF_INET);
+    REQUIRE(gro_on(server));
+    GsoPeer peer(AF_INET);
+    // Joined, "b" and "c" (and "d" and "e") would make one frame.
+    peer.send({"a\nb", "c\nd", "e\nf", "g"}, at);
+    test::run_until(engine, [&] { return server.reads.size() >= 7 || !server.errors.empty(); });
+    CHECK(server.reads == std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g"});
+    CHECK(server.errors.empty());
+}
+
+TEST_CASE("receive() takes each datagram of a coalesced payload apart") {
+    pants::Engine engine;
+    Recorder server(engine);
+    const Address at = bound(server, AF_INET);
+    GsoPeer peer(AF_INET);
+    std::vector<std::string> sent = batch(16, 200, 10, 1), pulled;
+    bool all_from_peer = true, waiting = false;
+    auto pull = [&]() -> pants::Task<> {
+        // The first receive() waits before anything is sent (a recvmsg is
+        // armed); the later ones find the rest of its payload.
+        waiting = true;
+        for (std::size_t i = 0; i < 32; ++i) {  // two payloads of 16
+            auto got = co_await server.receive();
+            if (!got) FAIL("receive " << i << ": " << got.error().message());
+            pulled.emplace_back(got->data);
+            all_from_peer = all_from_peer && got->from == peer.at;
+            if (i == 0) {
+                const auto more = batch(16, 200, 10, 2);
+                peer.send(more, at);  // waits in the kernel meanwhile
+                append(sent, more);
+            }
+        }
+    };
+    engine.spawn(pull());
+    test::run_until(engine, [&] { return waiting; });
+    peer.send(sent, at);
+    test::run_until(engine, [&] { return pulled.size() == sent.size(); });
+    CHECK(pulled == sent);
+    CHECK(all_from_peer);
+    CHECK(server.reads.empty());
+}
+
+TEST_CASE("switching to receive() in the middle of a coalesced payload loses nothing and keeps the order") {
+    pants::Engine engine;
+    Recorder server(engine);
+    const Address at = bound(server, AF_INET);
+    GsoPeer peer(AF_INET);
+    // Three payloads wait before the first turn: the multishot brings the
+    // later ones after the switch, while the first one is half framed.
+    std::vector<std::string> sent;
+    for (unsigned i = 0; i < 3; ++i) {
+        const auto d = batch(10, 64, 20, i + 1);
+        peer.send(d, at);
+        append(sent, d);
+    }
+    std::vector<std::string> pulled;
+    auto pull = [&]() -> pants::Task<> {
+        while (pulled.size() + 1 < sent.size()) {
+            auto got = co_await server.receive();
+            REQUIRE(got);
+            REQUIRE(got->from == peer.at);
+            pulled.emplace_back(got->data);
+            co_await engine.sleep(0ms);  // let more completions arrive between receives
+        }
+    };
+    server.then = [&] {
+        if (server.reads.size() == 1) engine.spawn(pull());
+    };
+    test::run_until(engine, [&] { return pulled.size() + 1 == sent.size(); });
+    REQUIRE(server.reads.size() == 1);
+    CHECK(server.reads[0] == sent[0]);
+    CHECK(pulled == std::vector<std::string>(sent.begin() + 1, sent.end()));
+    CHECK(server.errors.empty());
+}
+
+TEST_CASE("a buffer_size below 64 KiB leaves receive offload off, and every datagram still arrives") {
+    pants::Engine engine;
+    Recorder server(engine);
+    server.buffer_size = 1000;
+    const Address at = bound(server, AF_INET);
+    CHECK_FALSE(gro_on(server));
+    GsoPeer peer(AF_INET);
+    const auto sent = batch(16, 500, 100, 1);
+    peer.send(sent, at);
+    test::run_until(engine, [&] { return server.reads.size() >= sent.size() || !server.errors.empty(); });
+    CHECK(server.reads == sent);
+    CHECK(server.errors.empty());
+}
