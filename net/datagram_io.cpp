@@ -253,17 +253,18 @@ void DatagramIo::received(const DatagramCompletion& c) {
 
 void DatagramIo::keep_datagram() {
     if (!std::exchange(lent_, false) || !has_datagram_) return;
-    // Fits: received() took only payloads of at most buf_size_ bytes. The
-    // datagrams after datagram_ follow it in the buffer.
-    const std::size_t size = datagram_.size() + segments_.size();
-    std::memmove(buffer(), datagram_.data(), size);
-    datagram_ = std::string_view(buffer(), datagram_.size());
-    segments_ = std::string_view(buffer() + datagram_.size(), segments_.size());
+    // Fits: received() took only payloads of at most buf_size_ bytes.
+    char* to = buffer();
+    if (!datagram_.empty()) std::memcpy(to, datagram_.data(), datagram_.size());
+    if (!segments_.empty()) std::memcpy(to + datagram_.size(), segments_.data(), segments_.size());
+    datagram_ = std::string_view(to, datagram_.size());
+    segments_ = std::string_view(to + datagram_.size(), segments_.size());
 }
 
 void DatagramIo::hold(std::string_view payload, std::uint16_t segment_size) {
     segment_size_ = segment_size;
     segments_ = payload;
+    has_datagram_ = true;
     next_datagram();
 }
 
@@ -271,15 +272,16 @@ void DatagramIo::next_datagram() {
     const std::size_t n = segment_size_ ? std::min<std::size_t>(segment_size_, segments_.size()) : segments_.size();
     datagram_ = segments_.substr(0, n);
     segments_.remove_prefix(n);
-    has_datagram_ = true;
+    between_ = false;
     if (owner) owner->read_delimiter.framer().reset();
 }
 
 void DatagramIo::datagram_done() {
-    if (segments_.empty())
-        has_datagram_ = false;
-    else
-        next_datagram();
+    // The frame just cut is yet to be delivered (and its record read):
+    // the framer moves on to the next datagram only when asked for a frame.
+    has_datagram_ = !segments_.empty();
+    between_ = has_datagram_;
+    datagram_ = {};
 }
 
 std::error_code DatagramIo::unstash() {
@@ -294,6 +296,7 @@ std::error_code DatagramIo::unstash() {
 
 Result<bool> DatagramIo::next_frame(std::string_view& frame) {
     if (!has_datagram_ || !owner) return false;
+    if (between_) next_datagram();
     Framer& framer = owner->read_delimiter.framer();
     if (framer.delimiter().is_none()) {
         frame = datagram_;  // the whole datagram, even an empty one

@@ -186,6 +186,7 @@ private:
     std::string_view datagram_;  // what is left of it to frame
     std::string_view segments_;  // the payload's datagrams after it (UDP_GRO)
     std::uint16_t segment_size_ = 0;  // theirs; 0: one datagram per payload
+    bool between_ = false;  // datagram_ is done; the next is segments_' first
     bool has_datagram_ = false;
     bool lent_ = false;          // datagram_ lies in a provided buffer
     bool pull_ = false;          // a coroutine receives: datagrams wait for receive()

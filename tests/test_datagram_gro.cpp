@@ -250,3 +250,25 @@ TEST_CASE("a buffer_size below 64 KiB leaves receive offload off, and every data
     CHECK(server.reads == sent);
     CHECK(server.errors.empty());
 }
+
+TEST_CASE("on_read can read each coalesced datagram's packed record") {
+    // The framer must not move on to the next datagram before on_read has
+    // read the record of the frame it was given.
+    pants::Engine engine;
+    std::vector<std::uint32_t> got;
+    struct Receiver : Recorder {
+        using Recorder::Recorder;
+        std::vector<std::uint32_t>* got = nullptr;
+        void on_read(std::string_view, const Address&) override {
+            got->push_back(read_delimiter.record().get<std::uint32_t>(0));
+        }
+    } server(engine);
+    server.got = &got;
+    server.read_delimiter = pants::ReadDelimiter::packed("!I");
+    const Address at = bound(server, AF_INET);
+    GsoPeer peer(AF_INET);
+    peer.send({std::string("\0\0\0\1", 4), std::string("\0\0\0\2", 4), std::string("\0\0\0\3", 4)}, at);
+    test::run_until(engine, [&] { return got.size() >= 3 || !server.errors.empty(); });
+    CHECK(got == std::vector<std::uint32_t>{1, 2, 3});
+    CHECK(server.errors.empty());
+}
