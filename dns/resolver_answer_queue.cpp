@@ -6,8 +6,8 @@
 
 namespace pants::dns::detail {
 
-/// Shared with the engine callback that drains it: the answers outlive
-/// the resolver, and a recipient may destroy the resolver mid-drain.
+/// Owned by the engine callback that drains it: the answers outlive the
+/// resolver, and a recipient may destroy the resolver mid-drain.
 struct AnswerQueue::State {
     explicit State(Engine& e) : engine(e) {}
 
@@ -20,7 +20,6 @@ struct AnswerQueue::State {
     Engine& engine;
     std::vector<Waiting> queued;  // for the next drain
     std::vector<Waiting> spare;   // a drained queue's storage, for reuse
-    Timer drain_timer;
 
     void drain() {
         // Only what was queued before this drain: an answer queued by one
@@ -41,12 +40,13 @@ struct AnswerQueue::State {
     }
 };
 
-AnswerQueue::AnswerQueue(Engine& engine) : state_(std::make_shared<State>(engine)) {}
+AnswerQueue::AnswerQueue(Engine& engine)
+    : state_(std::make_shared<State>(engine)),
+      drain_(Engine::reusable_callback([state = state_] { state->drain(); })) {}
 
 void AnswerQueue::push(AnswerRecipient&& to, Answer&& answer) {
     state_->queued.emplace_back(std::move(to), std::move(answer));
-    if (!state_->drain_timer.active())
-        state_->drain_timer = state_->engine.callback([state = state_] { state->drain(); });
+    state_->engine.schedule_turn(drain_);
 }
 
 }  // namespace pants::dns::detail

@@ -7,8 +7,9 @@
 // timer's state, and the callback's captures holding the recipient and
 // the answer) and about 1,000 instructions per cache hit (issue 14). Here
 // they wait in a queue of the resolver's own, drained by one engine
-// callback per turn; the queue keeps its storage from turn to turn, so a
-// steady stream of cache hits allocates nothing to wait.
+// callback (made once, queued again on each turn with answers); the queue
+// keeps its storage from turn to turn, so a steady stream of cache hits
+// allocates nothing to wait.
 #pragma once
 
 #include <functional>
@@ -58,6 +59,9 @@ public:
 private:
     struct State;
     std::shared_ptr<State> state_;
+    // The engine callback that drains it, made once; it owns the State,
+    // and a queued run outlives this AnswerQueue.
+    std::shared_ptr<pants::detail::TimerState> drain_;
 };
 
 }  // namespace pants::dns::detail

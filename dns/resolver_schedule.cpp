@@ -11,7 +11,7 @@ using Entry = TrySchedule::Entry;
 /// The lists, shared with the engine callbacks that drain them: a report
 /// may destroy the resolver, and with it the TrySchedule, while the drain
 /// is still walking its queue.
-struct ScheduleState : std::enable_shared_from_this<ScheduleState> {
+struct ScheduleState {
     explicit ScheduleState(Engine& e) : engine(e) {}
 
     Engine& engine;
@@ -23,7 +23,10 @@ struct ScheduleState : std::enable_shared_from_this<ScheduleState> {
     // Entries waiting for a later turn, oldest first.
     Entry* report_head = nullptr;
     Entry* report_tail = nullptr;
-    Timer report_timer;
+    // The engine callback that drains them, made once (TrySchedule owns
+    // it; its function owns this state): a turn with reports allocates
+    // nothing for it.
+    std::weak_ptr<pants::detail::TimerState> report_turn;
     std::uint64_t drains = 0;  // drains started so far
 
     void unlink_deadline(Entry& e) noexcept;
@@ -89,9 +92,9 @@ void ScheduleState::drain() {
             e->on_report();  // may destroy e, and the TrySchedule
         } catch (...) {
             // The engine's error handler gets it; the others still report,
-            // on the next turn.
-            if (report_head && !report_timer.active())
-                report_timer = engine.callback([state = shared_from_this()] { state->drain(); });
+            // on the next turn. (Entries left mean the TrySchedule, which
+            // they must not outlive, still holds the callback.)
+            if (report_head) engine.schedule_turn(report_turn.lock());
             throw;
         }
     }
@@ -103,11 +106,15 @@ Entry::~Entry() {
     if (reporting_) state_->unlink_report(*this);
 }
 
-TrySchedule::TrySchedule(Engine& engine) : state_(std::make_shared<ScheduleState>(engine)) {}
+TrySchedule::TrySchedule(Engine& engine)
+    : state_(std::make_shared<ScheduleState>(engine)),
+      report_turn_(Engine::reusable_callback([state = state_] { state->drain(); })) {
+    state_->report_turn = report_turn_;
+}
 
 TrySchedule::~TrySchedule() {
     state_->deadline_timer.cancel();
-    state_->report_timer.cancel();
+    Timer(report_turn_).cancel();
 }
 
 void TrySchedule::arm(Entry& entry, Engine::Duration timeout) {
@@ -138,8 +145,7 @@ void TrySchedule::report_later(Entry& entry) {
     entry.report_turn_ = state_->drains;
     (state_->report_tail ? state_->report_tail->report_next_ : state_->report_head) = &entry;
     state_->report_tail = &entry;
-    if (!state_->report_timer.active())
-        state_->report_timer = state_->engine.callback([state = state_] { state->drain(); });
+    state_->engine.schedule_turn(report_turn_);
 }
 
 }  // namespace pants::dns::detail

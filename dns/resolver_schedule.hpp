@@ -8,7 +8,9 @@
 // a list in expiry order (tries almost always share one timeout, so a new
 // one goes at the end) watched by one engine timer set for the earliest;
 // the outcomes waiting for a later turn form a queue drained by one engine
-// callback per turn.
+// callback, made once and queued again on each turn that has outcomes to
+// report (a callback made per turn cost two allocations and about 350
+// instructions).
 #pragma once
 
 #include <cstdint>
@@ -68,6 +70,7 @@ public:
 
 private:
     std::shared_ptr<ScheduleState> state_;
+    std::shared_ptr<pants::detail::TimerState> report_turn_;  // drains the reports
 };
 
 }  // namespace pants::dns::detail

@@ -202,11 +202,19 @@ UdpPool::~UdpPool() {
 Result<UdpPool::Port*> UdpPool::send(const Address& server, std::span<std::uint8_t> query, Client& client,
                                      bool fresh_id) {
     bury();
-    // The server's ports that take queries (the first kPortsPerServer).
-    Port* mine[kPortsPerServer];
-    std::size_t count = 0;
-    for (auto& port : ports_)
-        if (count < kPortsPerServer && port->server() == server) mine[count++] = port.get();
+    // The server's ports that take queries (the first kPortsPerServer):
+    // those found for the last query while ports_ has not changed and the
+    // server is the same (one address compared per query, not one per
+    // port: ports change every kQueriesPerPort / kPortsPerServer queries).
+    if (mine_version_ != ports_version_ || !(mine_server_ == server)) {
+        mine_count_ = 0;
+        for (auto& port : ports_)
+            if (mine_count_ < kPortsPerServer && port->server() == server) mine_[mine_count_++] = port.get();
+        mine_server_ = server;
+        mine_version_ = ports_version_;
+    }
+    Port* const* mine = mine_;
+    const std::size_t count = mine_count_;
     Port* port = nullptr;
     if (count == kPortsPerServer) {
         // Which of them is not for anyone to predict (see the header).
@@ -214,8 +222,8 @@ Result<UdpPool::Port*> UdpPool::send(const Address& server, std::span<std::uint8
         if (!fresh_id && port->waits_for(id_of(query))) {
             // A message with an id of its own: a port where it is unique.
             port = nullptr;
-            for (Port* other : mine)
-                if (!other->waits_for(id_of(query))) port = other;
+            for (std::size_t i = 0; i < count; ++i)
+                if (!mine[i]->waits_for(id_of(query))) port = mine[i];
         }
     }
     if (!port) {
@@ -242,6 +250,7 @@ Result<UdpPool::Port*> UdpPool::open_port(const Address& server) {
     auto spare = std::find_if(spares_.begin(), spares_.end(), [&](const auto& p) { return p->server() == server; });
     if (spare != spares_.end()) {
         ports_.push_back(std::move(*spare));
+        ++ports_version_;
         spares_.erase(spare);
         return ports_.back().get();
     }
@@ -255,6 +264,7 @@ Result<UdpPool::Port*> UdpPool::open_port(const Address& server) {
     }
     ++opened_;
     ports_.push_back(std::move(port));
+    ++ports_version_;
     return ports_.back().get();
 }
 
@@ -274,6 +284,7 @@ void UdpPool::release(Port* port, Client& client) noexcept {
     if (in_flight_ == 0 && !idle_timer_.active()) {
         idle_timer_ = engine_.defer(kIdleClose, [this] {
             if (in_flight_ != 0) return;  // busy again: the next lull re-arms
+            ++ports_version_;
             for (auto* list : {&ports_, &spares_}) {
                 for (auto& p : *list) p->retired = true;
                 for (auto& p : *list) p->close();
@@ -292,6 +303,7 @@ void UdpPool::retire(Port& port) noexcept {
     if (auto it = std::find_if(ports_.begin(), ports_.end(), is_port); it != ports_.end()) {
         retiring_.push_back(std::move(*it));
         ports_.erase(it);
+        ++ports_version_;
         if (port.idle()) became_idle(port);
     } else if (auto spare = std::find_if(spares_.begin(), spares_.end(), is_port); spare != spares_.end()) {
         // A spare that failed (an error that came to its old port): closed.
@@ -321,6 +333,7 @@ void UdpPool::became_idle(Port& port) noexcept {
 void UdpPool::bury() { closed_.clear(); }
 
 void UdpPool::close_all() noexcept {
+    ++ports_version_;
     for (auto* list : {&ports_, &retiring_, &spares_}) {
         for (auto& port : *list) {
             port->retired = true;

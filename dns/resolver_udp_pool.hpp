@@ -122,6 +122,12 @@ private:
     std::vector<std::unique_ptr<Port>> retiring_;   // finishing theirs
     std::vector<std::unique_ptr<Port>> spares_;     // done, on a new port
     std::vector<std::unique_ptr<Port>> closed_;     // freed outside their callbacks
+    std::uint64_t ports_version_ = 0;               // changes whenever ports_ does
+    // send()'s look-up: mine_server_'s ports in ports_ as of mine_version_.
+    Address mine_server_;
+    Port* mine_[kPortsPerServer] = {};
+    std::size_t mine_count_ = 0;
+    std::uint64_t mine_version_ = ~std::uint64_t(0);
     std::size_t in_flight_ = 0;
     std::uint64_t opened_ = 0;
     Timer idle_timer_;

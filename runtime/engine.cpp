@@ -1,6 +1,7 @@
 #include <pants/engine.hpp>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
@@ -198,7 +199,7 @@ void Engine::invoke(TimerState& t) noexcept {
         report(std::current_exception());
     }
     t.running = false;
-    if (!t.active) t.fn = {};
+    if (!t.active && !t.reusable) t.fn = {};
 }
 
 void Engine::run_posted() {
@@ -278,6 +279,23 @@ Timer Engine::add_deadline(Duration delay, Duration interval, detail::Callback f
 
 void Engine::schedule(std::shared_ptr<TimerState> t) {
     timers_.push(std::move(t));
+    attention_ = true;
+}
+
+std::shared_ptr<TimerState> Engine::reusable_callback(detail::Callback fn) {
+    auto t = std::make_shared<TimerState>();
+    t->fn = std::move(fn);
+    t->kind = TimerState::Kind::next_turn;
+    t->active = false;
+    t->reusable = true;
+    return t;
+}
+
+void Engine::schedule_turn(const std::shared_ptr<TimerState>& t) {
+    assert(t->kind == TimerState::Kind::next_turn && t->reusable && t->fn);
+    if (t->active) return;
+    t->active = true;
+    next_turn_.push_back(t);
     attention_ = true;
 }
 

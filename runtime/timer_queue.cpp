@@ -6,6 +6,7 @@ namespace pants {
 void Timer::cancel() noexcept {
     if (!state_) return;
     state_->active = false;
+    state_->reusable = false;  // ended: the engine may drop fn once it returns
     if (state_->queue) state_->queue->remove(*state_);
     // Drop captured state now, not when the handle dies; a callback that
     // cancels itself is cleared by the engine once it returns.

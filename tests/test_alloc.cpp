@@ -124,6 +124,26 @@ TEST_CASE("the datagram echo path allocates nothing per datagram") {
     CHECK(used == 0);
 }
 
+// Issue 14: the DNS resolver drains its reports and answers with an
+// engine callback made once and queued again on each turn that has some.
+TEST_CASE("queueing a reusable callback again allocates nothing") {
+    Engine engine;
+    int runs = 0;
+    auto t = Engine::reusable_callback([&] { ++runs; });
+    for (int i = 0; i < 2; ++i) {  // warm up (the engine's two turn lists)
+        engine.schedule_turn(t);
+        engine.poll(std::chrono::milliseconds(0));
+    }
+    const long before = allocations.load();
+    for (int i = 0; i < 1000; ++i) {
+        engine.schedule_turn(t);
+        engine.poll(std::chrono::milliseconds(0));
+    }
+    const long used = allocations.load() - before;
+    CHECK(runs == 1002);
+    CHECK(used == 0);
+}
+
 // Issue 10: a regex frame (with its groups) and a packed record read and
 // written back with write_packed allocate nothing per message either.
 namespace {

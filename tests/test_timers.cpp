@@ -93,6 +93,59 @@ TEST_CASE("cancel before firing, after firing and twice is safe") {
     empty.cancel();
 }
 
+TEST_CASE("a reusable callback runs once per turn it is queued for, until cancelled") {
+    pants::Engine engine;
+    std::vector<int> order;
+    auto t = pants::Engine::reusable_callback([&] { order.push_back(1); });
+    engine.poll(0ms);
+    CHECK(order.empty());  // made, not queued
+    engine.schedule_turn(t);
+    engine.schedule_turn(t);  // once, however often queued before it runs
+    engine.callback([&] { order.push_back(2); });
+    CHECK(pants::Timer(t).active());
+    engine.poll(0ms);
+    CHECK(order == std::vector<int>{1, 2});
+    CHECK_FALSE(pants::Timer(t).active());
+    engine.poll(0ms);
+    CHECK(order.size() == 2);
+    engine.schedule_turn(t);  // its function was kept
+    engine.poll(0ms);
+    CHECK(order == std::vector<int>{1, 2, 1});
+    CHECK(engine.pending_timers() == 0);
+    engine.schedule_turn(t);
+    pants::Timer(t).cancel();  // ends it, queued or not
+    engine.poll(0ms);
+    CHECK(order.size() == 3);
+    CHECK_FALSE(t->fn);
+}
+
+TEST_CASE("a reusable callback queued from its own run runs again on the next turn") {
+    pants::Engine engine;
+    int runs = 0;
+    std::shared_ptr<pants::detail::TimerState> t;
+    t = pants::Engine::reusable_callback([&] {
+        if (++runs < 3) engine.schedule_turn(t);
+    });
+    engine.schedule_turn(t);
+    engine.poll(0ms);
+    CHECK(runs == 1);
+    engine.poll(0ms);
+    CHECK(runs == 2);
+    engine.poll(0ms);
+    engine.poll(0ms);
+    CHECK(runs == 3);
+}
+
+TEST_CASE("a queued reusable callback keeps the engine's destructor turning until it ran") {
+    int runs = 0;
+    auto t = pants::Engine::reusable_callback([&] { ++runs; });
+    {
+        pants::Engine engine;
+        engine.schedule_turn(t);
+    }
+    CHECK(runs == 1);
+}
+
 TEST_CASE("a timer cancelled after its engine is gone is safe") {
     pants::Timer t;
     {

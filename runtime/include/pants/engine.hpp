@@ -244,6 +244,14 @@ public:
     detail::Backend& backend() noexcept { return *backend_; }
     /// Internal: schedules a TimerState (sleep, timeouts).
     void schedule(std::shared_ptr<detail::TimerState> t);
+    /// Internal: a callback() made once and run again each time
+    /// schedule_turn() queues it, allocating nothing per run (the DNS
+    /// resolver's per-turn drains). Not queued yet; Timer(t).cancel() ends
+    /// it.
+    static std::shared_ptr<detail::TimerState> reusable_callback(detail::Callback fn);
+    /// Internal: runs `t`'s function on the next turn, as callback() does,
+    /// unless `t` is queued already; `t` keeps its function for next time.
+    void schedule_turn(const std::shared_ptr<detail::TimerState>& t);
     /// Internal: calls f.flush() once before this turn's wait.
     void queue_flush(detail::TurnFlush& f) noexcept {
         // Inline: a stream queues one per message it writes.

@@ -29,6 +29,7 @@ struct TimerState {
     Kind kind = Kind::deadline;
     bool active = true;
     bool running = false;  // fn is executing: a cancel() inside it must not destroy it
+    bool reusable = false;  // a next_turn fn kept after it runs, for Engine::schedule_turn()
     Clock::time_point deadline{};
     Clock::duration interval{};
     std::uint64_t sequence = 0;
