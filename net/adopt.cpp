@@ -50,7 +50,7 @@ Result<void> DatagramIo::assign(int socket_fd) {
         connected = true;
         last = *peer;
     }
-    take(socket_fd);
+    take(socket_fd, true);
     if (is_bound(socket_fd)) announce_listen();
     return ok();
 }

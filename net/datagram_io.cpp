@@ -53,18 +53,18 @@ Result<void> DatagramIo::open(int family, const Address* bind_to, bool reuse_por
         sun.sun_family = AF_UNIX;
         ::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sa_family_t));
     }
-    take(fd);
+    take(fd, bind_to != nullptr);
     return ok();
 }
 
 // The socket is ours from here: set up the operations and receive.
-void DatagramIo::take(int socket_fd) {
+void DatagramIo::take(int socket_fd, bool offload) {
     fd = socket_fd;
     if (broadcast) set_broadcast(true);
     buf_size_ = owner ? std::max<std::size_t>(owner->buffer_size, 1) : 65536;
     recv_op_.fd = fd;
     multi_op_.fd = fd;
-    enable_receive_offload();
+    if (offload) enable_receive_offload();
     set_phase(Phase::open);
     start_receiving();
 }
@@ -76,11 +76,14 @@ DatagramIo::~DatagramIo() { listen_notice_.cancel(); }
 // their size in a control message; received() and on_received() cut them
 // apart again. Only when buffer_size holds the largest such payload: else
 // a payload could exceed the buffer a datagram that fits must be kept in.
+// Only for a socket of listen() or assign(): the first UDP_GRO socket of
+// the host flips a kernel-wide switch (about 100 µs), which short-lived
+// client sockets (and the DNS resolver's) should not pay each time.
 void DatagramIo::enable_receive_offload() {
-    if (buf_size_ < kLargestPayload) return;
-    int on = 1;
+    int on = owner && owner->receive_offload && buf_size_ >= kLargestPayload;
     // Refused by anything but a UDP socket (Unix, ...): one datagram each.
-    if (::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) < 0) return;
+    // Turning it off matters only for an assign()ed socket that had it on.
+    if (::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) < 0 || !on) return;
     multi_msg_.msg_control = multi_control_;
     multi_msg_.msg_controllen = sizeof multi_control_;
     recv_msg_.msg_control = recv_control_;
@@ -190,7 +193,7 @@ void DatagramIo::receive_ended(int result) {
 void DatagramIo::on_received(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
     if (c.result < 0 || d.closing()) return d.receive_ended(c.result);
-    if (d.recv_msg_.msg_flags & MSG_TRUNC) {
+    if ((d.recv_msg_.msg_flags & MSG_TRUNC) || (d.recv_msg_.msg_control && (d.recv_msg_.msg_flags & MSG_CTRUNC))) {
         // Never deliver a cut datagram as if it were whole.
         d.read_error(std::make_error_code(std::errc::message_size));
         return d.start_receiving();
@@ -291,6 +294,7 @@ std::error_code DatagramIo::unstash() {
     std::memcpy(buffer(), e.bytes.data(), e.bytes.size());
     from_ = e.from;
     hold(std::string_view(buffer(), e.bytes.size()), 0);
+    lent_ = false;  // in buf_ now: keep_datagram() has nothing to copy
     return {};
 }
 

@@ -143,7 +143,7 @@ private:
     void resolved(OutgoingPtr o, std::error_code ec);
 
     Result<void> open(int family, const Address* bind_to, bool reuse_port = false);
-    void take(int socket_fd);
+    void take(int socket_fd, bool offload);
     char* buffer();
     void enable_receive_offload();
     void announce_listen();

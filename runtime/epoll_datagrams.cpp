@@ -38,7 +38,7 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
     iovec iov[kDatagramBatch];
     mmsghdr msgs[kDatagramBatch];
     alignas(cmsghdr) unsigned char control[kDatagramBatch][kDatagramControl];
-    const std::size_t control_size = std::min(op.msg->msg_controllen, kDatagramControl);
+    const std::size_t control_size = std::min<std::size_t>(op.msg->msg_controllen, kDatagramControl);
     const int wanted = std::min(budget, kDatagramBatch);
     int taken = 0;
     while (taken < wanted && pool.take(batch.ids[taken])) {
@@ -79,7 +79,7 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
         const msghdr& h = msgs[i].msg_hdr;
         batch.lengths[i] = msgs[i].msg_len;
         batch.name_sizes[i] = std::min<socklen_t>(h.msg_namelen, sizeof(sockaddr_storage));
-        batch.truncated[i] = h.msg_flags & MSG_TRUNC;
+        batch.truncated[i] = (h.msg_flags & MSG_TRUNC) || (control_size && (h.msg_flags & MSG_CTRUNC));
         batch.segment_sizes[i] = gro_segment_size(h);
     }
     batch.outer = batches_;

@@ -73,15 +73,24 @@ public:
     /// truncated (std::errc::message_size). Read when the socket opens.
     /// The default takes any UDP datagram (65,507 bytes over IPv4, 65,527
     /// over IPv6). In callback mode datagrams land in the engine's datagram
-    /// buffers, which take up to 65,536 + 3,952 bytes (more than any UDP
-    /// datagram; a larger Unix datagram is reported as truncated); a
+    /// buffers, which take up to 65,536 + 3,952 bytes (+ 3,888 with
+    /// receive offload; more than any UDP datagram; a larger Unix datagram
+    /// is reported as truncated); a
     /// coroutine's receive() uses a buffer of this size, made when a
     /// coroutine first receives, so an idle channel holds none. At 65,535
-    /// or more a UDP socket also gets receive offload (UDP_GRO): the kernel
-    /// may pass a peer's GSO batch up as one payload, which the channel
-    /// hands out as the separate datagrams it was (a smaller buffer_size
-    /// could not hold such a payload, so it turns offload off).
+    /// or more receive_offload can be on (a smaller buffer could not hold
+    /// a coalesced payload).
     std::size_t buffer_size = 65536;
+    /// Receive offload (UDP_GRO) for a UDP socket of listen() or assign(),
+    /// read then: the kernel may pass several datagrams of one sender (a
+    /// peer's GSO batch, a NIC's GRO) up as one payload, which the channel
+    /// hands out as the separate datagrams they were; one receive per
+    /// batch instead of one per datagram. Sockets opened by connect() or a
+    /// first write() never take it: the host's first UDP_GRO socket flips
+    /// a kernel-wide switch (about 100 µs). Turn it off for a socket that
+    /// others also read from (they would see the joined payloads); an
+    /// assign()ed socket that had it on gets it turned off then.
+    bool receive_offload = true;
 
     class ReceiveAwaiter;
     class SendAwaiter;

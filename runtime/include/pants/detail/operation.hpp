@@ -46,7 +46,7 @@ struct DatagramCompletion : Completion {
     // was cut to fit the buffer (result is what fitted).
     const sockaddr* from = nullptr;
     socklen_t from_size = 0;
-    bool truncated = false;
+    bool truncated = false;  // also: the control room was too small (MSG_CTRUNC)
     /// Receive offload (UDP_GRO): the payload is several datagrams of this
     /// size, back to back, from one sender (the last may be shorter).
     /// 0: the payload is one datagram.
@@ -54,8 +54,12 @@ struct DatagramCompletion : Completion {
 };
 
 /// receive_from: the control room an op may give in msg_controllen
-/// (0 or this much): one UDP_GRO message with its segment size.
-constexpr std::size_t kDatagramControl = CMSG_SPACE(sizeof(int));
+/// (0 or this much): a UDP_GRO message with its segment size, and one
+/// timestamp (SO_TIMESTAMP / SO_TIMESTAMPNS) that the kernel puts before
+/// it. When an op gave room and the kernel cut the control data, the
+/// segment size may be lost: the payload is reported as truncated.
+constexpr std::size_t kDatagramControl = 64;
+static_assert(kDatagramControl >= CMSG_SPACE(sizeof(int)) + CMSG_SPACE(16));
 
 /// receive_from: bytes of each provided buffer that come before the payload
 /// (io_uring's 16-byte io_uring_recvmsg_out, then msg_namelen bytes of name).
