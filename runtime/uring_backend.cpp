@@ -72,6 +72,12 @@ constexpr int kRequiredOps[] = {
     IORING_OP_PROVIDE_BUFFERS, IORING_OP_POLL_ADD,
 };
 
+// A test hook's environment variable is set, and not to "0".
+bool env_flag(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v && *v != '0';
+}
+
 }  // namespace
 
 UringBackend::UringBackend(const BackendConfig& config)
@@ -79,8 +85,7 @@ UringBackend::UringBackend(const BackendConfig& config)
 
 Result<std::unique_ptr<UringBackend>> UringBackend::create(const BackendConfig& config) {
     // Test hook: behave as a kernel without io_uring (seccomp, old kernel).
-    if (const char* f = std::getenv("PANTS_URING_SETUP_FAIL"); f && *f && *f != '0')
-        return fail(ENOSYS);
+    if (env_flag("PANTS_URING_SETUP_FAIL")) return fail(ENOSYS);
     std::unique_ptr<UringBackend> b(new UringBackend(config));
     if (auto r = b->init(config); !r) return unexpected(r.error());
     return b;
@@ -111,12 +116,12 @@ Result<void> UringBackend::init(const BackendConfig& config) {
     for (int op : kRequiredOps) complete = complete && io_uring_opcode_supported(probe, op);
     // No opcode names multishot; IORING_OP_SOCKET came with multishot
     // accept (5.19) and IORING_OP_SEND_ZC with multishot recv (6.0).
-    multishot_accept_ = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
-    multishot_recv_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-    // Test hook: behave as a kernel without MSG_RING (before 5.18).
-    const char* no_msg_ring = std::getenv("PANTS_URING_NO_MSG_RING");
-    msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
-                !(no_msg_ring && *no_msg_ring && *no_msg_ring != '0');
+    // Test hooks: behave as a kernel without multishot receives and
+    // accepts (before 5.19), or without MSG_RING (before 5.18).
+    const bool no_multishot = env_flag("PANTS_URING_NO_MULTISHOT");
+    multishot_accept_ = io_uring_opcode_supported(probe, IORING_OP_SOCKET) && !no_multishot;
+    multishot_recv_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) && !no_multishot;
+    msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) && !env_flag("PANTS_URING_NO_MSG_RING");
     io_uring_free_probe(probe);
     if (!complete) return fail(ENOSYS);
 

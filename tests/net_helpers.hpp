@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -65,6 +66,13 @@ struct Recorder : pants::Client {
 };
 
 /// The address a test server listens on: loopback, port 0.
+/// Sets an environment variable for one scope (engines read it when built).
+struct ScopedEnv {
+    const char* name;
+    ScopedEnv(const char* n, const char* value) : name(n) { ::setenv(n, value, 1); }
+    ~ScopedEnv() { ::unsetenv(name); }
+};
+
 inline pants::Address loopback() { return pants::Address::loopback_v4(0); }
 
 /// A port free on 127.0.0.1 a moment ago, for sockets of `type`

@@ -103,13 +103,6 @@ void all_to_all() {
             CHECK(receivers[to].next[from] == (to == from ? 0 : per_pair));
 }
 
-// Sets an environment variable for one scope (engines read it when built).
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const char* value) : name(n) { ::setenv(n, value, 1); }
-    ~ScopedEnv() { ::unsetenv(name); }
-};
-
 }  // namespace
 
 TEST_CASE("1,000,000 messages between 4 engines: none lost, order kept per sender") {
@@ -117,7 +110,7 @@ TEST_CASE("1,000,000 messages between 4 engines: none lost, order kept per sende
 }
 
 TEST_CASE("the same with eventfd wake-ups only (io_uring without MSG_RING)") {
-    ScopedEnv env("PANTS_URING_NO_MSG_RING", "1");
+    test::ScopedEnv env("PANTS_URING_NO_MSG_RING", "1");
     all_to_all();
 }
 
