@@ -109,6 +109,16 @@ bool gro_on(const pants::Datagram& d) {
     return on != 0;
 }
 
+// A peer sends `sent` as one GSO batch to `at`: `server` must read each
+// datagram apart, and nothing else.
+void one_batch_apart(pants::Engine& engine, Recorder& server, const Address& at, const std::vector<std::string>& sent) {
+    GsoPeer peer(AF_INET);
+    peer.send(sent, at);
+    test::run_until(engine, [&] { return server.reads.size() >= sent.size() || !server.errors.empty(); });
+    CHECK(server.reads == sent);
+    CHECK(server.errors.empty());
+}
+
 void append(std::vector<std::string>& to, const std::vector<std::string>& more) { to.insert(to.end(), more.begin(), more.end()); }
 
 const int stamping = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
@@ -287,12 +297,7 @@ TEST_CASE("a buffer_size below 64 KiB leaves receive offload off, and every data
     server.buffer_size = 1000;
     const Address at = bound(server, AF_INET);
     CHECK_FALSE(gro_on(server));
-    GsoPeer peer(AF_INET);
-    const auto sent = batch(16, 500, 100, 1);
-    peer.send(sent, at);
-    test::run_until(engine, [&] { return server.reads.size() >= sent.size() || !server.errors.empty(); });
-    CHECK(server.reads == sent);
-    CHECK(server.errors.empty());
+    one_batch_apart(engine, server, at, batch(16, 500, 100, 1));
 }
 
 TEST_CASE("on_read can read each coalesced datagram's packed record") {
@@ -355,12 +360,7 @@ TEST_CASE("a timestamp beside the segment size still lets a payload be cut") {
     const Address at = bound(server, AF_INET);
     wait_for_rx_timestamps();
     set_option(server.fd(), SO_TIMESTAMP, 1);
-    GsoPeer peer(AF_INET);
-    const auto sent = batch(8, 100, 40, 1);
-    peer.send(sent, at);
-    test::run_until(engine, [&] { return server.reads.size() >= sent.size() || !server.errors.empty(); });
-    CHECK(server.reads == sent);
-    CHECK(server.errors.empty());
+    one_batch_apart(engine, server, at, batch(8, 100, 40, 1));
 }
 
 TEST_CASE("control data too large for its room is an error, never a joined datagram") {
