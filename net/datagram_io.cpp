@@ -22,6 +22,15 @@ bool is_fatal_receive(int err) {
     return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EOPNOTSUPP;
 }
 
+// Takes the first datagram off a payload: all of it, unless coalesced
+// (UDP_GRO) from datagrams of segment_size bytes.
+std::string_view take_datagram(std::string_view& payload, std::uint16_t segment_size) {
+    const std::size_t n = segment_size ? std::min<std::size_t>(segment_size, payload.size()) : payload.size();
+    const std::string_view datagram = payload.substr(0, n);
+    payload.remove_prefix(n);
+    return datagram;
+}
+
 }  // namespace
 
 DatagramIo::DatagramIo(Engine& e, Datagram* o) : OwnedChannelIo(e, o) {
@@ -84,9 +93,9 @@ void DatagramIo::enable_receive_offload() {
     // Refused by anything but a UDP socket (Unix, ...): one datagram each.
     // Turning it off matters only for an assign()ed socket that had it on.
     if (::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) < 0 || !on) return;
-    multi_msg_.msg_control = multi_control_;
-    multi_msg_.msg_controllen = sizeof multi_control_;
-    recv_msg_.msg_control = recv_control_;
+    multi_msg_.msg_control = control_;
+    multi_msg_.msg_controllen = sizeof control_;
+    recv_msg_.msg_control = control_;
 }
 
 char* DatagramIo::buffer() {
@@ -176,7 +185,7 @@ void DatagramIo::start_receiving() {
     recv_iov_.iov_len = buf_size_;
     recv_msg_.msg_name = from_.data();
     recv_msg_.msg_namelen = Address::capacity();
-    if (recv_msg_.msg_control) recv_msg_.msg_controllen = sizeof recv_control_;
+    if (recv_msg_.msg_control) recv_msg_.msg_controllen = sizeof control_;
     recv_msg_.msg_flags = 0;
     backend().submit(recv_op_);
 }
@@ -232,9 +241,7 @@ void DatagramIo::received(const DatagramCompletion& c) {
         if (from.size() > sizeof(sa_family_t)) last = from;
         std::string_view rest(bytes, std::size_t(c.result));
         do {
-            const std::size_t n = c.segment_size ? std::min<std::size_t>(c.segment_size, rest.size()) : rest.size();
-            early_.push_back(Early{std::string(rest.substr(0, n)), from, {}});
-            rest.remove_prefix(n);
+            early_.push_back(Early{std::string(take_datagram(rest, c.segment_size)), from, {}});
         } while (!rest.empty());
         return deliver();  // a waiting receive() takes it now
     }
@@ -272,9 +279,7 @@ void DatagramIo::hold(std::string_view payload, std::uint16_t segment_size) {
 }
 
 void DatagramIo::next_datagram() {
-    const std::size_t n = segment_size_ ? std::min<std::size_t>(segment_size_, segments_.size()) : segments_.size();
-    datagram_ = segments_.substr(0, n);
-    segments_.remove_prefix(n);
+    datagram_ = take_datagram(segments_, segment_size_);
     between_ = false;
     if (owner) owner->read_delimiter.framer().reset();
 }

@@ -176,9 +176,10 @@ private:
     iovec multi_iov_{};       // its length is the backend's to set
     msghdr multi_msg_{};
     sockaddr_storage multi_name_{};  // single-shot fallback's scratch
-    // Receive offload's control messages (their segment size), once on.
-    alignas(cmsghdr) unsigned char multi_control_[kDatagramControl]{};
-    alignas(cmsghdr) unsigned char recv_control_[kDatagramControl]{};
+    // Receive offload's control messages (their segment size), once on;
+    // shared, as one receive at most is in flight (only io_uring's
+    // single-shot fallback writes multi_msg_'s).
+    alignas(cmsghdr) unsigned char control_[kDatagramControl]{};
     // The largest payload UDP_GRO may coalesce: buffer_size must hold it.
     static constexpr std::size_t kLargestPayload = 65535;
     std::deque<Early> early_;
