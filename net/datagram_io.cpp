@@ -202,7 +202,7 @@ void DatagramIo::receive_ended(int result) {
 void DatagramIo::on_received(Operation& op, const Completion& c) {
     DatagramIo& d = *static_cast<Op&>(op).io;
     if (c.result < 0 || d.closing()) return d.receive_ended(c.result);
-    if ((d.recv_msg_.msg_flags & MSG_TRUNC) || (d.recv_msg_.msg_control && (d.recv_msg_.msg_flags & MSG_CTRUNC))) {
+    if (received_cut(d.recv_msg_.msg_flags, d.recv_msg_.msg_control != nullptr)) {
         // Never deliver a cut datagram as if it were whole.
         d.read_error(std::make_error_code(std::errc::message_size));
         return d.start_receiving();

@@ -79,7 +79,7 @@ int EpollBackend::receive_datagrams(int fd, Operation& op, int budget) {
         const msghdr& h = msgs[i].msg_hdr;
         batch.lengths[i] = msgs[i].msg_len;
         batch.name_sizes[i] = std::min<socklen_t>(h.msg_namelen, sizeof(sockaddr_storage));
-        batch.truncated[i] = (h.msg_flags & MSG_TRUNC) || (control_size && (h.msg_flags & MSG_CTRUNC));
+        batch.truncated[i] = received_cut(h.msg_flags, control_size != 0);
         batch.segment_sizes[i] = gro_segment_size(h);
     }
     batch.outer = batches_;

@@ -578,7 +578,7 @@ DatagramCompletion UringBackend::datagram(Operation& op, int res, char* buffer, 
         c.from_size = std::min<socklen_t>(op.msg->msg_namelen, sizeof name_);
         std::memcpy(&name_, op.msg->msg_name, c.from_size);
         c.from = reinterpret_cast<const sockaddr*>(&name_);
-        c.truncated = (op.msg->msg_flags & MSG_TRUNC) || (op.msg->msg_control && (op.msg->msg_flags & MSG_CTRUNC));
+        c.truncated = received_cut(op.msg->msg_flags, op.msg->msg_control != nullptr);
         c.segment_size = gro_segment_size(*op.msg);
         return c;
     }
@@ -593,9 +593,8 @@ DatagramCompletion UringBackend::datagram(Operation& op, int res, char* buffer, 
     c.result = int(io_uring_recvmsg_payload_length(out, res, op.msg));
     c.from = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
     c.from_size = std::min(out->namelen, op.msg->msg_namelen);
-    c.truncated = (out->flags & MSG_TRUNC) || out->payloadlen > unsigned(c.result);
+    c.truncated = received_cut(int(out->flags), op.msg->msg_controllen != 0) || out->payloadlen > unsigned(c.result);
     if (op.msg->msg_controllen) {
-        c.truncated |= bool(out->flags & MSG_CTRUNC);
         // The control data follows the name (io_uring_recvmsg_cmsg_firsthdr).
         msghdr control{};
         control.msg_control = static_cast<char*>(io_uring_recvmsg_name(out)) + op.msg->msg_namelen;

@@ -24,4 +24,11 @@ inline std::uint16_t gro_segment_size(const msghdr& msg) noexcept {
     return 0;
 }
 
+/// A received payload cannot be taken whole: its bytes were cut to fit
+/// (MSG_TRUNC), or control room was given and its control data was cut
+/// (MSG_CTRUNC: the segment size may be what was lost).
+inline bool received_cut(int flags, bool control_given) noexcept {
+    return (flags & MSG_TRUNC) || (control_given && (flags & MSG_CTRUNC));
+}
+
 }  // namespace pants::detail
