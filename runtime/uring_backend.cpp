@@ -352,9 +352,10 @@ void UringBackend::prepare(Operation& op, io_uring_sqe* sqe) {
         io_uring_prep_connect(sqe, op.fd, op.address, op.address_size);
         break;
     case OpKind::poll:
-        // Multishot poll (5.13) is older than multishot accept (5.19),
-        // which multishot_accept_ probes for.
-        if (op.multishot && multishot_accept_)
+        // Multishot poll (5.13) is older than the provided-buffer ring
+        // (5.19) every ring here registers, so a watch always has it: a
+        // single-shot poll armed again would be level-triggered.
+        if (op.multishot)
             io_uring_prep_poll_multishot(sqe, op.fd, op.poll_events);
         else
             io_uring_prep_poll_add(sqe, op.fd, op.poll_events);
