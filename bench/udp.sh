@@ -3,9 +3,9 @@
 # epoll, in one run (bench/udp_bench.cpp does the work).
 #
 # Usage:
-#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE [BATCH [BACKEND]]]]]]
+#   bench/udp.sh [SECONDS [SOCKETS [WINDOW [SIZE [BATCH [BACKEND [ROUNDS]]]]]]]
 #
-#   SECONDS   measured time per backend (default 3)
+#   SECONDS   measured time per backend (default 3), split into ROUNDS
 #   SOCKETS   client sockets (default 8)
 #   WINDOW    datagrams in flight per socket (default 16)
 #   SIZE      bytes per datagram (default 64)
@@ -16,7 +16,11 @@
 #             Batches of 16 without GSO/GRO (the client until stop 15)
 #             cost more per datagram than the server, so that the client,
 #             not the server, set the pace
-#   BACKEND   io_uring or epoll: run only that one (for profiling)
+#   BACKEND   io_uring or epoll: run only that one (for profiling);
+#             both (default): both
+#   ROUNDS    rounds (default 5), the backends alternating, each with a
+#             new server; every figure is the median of the rounds, each
+#             ratio the median of the rounds' ratios (and their range)
 #
 # Builds build-release/ (a release build, as ./run.sh does) if needed, then
 # prints datagrams/s, the server thread's CPU time and sleeps (voluntary

@@ -1,10 +1,15 @@
 // udp_bench: datagrams per second through a pants UDP echo server, on
 // io_uring and then on epoll, in one run; prints both and their ratio.
 //
-//   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size] [batch] [backend]
+//   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size] [batch] [backend] [rounds]
 //
 // `backend` (io_uring or epoll) runs only that one, with no ratio: for
-// profiling one server (perf record -t, callgrind).
+// profiling one server (perf record -t, callgrind); `both` (the default)
+// runs both. The measured seconds of each backend are split into `rounds`
+// (default 5) that alternate the backends (io_uring first in odd rounds,
+// epoll in even ones), each with a new server: a change in the machine's
+// load falls on both, and the figures printed are medians over the rounds
+// (the ratio is the median of the rounds' ratios, with their range).
 //
 // The server is a pants::Datagram echo (as examples/udp_echo) on its own
 // Engine and thread (on CPU 0; the load on CPU 1), whose CPU time (its thread CPU clock, user + system)
@@ -491,6 +496,41 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
     return r;
 }
 
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// One backend's rounds as one Result: the rates and costs are medians over
+// the rounds, the counts are totals.
+Result combine(const std::vector<Result>& rounds) {
+    Result t;
+    auto over = [&](double Result::*f) {
+        std::vector<double> v;
+        for (const Result& r : rounds) v.push_back(r.*f);
+        return median(std::move(v));
+    };
+    t.per_second = over(&Result::per_second);
+    t.server_cpu_us = over(&Result::server_cpu_us);
+    t.client_cpu_us = over(&Result::client_cpu_us);
+    t.server_sleeps = over(&Result::server_sleeps);
+    for (const Result& r : rounds) {
+        t.echoed += r.echoed;
+        t.sent += r.sent;
+        t.verified += r.verified;
+        t.lost += r.lost;
+        t.corrupt += r.corrupt;
+        t.unexpected += r.unexpected;
+        t.send_errors += r.send_errors;
+        t.recv_errors += r.recv_errors;
+        t.server_errors += r.server_errors;
+        if (t.first_error.empty()) t.first_error = r.first_error;
+    }
+    return t;
+}
+
 void print(const char* name, const Result& r) {
     std::printf("%-9s %12.0f datagrams/s %6.2f us server CPU/datagram %5.3f sleeps/datagram %6.2f us client CPU/datagram  sent=%llu verified=%llu lost=%llu corrupt=%llu unexpected=%llu "
                 "send_errors=%llu recv_errors=%llu server_errors=%llu\n",
@@ -499,6 +539,17 @@ void print(const char* name, const Result& r) {
                 static_cast<unsigned long long>(r.corrupt), static_cast<unsigned long long>(r.unexpected),
                 static_cast<unsigned long long>(r.send_errors), static_cast<unsigned long long>(r.recv_errors),
                 static_cast<unsigned long long>(r.server_errors));
+}
+
+// The median of a / b over the rounds, and its range, as "1.02 (0.95-1.10)".
+std::string ratio_of(const std::vector<Result>& a, const std::vector<Result>& b, double Result::*f) {
+    std::vector<double> v;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) v.push_back(b[i].*f > 0 ? a[i].*f / (b[i].*f) : 0.0);
+    if (v.empty()) return "-";
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    char text[64];
+    std::snprintf(text, sizeof text, "%.2f (%.2f-%.2f)", median(v), *lo, *hi);
+    return text;
 }
 
 // Prints a FAIL line per problem of `r`; true if there was none.
@@ -531,31 +582,38 @@ int main(int argc, char** argv) {
     int window = argc > 3 ? std::atoi(argv[3]) : 16;
     std::size_t size = argc > 4 ? std::size_t(std::atoi(argv[4])) : 64;
     int batch = argc > 5 ? std::atoi(argv[5]) : 16;
-    const std::string only = argc > 6 ? argv[6] : "";
+    std::string only = argc > 6 ? argv[6] : "";
+    if (only == "both") only.clear();
+    const int rounds = argc > 7 ? std::atoi(argv[7]) : 5;
     if (!(seconds > 0) || sockets < 1 || window < 1 || size < header_size || size > 65507 || batch < 1 ||
-        batch > 1024 || !(only.empty() || only == "io_uring" || only == "epoll")) {
+        batch > 1024 || !(only.empty() || only == "io_uring" || only == "epoll") || rounds < 1) {
         std::fprintf(stderr,
                      "usage: udp_bench [seconds > 0] [sockets >= 1] [window >= 1] [size %zu..65507] [batch 1..1024] "
-                     "[io_uring|epoll]\n",
+                     "[io_uring|epoll|both] [rounds >= 1]\n",
                      header_size);
         return 1;
     }
-    std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend, client batch %d\n",
-                sockets, window, size, seconds, batch);
-    Result u, e;
-    if (only != "epoll") {
-        u = run(pants::BackendKind::io_uring, seconds, sockets, window, size, std::size_t(batch));
-        print("io_uring", u);
+    std::printf("UDP echo, %d sockets x %d in flight, %zu-byte datagrams, %.1f s per backend in %d rounds, client "
+                "batch %d\n",
+                sockets, window, size, seconds, rounds, batch);
+    std::vector<Result> u, e;
+    for (int r = 0; r < rounds; ++r) {
+        for (int k = 0; k < 2; ++k) {
+            const bool uring = (k == 0) == (r % 2 == 0);  // io_uring first in odd rounds (1st, 3rd, ...)
+            if (uring && only != "epoll")
+                u.push_back(run(pants::BackendKind::io_uring, seconds / rounds, sockets, window, size, std::size_t(batch)));
+            if (!uring && only != "io_uring")
+                e.push_back(run(pants::BackendKind::epoll, seconds / rounds, sockets, window, size, std::size_t(batch)));
+        }
     }
-    if (only != "io_uring") {
-        e = run(pants::BackendKind::epoll, seconds, sockets, window, size, std::size_t(batch));
-        print("epoll", e);
-    }
+    const Result ut = combine(u), et = combine(e);
+    if (only != "epoll") print("io_uring", ut);
+    if (only != "io_uring") print("epoll", et);
     if (only.empty())
-        std::printf("ratio     %12.2f (io_uring / epoll datagrams/s); server CPU per datagram %.2f (epoll / io_uring)\n",
-                    e.per_second > 0 ? u.per_second / e.per_second : 0.0,
-                    u.server_cpu_us > 0 ? e.server_cpu_us / u.server_cpu_us : 0.0);
-    const bool ok = (only == "epoll" || judge("io_uring", u)) & (only == "io_uring" || judge("epoll", e));
+        std::printf("ratio     %s (io_uring / epoll datagrams/s); server CPU per datagram %s (epoll / io_uring); "
+                    "medians of the rounds' ratios (range)\n",
+                    ratio_of(u, e, &Result::per_second).c_str(), ratio_of(e, u, &Result::server_cpu_us).c_str());
+    const bool ok = (only == "epoll" || judge("io_uring", ut)) & (only == "io_uring" || judge("epoll", et));
     std::printf("%s\n", ok ? "udp_bench: ok, every echo verified" : "udp_bench: FAILED (see stderr)");
     return ok ? 0 : 2;
 }
