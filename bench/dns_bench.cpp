@@ -34,6 +34,8 @@
 // cache hit is the difference of two runs that differ only in R.
 // CPU is user + system time of the process (getrusage) per query. Every
 // answer must be DNS_OK with one record; the run fails otherwise.
+#include "median.hpp"
+
 #include <pants/dns/resolver.hpp>
 #include <pants/engine.hpp>
 
@@ -196,12 +198,7 @@ AresRound ares_round(const char* client, int round, const Setup& s) {
     return a;
 }
 
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using bench::median;
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 

@@ -39,6 +39,8 @@
 // counts, then the ratio; if any backend saw a problem, a line
 // "udp_bench: FAIL ..." per problem on stderr and exit status 2 (as
 // bench/loadgen); 1 for bad usage or a server that cannot start.
+#include "median.hpp"
+
 #include <pants/pants.hpp>
 
 #include <pthread.h>
@@ -496,12 +498,7 @@ Result run(pants::BackendKind kind, double seconds, int sockets, int window, std
     return r;
 }
 
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using bench::median;
 
 // One backend's rounds as one Result: the rates and costs are medians over
 // the rounds, the counts are totals.
