@@ -1,5 +1,6 @@
 // udp_bench: datagrams per second through a pants UDP echo server, on
-// io_uring and then on epoll, in one run; prints both and their ratio.
+// io_uring and on epoll in alternating rounds of one run; prints both and
+// their ratio.
 //
 //   build-release/bench/udp_bench [seconds per backend] [sockets] [window] [size] [batch] [backend] [rounds]
 //
