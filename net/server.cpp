@@ -191,8 +191,10 @@ void ServerBase::on_error(std::error_code error) {
 void Server<void>::adopt(int fd) {
     auto stream = std::make_unique<Stream>(engine(), detail::AcceptedSocket{fd});
     track(*stream);
-    if (start_tls_) start_tls_(*stream);  // on_accept after its handshake
-    else stream->io().call_user([&] { on_accept(*stream); });  // a throw still leaves it to the handler
+    if (start_tls_)
+        start_tls_(*stream);  // on_accept after its handshake
+    else
+        stream->io().call_user([&] { on_accept(*stream); });  // a throw still leaves it to the handler
     if (handler_) {
         engine().spawn(serve(handler_, std::move(stream)));
         return;
