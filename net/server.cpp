@@ -173,8 +173,10 @@ void ServerBase::close_unowned(int fd) noexcept { ::close(fd); }
 
 void ServerBase::announce(Stream& connection) {
     if (start_tls_) return start_tls_(connection);  // both come after its handshake
-    connection.on_connect();
-    on_accept(connection);
+    // As after a handshake: a throw from either is reported and the
+    // connection goes on (on_accept still follows on_connect).
+    connection.io().announce_connected();
+    connection.io().call_user([&] { on_accept(connection); });
 }
 
 void ServerBase::on_accept(Stream&) {}
@@ -189,8 +191,10 @@ void ServerBase::on_error(std::error_code error) {
 void Server<void>::adopt(int fd) {
     auto stream = std::make_unique<Stream>(engine(), detail::AcceptedSocket{fd});
     track(*stream);
-    if (start_tls_) start_tls_(*stream);  // on_accept after its handshake
-    else on_accept(*stream);
+    if (start_tls_)
+        start_tls_(*stream);  // on_accept after its handshake
+    else
+        stream->io().call_user([&] { on_accept(*stream); });  // a throw still leaves it to the handler
     if (handler_) {
         engine().spawn(serve(handler_, std::move(stream)));
         return;

@@ -29,7 +29,10 @@ Result<int> open_bound(const Address& address, int type, bool reuse_port) {
     auto fd = open_socket(address.family(), type);
     if (!fd) return fd;
     if (address.is_ipv6()) set_int(*fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);  // dual stack
-    if (!address.is_unix()) set_int(*fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    // A listener may rebind a port whose old connections linger in
+    // TIME_WAIT. Not a UDP socket: there it would let a second socket bind
+    // a port in use (and port 0 pick one), and take its datagrams.
+    if (type == SOCK_STREAM && !address.is_unix()) set_int(*fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (reuse_port && !address.is_unix()) {
         if (auto r = set_int(*fd, SOL_SOCKET, SO_REUSEPORT, 1); !r) {
             ::close(*fd);

@@ -316,7 +316,9 @@ void StreamIo::on_receive(Operation& op, const Completion& c) {
         // A pause that may have ended meanwhile, or one cancelled before
         // end() began to linger: lingering drains, so it re-arms.
         update_receive();
-    } else if (!closing()) {
+    } else if (phase() < Phase::lingering) {
+        // Also while end() flushes: the send that would fail next (EPIPE)
+        // must not be the first word of a reset this receive saw.
         return fail(errno_code(-result), Report::read);
     }
     maybe_finish();

@@ -460,7 +460,12 @@ void EpollBackend::run_watchers(int fd) {
         }
         events &= op.poll_events | EPOLLERR | EPOLLHUP;
         if (!events) continue;
-        if (!op.multishot) state(fd).watchers.remove(op);
+        if (!op.multishot) {
+            // A one-shot wait is over: as after a cancel, the descriptor
+            // leaves the epoll set if nothing else here uses it.
+            state(fd).watchers.remove(op);
+            forget_if_unused(fd);
+        }
         dispatch(op, Completion{int(events), op.multishot, nullptr, 0});
     }
 }

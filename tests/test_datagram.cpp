@@ -84,6 +84,22 @@ TEST_CASE("a datagram makes a round trip with callbacks") {
     CHECK(engine.run_until([&] { return client.writes == 1 && server.writes == 1; }, 5s));
 }
 
+TEST_CASE("a second listen() on a UDP port in use fails instead of taking its datagrams") {
+    // With SO_REUSEADDR on both, the second bind succeeded (and port 0
+    // could pick a port in use): unicast went to the newer socket only.
+    pants::Engine engine;
+    Recorder first(engine), second(engine);
+    const Address at = bound(first);
+    auto r = second.listen(at);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == std::errc::address_in_use);
+    RawSender sender;
+    sender.send("for the first", at);
+    REQUIRE(engine.run_until([&] { return first.reads.size() == 1; }, 5s));
+    CHECK(first.reads[0].first == "for the first");
+    CHECK(second.reads.empty());
+}
+
 TEST_CASE("receive and send_to make a round trip in coroutines") {
     pants::Engine engine;
     pants::Datagram server(engine), client(engine);

@@ -341,3 +341,29 @@ TEST_CASE("a watch cancelled by another's callback in the same turn is not calle
     CHECK(a.active() != b.active());
     ::close(efd);
 }
+
+TEST_CASE("after a readable wait and a close, a descriptor reusing the number is watched afresh") {
+    // The epoll backend kept the first descriptor registered once its wait
+    // was over; closed, it left the epoll set without a word, and a new
+    // descriptor with its number was taken for already registered.
+    pants::Engine engine;
+    int reused = -1;
+    {
+        SocketPair first;
+        REQUIRE(::write(first.b, "x", 1) == 1);
+        REQUIRE(engine.run(wait_readable(engine, first.a)));
+        reused = first.a;
+    }  // closed by its owner, nothing waiting on it
+    SocketPair second;
+    REQUIRE(second.a == reused);
+    int calls = 0;
+    pants::FdWatch w = engine.watch(second.a, pants::FdEvents::readable, [&](pants::FdEvents) {
+        ++calls;
+        char c;
+        while (::read(second.a, &c, 1) > 0) {
+        }
+    });
+    turns(engine);
+    REQUIRE(::write(second.b, "y", 1) == 1);
+    CHECK(engine.run_until([&] { return calls == 1; }, 5s));
+}

@@ -245,6 +245,63 @@ TEST_CASE("a throw from on_overflow_error still closes the connection (issue 9.5
 
 namespace {
 
+// A connection whose on_connect throws, under a server that counts its
+// on_accept calls.
+struct ConnectThrower : pants::Connection {
+    void on_connect() override { throw std::runtime_error("on_connect threw"); }
+    void on_read(std::string_view d) override { write(d); }
+};
+
+struct CountingServer : pants::Server<ConnectThrower> {
+    using pants::Server<ConnectThrower>::Server;
+    int accepts = 0;
+    void on_accept(pants::Stream&) override { ++accepts; }
+};
+
+// A coroutine server whose on_accept throws.
+struct AcceptThrower : pants::Server<> {
+    using pants::Server<>::Server;
+    void on_accept(pants::Stream&) override { throw std::runtime_error("on_accept threw"); }
+};
+
+}  // namespace
+
+TEST_CASE("a throw from a connection's on_connect still reaches the server's on_accept") {
+    Engine engine;
+    std::vector<std::string> reported;
+    record_errors(engine, reported);
+    CountingServer server(engine);
+    REQUIRE(server.listen(loopback()));
+    Recorder client(engine);
+    client.connect(*server.local_address());
+    client.write("echo?");
+    run_until(engine, [&] { return client.got == "echo?" || client.closes > 0; });
+    CHECK(client.got == "echo?");
+    CHECK(server.accepts == 1);
+    CHECK(reported == std::vector<std::string>{"on_connect threw"});
+}
+
+TEST_CASE("a throw from Server<>::on_accept still hands the stream to the handler") {
+    Engine engine;
+    std::vector<std::string> reported;
+    record_errors(engine, reported);
+    AcceptThrower server(
+        [](pants::Stream& s) -> pants::Task<> {
+            auto line = co_await s.read();
+            if (line) co_await s.write(*line);
+        },
+        engine);
+    REQUIRE(server.listen(loopback()));
+    Recorder client(engine);
+    client.connect(*server.local_address());
+    client.write("echo?");
+    run_until(engine, [&] { return client.got == "echo?" || client.closes > 0; });
+    CHECK(client.got == "echo?");
+    CHECK(reported == std::vector<std::string>{"on_accept threw"});
+}
+
+namespace {
+
 struct ThrowingDatagram : pants::Datagram {
     using pants::Datagram::Datagram;
     std::vector<std::string> reads;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -359,6 +360,56 @@ TEST_CASE("a peer reset during a write reaches that channel only") {
     Recorder other(engine);
     other.connect(*server.local_address());
     run_until(engine, [&] { return other.got.size() > 0; });
+}
+
+namespace {
+
+// Records the errors that reach on_error (read and write errors fall back
+// to it) and how often it closed.
+struct ErrorRecorder : pants::Client {
+    using pants::Client::Client;
+    std::vector<std::error_code> errors;
+    int closes = 0;
+    void on_error(std::error_code e) override { errors.push_back(e); }
+    void on_close() override { ++closes; }
+};
+
+}  // namespace
+
+TEST_CASE("a peer reset while end() still flushes is reported as a reset, once") {
+    // The receive that end() keeps armed (to drain) saw the reset first on
+    // epoll and kept quiet; the next send then failed with EPIPE instead.
+    Engine engine;
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    pants::Address at = loopback();
+    REQUIRE(::bind(listener, at.data(), at.size()) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+    socklen_t len = at.capacity();
+    REQUIRE(::getsockname(listener, at.data(), &len) == 0);
+    at.set_size(len);
+    ErrorRecorder client(engine);
+    client.connect(at);
+    run_until(engine, [&] { return client.connected(); });
+    RawPeer peer;  // never reads
+    peer.fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    ::close(listener);
+    REQUIRE(peer.fd >= 0);
+    client.write(pattern(16 << 20));  // more than the socket buffers take
+    client.end();
+    // Until a turn queues no byte: the socket buffers are full, and the
+    // send waits for room beside the receive.
+    int queued = -1;
+    run_until(engine, [&] {
+        int now = 0;
+        REQUIRE(::ioctl(client.fd(), TIOCOUTQ, &now) == 0);
+        return now > 0 && std::exchange(queued, now) == now;
+    });
+    peer.reset();
+    run_until(engine, [&] { return client.closes == 1; });
+    engine.poll(0ms);
+    REQUIRE(client.errors.size() == 1);
+    CHECK(client.errors[0] == std::errc::connection_reset);
+    CHECK(client.closes == 1);
 }
 
 TEST_CASE("1,000 concurrent connections each echo their own bytes") {
