@@ -264,6 +264,16 @@ struct AcceptThrower : pants::Server<> {
     void on_accept(pants::Stream&) override { throw std::runtime_error("on_accept threw"); }
 };
 
+// What a client connected to `server` gets back for "echo?" (until it has
+// it all, or is closed).
+std::string echo_from(Engine& engine, const Address& server) {
+    Recorder client(engine);
+    client.connect(server);
+    client.write("echo?");
+    run_until(engine, [&] { return client.got == "echo?" || client.closes > 0; });
+    return client.got;
+}
+
 }  // namespace
 
 TEST_CASE("a throw from a connection's on_connect still reaches the server's on_accept") {
@@ -272,11 +282,7 @@ TEST_CASE("a throw from a connection's on_connect still reaches the server's on_
     record_errors(engine, reported);
     CountingServer server(engine);
     REQUIRE(server.listen(loopback()));
-    Recorder client(engine);
-    client.connect(*server.local_address());
-    client.write("echo?");
-    run_until(engine, [&] { return client.got == "echo?" || client.closes > 0; });
-    CHECK(client.got == "echo?");
+    CHECK(echo_from(engine, *server.local_address()) == "echo?");
     CHECK(server.accepts == 1);
     CHECK(reported == std::vector<std::string>{"on_connect threw"});
 }
@@ -292,11 +298,7 @@ TEST_CASE("a throw from Server<>::on_accept still hands the stream to the handle
         },
         engine);
     REQUIRE(server.listen(loopback()));
-    Recorder client(engine);
-    client.connect(*server.local_address());
-    client.write("echo?");
-    run_until(engine, [&] { return client.got == "echo?" || client.closes > 0; });
-    CHECK(client.got == "echo?");
+    CHECK(echo_from(engine, *server.local_address()) == "echo?");
     CHECK(reported == std::vector<std::string>{"on_accept threw"});
 }
 
