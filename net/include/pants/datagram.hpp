@@ -96,7 +96,9 @@ public:
     class SendAwaiter;
 
     /// Binds to `address` ("0.0.0.0:5000", "[::]:0", "/run/x.sock") and
-    /// starts receiving; on_listen() follows on a later turn.
+    /// starts receiving; on_listen() follows on a later turn. A port some
+    /// other socket holds fails with address_in_use (no SO_REUSEADDR);
+    /// sockets that mean to share one set ListenOptions::reuse_port.
     Result<void> listen(const Address& address);
     /// The same with options (SO_REUSEPORT: see ListenOptions).
     Result<void> listen(const Address& address, const ListenOptions& options);
